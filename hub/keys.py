@@ -1,0 +1,37 @@
+"""Every Redis key and stream name, in one place.
+
+Keys that belong to one attempt carry the hash tag ``{att:<id>}`` so that all
+of an attempt's keys land in one Redis Cluster slot (rule H8) and a Lua script
+or MULTI over them stays legal on a cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PERSIST_GROUP = "persist"
+STREAM_MAXLEN = 10_000
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "proctor"
+
+    def tag(self, attempt_id: int) -> str:
+        return f"{self.prefix}:{{att:{attempt_id}}}"
+
+    def events(self, attempt_id: int) -> str:
+        """The attempt's stream: heartbeat, focus and camera events (rule G3)."""
+        return f"{self.tag(attempt_id)}:events"
+
+    def state(self, attempt_id: int) -> str:
+        """The attempt's shared session state (hash)."""
+        return f"{self.tag(attempt_id)}:state"
+
+    def channel(self, attempt_id: int) -> str:
+        """Pub/sub channel fanning an attempt's updates out to every hub process."""
+        return f"{self.tag(attempt_id)}:updates"
+
+    def active_streams(self) -> str:
+        """Set of stream keys with entries the persistence worker must copy."""
+        return f"{self.prefix}:active-streams"

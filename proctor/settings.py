@@ -1,0 +1,112 @@
+"""Configuration, read once from the environment into a frozen object.
+
+Nothing else in the code base reads ``os.environ``: the settings object is
+built at start (``load_settings``) and passed explicitly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A configuration value is malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    redis_url: str | None
+    data_dir: Path
+    host: str
+    port: int
+    secret_key: bytes
+    redis_prefix: str
+    device_token_ttl_s: int
+    public_url: str
+    ice_loopback: bool
+    demo_seed: bool
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(tuple(s + "://" for s in schemes)):
+        raise SettingsError(f"{name} must start with one of {', '.join(s + '://' for s in schemes)}")
+    return raw
+
+
+def _secret(env: Mapping[str, str], data_dir: Path) -> bytes:
+    """The signing key: from the environment, else one generated and kept in the data folder."""
+    raw = env.get("PROCTOR_SECRET_KEY", "")
+    if raw:
+        if len(raw) < 16:
+            raise SettingsError("PROCTOR_SECRET_KEY must be at least 16 characters")
+        return raw.encode()
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_bytes().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build the settings from an environment mapping (``os.environ`` in production)."""
+    data_dir = Path(env.get("PROCTOR_DATA_DIR") or "./.data").resolve()
+    host = env.get("PROCTOR_HOST") or "127.0.0.1"
+    port = _int(env, "PROCTOR_PORT", 8000, 0, 65535)
+    prefix = env.get("PROCTOR_REDIS_PREFIX") or "proctor"
+    if not prefix.replace("_", "").replace("-", "").isalnum():
+        raise SettingsError("PROCTOR_REDIS_PREFIX may hold letters, digits, '-' and '_' only")
+    return Settings(
+        database_url=_url(env, "PROCTOR_DATABASE_URL", ("postgres", "postgresql")),
+        redis_url=_url(env, "PROCTOR_REDIS_URL", ("redis", "rediss", "unix")),
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        secret_key=_secret(env, data_dir),
+        redis_prefix=prefix,
+        device_token_ttl_s=_int(env, "PROCTOR_DEVICE_TOKEN_TTL", 300, 10, 86400),
+        public_url=(env.get("PROCTOR_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
+        ice_loopback=_bool(env, "PROCTOR_ICE_LOOPBACK", True),
+        demo_seed=_bool(env, "PROCTOR_DEMO_SEED", False),
+    )

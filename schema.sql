@@ -1,0 +1,98 @@
+-- Proctor hub: the one schema. Every statement is idempotent: the app applies
+-- this file at each start (proctor/db.py) and `proctor db init` does the same.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     integer PRIMARY KEY,
+    digest      text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- ---------------------------------------------------------------- accounts
+CREATE TABLE IF NOT EXISTS users (
+    id            bigserial PRIMARY KEY,
+    username      text NOT NULL UNIQUE,
+    password_hash text NOT NULL,
+    role          text NOT NULL CHECK (role IN ('candidate', 'reviewer', 'invigilator', 'admin')),
+    real_name     text NOT NULL DEFAULT '',
+    id_card       text,
+    phone         text,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash  bytea PRIMARY KEY,
+    user_id     bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token  text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id);
+
+-- ---------------------------------------------------------------- classes and papers
+CREATE TABLE IF NOT EXISTS classes (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS class_members (
+    class_id  bigint NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    user_id   bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (class_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS papers (
+    id            bigserial PRIMARY KEY,
+    class_id      bigint NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    kind          text NOT NULL CHECK (kind IN ('mock', 'formal')),
+    title         text NOT NULL,
+    time_limit_s  integer NOT NULL CHECK (time_limit_s > 0),
+    opens_at      timestamptz,
+    closes_at     timestamptz,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS papers_class ON papers (class_id);
+
+-- ---------------------------------------------------------------- attempts
+CREATE TABLE IF NOT EXISTS attempts (
+    id           bigserial PRIMARY KEY,
+    user_id      bigint NOT NULL REFERENCES users(id),
+    paper_id     bigint NOT NULL REFERENCES papers(id),
+    status       text NOT NULL DEFAULT 'in_progress'
+                 CHECK (status IN ('in_progress', 'ended')),
+    started_at   timestamptz NOT NULL,
+    deadline_at  timestamptz NOT NULL,
+    ended_at     timestamptz,
+    end_reason   text,
+    score        numeric(6, 2),
+    violations   integer NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS attempts_user ON attempts (user_id);
+CREATE INDEX IF NOT EXISTS attempts_open_deadline ON attempts (deadline_at) WHERE status = 'in_progress';
+
+-- Telemetry copied from the attempt's Redis stream by the persistence worker;
+-- the stream entry id makes the copy idempotent (at-least-once delivery).
+CREATE TABLE IF NOT EXISTS attempt_events (
+    attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    stream_id   text NOT NULL,
+    device      text NOT NULL,
+    kind        text NOT NULL,
+    at          timestamptz NOT NULL,
+    data        jsonb NOT NULL DEFAULT '{}'::jsonb,
+    PRIMARY KEY (attempt_id, stream_id)
+);
+
+-- ---------------------------------------------------------------- evidence
+CREATE TABLE IF NOT EXISTS snapshots (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    device      text NOT NULL CHECK (device IN ('pc', 'phone')),
+    reason      text NOT NULL,
+    taken_at    timestamptz NOT NULL,
+    sha256      text NOT NULL,
+    path        text NOT NULL,
+    width       integer,
+    height      integer,
+    faces       integer
+);
+CREATE INDEX IF NOT EXISTS snapshots_attempt ON snapshots (attempt_id, taken_at);
