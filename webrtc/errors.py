@@ -1,0 +1,35 @@
+"""Errors of the WebRTC ingest: a stable code, a reason a candidate can read."""
+
+from __future__ import annotations
+
+# code -> HTTP status for the signalling and upload endpoints.
+HTTP_STATUS: dict[str, int] = {
+    "bad_request": 400,
+    "bad_sdp": 400,
+    "no_video": 400,
+    "codec_not_accepted": 415,
+    "bad_photo": 400,
+    "photo_too_large": 413,
+    "wrong_attempt": 403,
+    "bad_token": 401,
+    "peer_exists": 409,
+    "attempt_closed": 409,
+    "no_peer": 404,
+    "busy": 503,
+    "track_ended": 409,
+    "keyframe_timeout": 504,
+    "bad_keyframe": 502,
+}
+
+
+class RtcError(Exception):
+    """A refused input or a failed media operation, with a code and a reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
