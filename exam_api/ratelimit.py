@@ -1,0 +1,89 @@
+"""Rate limits (rule A5): login attempts per account and per address, SMS per phone.
+
+A sliding-window estimate over two fixed windows (the Cloudflare/nginx trick):
+hits in the current window plus the previous window's hits weighted by how much
+of it still overlaps the sliding window.  ``decide`` is pure — counts and
+``now`` in, a decision out — and ``hit`` stores the counts in PostgreSQL so
+every hub process shares them (rule H8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    max_hits: int
+    window_s: int
+    message: str  # shown to the candidate (Chinese)
+
+
+LOGIN_PER_ACCOUNT = Limit("login_account", 10, 15 * 60, "该账号登录尝试过于频繁，请15分钟后再试")
+LOGIN_PER_ADDRESS = Limit("login_address", 60, 15 * 60, "登录尝试过于频繁，请稍后再试")
+SMS_PER_PHONE_MINUTE = Limit("sms_phone_minute", 1, 60, "验证码发送过于频繁，请60秒后再试")
+SMS_PER_PHONE_DAY = Limit("sms_phone_day", 10, 24 * 3600, "该手机号今日验证码发送次数已达上限")
+SMS_PER_ADDRESS = Limit("sms_address", 30, 3600, "验证码发送过于频繁，请稍后再试")
+CAPTCHA_PER_ADDRESS = Limit("captcha_address", 120, 600, "请求过于频繁，请稍后再试")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after_s: int  # 0 when allowed
+
+
+def window_index(limit: Limit, now: float) -> int:
+    return int(now // limit.window_s)
+
+
+def decide(limit: Limit, previous_hits: int, current_hits: int, now: float) -> Decision:
+    """Is the hit that made ``current_hits`` allowed? (``current_hits`` includes it.)"""
+    start = window_index(limit, now) * limit.window_s
+    elapsed = (now - start) / limit.window_s
+    estimate = previous_hits * (1.0 - elapsed) + current_hits
+    if estimate <= limit.max_hits:
+        return Decision(True, 0)
+    # Earliest moment the *next* hit would be allowed (it adds one to the current count).
+    following = current_hits + 1
+    if following > limit.max_hits or previous_hits == 0:
+        retry = start + limit.window_s - now
+    else:
+        # previous*(1-e') + following <= max  ->  e' >= 1 - (max - following)/previous
+        needed = 1.0 - (limit.max_hits - following) / previous_hits
+        retry = max(0.0, needed - elapsed) * limit.window_s
+    return Decision(False, max(1, math.ceil(round(retry, 6))))
+
+
+async def hit(conn: Any, limit: Limit, subject: str, now: float) -> Decision:
+    """Count one hit of ``subject`` against ``limit`` and decide."""
+    index = window_index(limit, now)
+    current = await conn.fetchval(
+        """
+        INSERT INTO rate_hits (name, subject, window_index, hits, expires_at)
+        VALUES ($1, $2, $3, 1, to_timestamp($4))
+        ON CONFLICT (name, subject, window_index) DO UPDATE SET hits = rate_hits.hits + 1
+        RETURNING hits
+        """,
+        limit.name,
+        subject,
+        index,
+        (index + 2) * limit.window_s,
+    )
+    previous = await conn.fetchval(
+        "SELECT hits FROM rate_hits WHERE name = $1 AND subject = $2 AND window_index = $3",
+        limit.name,
+        subject,
+        index - 1,
+    )
+    return decide(limit, previous or 0, current, now)
+
+
+async def sweep(conn: Any, now: dt.datetime) -> int:
+    """Delete counters no window can read any more."""
+    status: str = await conn.execute("DELETE FROM rate_hits WHERE expires_at <= $1", now)
+    return int(status.split()[-1])
