@@ -1,0 +1,62 @@
+"""Real aiortc peers on loopback for WebRTC tests: a synthetic camera and a pair."""
+
+from __future__ import annotations
+
+import fractions
+from collections.abc import Callable
+
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription, VideoStreamTrack
+
+from webrtc.loopback import enable_loopback_candidates
+
+WIDTH, HEIGHT = 640, 480
+
+
+def solid_picture(bgr: tuple[int, int, int]) -> np.ndarray:
+    picture = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    picture[:, :] = bgr
+    return picture
+
+
+class FakeCamera(VideoStreamTrack):
+    """A synthetic 640x480 camera showing one solid colour (settable)."""
+
+    def __init__(self, bgr: tuple[int, int, int] = (40, 160, 220)) -> None:
+        super().__init__()
+        self.bgr = bgr
+        self.frames_sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame.from_ndarray(solid_picture(self.bgr), format="bgr24")
+        frame.pts = pts
+        frame.time_base = time_base if time_base else fractions.Fraction(1, 90000)
+        self.frames_sent += 1
+        return frame
+
+
+async def connect_pair(
+    camera: VideoStreamTrack,
+    on_remote_description: Callable[[RTCRtpReceiver], None],
+) -> tuple[RTCPeerConnection, RTCPeerConnection]:
+    """Sender pc (with ``camera``) → receiver pc; ICE without trickle.
+
+    ``on_remote_description`` runs on the receiver's video receiver right after
+    ``setRemoteDescription``, before the receiver starts (where taps go).
+    """
+    enable_loopback_candidates()
+    sender = RTCPeerConnection()
+    receiver = RTCPeerConnection()
+    sender.addTrack(camera)
+    await sender.setLocalDescription(await sender.createOffer())
+    offer = sender.localDescription
+    await receiver.setRemoteDescription(RTCSessionDescription(offer.sdp, offer.type))
+    for transceiver in receiver.getTransceivers():
+        if transceiver.kind == "video":
+            on_remote_description(transceiver.receiver)
+    await receiver.setLocalDescription(await receiver.createAnswer())
+    answer = receiver.localDescription
+    await sender.setRemoteDescription(RTCSessionDescription(answer.sdp, answer.type))
+    return sender, receiver

@@ -1,0 +1,202 @@
+"""The keyframe tap on aiortc 1.16.0's RTCRtpReceiver, against real peers."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+
+import aiortc
+import av
+import numpy as np
+import pytest
+from aiortc import RTCRtpReceiver
+
+from tests.support.rtc_peers import FakeCamera, connect_pair, solid_picture
+from webrtc.errors import RtcError
+from webrtc.keyframes import (
+    AIORTC_VERSION,
+    EncodedKeyframe,
+    KeyframeTap,
+    PliLimiter,
+    decode_keyframe,
+    install_keyframe_tap,
+    is_vp8_keyframe,
+    vp8_keyframe_size,
+)
+
+
+def encode_clip(frames: int) -> list[bytes]:
+    """A short VP8 clip: one keyframe, then inter-frames."""
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 640, 480, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, 15)
+    encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    out: list[bytes] = []
+    for i in range(frames):
+        picture = solid_picture((i * 20 % 255, 100, 50))
+        frame = av.VideoFrame.from_ndarray(picture, format="bgr24").reformat(format="yuv420p")
+        frame.pts = i
+        out += [bytes(p) for p in encoder.encode(frame)]
+    out += [bytes(p) for p in encoder.encode(None)]
+    return out
+
+
+def test_the_hook_is_pinned_to_the_installed_aiortc() -> None:
+    assert aiortc.__version__ == AIORTC_VERSION
+
+
+def test_vp8_keyframe_detection_on_a_real_clip() -> None:
+    clip = encode_clip(5)
+    assert is_vp8_keyframe(clip[0])
+    assert vp8_keyframe_size(clip[0]) == (640, 480)
+    assert not any(is_vp8_keyframe(p) for p in clip[1:])
+
+
+def test_vp8_keyframe_detection_refuses_junk() -> None:
+    assert not is_vp8_keyframe(b"")
+    assert not is_vp8_keyframe(b"\x00\x00\x00\x9d\x01")  # too short
+    assert not is_vp8_keyframe(b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")  # no start code
+    # bit 0 set: an inter-frame, even with the start code where a keyframe has it
+    assert not is_vp8_keyframe(b"\x01\x00\x00\x9d\x01\x2a\x80\x02\xe0\x01")
+
+
+def test_decode_keyframe_gives_the_picture() -> None:
+    clip = encode_clip(1)
+    keyframe = EncodedKeyframe(clip[0], 0, 0.0, 640, 480)
+    picture = decode_keyframe(keyframe)
+    assert picture.shape == (480, 640, 3)
+    assert np.abs(picture.astype(int) - [0, 100, 50]).mean() < 8
+
+
+def test_decode_keyframe_refuses_garbage() -> None:
+    with pytest.raises(RtcError) as err:
+        decode_keyframe(
+            EncodedKeyframe(b"\x00\x00\x00\x9d\x01\x2a" + b"\xff" * 50, 0, 0.0, 640, 480)
+        )
+    assert err.value.code == "bad_keyframe"
+    with pytest.raises(RtcError):
+        decode_keyframe(EncodedKeyframe(b"", 0, 0.0, 0, 0))
+
+
+def test_pli_limiter_allows_one_per_interval() -> None:
+    limiter = PliLimiter(min_interval_s=1.0)
+    assert limiter.next_allowed_at() is None
+    assert limiter.allow(10.0)
+    assert not limiter.allow(10.0)
+    assert not limiter.allow(10.99)
+    assert limiter.next_allowed_at() == 11.0
+    assert limiter.allow(11.0)
+    assert not limiter.allow(11.5)
+    assert limiter.allow(20.0)
+
+
+def test_pli_limiter_refused_attempts_do_not_push_the_window() -> None:
+    limiter = PliLimiter(min_interval_s=2.0)
+    assert limiter.allow(0.0)
+    for t in (0.5, 1.0, 1.5, 1.9):
+        assert not limiter.allow(t)
+    assert limiter.allow(2.0)
+
+
+async def wait_until(condition, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def tapped_pair(camera: FakeCamera):  # type: ignore[no-untyped-def]
+    taps: list[KeyframeTap] = []
+    loop = asyncio.get_running_loop()
+
+    def install(receiver: RTCRtpReceiver) -> None:
+        taps.append(install_keyframe_tap(receiver, loop.time, pli_min_interval_s=0.5))
+
+    sender, receiver = await connect_pair(camera, install)
+    assert len(taps) == 1
+    return sender, receiver, taps[0]
+
+
+async def test_tap_drops_frames_undecoded_and_decodes_one_keyframe_on_request() -> None:
+    camera = FakeCamera(bgr=(40, 160, 220))
+    sender, receiver, tap = await tapped_pair(camera)
+    try:
+        await wait_until(lambda: tap.frames_seen >= 10)
+        assert tap.last_frame_at is not None
+        track = receiver.getTransceivers()[0].receiver.track
+        # nothing reached the decoder, so nothing was decoded or queued
+        assert track._queue.qsize() == 0
+
+        keyframe = await tap.next_keyframe(timeout_s=5.0)
+        assert tap.plis_sent >= 1
+        assert (keyframe.width, keyframe.height) == (640, 480)
+        picture = decode_keyframe(keyframe)
+        assert np.abs(picture.astype(int) - [40, 160, 220]).mean() < 8
+        assert track._queue.qsize() == 0
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_concurrent_requests_share_one_keyframe_and_pli_is_rate_limited() -> None:
+    camera = FakeCamera()
+    sender, receiver, tap = await tapped_pair(camera)
+    try:
+        await wait_until(lambda: tap.frames_seen >= 3)
+        first, second = await asyncio.gather(
+            tap.next_keyframe(timeout_s=5.0), tap.next_keyframe(timeout_s=5.0)
+        )
+        assert first is second
+        # limiter interval is 0.5 s: two requests at once send a single PLI
+        plis = tap.plis_sent
+        assert plis == 1
+        assert not await tap.request_keyframe()
+        assert tap.plis_sent == plis
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_keyframe_wait_times_out_when_no_video_comes() -> None:
+    camera = FakeCamera()
+    sender, receiver, tap = await tapped_pair(camera)
+    try:
+        await wait_until(lambda: tap.frames_seen >= 3)
+        for t in sender.getSenders():
+            t._enabled = False  # the sender stops putting frames on the wire
+        with pytest.raises(RtcError) as err:
+            await tap.next_keyframe(timeout_s=0.8)
+        assert err.value.code == "keyframe_timeout"
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_tap_reports_the_end_of_the_track() -> None:
+    camera = FakeCamera()
+    sender, receiver, tap = await tapped_pair(camera)
+    ended: list[bool] = []
+    tap.on_ended = lambda: ended.append(True)
+    await wait_until(lambda: tap.frames_seen >= 3)
+    await sender.close()  # sends RTCP BYE
+    await wait_until(lambda: tap.ended)
+    assert ended == [True]
+    with pytest.raises(RtcError) as err:
+        await tap.next_keyframe(timeout_s=1.0)
+    assert err.value.code == "track_ended"
+    await receiver.close()
+
+
+async def test_installing_after_the_receiver_started_is_refused() -> None:
+    camera = FakeCamera()
+    loop = asyncio.get_running_loop()
+    sender, receiver = await connect_pair(camera, lambda r: None)
+    try:
+        video = receiver.getTransceivers()[0].receiver
+        await wait_until(lambda: video._RTCRtpReceiver__started)
+        with pytest.raises(AssertionError):
+            install_keyframe_tap(video, loop.time)
+    finally:
+        await sender.close()
+        await receiver.close()
