@@ -1,0 +1,601 @@
+"""The exam session of one attempt as a pure state machine.
+
+It holds what the hub knows of an attempt: which devices are connected and
+their last heartbeat, the state of both cameras, the violation ledger, the
+server-owned deadline and the end. Each event method takes ``now`` (server
+time, seconds since the epoch) and returns :class:`Outputs`: messages to send
+(to a device, both devices, or the watching invigilators) and records to
+write (durable ones, which must reach PostgreSQL before the client's event is
+acknowledged, and telemetry). No I/O, no clock, no randomness.
+
+An event that the state does not allow raises a :class:`hub.errors.SessionError`;
+after the end every event raises :class:`hub.errors.SessionEnded`.
+
+The whole state round-trips through :meth:`Session.to_dict` /
+:meth:`Session.from_dict` so that several hub processes can share it in Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from hub.errors import NotAllowed, SessionEnded
+from hub.violations import DEFAULT_DEBOUNCE_S, Violation, ViolationLedger
+
+DEVICES = ("pc", "phone")
+Audience = Literal["pc", "phone", "devices", "watchers", "all"]
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    ENDED = "ended"
+
+
+class EndReason(StrEnum):
+    SUBMITTED = "submitted"
+    TIME_UP = "time_up"
+    FIFTH_VIOLATION = "fifth_violation"
+    INVIGILATOR = "invigilator"
+    ABANDONED = "abandoned"
+
+
+class Camera(StrEnum):
+    OFF = "off"  # never started
+    LIVE = "live"
+    LOST = "lost"  # stopped sending (track ended, muted, no packets)
+    ASLEEP = "asleep"  # rule H2: the phone went to sleep or left the page
+
+
+# Candidate-facing texts (zh-CN).
+END_MESSAGES = {
+    EndReason.SUBMITTED: "考试已交卷。",
+    EndReason.TIME_UP: "考试时间已到，系统已自动交卷。",
+    EndReason.FIFTH_VIOLATION: "违规次数已达 5 次，系统已自动交卷。",
+    EndReason.INVIGILATOR: "监考员已结束本次考试。",
+    EndReason.ABANDONED: "考试设备长时间离线，考试已结束。",
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Tunable numbers of the exam rules."""
+
+    max_violations: int = 5  # rule E3
+    debounce_s: float = DEFAULT_DEBOUNCE_S  # rule H3
+    outage_grace_s: float = 120.0  # rule H1: an outage longer than this is flagged
+    abandon_after_s: float = 1800.0  # both devices gone this long: the attempt is abandoned
+
+
+@dataclass(frozen=True)
+class Send:
+    """A server message for an audience."""
+
+    to: Audience
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Record:
+    """Something to write down. ``durable`` records (violations, ends, early
+    phone end, forgiveness) go to PostgreSQL before the client's ack; the rest
+    is telemetry that reaches PostgreSQL through the persistence worker."""
+
+    kind: str
+    device: str | None
+    at: float
+    data: dict[str, Any]
+    durable: bool = False
+
+
+@dataclass
+class Outputs:
+    sends: list[Send] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+
+    def extend(self, other: Outputs) -> None:
+        self.sends.extend(other.sends)
+        self.records.extend(other.records)
+
+    @property
+    def durable(self) -> list[Record]:
+        return [r for r in self.records if r.durable]
+
+
+@dataclass
+class Device:
+    connected: bool = False
+    connected_at: float | None = None
+    last_heartbeat: float | None = None
+    outage_since: float | None = None  # rule H1: set while disconnected after a first connect
+    outages: int = 0
+    camera: Camera = Camera.OFF
+    camera_since: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "c": self.connected,
+            "ca": self.connected_at,
+            "hb": self.last_heartbeat,
+            "o": self.outage_since,
+            "on": self.outages,
+            "cam": self.camera.value,
+            "cs": self.camera_since,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Device:
+        return cls(
+            connected=bool(data["c"]),
+            connected_at=data["ca"],
+            last_heartbeat=data["hb"],
+            outage_since=data["o"],
+            outages=int(data["on"]),
+            camera=Camera(data["cam"]),
+            camera_since=data["cs"],
+        )
+
+
+def _violation_view(v: Violation, now: float) -> dict[str, Any]:
+    return {
+        "index": v.index,
+        "kind": v.kind,
+        "causes": list(v.causes),
+        "started_at": v.started_at,
+        "ended_at": v.ended_at,
+        "duration_s": round(v.duration_s(now), 3),
+        "forgiven": v.forgiven,
+    }
+
+
+@dataclass
+class Session:
+    attempt_id: int
+    started_at: float
+    deadline_at: float
+    rules: Rules = field(default_factory=Rules)
+    status: Status = Status.RUNNING
+    end_reason: EndReason | None = None
+    ended_at: float | None = None
+    devices: dict[str, Device] = field(default_factory=lambda: {d: Device() for d in DEVICES})
+    ledger: ViolationLedger = field(default_factory=ViolationLedger)
+    phone_finished_at: float | None = None  # rule D5
+    capture_seq: int = 0  # ids of capture requests sent to the phone
+
+    def __post_init__(self) -> None:
+        assert self.deadline_at >= self.started_at
+        if not self.ledger.violations:
+            self.ledger.debounce_s = self.rules.debounce_s
+
+    # ----- queries -------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self.status is Status.ENDED
+
+    @property
+    def violation_count(self) -> int:
+        return self.ledger.count
+
+    def cameras_live(self) -> bool:
+        """Rule D1: both the PC webcam and the phone camera are live."""
+        return all(self.devices[d].camera is Camera.LIVE for d in DEVICES)
+
+    def can_answer(self, now: float) -> bool:
+        """Rule D1 and E4: answering is allowed only while the attempt runs,
+        before the deadline, with both cameras live."""
+        return not self.ended and now < self.deadline_at and self.cameras_live()
+
+    def check_answer(self, now: float) -> None:
+        """Raise unless an answer may be saved now (rule D1)."""
+        if self.ended:
+            assert self.end_reason is not None
+            raise SessionEnded(self.end_reason.value)
+        if now >= self.deadline_at:
+            raise SessionEnded(EndReason.TIME_UP.value)
+        if not self.cameras_live():
+            raise NotAllowed("cameras_not_live", "both cameras must be live to answer (rule D1)")
+
+    def state_message(self, now: float) -> dict[str, Any]:
+        """The full state as the devices and invigilators see it."""
+        return {
+            "type": "state",
+            "attempt_id": self.attempt_id,
+            "status": self.status.value,
+            "end_reason": None if self.end_reason is None else self.end_reason.value,
+            "server_time": now,
+            "deadline_at": self.deadline_at,
+            "remaining_s": max(0.0, round(self.deadline_at - now, 3)),
+            "violations": self.violation_count,
+            "max_violations": self.rules.max_violations,
+            "away": self.ledger.current is not None,
+            "can_answer": self.can_answer(now),
+            "phone_finished": self.phone_finished_at is not None,
+            "devices": {
+                name: {
+                    "connected": dev.connected,
+                    "last_heartbeat": dev.last_heartbeat,
+                    "camera": dev.camera.value,
+                    "outage_since": dev.outage_since,
+                    "outages": dev.outages,
+                }
+                for name, dev in self.devices.items()
+            },
+        }
+
+    # ----- time ------------------------------------------------------------
+
+    def tick(self, now: float) -> Outputs:
+        """Apply the clock: rule E4 (time up, by the server clock) and
+        abandonment (both devices gone for ``abandon_after_s``)."""
+        out = Outputs()
+        if self.ended:
+            return out
+        if now >= self.deadline_at:
+            out.extend(self._end(EndReason.TIME_UP, now, at=self.deadline_at))
+            return out
+        gone_since = [self.devices[d].outage_since for d in DEVICES]
+        if all(s is not None for s in gone_since) and not any(
+            self.devices[d].connected for d in DEVICES
+        ):
+            last_seen = max(s for s in gone_since if s is not None)
+            if now - last_seen >= self.rules.abandon_after_s:
+                out.extend(self._end(EndReason.ABANDONED, now))
+        return out
+
+    def _begin(self, now: float) -> Outputs | None:
+        """Every event first applies the clock. Returns the outputs of an end
+        that the clock caused just now (the event itself is then void);
+        raises ``SessionEnded`` if the attempt had ended before."""
+        if self.ended:
+            assert self.end_reason is not None
+            raise SessionEnded(self.end_reason.value)
+        out = self.tick(now)
+        return out if self.ended else None
+
+    # ----- devices (rules H1, H2) -------------------------------------------
+
+    def connect(self, device: str, now: float) -> Outputs:
+        """A device's websocket said hello (first time or resuming)."""
+        self._check_device(device)
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        out = Outputs()
+        dev = self.devices[device]
+        if dev.outage_since is not None:
+            # rule H1: the outage ends; it is recorded, never a violation.
+            duration = max(0.0, now - dev.outage_since)
+            out.records.append(
+                Record(
+                    "outage_end",
+                    device,
+                    now,
+                    {
+                        "since": dev.outage_since,
+                        "duration_s": round(duration, 3),
+                        "over_grace": duration > self.rules.outage_grace_s,
+                    },
+                )
+            )
+            dev.outage_since = None
+        dev.connected = True
+        dev.connected_at = now
+        dev.last_heartbeat = now
+        out.records.append(Record("connect", device, now, {}))
+        out.sends.append(Send("all", self.state_message(now)))
+        return out
+
+    def disconnect(self, device: str, now: float) -> Outputs:
+        """A device's websocket went away: an outage with a grace window (rule H1)."""
+        self._check_device(device)
+        out = Outputs()
+        dev = self.devices[device]
+        if self.ended or not dev.connected:
+            dev.connected = False
+            return out
+        dev.connected = False
+        dev.outage_since = now
+        dev.outages += 1
+        if device == "phone" and dev.camera is Camera.LIVE:
+            # rule H2: without its socket the phone camera cannot be vouched for.
+            dev.camera = Camera.LOST
+            dev.camera_since = now
+        out.records.append(
+            Record("outage_start", device, now, {"grace_s": self.rules.outage_grace_s})
+        )
+        out.sends.append(Send("all", self.state_message(now)))
+        return out
+
+    def heartbeat(self, device: str, now: float) -> Outputs:
+        self._check_device(device)
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        dev = self.devices[device]
+        if not dev.connected:
+            raise NotAllowed("not_connected", f"{device} sent a heartbeat without hello")
+        dev.last_heartbeat = now
+        return Outputs(records=[Record("heartbeat", device, now, {})])
+
+    def camera(self, device: str, state: Camera, now: float) -> Outputs:
+        """A camera changed state. Rule H2: the phone camera may be asleep."""
+        self._check_device(device)
+        if state is Camera.ASLEEP and device != "phone":
+            raise NotAllowed("bad_camera_state", "only the phone camera can be asleep")
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        dev = self.devices[device]
+        out = Outputs()
+        if dev.camera is state:
+            return out
+        previous = dev.camera
+        dev.camera = state
+        dev.camera_since = now
+        out.records.append(
+            Record("camera", device, now, {"state": state.value, "previous": previous.value})
+        )
+        out.sends.append(Send("all", self.state_message(now)))
+        return out
+
+    # ----- focus and violations (rules E3, H3) --------------------------------
+
+    def focus_lost(self, cause: str, now: float) -> Outputs:
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        opened = self.ledger.away(cause, now)
+        out = Outputs(records=[Record("focus", "pc", now, {"state": "lost", "cause": cause})])
+        if opened is not None:
+            out.extend(self._counted(opened, now))
+        return out
+
+    def focus_back(self, now: float) -> Outputs:
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        out = Outputs(records=[Record("focus", "pc", now, {"state": "back"})])
+        closed = self.ledger.back(now)
+        if closed is not None:
+            # The duration is known now: write the violation again (idempotent upsert).
+            out.records.append(self._violation_record(closed, now))
+            out.sends.append(Send("watchers", self.state_message(now)))
+        return out
+
+    def click_outside(self, now: float) -> Outputs:
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        counted = self.ledger.click_outside(now)
+        out = Outputs(records=[Record("focus", "pc", now, {"state": "click_outside"})])
+        if counted is not None:
+            out.extend(self._counted(counted, now))
+        return out
+
+    def _violation_record(self, v: Violation, now: float) -> Record:
+        return Record("violation", "pc", v.started_at, _violation_view(v, now), durable=True)
+
+    def _counted(self, v: Violation, now: float) -> Outputs:
+        """A new violation: tell the candidate "n of 5" (rule E3); the fifth ends."""
+        count = self.violation_count
+        limit = self.rules.max_violations
+        out = Outputs(records=[self._violation_record(v, now)])
+        out.sends.append(
+            Send(
+                "all",
+                {
+                    "type": "violation",
+                    "index": v.index,
+                    "kind": v.kind,
+                    "count": count,
+                    "max": limit,
+                    "at": v.started_at,
+                    "message": f"检测到切屏或离开试卷区域，违规 {count}/{limit} 次。"
+                    + ("" if count >= limit else f"满 {limit} 次将自动交卷。"),
+                },
+            )
+        )
+        out.sends.append(Send("all", self.state_message(now)))
+        if count >= limit:
+            out.extend(self._end(EndReason.FIFTH_VIOLATION, now))
+        return out
+
+    def forgive(self, index: int, by_user: int, now: float) -> Outputs:
+        """An invigilator forgives one violation (rule H3), audited."""
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        v = self.ledger.forgive(index, by_user)
+        out = Outputs(records=[self._violation_record(v, now)])
+        out.records.append(
+            Record("forgiven", None, now, {"index": index, "by": by_user}, durable=True)
+        )
+        out.sends.append(Send("all", self.state_message(now)))
+        return out
+
+    # ----- the phone (rules D4, D5) ------------------------------------------
+
+    def _capture(self, reason: str, now: float) -> Send:
+        self.capture_seq += 1
+        return Send(
+            "phone",
+            {"type": "capture", "request_id": self.capture_seq, "reason": reason, "at": now},
+        )
+
+    def capture_request(self, reason: str, now: float) -> Outputs:
+        """Ask the phone for a photo (random snapshots, rule E2, or a violation)."""
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        return Outputs(sends=[self._capture(reason, now)])
+
+    def phone_start(self, now: float) -> Outputs:
+        """Rule D4: the phone's start takes a photo at once."""
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        self._phone_running()
+        return Outputs(
+            sends=[self._capture("start", now)],
+            records=[Record("phone_start", "phone", now, {})],
+        )
+
+    def page_return(self, now: float) -> Outputs:
+        """Rule D4: every return to the phone's exam page takes a photo."""
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        self._phone_running()
+        return Outputs(
+            sends=[self._capture("return", now)],
+            records=[Record("page_return", "phone", now, {})],
+        )
+
+    def photo(self, request_id: int, size: int, now: float) -> Outputs:
+        """The phone uploaded a photo for a capture request."""
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        if not 0 <= request_id <= self.capture_seq:
+            raise NotAllowed("unknown_capture", f"no capture request {request_id}")
+        return Outputs(
+            records=[Record("photo", "phone", now, {"request_id": request_id, "bytes": size})]
+        )
+
+    def phone_end(self, confirmed: bool, now: float) -> Outputs:
+        """Rule D5: the phone ends its part after the PC; earlier it must
+        confirm, and the early end is recorded for the review."""
+        if self.ended:
+            if self.phone_finished_at is None:
+                self.phone_finished_at = now
+            return Outputs(records=[Record("phone_end", "phone", now, {"early": False})])
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        self._phone_running()
+        if not confirmed:
+            return Outputs(
+                sends=[
+                    Send(
+                        "phone",
+                        {
+                            "type": "confirm",
+                            "action": "phone_end",
+                            "message": "电脑端考试尚未结束，提前结束手机监控将被记录并可能影响审核结果。确定结束吗？",
+                        },
+                    )
+                ]
+            )
+        self.phone_finished_at = now
+        return Outputs(
+            records=[Record("phone_end", "phone", now, {"early": True}, durable=True)],
+            sends=[Send("all", self.state_message(now))],
+        )
+
+    def _phone_running(self) -> None:
+        if self.phone_finished_at is not None:
+            raise NotAllowed("phone_finished", "the phone has already ended its part")
+
+    # ----- ends (rules E3, E4) and invigilators --------------------------------
+
+    def submit(self, now: float) -> Outputs:
+        """The candidate submits (rule E4)."""
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        return self._end(EndReason.SUBMITTED, now)
+
+    def invigilator_end(self, by_user: int, note: str, now: float) -> Outputs:
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        return self._end(EndReason.INVIGILATOR, now, extra={"by": by_user, "note": note})
+
+    def warn(self, by_user: int, text: str, now: float) -> Outputs:
+        """An invigilator warns the candidate (rule H4)."""
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        return Outputs(
+            sends=[Send("devices", {"type": "warning", "code": "invigilator", "message": text})],
+            records=[Record("warning", None, now, {"by": by_user, "text": text})],
+        )
+
+    def _end(
+        self,
+        reason: EndReason,
+        now: float,
+        at: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Outputs:
+        assert not self.ended
+        at = now if at is None else at
+        closed = self.ledger.close_open(at)
+        self.status = Status.ENDED
+        self.end_reason = reason
+        self.ended_at = at
+        out = Outputs()
+        if closed is not None:
+            out.records.append(self._violation_record(closed, at))
+        data: dict[str, Any] = {"reason": reason.value, "violations": self.violation_count}
+        data.update(extra or {})
+        out.records.append(Record("ended", None, at, data, durable=True))
+        out.sends.append(
+            Send(
+                "all",
+                {
+                    "type": "ended",
+                    "reason": reason.value,
+                    "at": at,
+                    "violations": self.violation_count,
+                    "message": END_MESSAGES[reason],
+                },
+            )
+        )
+        out.sends.append(Send("watchers", self.state_message(now)))
+        return out
+
+    def _check_device(self, device: str) -> None:
+        if device not in DEVICES:
+            raise NotAllowed("bad_device", f"unknown device {device!r}")
+
+    # ----- sharing -------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.attempt_id,
+            "st": self.started_at,
+            "dl": self.deadline_at,
+            "r": [
+                self.rules.max_violations,
+                self.rules.debounce_s,
+                self.rules.outage_grace_s,
+                self.rules.abandon_after_s,
+            ],
+            "s": self.status.value,
+            "er": None if self.end_reason is None else self.end_reason.value,
+            "ea": self.ended_at,
+            "d": {name: dev.to_dict() for name, dev in self.devices.items()},
+            "l": self.ledger.to_dict(),
+            "pf": self.phone_finished_at,
+            "cs": self.capture_seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Session:
+        max_v, debounce, grace, abandon = data["r"]
+        return cls(
+            attempt_id=int(data["a"]),
+            started_at=float(data["st"]),
+            deadline_at=float(data["dl"]),
+            rules=Rules(int(max_v), float(debounce), float(grace), float(abandon)),
+            status=Status(data["s"]),
+            end_reason=None if data["er"] is None else EndReason(data["er"]),
+            ended_at=data["ea"],
+            devices={name: Device.from_dict(d) for name, d in data["d"].items()},
+            ledger=ViolationLedger.from_dict(data["l"]),
+            phone_finished_at=data["pf"],
+            capture_seq=int(data["cs"]),
+        )
