@@ -1,0 +1,354 @@
+"""Account routes: captcha, login with SMS code, register, forgot password (rules A1–A5).
+
+GET  /api/auth/captcha          → {captcha_id, image, expires_in}
+POST /api/auth/login            {username, password, captcha_id, captcha} → {challenge_id, phone_masked}
+POST /api/auth/login/verify     {challenge_id, code} → session cookie, {user, csrf_token, home}
+POST /api/auth/sms              {purpose: register|reset, phone, captcha_id, captcha} → {sms_id}
+POST /api/auth/register         {username, password, real_name, id_card, phone, sms_id, code}
+POST /api/auth/reset            {phone, sms_id, code, password}
+POST /api/auth/logout
+GET  /api/dev/sms-outbox?phone= (development outbox, rule A4)
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from exam_api import captcha, ratelimit, sms
+from exam_api.auth import require_role, set_session_cookie
+from exam_api.errors import ApiError, json_body
+from exam_api.idcard import IdCardError, parse_id_card
+from exam_api.identity import (
+    Account,
+    BuiltinProvider,
+    FieldError,
+    IdentityProvider,
+    NewAccount,
+    check_password,
+    check_phone,
+    check_text,
+    check_username,
+)
+from exam_api.web_sessions import COOKIE, create_session, delete_session
+from proctor.resources import resources
+
+HOME_BY_ROLE = {
+    "candidate": "/static/home.html",
+    "reviewer": "/static/reviewer.html",
+    "admin": "/static/admin.html",
+    "invigilator": "/static/invigilator.html",
+}
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def identity(request: Request) -> IdentityProvider:
+    """The configured provider (``app.state.identity``), else the built-in one."""
+    provider: IdentityProvider = getattr(request.app.state, "identity", None) or BuiltinProvider()
+    return provider
+
+
+def sms_sender(request: Request) -> sms.SmsSender:
+    sender: sms.SmsSender = getattr(request.app.state, "sms_sender", None) or sms.OutboxSender()
+    return sender
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _str(body: dict[str, object], key: str) -> str:
+    value = body.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def field_error(exc: FieldError | IdCardError) -> ApiError:
+    return ApiError(422, exc.code, exc.message)
+
+
+async def enforce(conn: Any, limit: ratelimit.Limit, subject: str, now: dt.datetime) -> None:
+    decision = await ratelimit.hit(conn, limit, subject, now.timestamp())
+    if not decision.allowed:
+        raise ApiError(
+            429, "rate_limited", f"{limit.message}（{decision.retry_after_s} 秒后可重试）"
+        )
+
+
+_CAPTCHA_MESSAGES = {
+    "captcha_missing": "图形验证码已失效，请点击图片刷新后重新输入",
+    "captcha_expired": "图形验证码已过期，请点击图片刷新后重新输入",
+    "captcha_wrong": "图形验证码错误，请重新输入",
+}
+
+
+async def check_captcha(
+    request: Request, conn: Any, body: dict[str, object], now: dt.datetime
+) -> None:
+    captcha_id, answer = _str(body, "captcha_id"), _str(body, "captcha")
+    if not captcha_id or not answer.strip():
+        raise ApiError(400, "captcha_required", "请输入图形验证码")
+    error = await captcha.take(
+        conn, resources(request).settings.secret_key, captcha_id, answer, now
+    )
+    if error is not None:
+        raise ApiError(400, error, _CAPTCHA_MESSAGES[error])
+
+
+async def captcha_image(request: Request) -> Response:
+    """GET /api/auth/captcha — a new single-use captcha as a PNG data URL (rule A5)."""
+    now = utcnow()
+    async with resources(request).pool.acquire() as conn:
+        await enforce(conn, ratelimit.CAPTCHA_PER_ADDRESS, client_address(request), now)
+        issued = await captcha.issue(conn, resources(request).settings.secret_key, now)
+    image = "data:image/png;base64," + base64.b64encode(issued.png).decode()
+    expires_in = int(captcha.LIFETIME.total_seconds())
+    return JSONResponse(
+        {"captcha_id": issued.captcha_id, "image": image, "expires_in": expires_in},
+        headers=_NO_STORE,
+    )
+
+
+async def login(request: Request) -> Response:
+    """POST /api/auth/login — password and captcha right → an SMS code to the phone on file (A1)."""
+    body = await json_body(request)
+    username, password = _str(body, "username").strip(), _str(body, "password")
+    if not username or not password:
+        raise ApiError(400, "bad_request", "请输入用户名和密码")
+    now = utcnow()
+    res = resources(request)
+    async with res.pool.acquire() as conn:
+        await check_captcha(request, conn, body, now)
+        await enforce(conn, ratelimit.LOGIN_PER_ADDRESS, client_address(request), now)
+        await enforce(conn, ratelimit.LOGIN_PER_ACCOUNT, username.lower(), now)
+        account = await identity(request).authenticate(conn, username, password)
+        if account is None:
+            raise ApiError(401, "bad_credentials", "用户名或密码错误")
+        if not account.phone:
+            raise ApiError(403, "no_phone", "该账号未绑定手机号，无法发送登录验证码，请联系管理员")
+        await enforce(conn, ratelimit.SMS_PER_PHONE_MINUTE, account.phone, now)
+        await enforce(conn, ratelimit.SMS_PER_PHONE_DAY, account.phone, now)
+        issued = await sms.issue_code(
+            conn,
+            sms_sender(request),
+            res.settings.secret_key,
+            phone=account.phone,
+            purpose="login",
+            user_id=account.id,
+            now=now,
+        )
+    return JSONResponse(
+        {
+            "challenge_id": issued.code_id,
+            "phone_masked": sms.mask_phone(account.phone),
+            "expires_in": int(sms.CODE_LIFETIME.total_seconds()),
+        },
+        headers=_NO_STORE,
+    )
+
+
+async def _consume(
+    request: Request, conn: Any, code_id: str, purpose: sms.Purpose, code: str, now: dt.datetime
+) -> sms.CodeCheck:
+    if not code_id:
+        raise ApiError(400, "code_missing", "请先获取短信验证码")
+    if not code.strip():
+        raise ApiError(400, "code_required", "请输入短信验证码")
+    return await sms.consume_code(
+        conn,
+        resources(request).settings.secret_key,
+        code_id=code_id,
+        purpose=purpose,
+        code=code,
+        now=now,
+    )
+
+
+async def _signed_in(request: Request, conn: Any, account: Account, now: dt.datetime) -> Response:
+    token, csrf = await create_session(conn, account.id, now)
+    response = JSONResponse(
+        {
+            "user": {
+                "id": account.id,
+                "username": account.username,
+                "role": account.role,
+                "real_name": account.real_name,
+            },
+            "csrf_token": csrf,
+            "home": HOME_BY_ROLE.get(account.role, "/static/home.html"),
+        },
+        headers=_NO_STORE,
+    )
+    set_session_cookie(response, token, secure=request.url.scheme == "https")
+    return response
+
+
+async def _account_by_id(conn: Any, user_id: int) -> Account:
+    row = await conn.fetchrow(
+        "SELECT id, username, role, real_name, phone, id_card FROM users WHERE id = $1", user_id
+    )
+    if row is None:
+        raise ApiError(401, "no_account", "账号不存在")
+    return Account(
+        id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        real_name=row["real_name"],
+        phone=row["phone"],
+        id_card=row["id_card"],
+    )
+
+
+async def login_verify(request: Request) -> Response:
+    """POST /api/auth/login/verify — the SMS code of the login challenge → signed in (A1)."""
+    body = await json_body(request)
+    now = utcnow()
+    async with resources(request).pool.acquire() as conn:
+        async with conn.transaction():
+            check = await _consume(
+                request, conn, _str(body, "challenge_id"), "login", _str(body, "code"), now
+            )
+        if check.error is not None:
+            raise ApiError(400, check.error, check.message)
+        assert check.user_id is not None
+        account = await _account_by_id(conn, check.user_id)
+        return await _signed_in(request, conn, account, now)
+
+
+async def send_sms(request: Request) -> Response:
+    """POST /api/auth/sms — a code to prove a phone, for register or reset (A2, A3)."""
+    body = await json_body(request)
+    purpose = _str(body, "purpose")
+    if purpose not in ("register", "reset"):
+        raise ApiError(400, "bad_purpose", "验证码用途不正确")
+    try:
+        phone = check_phone(body.get("phone"))
+    except FieldError as exc:
+        raise field_error(exc) from None
+    now = utcnow()
+    res = resources(request)
+    async with res.pool.acquire() as conn:
+        await check_captcha(request, conn, body, now)
+        owner = await identity(request).find_by_phone(conn, phone)
+        if purpose == "register" and owner is not None:
+            raise ApiError(409, "phone_taken", "该手机号已注册，请直接登录或找回密码")
+        if purpose == "reset" and owner is None:
+            raise ApiError(404, "phone_unknown", "该手机号未注册")
+        await enforce(conn, ratelimit.SMS_PER_ADDRESS, client_address(request), now)
+        await enforce(conn, ratelimit.SMS_PER_PHONE_MINUTE, phone, now)
+        await enforce(conn, ratelimit.SMS_PER_PHONE_DAY, phone, now)
+        issued = await sms.issue_code(
+            conn,
+            sms_sender(request),
+            res.settings.secret_key,
+            phone=phone,
+            purpose="register" if purpose == "register" else "reset",
+            user_id=owner.id if owner else None,
+            now=now,
+        )
+    return JSONResponse(
+        {
+            "sms_id": issued.code_id,
+            "phone_masked": sms.mask_phone(phone),
+            "expires_in": int(sms.CODE_LIFETIME.total_seconds()),
+            "resend_in": ratelimit.SMS_PER_PHONE_MINUTE.window_s,
+        },
+        headers=_NO_STORE,
+    )
+
+
+async def register(request: Request) -> Response:
+    """POST /api/auth/register — a new candidate account, signed in at once (A2)."""
+    body = await json_body(request)
+    provider = identity(request)
+    try:
+        new = NewAccount(
+            username=check_username(_str(body, "username").strip()),
+            password=check_password(_str(body, "password")),
+            real_name=check_text(body.get("real_name"), "真实姓名", code="bad_real_name"),
+            id_card=parse_id_card(_str(body, "id_card"), today=utcnow().date()).number,
+            phone=check_phone(body.get("phone")),
+        )
+    except (FieldError, IdCardError) as exc:
+        raise field_error(exc) from None
+    now = utcnow()
+    async with resources(request).pool.acquire() as conn:
+        if await provider.username_taken(conn, new.username):
+            raise ApiError(409, "username_taken", "该用户名已被使用，请换一个")
+        if await conn.fetchval("SELECT 1 FROM users WHERE id_card = $1", new.id_card):
+            raise ApiError(409, "id_card_taken", "该身份证号码已注册，请直接登录或找回密码")
+        if await provider.find_by_phone(conn, new.phone) is not None:
+            raise ApiError(409, "phone_taken", "该手机号已注册，请直接登录或找回密码")
+        async with conn.transaction():
+            check = await _consume(
+                request, conn, _str(body, "sms_id"), "register", _str(body, "code"), now
+            )
+            if check.error is None and check.phone != new.phone:
+                raise ApiError(
+                    400, "code_phone_mismatch", "短信验证码不是发给该手机号的，请重新获取"
+                )
+            account = await provider.create_candidate(conn, new) if check.error is None else None
+        if check.error is not None or account is None:
+            raise ApiError(400, check.error or "code_missing", check.message)
+        response = await _signed_in(request, conn, account, now)
+    response.status_code = 201
+    return response
+
+
+async def reset_password(request: Request) -> Response:
+    """POST /api/auth/reset — prove the phone by SMS code, set a new password (A3)."""
+    body = await json_body(request)
+    try:
+        phone = check_phone(body.get("phone"))
+        password = check_password(_str(body, "password"))
+    except FieldError as exc:
+        raise field_error(exc) from None
+    now = utcnow()
+    provider = identity(request)
+    async with resources(request).pool.acquire() as conn:
+        async with conn.transaction():
+            check = await _consume(
+                request, conn, _str(body, "sms_id"), "reset", _str(body, "code"), now
+            )
+            if check.error is None:
+                if check.phone != phone:
+                    raise ApiError(
+                        400, "code_phone_mismatch", "短信验证码不是发给该手机号的，请重新获取"
+                    )
+                owner = await provider.find_by_phone(conn, phone)
+                if owner is None:
+                    raise ApiError(404, "phone_unknown", "该手机号未注册")
+                await provider.set_password(conn, owner.id, password)
+        if check.error is not None:
+            raise ApiError(400, check.error, check.message)
+    return JSONResponse({"ok": True, "message": "密码已重置，请使用新密码登录"})
+
+
+async def logout(request: Request) -> Response:
+    """POST /api/auth/logout — ends this browser's session (CSRF header required)."""
+    await require_role(request)
+    token = request.cookies.get(COOKIE, "")
+    async with resources(request).pool.acquire() as conn:
+        await delete_session(conn, token)
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+async def dev_outbox(request: Request) -> Response:
+    """GET /api/dev/sms-outbox?phone= — the development SMS outbox (rule A4)."""
+    if not resources(request).settings.dev_sms_outbox:
+        raise ApiError(404, "not_found", "未启用开发短信收件箱")
+    phone = request.query_params.get("phone") or None
+    async with resources(request).pool.acquire() as conn:
+        messages = await sms.outbox(conn, phone)
+    return JSONResponse({"messages": messages}, headers=_NO_STORE)
+
+

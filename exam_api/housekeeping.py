@@ -1,0 +1,55 @@
+"""Housekeeping for the account tables: expired captchas, SMS codes and rate counters.
+
+One background task with ``start()``/``stop()``; ``stop()`` cancels and awaits.
+Keeps those tables bounded by time (rule A5 rows are short-lived by design).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+
+from exam_api import captcha, ratelimit, sms
+from proctor.resources import Resources
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_once(conn: object, now: dt.datetime) -> dict[str, int]:
+    return {
+        "captchas": await captcha.sweep(conn, now),
+        "sms_codes": await sms.sweep(conn, now),
+        "rate_hits": await ratelimit.sweep(conn, now),
+    }
+
+
+class Housekeeper:
+    def __init__(self, res: Resources, interval_s: float = 60.0) -> None:
+        self._res = res
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        assert self._task is None, "already started"
+        self._task = asyncio.create_task(self._run(), name="accounts-housekeeping")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._res.pool.acquire() as conn:
+                    await sweep_once(conn, dt.datetime.now(dt.UTC))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed sweep is retried next round, never fatal
+                log.exception("accounts housekeeping sweep failed")
+            await asyncio.sleep(self._interval_s)
