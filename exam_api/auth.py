@@ -80,8 +80,15 @@ async def login(request: Request) -> Response:
             raise ApiError(401, "bad_credentials", "用户名或密码错误")
         token, csrf = await create_session(conn, row["id"], utcnow())
     response = JSONResponse(
-        {"user": {"id": row["id"], "username": username, "role": row["role"],
-                  "real_name": row["real_name"]}, "csrf_token": csrf}
+        {
+            "user": {
+                "id": row["id"],
+                "username": username,
+                "role": row["role"],
+                "real_name": row["real_name"],
+            },
+            "csrf_token": csrf,
+        }
     )
     set_session_cookie(response, token, secure=request.url.scheme == "https")
     return response
@@ -94,6 +101,8 @@ async def me(request: Request) -> Response:
         raise ApiError(401, "not_signed_in", "请先登录")
     u = session.user
     return JSONResponse(
-        {"user": {"id": u.id, "username": u.username, "role": u.role, "real_name": u.real_name},
-         "csrf_token": session.csrf_token}
+        {
+            "user": {"id": u.id, "username": u.username, "role": u.role, "real_name": u.real_name},
+            "csrf_token": session.csrf_token,
+        }
     )

@@ -58,7 +58,9 @@ async def load_session(conn: asyncpg.Connection, token: str, now: datetime) -> W
     )
     if row is None:
         return None
-    user = User(id=row["id"], username=row["username"], role=row["role"], real_name=row["real_name"])
+    user = User(
+        id=row["id"], username=row["username"], role=row["role"], real_name=row["real_name"]
+    )
     return WebSession(user=user, csrf_token=row["csrf_token"])
 
 

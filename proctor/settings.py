@@ -68,7 +68,9 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     if not raw:
         return None
     if not raw.startswith(tuple(s + "://" for s in schemes)):
-        raise SettingsError(f"{name} must start with one of {', '.join(s + '://' for s in schemes)}")
+        raise SettingsError(
+            f"{name} must start with one of {', '.join(s + '://' for s in schemes)}"
+        )
     return raw
 
 

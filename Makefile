@@ -1,0 +1,44 @@
+# Proctor hub — the two commands: `make run` and `make test`.
+# Both create the virtualenv and install the project on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-external lint typecheck unit browser-deps bench-hub bench-video clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## run: start the system (embedded PostgreSQL and Redis unless PROCTOR_*_URL are set)
+run: $(STAMP)
+	exec $(BIN)/proctor serve --demo
+
+## test: lint, types and the whole test suite (browser tests included)
+test: $(STAMP) browser-deps
+	$(BIN)/ruff check proctor hub exam_api webrtc tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## test-external: the same suite against the PostgreSQL and Redis given by URL
+test-external: $(STAMP)
+	PROCTOR_TEST_DATABASE_URL=$${PROCTOR_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
+	PROCTOR_TEST_REDIS_URL=$${PROCTOR_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## browser-deps: Debian's Chromium for the real-browser tests
+browser-deps:
+	@bash scripts/ensure-chromium.sh
+
+bench-hub: $(STAMP)
+	$(BIN)/python bench/hub_load.py --sessions 1000 --duration 30
+
+bench-video: $(STAMP)
+	$(BIN)/python bench/video_load.py --streams 20 --duration 30
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

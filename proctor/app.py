@@ -1,0 +1,86 @@
+"""The ASGI application: routes of every package, and the lifespan that owns
+the shared resources (pool, Redis client, keys) and the background components."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from exam_api.errors import ApiError, api_error_response
+from exam_api.routes import routes as exam_routes
+from hub.keys import Keys
+from hub.persist import PersistWorker
+from hub.routes import routes as hub_routes
+from proctor.db import apply_schema, create_pool
+from proctor.health import healthz, readyz
+from proctor.resources import Resources
+from proctor.settings import Settings
+from webrtc.ingest import PeerRegistry
+from webrtc.routes import routes as rtc_routes
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+async def _index(request: object) -> Response:
+    return RedirectResponse("/static/index.html")
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The app for these settings; the database and Redis URLs must be resolved."""
+    assert settings.database_url and settings.redis_url, "start the services first"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        assert settings.database_url and settings.redis_url
+        pool = await create_pool(settings.database_url)
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            async with pool.acquire() as conn:
+                await apply_schema(conn)
+            res = Resources(
+                settings=settings, pool=pool, redis=redis, keys=Keys(settings.redis_prefix)
+            )
+            app.state.res = res
+            components: list[tuple[str, Any]] = [
+                ("persist", PersistWorker(res)),
+                ("rtc", PeerRegistry(res)),
+            ]
+            started = []
+            try:
+                for name, component in components:
+                    await component.start()
+                    res.components[name] = component
+                    started.append(component)
+                yield
+            finally:
+                for component in reversed(started):
+                    await component.stop()
+        finally:
+            await redis.aclose()
+            await pool.close()
+
+    routes: list[BaseRoute] = [
+        Route("/", _index),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *exam_routes,
+        *hub_routes,
+        *rtc_routes,
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ApiError: api_error_response},
+    )

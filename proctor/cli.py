@@ -1,0 +1,167 @@
+"""Command line: ``proctor serve``, ``proctor db init``, ``proctor demo-seed``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from proctor.db import apply_schema, create_pool
+from proctor.embedded import Services, start_services
+from proctor.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+log = logging.getLogger("proctor")
+
+
+def _services(settings: Settings) -> tuple[Settings, Services]:
+    services = start_services(settings.database_url, settings.redis_url, settings.data_dir)
+    resolved = dataclasses.replace(
+        settings, database_url=services.database_url, redis_url=services.redis_url
+    )
+    return resolved, services
+
+
+def _with_db(settings: Settings, job: Callable[[str], Coroutine[Any, Any, T]]) -> T:
+    resolved, services = _services(settings)
+    try:
+        assert resolved.database_url
+        return asyncio.run(job(resolved.database_url))
+    finally:
+        services.stop()
+
+
+async def _init_db(url: str) -> dict[str, object]:
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            return await apply_schema(conn)
+    finally:
+        await pool.close()
+
+
+async def _seed(url: str) -> tuple[list[Any], int | None]:
+    from exam_api.demo import demo_paper_id, seed_demo
+
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await apply_schema(conn)
+            logins = list(await seed_demo(conn))
+            return logins, await demo_paper_id(conn, "mock")
+    finally:
+        await pool.close()
+
+
+def _print_logins(logins: Sequence[object]) -> None:
+    print("Demo logins (username / password / role):")
+    for login in logins:
+        print(f"  {login.username} / {login.password} / {login.role}")  # type: ignore[attr-defined]
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from proctor.app import create_app
+
+    if args.host:
+        settings = dataclasses.replace(settings, host=args.host)
+    if args.port is not None:
+        settings = dataclasses.replace(settings, port=args.port)
+    resolved, services = _services(settings)
+    try:
+        assert resolved.database_url
+        mock_paper: int | None = None
+        if args.demo or resolved.demo_seed:
+            logins, mock_paper = asyncio.run(_seed(resolved.database_url))
+            _print_logins(logins)
+        base = f"http://{resolved.host}:{resolved.port}"
+        pc_page = f"{base}/static/pc.html" + (f"?paper={mock_paper}" if mock_paper else "")
+        print(
+            f"Proctor hub on {base}\n"
+            f"  candidate (PC) page : {pc_page}\n"
+            f"  phone client        : {base}/static/phone.html\n"
+            f"  health / readiness  : {base}/healthz  {base}/readyz\n"
+            f"  data folder         : {resolved.data_dir}"
+            + ("  (embedded PostgreSQL)" if services.postgres else "")
+            + ("  (embedded Redis)" if services.redis else ""),
+            flush=True,
+        )
+        config = uvicorn.Config(
+            create_app(resolved),
+            host=resolved.host,
+            port=resolved.port,
+            loop="uvloop" if sys.platform == "linux" else "asyncio",
+            ws="websockets-sansio",
+            ws_max_size=2 * 1024 * 1024,
+            log_level=args.log_level,
+            lifespan="on",
+        )
+        uvicorn.Server(config).run()
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_db_init(settings: Settings, args: argparse.Namespace) -> int:
+    row = _with_db(settings, _init_db)
+    print(f"schema version {row['version']} applied (digest {str(row['digest'])[:12]})")
+    return 0
+
+
+def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
+    logins, mock_paper = _with_db(settings, _seed)
+    _print_logins(logins)
+    print(f"Demo mock paper id: {mock_paper}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="proctor",
+        description="Proctor hub: online exam and proctoring system. "
+        "Configuration comes from PROCTOR_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser(
+        "serve", help="run the server (embedded PostgreSQL/Redis when no URL is set)"
+    )
+    serve.add_argument("--host", help="bind address (default PROCTOR_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PROCTOR_PORT or 8000)")
+    serve.add_argument(
+        "--demo", action="store_true", help="load the demo data first and print its logins"
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    init = db_sub.add_parser("init", help="apply schema.sql (idempotent)")
+    init.set_defaults(func=cmd_db_init)
+    seed = sub.add_parser(
+        "demo-seed", help="create the demo accounts, class and papers (idempotent)"
+    )
+    seed.set_defaults(func=cmd_demo_seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        parser.error(str(exc))
+    code: int = args.func(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+// PC candidate page (skeleton thread): sign in, start the mock attempt, keep
+// the hub websocket with heartbeats, and send the camera over WebRTC.
+import { api } from './api.js';
+import { t } from './i18n.js';
+import { openCamera, sendCamera } from './rtc.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+
+function connectHub(url) {
+  let seq = 0;
+  const ws = new WebSocket(url);
+  $('status').textContent = t('pc.status.connecting');
+  ws.addEventListener('open', () => {
+    $('status').textContent = t('pc.status.connected');
+    const beat = () => ws.send(JSON.stringify({ type: 'heartbeat', seq: ++seq }));
+    beat();
+    const timer = setInterval(beat, 5000);
+    ws.addEventListener('close', () => clearInterval(timer));
+  });
+  ws.addEventListener('close', () => { $('status').textContent = t('pc.status.offline'); });
+  return ws;
+}
+
+$('login').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  $('error').textContent = '';
+  const form = new FormData(event.target);
+  let stream;
+  try {
+    stream = await openCamera();
+  } catch (err) {
+    $('error').textContent = t('pc.camera.denied');  // rule D2: no camera, no exam
+    return;
+  }
+  try {
+    await api('POST', '/api/auth/login',
+      { username: form.get('username'), password: form.get('password') });
+    const attempt = await api('POST', '/api/attempts', { paper_id: Number(params.get('paper') || 1) });
+    $('attempt').textContent = `考试编号 ${attempt.attempt_id}`;
+    $('attempt').dataset.attemptId = attempt.attempt_id;
+    connectHub(attempt.ws_pc_url);
+    const preview = $('camera-preview');
+    preview.srcObject = stream;
+    preview.hidden = false;  // rule E1: live camera view in the top-right corner
+    await sendCamera(stream, attempt.pc_token);
+    $('camera-status').textContent = t('pc.camera.live');
+  } catch (err) {
+    $('error').textContent = err.message;
+  }
+});

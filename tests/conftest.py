@@ -1,0 +1,94 @@
+"""Session fixtures: the real PostgreSQL and Redis, and a live server.
+
+By default the embedded servers are started in a temporary folder. With
+``PROCTOR_TEST_DATABASE_URL`` / ``PROCTOR_TEST_REDIS_URL`` set, the suite runs
+against those servers instead: a fresh database is created for the run (and
+dropped after), and every Redis key carries a random prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from proctor.db import apply_schema, create_pool
+from proctor.embedded import Services, start_services
+from proctor.settings import Settings, load_settings
+from tests.support.live import LiveServer, start_live_server
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    ext_db = os.environ.get("PROCTOR_TEST_DATABASE_URL")
+    ext_redis = os.environ.get("PROCTOR_TEST_REDIS_URL")
+    dbname = f"proctor_test_{secrets.token_hex(4)}"
+    if ext_db:
+        asyncio.run(_admin(ext_db, f'CREATE DATABASE "{dbname}"'))
+        ext_db_run = _with_database(ext_db, dbname)
+    else:
+        ext_db_run = None
+    data = tmp_path_factory.mktemp("services")
+    svc = start_services(ext_db_run, ext_redis, data)
+    yield svc
+    svc.stop()
+    if ext_db:
+        asyncio.run(_admin(ext_db, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    base = load_settings({"PROCTOR_DATA_DIR": str(data_dir)})
+    return dataclasses.replace(
+        base,
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        redis_prefix=f"t{secrets.token_hex(4)}",
+    )
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    assert settings.database_url
+    p = await create_pool(settings.database_url, min_size=1, max_size=10)
+    async with p.acquire() as conn:
+        await apply_schema(conn)
+    yield p
+    await p.close()
+
+
+@pytest.fixture(scope="session")
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    assert settings.redis_url
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
+    live = await start_live_server(settings)
+    yield live
+    await live.stop()

@@ -1,0 +1,56 @@
+"""Unit tests of configuration parsing (proctor/settings.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proctor.settings import SettingsError, load_settings
+
+
+def test_defaults_mean_embedded_services(tmp_path: Path) -> None:
+    s = load_settings({"PROCTOR_DATA_DIR": str(tmp_path)})
+    assert s.embedded_postgres and s.embedded_redis
+    assert s.data_dir == tmp_path.resolve()
+    assert (s.host, s.port) == ("127.0.0.1", 8000)
+    assert s.public_url == "http://127.0.0.1:8000"
+
+
+def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = load_settings({"PROCTOR_DATA_DIR": str(tmp_path)}).secret_key
+    second = load_settings({"PROCTOR_DATA_DIR": str(tmp_path)}).secret_key
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_urls_select_external_servers(tmp_path: Path) -> None:
+    s = load_settings(
+        {
+            "PROCTOR_DATA_DIR": str(tmp_path),
+            "PROCTOR_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+            "PROCTOR_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "PROCTOR_SECRET_KEY": "x" * 32,
+            "PROCTOR_PORT": "9001",
+        }
+    )
+    assert not s.embedded_postgres and not s.embedded_redis
+    assert s.database_url == "postgresql://postgres@127.0.0.1:5432/test"
+    assert s.secret_key == b"x" * 32 and s.port == 9001
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PROCTOR_PORT", "eighty", "PROCTOR_PORT must be an integer"),
+        ("PROCTOR_PORT", "70000", "between 0 and 65535"),
+        ("PROCTOR_DATABASE_URL", "mysql://x", "PROCTOR_DATABASE_URL must start with"),
+        ("PROCTOR_REDIS_URL", "http://x", "PROCTOR_REDIS_URL must start with"),
+        ("PROCTOR_SECRET_KEY", "short", "at least 16"),
+        ("PROCTOR_ICE_LOOPBACK", "maybe", "must be a boolean"),
+        ("PROCTOR_REDIS_PREFIX", "a:b", "letters, digits"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"PROCTOR_DATA_DIR": str(tmp_path), name: value})

@@ -1,0 +1,166 @@
+"""The walking skeleton end to end on the real PostgreSQL, Redis and aiortc.
+
+Demo candidate signs in → starts the mock attempt → PC and phone websockets
+with signed tokens → heartbeats into the attempt's Redis stream → persistence
+worker copies them to PostgreSQL → the PC's WebRTC video yields a stored JPEG.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from redis.asyncio import Redis
+
+from exam_api.demo import DEMO_PASSWORD, demo_paper_id, seed_demo
+from proctor.settings import Settings
+from tests.support.live import LiveServer
+from tests.support.synthetic_video import SyntheticCameraTrack
+from tests.support.waits import eventually
+
+
+@pytest.fixture
+async def started(server: LiveServer, pool: asyncpg.Pool) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        await seed_demo(conn)
+        paper_id = await demo_paper_id(conn, "mock")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post(
+            "/api/auth/login", json={"username": "demo_candidate", "password": DEMO_PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        csrf = r.json()["csrf_token"]
+        r = await http.post(
+            "/api/attempts", json={"paper_id": paper_id}, headers={"X-CSRF-Token": csrf}
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_healthz_and_readyz(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        r = await http.get("/readyz")
+        assert r.status_code == 200
+        assert r.json() == {"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}}
+
+
+async def test_heartbeats_reach_redis_and_postgres(
+    started: dict[str, Any], redis: Redis, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Rule G1/G3: both devices' heartbeats land in the attempt's stream, then in PostgreSQL."""
+    attempt_id = started["attempt_id"]
+    async with (
+        websockets.connect(started["ws_pc_url"]) as pc,
+        websockets.connect(started["ws_phone_url"]) as phone,
+    ):
+        for ws, device in ((pc, "pc"), (phone, "phone")):
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "hello" and hello["device"] == device
+            await ws.send(json.dumps({"type": "heartbeat", "seq": 1}))
+            assert json.loads(await ws.recv()) == {"type": "ack", "seq": 1}
+
+    stream = f"{settings.redis_prefix}:{{att:{attempt_id}}}:events"
+    entries = await redis.xrange(stream)
+    devices = {fields[b"device"].decode() for _, fields in entries}
+    assert {"pc", "phone"} <= devices
+
+    async def persisted() -> set[str]:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT device FROM attempt_events WHERE attempt_id = $1 AND kind = 'heartbeat'",
+                attempt_id,
+            )
+        got = {r["device"] for r in rows}
+        return got if {"pc", "phone"} <= got else set()
+
+    assert await eventually(persisted) == {"pc", "phone"}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (lambda t: t[:-2] + "00", 4401),  # forged
+        (lambda t: "garbage", 4401),  # malformed
+    ],
+)
+async def test_bad_token_is_refused_with_close_code(
+    started: dict[str, Any], server: LiveServer, mutate: Any, code: int
+) -> None:
+    url = f"{server.ws_url}/ws/pc?token={mutate(started['pc_token'])}"
+    async with websockets.connect(url) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+    assert closed.value.rcvd.reason
+
+
+async def test_token_for_other_device_is_refused(
+    started: dict[str, Any], server: LiveServer
+) -> None:
+    url = f"{server.ws_url}/ws/phone?token={started['pc_token']}"
+    async with websockets.connect(url) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_pc_video_yields_a_stored_jpeg(
+    started: dict[str, Any], server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    """Rule G2/E2: the server receives the PC's WebRTC video and keeps a JPEG frame."""
+    attempt_id = started["attempt_id"]
+    peer = RTCPeerConnection()
+    try:
+        peer.addTrack(SyntheticCameraTrack())
+        await peer.setLocalDescription(await peer.createOffer())  # gathers ICE (no trickle)
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            r = await http.post(
+                "/api/rtc/offer",
+                json={
+                    "token": started["pc_token"],
+                    "sdp": peer.localDescription.sdp,
+                    "type": "offer",
+                },
+            )
+        assert r.status_code == 200, r.text
+        await peer.setRemoteDescription(RTCSessionDescription(**r.json()))
+
+        async def stored() -> asyncpg.Record | None:
+            async with pool.acquire() as conn:
+                return await conn.fetchrow(
+                    "SELECT device, path, width, height, sha256 FROM snapshots"
+                    " WHERE attempt_id = $1 AND device = 'pc' ORDER BY id LIMIT 1",
+                    attempt_id,
+                )
+
+        row = await eventually(stored, within=20)
+    finally:
+        await peer.close()
+    data = Path(row["path"]).read_bytes()
+    assert data[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert (row["width"], row["height"]) == (640, 480)
+    import hashlib
+
+    assert hashlib.sha256(data).hexdigest() == row["sha256"]
+
+
+async def test_offer_with_bad_input_is_refused(started: dict[str, Any], server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post(
+            "/api/rtc/offer", json={"token": started["pc_token"], "sdp": "hello", "type": "offer"}
+        )
+        assert r.status_code == 400 and r.json()["error"] == "bad_sdp"
+        r = await http.post(
+            "/api/rtc/offer", json={"token": started["phone_token"], "sdp": "v=0", "type": "offer"}
+        )
+        assert r.status_code == 403 and r.json()["error"] == "wrong_device"
+        r = await http.post("/api/rtc/offer", content=b"{not json")
+        assert r.status_code == 400 and r.json()["error"] == "bad_json"
