@@ -17,6 +17,8 @@ chosen moment, not a video. So:
   the next keyframe's encoded bytes; :func:`decode_keyframe` decodes just that
   one with a fresh decoder (a keyframe needs no earlier state).
 - The tap records when the last frame arrived, for camera liveness.
+- :class:`MarkerJitterBuffer` replaces the receiver's jitter buffer so a frame
+  is handed on at its RTP marker bit instead of one frame interval later.
 
 This reaches into aiortc internals (name-mangled attributes); the version
 check below and ``tests/webrtc/test_keyframes.py`` guard the hook.
@@ -34,6 +36,7 @@ import aiortc
 import av
 import numpy as np
 from aiortc import RTCRtpReceiver
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
 from webrtc.errors import RtcError
 
@@ -95,6 +98,44 @@ class EncodedKeyframe:
     received_at: float
     width: int
     height: int
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """aiortc's video jitter buffer, but a frame is complete at its marker bit.
+
+    aiortc only knows a frame is complete when the first packet of the *next*
+    frame arrives, which delays every frame by one frame interval: 333 ms at
+    the 3 fps the page sends while nobody watches, i.e. most of a snapshot's
+    latency. RTP video senders (Chromium, aiortc) set the marker bit on a
+    frame's last packet (RFC 7741 §4.1 for VP8), so a contiguous run from the
+    buffer's origin ending in a marked packet is a whole frame right away.
+    """
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        origin = self._origin
+        assert origin is not None  # add() sets it before calling us
+        timestamp = None
+        for count in range(self.capacity):
+            packet = self._packets[(origin + count) % self.capacity]
+            if packet is None:
+                return None
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:
+                # no marker seen (lost or not set): aiortc's rule
+                return self._take(count, timestamp)
+            if packet.marker:
+                return self._take(count + 1, timestamp)
+        return None
+
+    def _take(self, count: int, timestamp: int) -> JitterFrame:
+        origin = self._origin
+        assert origin is not None
+        packets = [self._packets[(origin + i) % self.capacity] for i in range(count)]
+        data = b"".join(p._data for p in packets)  # type: ignore[union-attr]
+        frame = JitterFrame(data=data, timestamp=timestamp)
+        self.remove(count)
+        return frame
 
 
 class _GateQueue(queue.Queue[Any]):
@@ -227,8 +268,13 @@ def install_keyframe_tap(
     internals: Any = receiver  # name-mangled private attributes of aiortc 1.16.0
     assert not internals._RTCRtpReceiver__started, "install before the receiver starts"
     assert isinstance(internals._RTCRtpReceiver__decoder_queue, queue.Queue)
+    old_buffer = internals._RTCRtpReceiver__jitter_buffer
+    assert type(old_buffer) is JitterBuffer and old_buffer._is_video
     tap = KeyframeTap(receiver, clock, pli_min_interval_s)
     internals._RTCRtpReceiver__decoder_queue = _GateQueue(tap)
+    internals._RTCRtpReceiver__jitter_buffer = MarkerJitterBuffer(
+        capacity=old_buffer.capacity, is_video=True
+    )
     return tap
 
 

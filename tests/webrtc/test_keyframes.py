@@ -10,6 +10,8 @@ import av
 import numpy as np
 import pytest
 from aiortc import RTCRtpReceiver
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
 
 from tests.support.rtc_peers import FakeCamera, connect_pair, solid_picture
 from webrtc.errors import RtcError
@@ -17,6 +19,7 @@ from webrtc.keyframes import (
     AIORTC_VERSION,
     EncodedKeyframe,
     KeyframeTap,
+    MarkerJitterBuffer,
     PliLimiter,
     decode_keyframe,
     install_keyframe_tap,
@@ -200,3 +203,43 @@ async def test_installing_after_the_receiver_started_is_refused() -> None:
     finally:
         await sender.close()
         await receiver.close()
+
+
+def rtp(seq: int, timestamp: int, marker: bool, data: bytes) -> RtpPacket:
+    packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=timestamp, marker=marker)
+    packet._data = data  # type: ignore[attr-defined]
+    return packet
+
+
+def test_marker_jitter_buffer_completes_a_frame_at_its_marker() -> None:
+    buffer = MarkerJitterBuffer(capacity=128, is_video=True)
+    assert buffer.add(rtp(10, 1000, False, b"ab")) == (False, None)
+    pli, frame = buffer.add(rtp(11, 1000, True, b"cd"))
+    assert not pli and frame is not None
+    assert (frame.data, frame.timestamp) == (b"abcd", 1000)
+    # the next frame is independent of the first
+    _, frame = buffer.add(rtp(12, 4000, True, b"ef"))
+    assert frame is not None and frame.data == b"ef"
+
+
+def test_marker_jitter_buffer_waits_for_missing_packets() -> None:
+    buffer = MarkerJitterBuffer(capacity=128, is_video=True)
+    buffer.add(rtp(20, 1000, False, b"a"))
+    # 21 lost: the marked packet 22 does not complete the frame
+    assert buffer.add(rtp(22, 1000, True, b"c")) == (False, None)
+    _, frame = buffer.add(rtp(21, 1000, False, b"b"))  # retransmitted (NACK)
+    assert frame is not None and frame.data == b"abc"
+
+
+def test_marker_jitter_buffer_falls_back_to_aiortcs_rule_without_markers() -> None:
+    plain = JitterBuffer(capacity=128, is_video=True)
+    marked = MarkerJitterBuffer(capacity=128, is_video=True)
+    packets = [rtp(30 + i, 1000 * (1 + i // 2), False, bytes([i])) for i in range(6)]
+    outputs = [
+        ([plain.add(p)[1] for p in packets]),
+        ([marked.add(p)[1] for p in packets]),
+    ]
+    for a, b in zip(*outputs, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert (a.data, a.timestamp) == (b.data, b.timestamp)

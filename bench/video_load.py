@@ -1,0 +1,458 @@
+"""Video ingest load: N aiortc senders → one hub process, with and without the keyframe tap.
+
+    .venv/bin/python bench/video_load.py --streams 50 --duration 60
+
+Two runs, each with a fresh hub process (uvloop) receiving N peers:
+
+- ours: the hub installs ``webrtc.keyframes`` taps (inter-frames dropped
+  undecoded) and the senders send at the page's low rate (``--fps``, 3 by
+  default: what ``static/js/camera.js`` asks for while nobody watches);
+- baseline: aiortc's default path — every frame decoded, a consumer reading
+  them — with senders at 15 fps.
+
+In both, every stream gets a snapshot every ``--snapshot-every`` seconds
+(randomly phased): decision → JPEG written to a content-addressed store.
+
+Senders replay pre-encoded VP8 (a synthetic 640x480 clip encoded once; the
+clip restarts at its keyframe on a PLI or at its end), so they cost little
+CPU on the shared 2-core machine. The hub's CPU and RSS are read from /proc.
+The last line printed is one JSON object (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import fractions
+import io
+import json
+import math
+import os
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+
+from webrtc.capture import CapturedJpeg, MediaWorkers, capture_pc_jpeg
+from webrtc.keyframes import KeyframeTap, install_keyframe_tap
+from webrtc.loopback import enable_loopback_candidates
+from webrtc.storage import FileSnapshotStore
+
+WIDTH, HEIGHT = 640, 480
+CLIP_SECONDS = 20
+BASELINE_FPS = 15
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- senders ---
+def synthetic_picture(t: float) -> np.ndarray:
+    """A moving scene: gradient, a sliding block and a bobbing 'head'."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    picture = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    picture[..., 0] = (x // 3 + int(t * 20)) % 256
+    picture[..., 1] = (y // 2) % 256
+    picture[..., 2] = 120
+    bx = int((t * 80) % (WIDTH - 80))
+    picture[200:280, bx : bx + 80] = (30, 200, 30)
+    cy = 240 + int(20 * math.sin(t * 2))
+    inside = ((x - 320) / 70.0) ** 2 + ((y - cy) / 95.0) ** 2 <= 1
+    picture[inside] = (150, 180, 220)
+    return picture
+
+
+def encode_clip(fps: int, seconds: int) -> list[bytes]:
+    """Encode the synthetic scene once: a keyframe then inter-frames only."""
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, fps)
+    encoder.bit_rate = 350_000  # what Chromium's fake camera sends (FIELD-NOTES)
+    encoder.gop_size = fps * seconds * 10
+    encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    packets: list[bytes] = []
+    for i in range(fps * seconds):
+        frame = av.VideoFrame.from_ndarray(synthetic_picture(i / fps), format="bgr24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = i
+        packets += [bytes(p) for p in encoder.encode(frame)]
+    packets += [bytes(p) for p in encoder.encode(None)]
+    return packets
+
+
+class ReplayTrack(MediaStreamTrack):
+    """Sends a pre-encoded clip as ``av.Packet``s (aiortc passes them through).
+
+    On a PLI aiortc's sender sets its force-keyframe flag, which only its
+    encoder path reads; we read it here and restart the clip at its keyframe.
+    """
+
+    kind = "video"
+
+    def __init__(self, clip: list[bytes], fps: int) -> None:
+        super().__init__()
+        self._clip = clip
+        self._fps = fps
+        self._index = 0
+        self._sent = 0
+        self._start: float | None = None
+        self.sender: RTCRtpSender | None = None
+        self.keyframes_sent = 0
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        wait = self._start + self._sent / self._fps - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        internals: Any = self.sender
+        if internals is not None and internals._RTCRtpSender__force_keyframe:
+            internals._RTCRtpSender__force_keyframe = False
+            self._index = 0
+        if self._index >= len(self._clip):
+            self._index = 0
+        if self._index == 0:
+            self.keyframes_sent += 1
+        packet = av.Packet(self._clip[self._index])
+        packet.pts = self._sent
+        packet.time_base = fractions.Fraction(1, self._fps)
+        self._index += 1
+        self._sent += 1
+        return packet
+
+
+async def run_senders(
+    streams: int, fps: int, duration: float, hub_port: int, hub_pid: int, window_start: float
+) -> dict[str, Any]:
+    clip = await asyncio.to_thread(encode_clip, fps, CLIP_SECONDS)
+    reader, writer = await asyncio.open_connection("127.0.0.1", hub_port)
+
+    async def call(message: dict[str, Any]) -> dict[str, Any]:
+        writer.write(json.dumps(message).encode() + b"\n")
+        await writer.drain()
+        reply: dict[str, Any] = json.loads(await reader.readline())
+        return reply
+
+    rss_idle = rss_mib(hub_pid)
+    pcs: list[RTCPeerConnection] = []
+    tracks: list[ReplayTrack] = []
+    for i in range(streams):
+        pc = RTCPeerConnection()
+        track = ReplayTrack(clip, fps)
+        track.sender = pc.addTrack(track)
+        await pc.setLocalDescription(await pc.createOffer())
+        reply = await call({"op": "offer", "id": i, "sdp": pc.localDescription.sdp})
+        await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+        pcs.append(pc)
+        tracks.append(track)
+    # wait until every hub peer has seen video
+    for _ in range(300):
+        status = await call({"op": "status"})
+        if status["live"] >= streams:
+            break
+        await asyncio.sleep(0.1)
+    await call({"op": "snapshots_on"})
+    await asyncio.sleep(window_start)
+
+    rss_start = rss_mib(hub_pid)
+    cpu0, wall0 = cpu_seconds(hub_pid), time.monotonic()
+    await call({"op": "reset"})
+    rss_samples: list[tuple[float, float]] = []
+    while time.monotonic() - wall0 < duration:
+        await asyncio.sleep(min(5.0, duration / 10))
+        rss_samples.append((time.monotonic() - wall0, rss_mib(hub_pid)))
+    cpu1, wall1 = cpu_seconds(hub_pid), time.monotonic()
+    stats = await call({"op": "stats"})
+    await call({"op": "quit"})
+    writer.close()
+    for pc in pcs:
+        await pc.close()
+
+    minutes = [t / 60 for t, _ in rss_samples]
+    rss = [r for _, r in rss_samples]
+    slope = statistics.linear_regression(minutes, rss).slope if len(rss) >= 2 else 0.0
+    latencies = sorted(stats["latencies_ms"])
+    return {
+        "streams": streams,
+        "fps": fps,
+        "cpu_pct_per_stream": 100 * (cpu1 - cpu0) / (wall1 - wall0) / streams,
+        "snapshots": stats["snapshots"],
+        "snapshot_errors": stats["errors"],
+        "p50_snapshot_ms": percentile(latencies, 50),
+        "p95_snapshot_ms": percentile(latencies, 95),
+        "rss_mib_per_peer": (rss_start - rss_idle) / streams,
+        "rss_growth_mib_per_min": slope,
+        "hub_rss_mib": rss[-1] if rss else rss_start,
+        "keyframes_sent": sum(t.keyframes_sent for t in tracks),
+    }
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, round(pct / 100 * (len(values) - 1)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+# -------------------------------------------------------------------- hub ---
+class Hub:
+    """The receiving side: one RTCPeerConnection per sender."""
+
+    def __init__(self, mode: str, snapshot_every: float, store_dir: Path) -> None:
+        self.mode = mode
+        self.snapshot_every = snapshot_every
+        self.store = FileSnapshotStore(store_dir)
+        self.workers = MediaWorkers(workers=2, max_pending=256)
+        self.pcs: list[RTCPeerConnection] = []
+        self.taps: list[KeyframeTap] = []
+        self.tracks: list[MediaStreamTrack] = []
+        self.latest: list[av.VideoFrame | None] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.latencies_ms: list[float] = []
+        self.errors = 0
+        self.snapshots_on = asyncio.Event()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def offer(self, sdp: str) -> str:
+        pc = RTCPeerConnection()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        index = len(self.pcs)
+        for transceiver in pc.getTransceivers():
+            receiver = transceiver.receiver
+            if self.mode == "tap":
+                tap = install_keyframe_tap(receiver, asyncio.get_running_loop().time)
+                self.taps.append(tap)
+            else:
+                self.tracks.append(receiver.track)
+                self.latest.append(None)
+                self.spawn(self.consume(index, receiver.track))
+        self.pcs.append(pc)
+        await pc.setLocalDescription(await pc.createAnswer())
+        self.spawn(self.snapshot_loop(index))
+        return pc.localDescription.sdp
+
+    async def consume(self, index: int, track: MediaStreamTrack) -> None:
+        # aiortc's default path: every frame is decoded and must be read.
+        try:
+            while True:
+                self.latest[index] = await track.recv()  # type: ignore[assignment]
+        except MediaStreamError:
+            return
+
+    def live(self) -> int:
+        if self.mode == "tap":
+            return sum(1 for t in self.taps if t.frames_seen > 0)
+        return sum(1 for f in self.latest if f is not None)
+
+    async def snapshot_loop(self, index: int) -> None:
+        rng = random.Random(index)
+        await self.snapshots_on.wait()
+        await asyncio.sleep(rng.uniform(0, self.snapshot_every))
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                if self.mode == "tap":
+                    shot = await capture_pc_jpeg(self.taps[index], self.workers)
+                else:
+                    shot = await self.decoded_snapshot(index)
+                await self.workers.run(self.store.put, shot.jpeg)
+                self.latencies_ms.append((loop.time() - started) * 1000)
+            except Exception:
+                self.errors += 1
+            await asyncio.sleep(max(0.0, started + self.snapshot_every - loop.time()))
+
+    async def decoded_snapshot(self, index: int) -> CapturedJpeg:
+        frame = self.latest[index]
+        assert frame is not None
+        return await self.workers.run(frame_to_jpeg, frame)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "snapshots": len(self.latencies_ms),
+            "errors": self.errors,
+            "latencies_ms": self.latencies_ms,
+        }
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*(pc.close() for pc in self.pcs), return_exceptions=True)
+        await self.workers.stop()
+
+
+def frame_to_jpeg(frame: av.VideoFrame) -> CapturedJpeg:
+    image = frame.to_image()
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return CapturedJpeg(out.getvalue(), image.width, image.height)
+
+
+async def serve_hub(mode: str, snapshot_every: float) -> None:
+    enable_loopback_candidates()
+    done = asyncio.Event()
+    with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
+        hub = Hub(mode, snapshot_every, Path(tmp))
+        hub.workers.start()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while line := await reader.readline():
+                msg = json.loads(line)
+                reply: dict[str, Any] = {}
+                if msg["op"] == "offer":
+                    reply = {"sdp": await hub.offer(msg["sdp"])}
+                elif msg["op"] == "status":
+                    reply = {"live": hub.live()}
+                elif msg["op"] == "snapshots_on":
+                    hub.snapshots_on.set()
+                elif msg["op"] == "reset":
+                    hub.latencies_ms.clear()
+                    hub.errors = 0
+                elif msg["op"] == "stats":
+                    reply = hub.stats()
+                elif msg["op"] == "quit":
+                    done.set()
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await done.wait()
+        server.close()
+        await hub.close()
+
+
+def hub_main(args: argparse.Namespace) -> None:
+    import uvloop
+
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
+    uvloop.run(serve_hub(args.mode, args.snapshot_every))
+    if profiler is not None:
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(25)
+
+
+# ------------------------------------------------------------------ driver ---
+async def run_mode(args: argparse.Namespace, mode: str, fps: int) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--role",
+        "hub",
+        "--mode",
+        mode,
+        "--snapshot-every",
+        str(args.snapshot_every),
+    ]
+    if args.profile:
+        command.append("--profile")
+    hub = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=None
+    )
+    assert hub.stdout is not None
+    port = int(await hub.stdout.readline())
+    enable_loopback_candidates()
+    try:
+        result = await run_senders(
+            args.streams, fps, args.duration, port, hub.pid, window_start=args.warmup
+        )
+    finally:
+        try:
+            await asyncio.wait_for(hub.wait(), 30)
+        except TimeoutError:
+            hub.kill()
+            await hub.wait()
+    return result
+
+
+async def driver(args: argparse.Namespace) -> dict[str, Any]:
+    ours = await run_mode(args, "tap", args.fps)
+    print(json.dumps({"run": "ours", **ours}), file=sys.stderr, flush=True)
+    if args.skip_baseline:
+        return ours
+    base = await run_mode(args, "decode", BASELINE_FPS)
+    print(json.dumps({"run": "baseline", **base}), file=sys.stderr, flush=True)
+    ratio = base["cpu_pct_per_stream"] / ours["cpu_pct_per_stream"]
+    return {
+        "streams": args.streams,
+        "duration_s": args.duration,
+        "fps": ours["fps"],
+        "baseline_fps": base["fps"],
+        "cpu_pct_per_stream": round(ours["cpu_pct_per_stream"], 3),
+        "baseline_cpu_pct_per_stream": round(base["cpu_pct_per_stream"], 3),
+        "ratio": round(ratio, 2),
+        "streams_per_core": round(100 / ours["cpu_pct_per_stream"]),
+        "baseline_streams_per_core": round(100 / base["cpu_pct_per_stream"]),
+        "snapshots": ours["snapshots"],
+        "snapshot_errors": ours["snapshot_errors"],
+        "p50_snapshot_ms": ours["p50_snapshot_ms"],
+        "p95_snapshot_ms": ours["p95_snapshot_ms"],
+        "baseline_p95_snapshot_ms": base["p95_snapshot_ms"],
+        "rss_mib_per_peer": round(ours["rss_mib_per_peer"], 2),
+        "baseline_rss_mib_per_peer": round(base["rss_mib_per_peer"], 2),
+        "rss_growth_mib_per_min": round(ours["rss_growth_mib_per_min"], 2),
+        "baseline_rss_growth_mib_per_min": round(base["rss_growth_mib_per_min"], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--fps", type=int, default=3, help="our senders' (low) frame rate")
+    parser.add_argument("--snapshot-every", type=float, default=5.0)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the hub (to stderr)")
+    parser.add_argument("--role", choices=["driver", "hub"], default="driver")
+    parser.add_argument("--mode", choices=["tap", "decode"], default="tap")
+    args = parser.parse_args()
+    if args.role == "hub":
+        hub_main(args)
+        return
+    import uvloop
+
+    result = uvloop.run(driver(args))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
