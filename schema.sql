@@ -96,3 +96,62 @@ CREATE TABLE IF NOT EXISTS snapshots (
     faces       integer
 );
 CREATE INDEX IF NOT EXISTS snapshots_attempt ON snapshots (attempt_id, taken_at);
+
+-- ---------------------------------------------------------------- question banks, paper questions, answers, results (papers helper)
+CREATE TABLE IF NOT EXISTS question_banks (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- kind/options/answer follow exam_api/question_rules.py: answer is "B",
+-- ["A","C"] or true/false; fingerprint = sha256(kind, stem, options) makes
+-- re-imports of the same file add nothing.
+CREATE TABLE IF NOT EXISTS questions (
+    id           bigserial PRIMARY KEY,
+    bank_id      bigint NOT NULL REFERENCES question_banks(id) ON DELETE CASCADE,
+    kind         text NOT NULL CHECK (kind IN ('single', 'multiple', 'truefalse')),
+    stem         text NOT NULL,
+    options      jsonb NOT NULL,
+    answer       jsonb NOT NULL,
+    points       numeric(5, 1) NOT NULL CHECK (points > 0),
+    explanation  text NOT NULL DEFAULT '',
+    fingerprint  text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (bank_id, fingerprint)
+);
+
+CREATE TABLE IF NOT EXISTS paper_questions (
+    paper_id     bigint NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+    question_id  bigint NOT NULL REFERENCES questions(id),
+    position     integer NOT NULL,
+    PRIMARY KEY (paper_id, question_id)
+);
+CREATE INDEX IF NOT EXISTS paper_questions_question ON paper_questions (question_id);
+
+-- Scoring (exam_api/ending.py) and the F2 outcome: mock_done | failed | under_review | passed.
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS points_earned numeric(7, 1);
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS points_total numeric(7, 1);
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS outcome text;
+CREATE INDEX IF NOT EXISTS attempts_paper ON attempts (paper_id, user_id);
+CREATE INDEX IF NOT EXISTS attempts_under_review ON attempts (ended_at) WHERE outcome = 'under_review';
+
+-- Rule E7: one row per answered question, committed before the 200; rev
+-- orders a client's retries so a late older write never wins.
+CREATE TABLE IF NOT EXISTS attempt_answers (
+    attempt_id   bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    question_id  bigint NOT NULL REFERENCES questions(id),
+    answer       jsonb,
+    rev          integer NOT NULL,
+    saved_at     timestamptz NOT NULL,
+    PRIMARY KEY (attempt_id, question_id)
+);
+
+-- Rule F2: the reviewer's decision on a passing attempt, once, audited.
+CREATE TABLE IF NOT EXISTS result_reviews (
+    attempt_id   bigint PRIMARY KEY REFERENCES attempts(id) ON DELETE CASCADE,
+    reviewer_id  bigint NOT NULL REFERENCES users(id),
+    decision     text NOT NULL CHECK (decision IN ('passed', 'failed')),
+    reason       text NOT NULL DEFAULT '',
+    decided_at   timestamptz NOT NULL
+);
