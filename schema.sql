@@ -96,6 +96,26 @@ CREATE TABLE IF NOT EXISTS snapshots (
     faces       integer
 );
 CREATE INDEX IF NOT EXISTS snapshots_attempt ON snapshots (attempt_id, taken_at);
+-- webrtc: a PC frame and the phone photo taken for the same moment share a
+-- capture_id (rule E2); faces: NULL unknown, 0 none, 1 one, 2+ several (H6).
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS capture_id text;
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS size_bytes integer;
+CREATE INDEX IF NOT EXISTS snapshots_capture ON snapshots (capture_id) WHERE capture_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS snapshots_sha256 ON snapshots (sha256);
+CREATE INDEX IF NOT EXISTS snapshots_taken_at ON snapshots (taken_at);
+-- Every deletion of evidence: an administrator's (audited, with a reason) or
+-- the retention sweep's. No foreign keys: the record outlives what it deleted.
+CREATE TABLE IF NOT EXISTS evidence_deletions (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint,
+    kind        text NOT NULL CHECK (kind IN ('admin', 'retention')),
+    deleted_by  bigint,
+    reason      text NOT NULL,
+    snapshots   integer NOT NULL,
+    files       integer NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now()
+);
+
 
 -- ---------------------------------------------------------------- question banks, paper questions, answers, results (papers helper)
 CREATE TABLE IF NOT EXISTS question_banks (
