@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from proctor.db import apply_schema, create_pool
@@ -64,6 +67,14 @@ def _print_logins(logins: Sequence[object]) -> None:
         print(f"  {login.username} / {login.password} / {login.role}")  # type: ignore[attr-defined]
 
 
+class _Terminated(Exception):
+    """SIGTERM, turned into an exception so that ``finally`` stops the services."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -73,6 +84,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, host=args.host)
     if args.port is not None:
         settings = dataclasses.replace(settings, port=args.port)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal
+    # with the previous handler: these handlers make that an exception, so the
+    # embedded servers are stopped below instead of being left running.
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     resolved, services = _services(settings)
     try:
         assert resolved.database_url
@@ -102,9 +118,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             log_level=args.log_level,
             lifespan="on",
         )
-        uvicorn.Server(config).run()
+        with contextlib.suppress(KeyboardInterrupt, _Terminated):
+            uvicorn.Server(config).run()
+    except (KeyboardInterrupt, _Terminated):
+        pass
     finally:
         services.stop()
+        print("Proctor hub stopped; embedded services stopped.", flush=True)
     return 0
 
 
@@ -119,6 +139,43 @@ def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
     _print_logins(logins)
     print(f"Demo mock paper id: {mock_paper}")
     return 0
+
+
+def cmd_import_training(settings: Settings, args: argparse.Namespace) -> int:
+    """Rule B7: import training records from a CSV (idempotent), with a progress bar."""
+    from exam_api.training import CsvFormatError, import_csv
+
+    try:
+        text = args.file.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = width if total == 0 else width * done // total
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", flush=True)
+
+    async def job(url: str) -> int:
+        pool = await create_pool(url, min_size=1, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                await apply_schema(conn)
+                try:
+                    report = await import_csv(conn, text, progress)
+                except CsvFormatError as exc:
+                    print(f"{args.file}: {exc}", file=sys.stderr)
+                    return 2
+        finally:
+            await pool.close()
+        print()
+        for error in report.errors:
+            print(f"  line {error.line}: {error.message}", file=sys.stderr)
+        print(f"{report.imported} records imported, {len(report.errors)} rows with errors "
+              f"(of {report.rows} rows)")
+        return 1 if report.errors else 0
+
+    return _with_db(settings, job)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         "demo-seed", help="create the demo accounts, class and papers (idempotent)"
     )
     seed.set_defaults(func=cmd_demo_seed)
+    training = sub.add_parser(
+        "import-training", help="import training records (hours, category) from a CSV file"
+    )
+    training.add_argument("file", type=Path, help="CSV with id_card, real_name, category, hours")
+    training.set_defaults(func=cmd_import_training)
     return parser
 
 

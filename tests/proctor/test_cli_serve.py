@@ -1,0 +1,95 @@
+"""`proctor serve` as a user runs it: embedded PostgreSQL and Redis in a fresh data
+folder, /readyz green, the demo thread working, and SIGTERM leaving no server behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import websockets
+
+from tests.support.live import free_port
+from tests.support.waits import eventually
+
+
+def _children_using(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if str(data_dir) in cmd and ("postgres" in cmd or "redis-server" in cmd):
+            found.append(proc)
+    return found
+
+
+async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCTOR_")}
+    env |= {"PROCTOR_DATA_DIR": str(data_dir), "PROCTOR_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proctor.cli", "serve", "--demo", "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+
+            async def ready() -> bool:
+                try:
+                    return (await http.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    assert proc.poll() is None, "server exited early"
+                    return False
+
+            await eventually(ready, within=60)
+            assert _children_using(data_dir), "embedded servers should be running"
+
+            r = await http.post("/api/auth/login",
+                                json={"username": "demo_candidate", "password": "Demo@2026"})
+            assert r.status_code == 200, r.text
+            csrf = r.json()["csrf_token"]
+            # the demo mock paper id is printed by serve; read it from the database instead
+            db_url = f"postgresql://postgres@/postgres?host={data_dir / 'pg'}"
+            conn = await asyncpg.connect(db_url)
+            try:
+                paper_id = await conn.fetchval(
+                    "SELECT id FROM papers WHERE kind = 'mock' ORDER BY id LIMIT 1")
+                r = await http.post("/api/attempts", json={"paper_id": paper_id},
+                                    headers={"X-CSRF-Token": csrf})
+                assert r.status_code == 200, r.text
+                start = r.json()
+                async with websockets.connect(start["ws_phone_url"]) as phone:
+                    await phone.recv()  # hello
+                    await phone.send(json.dumps({"type": "heartbeat", "seq": 1}))
+                    await phone.recv()  # ack
+
+                async def persisted() -> int:
+                    n: int = await conn.fetchval(
+                        "SELECT count(*) FROM attempt_events WHERE attempt_id = $1"
+                        " AND device = 'phone'", start["attempt_id"])
+                    return n
+
+                assert await eventually(persisted, within=10) >= 1
+            finally:
+                await conn.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
+    assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+    assert b"demo_candidate" in out and b"/readyz" in out
+
+    def gone() -> bool:
+        return not _children_using(data_dir)
+
+    async def all_gone() -> bool:
+        return gone()
+
+    assert await eventually(all_gone, within=15)
