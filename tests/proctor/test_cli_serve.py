@@ -36,7 +36,9 @@ async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> Non
     env |= {"PROCTOR_DATA_DIR": str(data_dir), "PROCTOR_PORT": str(port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "proctor.cli", "serve", "--demo", "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -52,8 +54,9 @@ async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> Non
             await eventually(ready, within=60)
             assert _children_using(data_dir), "embedded servers should be running"
 
-            r = await http.post("/api/auth/login",
-                                json={"username": "demo_candidate", "password": "Demo@2026"})
+            r = await http.post(
+                "/api/auth/login", json={"username": "demo_candidate", "password": "Demo@2026"}
+            )
             assert r.status_code == 200, r.text
             csrf = r.json()["csrf_token"]
             # the demo mock paper id is printed by serve; read it from the database instead
@@ -61,9 +64,11 @@ async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> Non
             conn = await asyncpg.connect(db_url)
             try:
                 paper_id = await conn.fetchval(
-                    "SELECT id FROM papers WHERE kind = 'mock' ORDER BY id LIMIT 1")
-                r = await http.post("/api/attempts", json={"paper_id": paper_id},
-                                    headers={"X-CSRF-Token": csrf})
+                    "SELECT id FROM papers WHERE kind = 'mock' ORDER BY id LIMIT 1"
+                )
+                r = await http.post(
+                    "/api/attempts", json={"paper_id": paper_id}, headers={"X-CSRF-Token": csrf}
+                )
                 assert r.status_code == 200, r.text
                 start = r.json()
                 async with websockets.connect(start["ws_phone_url"]) as phone:
@@ -74,7 +79,9 @@ async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> Non
                 async def persisted() -> int:
                     n: int = await conn.fetchval(
                         "SELECT count(*) FROM attempt_events WHERE attempt_id = $1"
-                        " AND device = 'phone'", start["attempt_id"])
+                        " AND device = 'phone'",
+                        start["attempt_id"],
+                    )
                     return n
 
                 assert await eventually(persisted, within=10) >= 1

@@ -45,7 +45,9 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> Path:
 
 
 async def launch_chromium(
-    pw: Playwright, fake_video: Path | None = None, extra_args: list[str] | None = None,
+    pw: Playwright,
+    fake_video: Path | None = None,
+    extra_args: list[str] | None = None,
 ) -> Browser:
     """Playwright gives each launch a fresh profile folder of its own."""
     args = [*BASE_ARGS, *(extra_args or [])]
