@@ -29,6 +29,11 @@ class Settings:
     public_url: str
     ice_loopback: bool
     demo_seed: bool
+    # webrtc: random snapshot gaps (rule E2), evidence retention, peer limit
+    snapshot_mean_interval_s: float = 45.0
+    snapshot_min_gap_s: float = 10.0
+    snapshot_retention_days: int = 365
+    rtc_max_peers: int = 1000
 
     @property
     def embedded_postgres(self) -> bool:
@@ -111,4 +116,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         public_url=(env.get("PROCTOR_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
         ice_loopback=_bool(env, "PROCTOR_ICE_LOOPBACK", True),
         demo_seed=_bool(env, "PROCTOR_DEMO_SEED", False),
+        snapshot_mean_interval_s=_int(env, "PROCTOR_SNAPSHOT_MEAN_INTERVAL", 45, 5, 3600),
+        snapshot_min_gap_s=_int(env, "PROCTOR_SNAPSHOT_MIN_GAP", 10, 1, 600),
+        snapshot_retention_days=_int(env, "PROCTOR_SNAPSHOT_RETENTION_DAYS", 365, 1, 3650),
+        rtc_max_peers=_int(env, "PROCTOR_RTC_MAX_PEERS", 1000, 1, 100_000),
     )
