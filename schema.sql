@@ -28,6 +28,119 @@ CREATE TABLE IF NOT EXISTS web_sessions (
 );
 CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id);
 
+-- ---------------------------------------------------------------- accounts: captcha, SMS, rate limits (exam_api/captcha.py, sms.py, ratelimit.py)
+CREATE TABLE IF NOT EXISTS captchas (
+    id           text PRIMARY KEY,
+    answer_hash  text NOT NULL,
+    expires_at   timestamptz NOT NULL
+);
+
+-- Rule A4: the development SMS sender writes here instead of a network.
+CREATE TABLE IF NOT EXISTS sms_outbox (
+    id       bigserial PRIMARY KEY,
+    phone    text NOT NULL,
+    purpose  text NOT NULL,
+    body     text NOT NULL,
+    sent_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_outbox_phone ON sms_outbox (phone, id);
+
+CREATE TABLE IF NOT EXISTS sms_codes (
+    id          text PRIMARY KEY,
+    phone       text NOT NULL,
+    purpose     text NOT NULL CHECK (purpose IN ('login', 'register', 'reset')),
+    user_id     bigint REFERENCES users(id) ON DELETE CASCADE,
+    code_hash   text NOT NULL,
+    created_at  timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    guesses     integer NOT NULL DEFAULT 0,
+    used_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS sms_codes_expires ON sms_codes (expires_at);
+
+CREATE TABLE IF NOT EXISTS rate_hits (
+    name          text NOT NULL,
+    subject       text NOT NULL,
+    window_index  bigint NOT NULL,
+    hits          integer NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    PRIMARY KEY (name, subject, window_index)
+);
+CREATE INDEX IF NOT EXISTS rate_hits_expires ON rate_hits (expires_at);
+
+CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
+CREATE INDEX IF NOT EXISTS users_id_card ON users (id_card);
+
+-- ---------------------------------------------------------------- exam requests and review (exam_api/requests.py, review.py, training.py)
+-- Rule B7: training hours and category by ID-card number, imported from the training system.
+CREATE TABLE IF NOT EXISTS training_records (
+    id_card       text PRIMARY KEY,
+    real_name     text NOT NULL,
+    category      text NOT NULL CHECK (category IN ('A', 'B', 'C1', 'C2')),
+    hours         numeric(7, 1) NOT NULL CHECK (hours >= 0),
+    company_name  text,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- Rule B4: documents kept under data_dir/uploads with random names.
+CREATE TABLE IF NOT EXISTS uploads (
+    id             bigserial PRIMARY KEY,
+    owner_id       bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind           text NOT NULL CHECK (kind IN ('jpg', 'png', 'pdf')),
+    original_name  text NOT NULL,
+    relpath        text NOT NULL UNIQUE,
+    sha256         text NOT NULL,
+    size           integer NOT NULL,
+    width          integer,
+    height         integer,
+    created_at     timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_owner ON uploads (owner_id);
+
+CREATE TABLE IF NOT EXISTS exam_requests (
+    id              bigserial PRIMARY KEY,
+    user_id         bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    candidate_type  text NOT NULL CHECK (candidate_type IN ('social', 'non_social')),
+    category        text NOT NULL CHECK (category IN ('A', 'B', 'C1', 'C2')),
+    training_hours  numeric(7, 1),
+    real_name       text NOT NULL,
+    id_card         text NOT NULL,
+    gender          text NOT NULL CHECK (gender IN ('male', 'female')),
+    phone           text NOT NULL,
+    company_name    text NOT NULL,
+    company_uscc    text NOT NULL,
+    position        text NOT NULL,
+    status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+    reason          text,
+    submitted_at    timestamptz NOT NULL,
+    decided_at      timestamptz,
+    decided_by      bigint REFERENCES users(id)
+);
+CREATE INDEX IF NOT EXISTS exam_requests_user ON exam_requests (user_id, id DESC);
+CREATE INDEX IF NOT EXISTS exam_requests_pending ON exam_requests (submitted_at) WHERE status = 'pending';
+-- At most one open (pending or approved) request per candidate.
+CREATE UNIQUE INDEX IF NOT EXISTS exam_requests_one_open ON exam_requests (user_id)
+    WHERE status IN ('pending', 'approved');
+
+CREATE TABLE IF NOT EXISTS exam_request_documents (
+    request_id  bigint NOT NULL REFERENCES exam_requests(id) ON DELETE CASCADE,
+    role        text NOT NULL CHECK (role IN ('commitment_letter', 'study_proof')),
+    upload_id   bigint NOT NULL REFERENCES uploads(id),
+    PRIMARY KEY (request_id, role)
+);
+
+-- Rule B6: every decision audited (who, when, what, from where).
+CREATE TABLE IF NOT EXISTS review_audit (
+    id              bigserial PRIMARY KEY,
+    request_id      bigint NOT NULL REFERENCES exam_requests(id) ON DELETE CASCADE,
+    reviewer_id     bigint NOT NULL REFERENCES users(id),
+    decision        text NOT NULL CHECK (decision IN ('approved', 'rejected')),
+    reason          text,
+    decided_at      timestamptz NOT NULL,
+    client_address  text
+);
+CREATE INDEX IF NOT EXISTS review_audit_request ON review_audit (request_id, id);
+
 -- ---------------------------------------------------------------- classes and papers
 CREATE TABLE IF NOT EXISTS classes (
     id          bigserial PRIMARY KEY,

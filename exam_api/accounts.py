@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from exam_api import captcha, ratelimit, sms
 from exam_api.auth import require_role, set_session_cookie
@@ -352,3 +353,13 @@ async def dev_outbox(request: Request) -> Response:
     return JSONResponse({"messages": messages}, headers=_NO_STORE)
 
 
+routes = [
+    Route("/api/auth/captcha", captcha_image, methods=["GET"]),
+    Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/login/verify", login_verify, methods=["POST"]),
+    Route("/api/auth/sms", send_sms, methods=["POST"]),
+    Route("/api/auth/register", register, methods=["POST"]),
+    Route("/api/auth/reset", reset_password, methods=["POST"]),
+    Route("/api/auth/logout", logout, methods=["POST"]),
+    Route("/api/dev/sms-outbox", dev_outbox, methods=["GET"]),
+]

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
 
 from exam_api import ratelimit, uploads
 from exam_api.auth import require_role
@@ -125,3 +126,9 @@ async def download(request: Request) -> Response:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+routes = [
+    Route("/api/uploads", upload, methods=["POST"]),
+    Route("/api/uploads/{upload_id:int}", download, methods=["GET"]),
+]

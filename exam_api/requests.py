@@ -18,6 +18,7 @@ from typing import Any, Literal
 import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from exam_api import training
 from exam_api.auth import require_role
@@ -333,3 +334,10 @@ async def _insert(conn: Any, user_id: int, sub: Submission, now: dt.datetime) ->
         [(request_id, role, upload_id) for role, upload_id in sub.documents.items()],
     )
     return request_id
+
+
+routes = [
+    Route("/api/requests/mine", my_request, methods=["GET"]),
+    Route("/api/requests", submit, methods=["POST"]),
+    Route("/api/training/me", my_training, methods=["GET"]),
+]

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
@@ -159,3 +160,10 @@ async def decide(request: Request) -> Response:
         assert view is not None
         view["audit"] = await audit_trail(conn, request_id)
     return JSONResponse({"request": view})
+
+
+routes = [
+    Route("/api/review/requests", queue, methods=["GET"]),
+    Route("/api/review/requests/{request_id:int}", detail, methods=["GET"]),
+    Route("/api/review/requests/{request_id:int}/decision", decide, methods=["POST"]),
+]

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from exam_api.errors import ApiError, api_error_response
+from exam_api.housekeeping import Housekeeper
 from exam_api.routes import routes as exam_routes
 from hub.keys import Keys
 from hub.persist import PersistWorker
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> Starlette:
             app.state.res = res
             components: list[tuple[str, Any]] = [
                 ("persist", PersistWorker(res)),
+                ("accounts-housekeeping", Housekeeper(res)),
                 ("rtc", PeerRegistry(res)),
             ]
             started = []

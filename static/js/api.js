@@ -3,6 +3,7 @@
 let csrfToken = null;
 
 export function setCsrfToken(token) { csrfToken = token; }
+export function csrf() { return csrfToken; }
 
 export class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
@@ -12,7 +13,7 @@ export async function api(method, path, body) {
   const headers = { 'Accept': 'application/json' };
   const init = { method, headers, credentials: 'same-origin' };
   if (body !== undefined) {
-    if (body instanceof FormData) { init.body = body; }
+    if (body instanceof FormData || body instanceof Blob) { init.body = body; }
     else { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
   }
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;

@@ -1,4 +1,4 @@
-// PC candidate page (skeleton thread): sign in, start the mock attempt, keep
+// PC candidate page (skeleton thread): with the signed-in session, start the mock attempt, keep
 // the hub websocket with heartbeats, and send the camera over WebRTC.
 import { api } from './api.js';
 import { t } from './i18n.js';
@@ -25,7 +25,6 @@ function connectHub(url) {
 $('login').addEventListener('submit', async (event) => {
   event.preventDefault();
   $('error').textContent = '';
-  const form = new FormData(event.target);
   let stream;
   try {
     stream = await openCamera();
@@ -34,8 +33,17 @@ $('login').addEventListener('submit', async (event) => {
     return;
   }
   try {
-    await api('POST', '/api/auth/login',
-      { username: form.get('username'), password: form.get('password') });
+    // Rule A1: signing in (captcha + SMS code) happens on the login page; here we only
+    // pick up the session (and its CSRF token), or send the candidate to sign in.
+    try {
+      await api('GET', '/api/auth/me');
+    } catch (err) {
+      if (err.status === 401) {
+        location.href = '/static/login.html?next=' + encodeURIComponent(location.pathname + location.search);
+        return;
+      }
+      throw err;
+    }
     const attempt = await api('POST', '/api/attempts', { paper_id: Number(params.get('paper') || 1) });
     $('attempt').textContent = `考试编号 ${attempt.attempt_id}`;
     $('attempt').dataset.attemptId = attempt.attempt_id;

@@ -18,10 +18,11 @@ import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from redis.asyncio import Redis
 
-from exam_api.demo import DEMO_PASSWORD, demo_paper_id, seed_demo
+from exam_api.demo import demo_paper_id, seed_demo
 from proctor.settings import Settings
 from tests.support.live import LiveServer
 from tests.support.synthetic_video import SyntheticCameraTrack
+from tests.support.users import login_cookies
 from tests.support.waits import eventually
 
 
@@ -30,15 +31,11 @@ async def started(server: LiveServer, pool: asyncpg.Pool) -> dict[str, Any]:
     async with pool.acquire() as conn:
         await seed_demo(conn)
         paper_id = await demo_paper_id(conn, "mock")
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        r = await http.post(
-            "/api/auth/login", json={"username": "demo_candidate", "password": DEMO_PASSWORD}
-        )
-        assert r.status_code == 200, r.text
-        csrf = r.json()["csrf_token"]
-        r = await http.post(
-            "/api/attempts", json={"paper_id": paper_id}, headers={"X-CSRF-Token": csrf}
-        )
+        user_id = await conn.fetchval("SELECT id FROM users WHERE username = 'demo_candidate'")
+    # Rule A1's login (captcha + SMS) has its own tests: here a session is made directly.
+    login = await login_cookies(pool, user_id)
+    async with httpx.AsyncClient(base_url=server.url, cookies=login.cookies) as http:
+        r = await http.post("/api/attempts", json={"paper_id": paper_id}, headers=login.headers)
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
     return body

@@ -1,0 +1,66 @@
+// Login (rule A1): username + password + captcha → SMS code → the exam system home.
+import { api } from './api.js';
+import { CaptchaField } from './captcha.js';
+import { browserProblem, byTestId, setError } from './dom.js';
+
+const problem = browserProblem();  // rule A6: before login
+if (problem) {
+  const warning = byTestId('browser-warning');
+  warning.textContent = problem;
+  warning.hidden = false;
+  byTestId('login-box').hidden = true;
+} else {
+  start();
+}
+
+function start() {
+  const loginForm = byTestId('login-form');
+  const codeForm = byTestId('code-form');
+  const captcha = new CaptchaField(byTestId('captcha-image'), byTestId('login-captcha'));
+  captcha.refresh();
+  let challenge = null;
+
+  loginForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const error = byTestId('login-error');
+    setError(error, '');
+    const username = loginForm.username.value.trim();
+    const password = loginForm.password.value;
+    if (!username || !password) return setError(error, '请输入用户名和密码');
+    if (!loginForm.captcha.value.trim()) return setError(error, '请输入图形验证码');
+    const button = byTestId('login-submit');
+    button.disabled = true;
+    try {
+      const data = await api('POST', '/api/auth/login', { username, password, ...captcha.take() });
+      challenge = data.challenge_id;
+      byTestId('code-sent').textContent = `短信验证码已发送至您预留的手机 ${data.phone_masked}，5分钟内有效。`;
+      loginForm.hidden = true;
+      codeForm.hidden = false;
+      byTestId('login-code').focus();
+    } catch (e) {
+      setError(error, e.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  codeForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const error = byTestId('code-error');
+    setError(error, '');
+    const code = codeForm.code.value.trim();
+    if (!/^\d{6}$/.test(code)) return setError(error, '请输入6位短信验证码');
+    try {
+      const data = await api('POST', '/api/auth/login/verify', { challenge_id: challenge, code });
+      location.href = nextPage() || data.home;
+    } catch (e) {
+      setError(error, e.message);
+    }
+  });
+}
+
+// Where to go after signing in: a same-site path from ?next=, else the role's home.
+function nextPage() {
+  const next = new URLSearchParams(location.search).get('next') || '';
+  return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : null;
+}
