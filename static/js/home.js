@@ -1,0 +1,53 @@
+// Home (rules B1, B6, C1): request status, the rejected banner, the wizard modal,
+// and the paper center (filled by the papers module).
+import { api } from './api.js';
+import { byTestId } from './dom.js';
+import { t } from './i18n.js';
+import { signedIn } from './page-session.js';
+import { mountPapers } from './papers.js';
+import { openWizard } from './wizard.js';
+
+const HINTS = {
+  none: '请点击“完善考试信息”提交考试请求，审核通过后才可以参加考试。',
+  pending: '您的考试信息正在审核中，审核通过后即可在试卷中心看到试卷。',
+  approved: '审核已通过，可以在下方试卷中心参加考试。',
+  rejected: '请根据不通过的原因修改后重新提交。',
+};
+
+async function refresh({ autoOpen }) {
+  const data = await api('GET', '/api/requests/mine');
+  const status = data.status;
+  const statusNode = byTestId('request-status');
+  statusNode.textContent = t(`request.status.${status}`);
+  statusNode.className = `status-${status}`;
+  statusNode.dataset.status = status;
+  byTestId('request-hint').textContent = HINTS[status];
+  const banner = byTestId('rejected-banner');
+  banner.hidden = status !== 'rejected';
+  if (status === 'rejected') byTestId('rejected-reason').textContent = data.request.reason || '';
+  const canSubmit = status === 'none' || status === 'rejected';
+  byTestId('open-wizard').hidden = !canSubmit;
+  byTestId('open-wizard').textContent = status === 'rejected' ? '重新提交' : '完善考试信息';
+  await mountPapers(byTestId('papers'));
+  const wantResubmit = new URLSearchParams(location.search).get('resubmit') === '1';
+  // rule B1: the wizard opens by itself until a request is pending or approved
+  if (autoOpen && (status === 'none' || (status === 'rejected' && wantResubmit))) start(data);
+  return data;
+}
+
+function start(data) {
+  openWizard(byTestId('wizard'), data, () => refresh({ autoOpen: false }));
+}
+
+const user = await signedIn();
+const STAFF_HOME = { reviewer: '/static/reviewer.html', admin: '/static/admin.html', invigilator: '/static/invigilator.html' };
+if (STAFF_HOME[user.role]) location.replace(STAFF_HOME[user.role]);
+byTestId('user-name').textContent = user.real_name || user.username;
+byTestId('logout').addEventListener('click', async () => {
+  await api('POST', '/api/auth/logout');
+  location.href = '/static/login.html';
+});
+let current = await refresh({ autoOpen: true });
+const reopen = async () => { current = await api('GET', '/api/requests/mine'); start(current); };
+byTestId('open-wizard').addEventListener('click', reopen);
+byTestId('rejected-resubmit').addEventListener('click', reopen);
