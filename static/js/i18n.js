@@ -13,6 +13,18 @@ export const zh = {
   'pc.camera.live': '摄像头已开启',
   'phone.title': '手机监控端',
   'phone.connected': '手机端已连接',
+  // exam request and review (rules B1-B6)
+  'request.status.none': '未提交考试信息',
+  'request.status.pending': '审核中',
+  'request.status.approved': '审核通过',
+  'request.status.rejected': '审核不通过',
+  'request.type.social': '社会化考生',
+  'request.type.non_social': '非社会化考生',
+  'request.gender.male': '男',
+  'request.gender.female': '女',
+  'request.doc.commitment_letter': '企业法人承诺书',
+  'request.doc.study_proof': '学习证明材料',
+  'request.company.note': '企业名称须与企业法人承诺书上的公司名称保持一致，审核员将核对。',
 };
 
 export function t(key) { return zh[key] ?? key; }
