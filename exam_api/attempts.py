@@ -1,89 +1,357 @@
-"""Starting an attempt: the server's clock sets the deadline (rule E4), and the
-start call hands out one short-lived token per device for the hub."""
+"""Attempts: start (or resume), the exam page's data, answers saved as they
+are given, submit (rules C2–C4, E4, E7).
+
+The server's clock decides (rule E4): the deadline is fixed at start from the
+paper's time limit and window; an answer that arrives after it is refused and
+the attempt is ended and scored. Every end goes through :func:`end_attempt`
+(re-exported here for the hub; it lives in ``exam_api.ending``).
+
+Answers (rule E7): ``PUT /api/attempts/{id}/answers/{question_id}`` is
+idempotent and committed before the 200, so a reload or a dropped network
+loses nothing the page was told was saved. A client revision number ``rev``
+orders retries: a late, older write never overwrites a newer one.
+"""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from exam_api.auth import require_role, utcnow
+from exam_api.ending import END_REASON_LABELS, END_REASONS, AttemptEnd, end_attempt
 from exam_api.errors import ApiError, json_body
+from exam_api.fields import int_field, path_id
+from exam_api.outcomes import OUTCOME_LABELS
+from exam_api.paper_access import attempt_deadline
+from exam_api.papers import KIND_LABELS, access_for
+from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
+from exam_api.question_rules import QuestionError, canonical_choice
 from hub.tokens import sign_device_token
-from proctor.resources import resources
+from proctor.resources import Resources, resources
+
+__all__ = ["END_REASONS", "AttemptEnd", "end_attempt", "routes"]
+
+MAX_REV = 2**31 - 1
+
+# An optional hook the hub may register as ``res.components["answer_gate"]``:
+# awaited with the attempt id before an answer is stored; it raises ApiError
+# when answering is not allowed right now (rule D1: both cameras live).
+AnswerGate = Callable[[int], Awaitable[None]]
 
 
-async def paper_for_candidate(
-    conn: asyncpg.Connection, paper_id: int, user_id: int
-) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        """SELECT p.id, p.time_limit_s, p.opens_at, p.closes_at
-             FROM papers p JOIN class_members m ON m.class_id = p.class_id
-            WHERE p.id = $1 AND m.user_id = $2""",
-        paper_id,
-        user_id,
-    )
-    if row is None:
-        raise ApiError(404, "paper_not_found", "试卷不存在或不属于您的班级")
-    return row
-
-
-async def open_attempt(
+async def start_or_resume(
     conn: asyncpg.Connection, user_id: int, paper_id: int, now: datetime
-) -> asyncpg.Record:
-    """The candidate's running attempt of this paper, or a new one."""
+) -> tuple[asyncpg.Record, bool]:
+    """The running attempt on this paper, or a new one if the paper is open.
+
+    Returns (attempt row, resumed). Starts of one candidate are serialised on
+    their user row, so a double click never makes two attempts.
+    """
     async with conn.transaction():
-        paper = await paper_for_candidate(conn, paper_id, user_id)
-        if paper["opens_at"] is not None and now < paper["opens_at"]:
-            raise ApiError(409, "paper_not_open", "考试尚未开始")
-        if paper["closes_at"] is not None and now >= paper["closes_at"]:
-            raise ApiError(409, "paper_closed", "考试已结束")
-        running = await conn.fetchrow(
-            """SELECT id, started_at, deadline_at FROM attempts
-                WHERE user_id = $1 AND paper_id = $2 AND status = 'in_progress' FOR UPDATE""",
+        await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+        paper, access = await access_for(conn, user_id, paper_id, now)
+        if access.state == "resume":
+            row = await conn.fetchrow(
+                """SELECT id, started_at, deadline_at FROM attempts
+                    WHERE user_id = $1 AND paper_id = $2 AND status = 'in_progress'""",
+                user_id,
+                paper_id,
+            )
+            assert row is not None
+            return row, True
+        if access.state != "open":
+            raise ApiError(409, access.reason, access.message)
+        other = await conn.fetchval(
+            "SELECT id FROM attempts WHERE user_id = $1 AND status = 'in_progress' LIMIT 1",
             user_id,
-            paper_id,
         )
-        if running is not None:
-            return running
+        if other is not None:
+            raise ApiError(409, "another_attempt_running", "您有另一场考试正在进行，请先完成该考试")
         row = await conn.fetchrow(
             """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at)
                VALUES ($1, $2, $3, $4) RETURNING id, started_at, deadline_at""",
             user_id,
             paper_id,
             now,
-            now + timedelta(seconds=paper["time_limit_s"]),
+            attempt_deadline(now, paper["time_limit_s"], paper["closes_at"]),
         )
         assert row is not None
-        return row
+        return row, False
+
+
+def device_links(request: Request, res: Resources, attempt_id: int) -> dict[str, str]:
+    """Fresh short-lived tokens for the PC page and the phone, and their websocket URLs."""
+    secret, ttl, now = res.settings.secret_key, res.settings.device_token_ttl_s, time.time()
+    pc_token = sign_device_token(secret, attempt_id, "pc", now, ttl)
+    phone_token = sign_device_token(secret, attempt_id, "phone", now, ttl)
+    ws_base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
+    return {
+        "pc_token": pc_token,
+        "phone_token": phone_token,
+        "ws_pc_url": f"{ws_base}/ws/pc?token={pc_token}",
+        "ws_phone_url": f"{ws_base}/ws/phone?token={phone_token}",
+    }
+
+
+async def own_attempt(
+    conn: asyncpg.Connection, attempt_id: int, user_id: int, *, lock: str = ""
+) -> asyncpg.Record:
+    """The attempt if it is this candidate's; 404 otherwise (no existence leak)."""
+    row = await conn.fetchrow(
+        f"""SELECT a.id, a.user_id, a.paper_id, a.status, a.started_at, a.deadline_at,
+                   a.ended_at, a.end_reason, a.score, a.points_earned, a.points_total,
+                   a.outcome, a.violations, p.kind, p.title, p.time_limit_s
+              FROM attempts a JOIN papers p ON p.id = a.paper_id
+             WHERE a.id = $1 {lock}""",
+        attempt_id,
+    )
+    if row is None or row["user_id"] != user_id:
+        raise ApiError(404, "attempt_not_found", "考试记录不存在")
+    return row
+
+
+def _end_json(row: asyncpg.Record) -> dict[str, Any] | None:
+    if row["status"] != "ended":
+        return None
+    outcome = row["outcome"]
+    return {
+        "end_reason": row["end_reason"],
+        "end_reason_label": END_REASON_LABELS.get(row["end_reason"], row["end_reason"]),
+        "ended_at": row["ended_at"].isoformat(),
+        "score": float(row["score"] or 0),
+        "points_earned": float(row["points_earned"] or 0),
+        "points_total": float(row["points_total"] or 0),
+        "outcome": outcome,
+        "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
+    }
+
+
+async def attempt_view(
+    conn: asyncpg.Connection, attempt_id: int, user_id: int, now: datetime
+) -> dict[str, Any]:
+    """What the exam page shows: the paper without its keys, the saved answers."""
+    row = await own_attempt(conn, attempt_id, user_id)
+    if row["status"] == "in_progress" and now >= row["deadline_at"]:
+        await end_attempt(conn, attempt_id, "time_up", now)  # rule E4
+        row = await own_attempt(conn, attempt_id, user_id)
+    questions = await conn.fetch(
+        """SELECT q.id, q.kind, q.stem, q.options, q.points, pq.position FROM paper_questions pq
+             JOIN questions q ON q.id = pq.question_id
+            WHERE pq.paper_id = $1 ORDER BY pq.position""",
+        row["paper_id"],
+    )
+    answers = await conn.fetch(
+        "SELECT question_id, answer, rev FROM attempt_answers WHERE attempt_id = $1", attempt_id
+    )
+    remaining = max(0.0, (row["deadline_at"] - now).total_seconds())
+    return {
+        "attempt_id": row["id"],
+        "paper": {
+            "id": row["paper_id"],
+            "title": row["title"],
+            "kind": row["kind"],
+            "kind_label": KIND_LABELS[row["kind"]],
+            "time_limit_s": row["time_limit_s"],
+        },
+        "status": row["status"],
+        "started_at": row["started_at"].isoformat(),
+        "deadline_at": row["deadline_at"].isoformat(),
+        "server_now": now.isoformat(),
+        "remaining_s": remaining if row["status"] == "in_progress" else 0,
+        "violations": row["violations"],
+        "questions": [
+            {
+                "id": q["id"],
+                "position": q["position"],
+                "kind": q["kind"],
+                "kind_label": QUESTION_KIND_LABELS[q["kind"]],
+                "stem": q["stem"],
+                "options": q["options"],
+                "points": float(q["points"]),
+            }
+            for q in questions
+        ],
+        "answers": {
+            str(a["question_id"]): {"answer": a["answer"], "rev": a["rev"]} for a in answers
+        },
+        "end": _end_json(row),
+    }
+
+
+async def save_answer(
+    conn: asyncpg.Connection,
+    attempt_id: int,
+    user_id: int,
+    question_id: int,
+    raw_answer: object,
+    rev: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Store one answer durably (rule E7). ``raw_answer`` None clears it.
+
+    The attempt row is share-locked, so an answer is either stored before the
+    attempt ends (and scored) or refused after it: never lost in between.
+    """
+    async with conn.transaction():
+        att = await own_attempt(conn, attempt_id, user_id, lock="FOR SHARE OF a")
+        if att["status"] != "in_progress":
+            raise ApiError(409, "attempt_ended", "考试已结束，答案不能再修改")
+        if now >= att["deadline_at"]:
+            raise ApiError(409, "time_up", "考试时间已到，系统已自动交卷")
+        question = await conn.fetchrow(
+            """SELECT q.kind, jsonb_array_length(q.options) AS option_count
+                 FROM paper_questions pq JOIN questions q ON q.id = pq.question_id
+                WHERE pq.paper_id = $1 AND q.id = $2""",
+            att["paper_id"],
+            question_id,
+        )
+        if question is None:
+            raise ApiError(404, "question_not_in_paper", "该题不在本试卷中")
+        answer = None
+        if raw_answer is not None:
+            try:
+                answer = canonical_choice(question["kind"], raw_answer, question["option_count"])
+            except QuestionError as exc:
+                raise ApiError(400, "bad_answer", exc.message) from None
+        stored = await conn.fetchrow(
+            """INSERT INTO attempt_answers (attempt_id, question_id, answer, rev, saved_at)
+               VALUES ($1, $2, $3::jsonb, coalesce($4::int, 1), $5)
+               ON CONFLICT (attempt_id, question_id) DO UPDATE
+                  SET answer = EXCLUDED.answer,
+                      rev = coalesce($4::int, attempt_answers.rev + 1),
+                      saved_at = EXCLUDED.saved_at
+                WHERE $4::int IS NULL OR attempt_answers.rev <= $4::int
+            RETURNING answer, rev, saved_at""",
+            attempt_id,
+            question_id,
+            answer,
+            rev,
+            now,
+        )
+        applied = stored is not None
+        if stored is None:  # an older revision arrived late: keep the newer one
+            stored = await conn.fetchrow(
+                """SELECT answer, rev, saved_at FROM attempt_answers
+                    WHERE attempt_id = $1 AND question_id = $2""",
+                attempt_id,
+                question_id,
+            )
+            assert stored is not None
+    return {
+        "question_id": question_id,
+        "answer": stored["answer"],
+        "rev": stored["rev"],
+        "saved_at": stored["saved_at"].isoformat(),
+        "applied": applied,
+    }
+
+
+# ---------------------------------------------------------------- handlers
 
 
 async def start_attempt(request: Request) -> Response:
     """POST /api/attempts {paper_id} → the attempt, its deadline and the device tokens."""
     user = await require_role(request, "candidate")
-    body = await json_body(request)
-    paper_id = body.get("paper_id")
-    if not isinstance(paper_id, int) or isinstance(paper_id, bool):
-        raise ApiError(400, "bad_paper_id", "paper_id 必须是整数")
+    paper_id = int_field(await json_body(request), "paper_id", "试卷编号")
     res = resources(request)
     async with res.pool.acquire() as conn:
-        row = await open_attempt(conn, user.id, paper_id, utcnow())
-    attempt_id = row["id"]
-    secret, ttl, now = res.settings.secret_key, res.settings.device_token_ttl_s, time.time()
-    pc_token = sign_device_token(secret, attempt_id, "pc", now, ttl)
-    phone_token = sign_device_token(secret, attempt_id, "phone", now, ttl)
-    ws_base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
+        row, resumed = await start_or_resume(conn, user.id, paper_id, utcnow())
     return JSONResponse(
         {
-            "attempt_id": attempt_id,
+            "attempt_id": row["id"],
             "started_at": row["started_at"].isoformat(),
             "deadline_at": row["deadline_at"].isoformat(),
-            "pc_token": pc_token,
-            "phone_token": phone_token,
-            "ws_pc_url": f"{ws_base}/ws/pc?token={pc_token}",
-            "ws_phone_url": f"{ws_base}/ws/phone?token={phone_token}",
-        }
+            "resumed": resumed,
+            **device_links(request, res, row["id"]),
+        },
     )
+
+
+async def get_attempt(request: Request) -> Response:
+    """GET /api/attempts/{attempt_id} — the exam page's data (owner only)."""
+    user = await require_role(request, "candidate")
+    async with resources(request).pool.acquire() as conn:
+        view = await attempt_view(
+            conn, path_id(request.path_params["attempt_id"]), user.id, utcnow()
+        )
+    return JSONResponse(view)
+
+
+async def post_tokens(request: Request) -> Response:
+    """POST /api/attempts/{attempt_id}/tokens — fresh device tokens after a reload."""
+    user = await require_role(request, "candidate")
+    res = resources(request)
+    attempt_id = path_id(request.path_params["attempt_id"])
+    async with res.pool.acquire() as conn:
+        row = await own_attempt(conn, attempt_id, user.id)
+    if row["status"] != "in_progress" or utcnow() >= row["deadline_at"]:
+        raise ApiError(409, "attempt_ended", "考试已结束")
+    return JSONResponse({"attempt_id": attempt_id, **device_links(request, res, attempt_id)})
+
+
+async def put_answer(request: Request) -> Response:
+    """PUT /api/attempts/{attempt_id}/answers/{question_id} {answer, rev?} (rule E7)."""
+    user = await require_role(request, "candidate")
+    body = await json_body(request, max_bytes=16_000)
+    if "answer" not in body:
+        raise ApiError(400, "missing_answer", "缺少答案（answer）")
+    rev = (
+        None if body.get("rev") is None else int_field(body, "rev", "答案版本", low=0, high=MAX_REV)
+    )
+    res = resources(request)
+    attempt_id = path_id(request.path_params["attempt_id"])
+    gate: AnswerGate | None = res.components.get("answer_gate")
+    if gate is not None:
+        await gate(attempt_id)  # rule D1, owned by the hub
+    now = utcnow()
+    async with res.pool.acquire() as conn:
+        try:
+            saved = await save_answer(
+                conn,
+                attempt_id,
+                user.id,
+                path_id(request.path_params["question_id"]),
+                body["answer"],
+                rev,
+                now,
+            )
+        except ApiError as exc:
+            if exc.code == "time_up":
+                await end_attempt(conn, attempt_id, "time_up", now)  # rule E4
+            raise
+    return JSONResponse(saved)
+
+
+async def post_submit(request: Request) -> Response:
+    """POST /api/attempts/{attempt_id}/submit — end and score (idempotent)."""
+    user = await require_role(request, "candidate")
+    attempt_id = path_id(request.path_params["attempt_id"])
+    now = utcnow()
+    async with resources(request).pool.acquire() as conn:
+        row = await own_attempt(conn, attempt_id, user.id)
+        # rule E4: after the deadline the server's clock has already ended it
+        reason = (
+            "time_up"
+            if row["status"] == "in_progress" and now >= row["deadline_at"]
+            else "submitted"
+        )
+        ended = await end_attempt(conn, attempt_id, reason, now)
+    return JSONResponse(
+        {**ended.to_json(), "outcome_label": OUTCOME_LABELS.get(ended.outcome, ended.outcome)}
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/api/attempts", start_attempt, methods=["POST"]),
+    Route("/api/attempts/{attempt_id:int}", get_attempt, methods=["GET"]),
+    Route("/api/attempts/{attempt_id:int}/tokens", post_tokens, methods=["POST"]),
+    Route("/api/attempts/{attempt_id:int}/answers/{question_id:int}", put_answer, methods=["PUT"]),
+    Route("/api/attempts/{attempt_id:int}/submit", post_submit, methods=["POST"]),
+]

@@ -171,7 +171,7 @@ def build_question(
     *,
     kind: object,
     stem: object,
-    options: object,
+    options: object = None,
     answer: object,
     points: object,
     explanation: object = "",

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from exam_api import accounts, attempts, auth, documents, requests, review
+from exam_api import (
+    accounts,
+    attempts,
+    auth,
+    classes,
+    documents,
+    papers,
+    questions,
+    requests,
+    results,
+    review,
+)
 
 routes: list[BaseRoute] = [
     # accounts helper: captcha + SMS login, register, reset, uploads, requests, review (A1-A5, B1-B7)
@@ -13,5 +24,10 @@ routes: list[BaseRoute] = [
     *requests.routes,
     *review.routes,
     Route("/api/auth/me", auth.me, methods=["GET"]),
-    Route("/api/attempts", attempts.start_attempt, methods=["POST"]),
+    # papers helper: classes, banks, papers, attempts/answers, results (C1-C4, E7, F1-F2)
+    *classes.routes,
+    *questions.routes,
+    *papers.routes,
+    *attempts.routes,
+    *results.routes,
 ]

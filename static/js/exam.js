@@ -1,0 +1,253 @@
+// Answering a paper (rules C4, E4, E7).
+//
+// Every change is saved at once with PUT /api/attempts/{id}/answers/{qid}.
+// Each question's answer carries a revision number that only grows, so a late
+// retry never overwrites a newer answer on the server. Unsent answers are
+// also kept in localStorage: a reload or a dropped network loses none, they
+// are sent again when the page is back. The remaining time comes from the
+// server's deadline and clock (rule E4), never from the browser's clock alone.
+import { api, ApiError } from './api.js';
+import { el } from './dom.js';
+
+const LETTERS = 'ABCDEFGH';
+const RETRY_MAX_MS = 10000;
+
+function pad(n) { return String(n).padStart(2, '0'); }
+
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  return h ? `${h}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}` : `${pad(Math.floor(s / 60))}:${pad(s % 60)}`;
+}
+
+export class ExamPage {
+  constructor(root, attemptId) {
+    this.root = root;
+    this.attemptId = attemptId;
+    this.storeKey = `proctor.exam.${attemptId}.pending`;
+    this.answers = new Map();   // question id → answer as last chosen
+    this.revs = new Map();      // question id → last revision used
+    this.pending = new Map();   // question id → {answer, rev} not yet acknowledged
+    this.sending = false;
+    this.retryMs = 1000;
+    this.ended = false;
+    this.clockOffsetMs = 0;
+    this.deadline = 0;
+    this.timer = null;
+    this.$ = (id) => root.querySelector(`#${id}`);
+  }
+
+  async load() {
+    const view = await api('GET', `/api/attempts/${this.attemptId}`);
+    this.clockOffsetMs = Date.parse(view.server_now) - Date.now();
+    this.deadline = Date.parse(view.deadline_at);
+    this.view = view;
+    for (const [qid, saved] of Object.entries(view.answers)) {
+      this.answers.set(Number(qid), saved.answer);
+      this.revs.set(Number(qid), saved.rev);
+    }
+    this.restorePending();
+    this.render();
+    if (view.status === 'ended') {
+      this.showEnded(view.end);
+    } else {
+      this.startTimer();
+      this.flush();
+    }
+  }
+
+  // Answers chosen but not acknowledged before a reload: newer than the server's copy.
+  restorePending() {
+    let stored = {};
+    try { stored = JSON.parse(localStorage.getItem(this.storeKey) || '{}'); } catch { stored = {}; }
+    for (const [qid, item] of Object.entries(stored)) {
+      const id = Number(qid);
+      if (item.rev > (this.revs.get(id) ?? 0)) {
+        this.answers.set(id, item.answer);
+        this.revs.set(id, item.rev);
+        this.pending.set(id, item);
+      }
+    }
+  }
+
+  persistPending() {
+    const obj = Object.fromEntries(this.pending);
+    if (this.pending.size) localStorage.setItem(this.storeKey, JSON.stringify(obj));
+    else localStorage.removeItem(this.storeKey);
+  }
+
+  render() {
+    const { view } = this;
+    this.$('exam-title').textContent = `${view.paper.kind_label}：${view.paper.title}`;
+    const form = this.$('exam-questions');
+    form.replaceChildren(...view.questions.map((q) => this.renderQuestion(q)));
+    const submit = this.$('exam-submit');
+    submit.disabled = view.status !== 'in_progress';
+    submit.onclick = () => this.askSubmit();
+    this.$('exam-submit-cancel').onclick = () => { this.$('exam-confirm').hidden = true; };
+    this.$('exam-submit-confirm').onclick = () => this.submit();
+    this.updateProgress();
+  }
+
+  renderQuestion(q) {
+    const chosen = this.answers.get(q.id);
+    const type = q.kind === 'multiple' ? 'checkbox' : 'radio';
+    const name = `q${q.id}`;
+    const choices = q.kind === 'truefalse'
+      ? [[true, '正确'], [false, '错误']]
+      : q.options.map((text, i) => [LETTERS[i], `${LETTERS[i]}. ${text}`]);
+    const inputs = choices.map(([value, label]) => {
+      const checked = q.kind === 'multiple' ? Array.isArray(chosen) && chosen.includes(value) : chosen === value;
+      const input = el('input', {
+        type, name, value: String(value), checked,
+        testid: `q${q.position}-opt-${String(value).toLowerCase()}`,
+      });
+      input.addEventListener('change', () => this.onChange(q, form_value(q, input.form, name)));
+      return el('label', {}, input, el('span', {}, label));
+    });
+    return el('section', { class: 'question', testid: `question-${q.position}`, 'data-question-id': q.id },
+      el('p', { class: 'stem' }, `${q.position}. [${q.kind_label}，${q.points} 分] `, q.stem),
+      ...inputs);
+  }
+
+  onChange(q, answer) {
+    if (this.ended) return;
+    const rev = (this.revs.get(q.id) ?? 0) + 1;
+    this.revs.set(q.id, rev);
+    this.answers.set(q.id, answer);
+    this.pending.set(q.id, { answer, rev });
+    this.persistPending();
+    this.updateProgress();
+    this.flush();
+  }
+
+  updateProgress() {
+    const total = this.view.questions.length;
+    const done = this.view.questions.filter((q) => answered(this.answers.get(q.id))).length;
+    this.$('exam-progress').textContent = `已答 ${done} / ${total} 题`;
+    const state = this.$('save-state');
+    state.classList.remove('failed');
+    if (this.pending.size === 0) state.textContent = '答案已保存';
+    else state.textContent = `正在保存 ${this.pending.size} 题…`;
+    state.dataset.pending = String(this.pending.size);
+  }
+
+  // Send every unacknowledged answer, one at a time; on a network error retry
+  // with a growing pause. Resolves when nothing is pending (or the exam ended).
+  async flush() {
+    if (this.sending) return this.sendingDone;
+    this.sending = true;
+    let release;
+    this.sendingDone = new Promise((resolve) => { release = resolve; });
+    try {
+      while (this.pending.size && !this.ended) {
+        const [qid, item] = this.pending.entries().next().value;
+        try {
+          await api('PUT', `/api/attempts/${this.attemptId}/answers/${qid}`, item);
+          if (this.pending.get(qid)?.rev === item.rev) this.pending.delete(qid);
+          this.persistPending();
+          this.retryMs = 1000;
+          this.updateProgress();
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 409) { await this.refresh(); break; }
+          if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
+            this.pending.delete(qid);   // refused for good (e.g. not in this paper): say so
+            this.persistPending();
+            this.showError(err.message);
+            continue;
+          }
+          const state = this.$('save-state');
+          state.textContent = `网络异常，${Math.round(this.retryMs / 1000)} 秒后重试保存（答案已暂存在本机）`;
+          state.classList.add('failed');
+          await new Promise((r) => setTimeout(r, this.retryMs));
+          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+        }
+      }
+    } finally {
+      this.sending = false;
+      release();
+    }
+  }
+
+  startTimer() {
+    const tick = () => {
+      const left = (this.deadline - (Date.now() + this.clockOffsetMs)) / 1000;
+      this.$('exam-timer').textContent = clock(left);
+      if (left <= 0) {
+        clearInterval(this.timer);
+        this.$('save-state').textContent = '考试时间到，系统正在自动交卷…';
+        setTimeout(() => this.refresh(), 1000);   // the server ends it (rule E4)
+      }
+    };
+    tick();
+    this.timer = setInterval(tick, 1000);
+  }
+
+  askSubmit() {
+    const total = this.view.questions.length;
+    const left = this.view.questions.filter((q) => !answered(this.answers.get(q.id))).length;
+    this.$('exam-confirm-text').textContent = left
+      ? `还有 ${left} 题未作答（共 ${total} 题），确定交卷吗？`
+      : '已全部作答，确定交卷吗？交卷后不能修改答案。';
+    this.$('exam-confirm').hidden = false;
+  }
+
+  async submit() {
+    const button = this.$('exam-submit-confirm');
+    button.disabled = true;
+    try {
+      await this.flush();   // every chosen answer reaches the server before the end
+      const end = await api('POST', `/api/attempts/${this.attemptId}/submit`);
+      this.showEnded(end);
+    } catch (err) {
+      this.showError(err.message);
+      button.disabled = false;
+    }
+  }
+
+  // Re-read the attempt (after a 409, the time limit, or the hub's "ended").
+  async refresh() {
+    const view = await api('GET', `/api/attempts/${this.attemptId}`);
+    if (view.status === 'ended') this.showEnded(view.end);
+  }
+
+  showEnded(end) {
+    this.ended = true;
+    clearInterval(this.timer);
+    this.pending.clear();
+    this.persistPending();
+    this.$('exam-timer').textContent = '00:00';
+    this.$('exam-submit').disabled = true;
+    this.$('exam-confirm').hidden = true;
+    for (const input of this.root.querySelectorAll('#exam-questions input')) input.disabled = true;
+    this.$('save-state').textContent = '';
+    const box = this.$('exam-result');
+    box.replaceChildren(
+      el('h2', {}, '考试已结束'),
+      el('p', {}, end.end_reason_label),
+      el('p', { testid: 'exam-score' }, `成绩：${end.score} 分`),
+      el('p', { testid: 'exam-outcome' }, `状态：${end.outcome_label}`),
+      el('p', {}, el('a', { href: '/static/records.html' }, '查看考试记录'), '　',
+        el('a', { href: '/static/home.html' }, '返回首页')),
+    );
+    box.hidden = false;
+    this.root.dispatchEvent(new CustomEvent('exam-ended', { detail: end }));
+  }
+
+  showError(message) {
+    const box = this.$('exam-error');
+    box.textContent = message;
+    box.hidden = !message;
+  }
+}
+
+function answered(value) {
+  return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
+}
+
+function form_value(q, form, name) {
+  const checked = [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+  if (q.kind === 'multiple') return checked.length ? checked.sort() : null;
+  if (q.kind === 'truefalse') return checked.length ? checked[0] === 'true' : null;
+  return checked[0] ?? null;
+}

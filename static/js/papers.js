@@ -1,0 +1,92 @@
+// Paper center (rules C1–C3): the candidate's papers, the mock open, the formal
+// locked until the mock is submitted — with the reason, in Chinese.
+// Used by home.html (section#papers) and class-papers.html (考试中心 → 班级试卷).
+import { api } from './api.js';
+import { el } from './dom.js';
+
+function minutes(seconds) { return `${Math.round(seconds / 60)} 分钟`; }
+
+function when(iso) {
+  if (!iso) return null;
+  return new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
+}
+
+function windowText(paper) {
+  const opens = when(paper.opens_at);
+  const closes = when(paper.closes_at);
+  if (opens && closes) return `开放时间：${opens} 至 ${closes}`;
+  if (opens) return `开放时间：${opens} 起`;
+  if (closes) return `截止时间：${closes}`;
+  return '开放时间：不限';
+}
+
+async function start(paper, button, error) {
+  button.disabled = true;
+  error.textContent = '';
+  try {
+    const attempt = await api('POST', '/api/attempts', { paper_id: paper.id });
+    location.href = `/static/exam.html?attempt=${attempt.attempt_id}`;
+  } catch (err) {
+    error.textContent = err.message;
+    button.disabled = false;
+  }
+}
+
+function card(paper) {
+  const error = el('p', { class: 'error', testid: `paper-error-${paper.kind}` });
+  const actions = [];
+  if (paper.state === 'open' || paper.state === 'resume') {
+    const label = paper.state === 'resume' ? '继续考试' : '开始考试';
+    const button = el('button', { type: 'button', testid: `paper-start-${paper.kind}` }, label);
+    button.addEventListener('click', () => start(paper, button, error));
+    actions.push(button);
+  } else {
+    actions.push(el('p', { class: 'lock-reason', testid: `paper-locked-reason-${paper.kind}` },
+      paper.state === 'locked' ? '🔒 ' : '', paper.message));
+  }
+  const last = paper.last_score === null ? null
+    : el('p', { class: 'meta', testid: `paper-last-${paper.kind}` },
+      `最近成绩：${paper.last_score} 分（${paper.last_outcome_label}）`);
+  return el('article', {
+    class: `paper-card ${paper.state}`, testid: `paper-${paper.kind}`,
+    'data-state': paper.state, 'data-paper-id': paper.id,
+  },
+  el('h3', {}, el('span', { class: `badge ${paper.kind}` }, paper.kind_label), paper.title),
+  el('p', { class: 'meta' }, `${paper.class_name} · ${paper.question_count} 题 · 满分 ${paper.total_points} 分 · 时长 ${minutes(paper.time_limit_s)}`),
+  el('p', { class: 'meta' }, windowText(paper)),
+  last, ...actions, error);
+}
+
+// Fill ``root`` with the paper center; ``grouped`` shows one block per class (班级试卷).
+export async function mountPapers(root, { grouped = false } = {}) {
+  root.replaceChildren(el('p', { class: 'status' }, '正在加载试卷…'));
+  let data;
+  try {
+    data = await api('GET', '/api/papers');
+  } catch (err) {
+    root.replaceChildren(el('p', { class: 'error', testid: 'papers-error' }, err.message));
+    return;
+  }
+  const heading = el('h2', {}, grouped ? '班级试卷' : '试卷中心');
+  if (!data.visible || data.papers.length === 0) {
+    // rule C3: nothing before approval — say why
+    root.replaceChildren(heading, el('p', { class: 'status', testid: 'papers-hidden' }, data.message));
+    return;
+  }
+  const blocks = [];
+  if (grouped) {
+    const byClass = new Map();
+    for (const paper of data.papers) {
+      if (!byClass.has(paper.class_name)) byClass.set(paper.class_name, []);
+      byClass.get(paper.class_name).push(paper);
+    }
+    for (const [name, papers] of byClass) {
+      blocks.push(el('h3', {}, name), el('div', { class: 'paper-list' }, papers.map(card)));
+    }
+  } else {
+    blocks.push(el('div', { class: 'paper-list', testid: 'paper-list' }, data.papers.map(card)));
+  }
+  root.replaceChildren(heading,
+    el('p', { class: 'status' }, '★ 正式考试之前请先完成模拟考试：模拟试卷提交后才可以开始正式考试。'),
+    ...blocks);
+}
