@@ -90,3 +90,25 @@ async def register(
         **fields,
     }
     return await http.post("/api/auth/register", json=body)
+
+
+async def signed_in_client(server_url: str, pool: asyncpg.Pool, user_id: int) -> httpx.AsyncClient:
+    """An HTTP client with a DB-made session and its CSRF header (close it after use)."""
+    from tests.support.users import login_cookies
+
+    login = await login_cookies(pool, user_id)
+    return httpx.AsyncClient(base_url=server_url, cookies=login.cookies, headers=login.headers)
+
+
+def personal_fields(id_card: str, gender: str = "male", **overrides: object) -> dict[str, object]:
+    """Step 3 of the wizard, valid (rule B5)."""
+    return {
+        "real_name": "张三",
+        "id_card": id_card,
+        "gender": gender,
+        "phone": "13912345678",
+        "company_name": "内蒙古某某建筑工程有限公司",
+        "company_uscc": VALID_USCC,
+        "position": "专职安全员",
+        **overrides,
+    }
