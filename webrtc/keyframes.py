@@ -278,6 +278,27 @@ def install_keyframe_tap(
     return tap
 
 
+def restrict_to_vp8(transceiver: Any) -> None:
+    """Answer with VP8 (and its RTX) only: the one codec the tap understands.
+
+    aiortc negotiates codecs inside ``setRemoteDescription``, before
+    ``setCodecPreferences`` could act for an answerer, so the negotiated list
+    (``RTCRtpTransceiver._codecs``) is filtered in place, before
+    ``createAnswer``. Raises ``RtcError("codec_not_accepted")`` without VP8.
+    """
+    codecs = transceiver._codecs
+    vp8 = [c for c in codecs if c.mimeType.lower() == VP8_MIME]
+    if not vp8:
+        raise RtcError("codec_not_accepted", "不支持的视频编码，需要 VP8")
+    vp8_types = {c.payloadType for c in vp8}
+    rtx = [
+        c
+        for c in codecs
+        if c.mimeType.lower() == "video/rtx" and c.parameters.get("apt") in vp8_types
+    ]
+    transceiver._codecs = vp8 + rtx
+
+
 def decode_keyframe(keyframe: EncodedKeyframe) -> np.ndarray[Any, Any]:
     """Decode one VP8 keyframe to a BGR picture (blocking: run it off the loop)."""
     if not (0 < keyframe.width <= MAX_DIMENSION and 0 < keyframe.height <= MAX_DIMENSION):

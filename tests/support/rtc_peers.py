@@ -21,16 +21,20 @@ def solid_picture(bgr: tuple[int, int, int]) -> np.ndarray:
 
 
 class FakeCamera(VideoStreamTrack):
-    """A synthetic 640x480 camera showing one solid colour (settable)."""
+    """A synthetic 640x480 camera showing one solid colour or a given picture."""
 
-    def __init__(self, bgr: tuple[int, int, int] = (40, 160, 220)) -> None:
+    def __init__(
+        self, bgr: tuple[int, int, int] = (40, 160, 220), picture: np.ndarray | None = None
+    ) -> None:
         super().__init__()
         self.bgr = bgr
+        self.picture = picture
         self.frames_sent = 0
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame.from_ndarray(solid_picture(self.bgr), format="bgr24")
+        picture = self.picture if self.picture is not None else solid_picture(self.bgr)
+        frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
         frame.pts = pts
         frame.time_base = time_base if time_base else fractions.Fraction(1, 90000)
         self.frames_sent += 1

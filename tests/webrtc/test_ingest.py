@@ -1,0 +1,434 @@
+"""The PC camera peer over the real HTTP signalling, aiortc on both ends,
+real PostgreSQL and Redis: snapshots stored and linked, bad input refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from hub.keys import Keys
+from proctor.settings import Settings
+from tests.support.faces import jpeg_of, picture_with_faces
+from tests.support.live import LiveServer
+from tests.support.rtc_attempts import RtcAttempt, open_attempt
+from tests.support.rtc_peers import FakeCamera
+from tests.support.users import create_user, login_cookies
+from tests.support.waits import eventually
+from webrtc.ingest import PeerRegistry
+from webrtc.loopback import enable_loopback_candidates
+
+
+@dataclass
+class PcPage:
+    """A Python stand-in for the PC page: camera + control channel."""
+
+    pc: RTCPeerConnection
+    camera: FakeCamera
+    client_id: str
+    rates: list[int]
+
+
+async def offer_sdp(pc: RTCPeerConnection) -> str:
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc.localDescription.sdp
+
+
+async def post_offer(
+    client: httpx.AsyncClient, token: str, sdp: str, client_id: str
+) -> httpx.Response:
+    return await client.post(
+        "/api/rtc/offer", json={"token": token, "sdp": sdp, "type": "offer", "client_id": client_id}
+    )
+
+
+async def connect_page(client: httpx.AsyncClient, attempt: RtcAttempt, faces: int = 1) -> PcPage:
+    enable_loopback_candidates()
+    pc = RTCPeerConnection()
+    camera = FakeCamera(picture=picture_with_faces(faces))
+    pc.addTrack(camera)
+    rates: list[int] = []
+    channel = pc.createDataChannel("control")
+
+    @channel.on("message")
+    def on_message(message: str) -> None:
+        data = json.loads(message)
+        if data.get("type") == "rate":
+            rates.append(data["max_framerate"])
+
+    client_id = secrets.token_hex(8)
+    response = await post_offer(client, attempt.pc_token, await offer_sdp(pc), client_id)
+    assert response.status_code == 200, response.text
+    await pc.setRemoteDescription(RTCSessionDescription(**response.json()))
+    return PcPage(pc, camera, client_id, rates)
+
+
+@pytest.fixture
+async def client(rtc_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=rtc_server.url, timeout=30) as c:
+        yield c
+
+
+def registry_of(server: LiveServer) -> PeerRegistry:
+    registry: PeerRegistry = server.app.state.res.components["rtc"]
+    return registry
+
+
+async def snapshots(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await conn.fetch(
+            "SELECT * FROM snapshots WHERE attempt_id = $1 ORDER BY id", attempt_id
+        )
+
+
+async def test_start_random_and_violation_snapshots_with_the_phone_photo(
+    rtc_server: LiveServer,
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    redis: Redis,
+    rtc_settings: Settings,
+) -> None:
+    attempt = await open_attempt(pool, rtc_settings)
+    channel = Keys(rtc_settings.redis_prefix).channel(attempt.id)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(channel)
+    page = await connect_page(client, attempt)
+    registry = registry_of(rtc_server)
+    try:
+        # rule E2: a start snapshot as soon as the camera is live, then random ones
+        async def pc_reasons() -> set[str]:
+            rows = await snapshots(pool, attempt.id)
+            return {r["reason"] for r in rows if r["device"] == "pc"} >= {"start", "random"} and {
+                r["reason"] for r in rows
+            }
+
+        await eventually(pc_reasons, within=30)
+        assert registry.snapshot_now(attempt.id, "violation") is not None
+
+        async def violation_row() -> list[asyncpg.Record]:
+            return [r for r in await snapshots(pool, attempt.id) if r["reason"] == "violation"]
+
+        (violation,) = await eventually(violation_row, within=15)
+        # the page was asked for its low frame rate while nobody watches
+        assert page.rates[:1] == [3]
+        registry.set_watched(attempt.id, True)
+        await eventually(lambda: _async(page.rates[-1:] == [15]))
+
+        # the phone got a capture request for the same moment and answers it
+        capture_id = violation["capture_id"]
+        requests = await eventually(lambda: capture_requests(pubsub, capture_id))
+        assert requests[0]["reason"] == "violation"
+        response = await client.post(
+            "/api/rtc/phone-photo",
+            params={"capture_id": capture_id},
+            content=jpeg_of(picture_with_faces(2)),
+            headers={"Authorization": f"Bearer {attempt.phone_token}"},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["reason"] == "violation"
+
+        # both images on disk, linked by capture id, face flags filled in (H6)
+        async def pair() -> list[asyncpg.Record]:
+            rows = [r for r in await snapshots(pool, attempt.id) if r["capture_id"] == capture_id]
+            return rows if len(rows) == 2 and all(r["faces"] is not None for r in rows) else []
+
+        rows = await eventually(pair, within=15)
+        by_device = {r["device"]: r for r in rows}
+        assert by_device["pc"]["faces"] == 1
+        assert by_device["phone"]["faces"] == 2
+        assert (by_device["pc"]["width"], by_device["pc"]["height"]) == (640, 480)
+        root = rtc_settings.data_dir / "snapshots"
+        for row in rows:
+            path = root / row["path"]
+            assert path.read_bytes()[:3] == b"\xff\xd8\xff"
+            assert re.fullmatch(r"[0-9a-f]{2}/[0-9a-f]{64}\.jpg", row["path"])
+    finally:
+        await pubsub.aclose()
+        await page.pc.close()
+
+
+async def capture_requests(pubsub: PubSub, capture_id: str) -> list[dict[str, str]]:
+    """Capture requests for ``capture_id`` among the messages waiting now."""
+    found = []
+    while (message := await pubsub.get_message(timeout=0.05)) is not None:
+        if message["type"] == "message":
+            data = json.loads(message["data"])
+            if data.get("type") == "capture" and data["capture_id"] == capture_id:
+                found.append(data)
+    return found
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def test_camera_loss_is_recorded_in_the_attempt_stream(
+    rtc_server: LiveServer,
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    redis: Redis,
+    rtc_settings: Settings,
+) -> None:
+    # rules D1/H2: the hub learns the PC camera state (live, then lost)
+    attempt = await open_attempt(pool, rtc_settings)
+    page = await connect_page(client, attempt)
+    registry = registry_of(rtc_server)
+    await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
+    await page.pc.close()
+    await eventually(lambda: _async(registry.camera_state(attempt.id) in (None, "ended")))
+    stream = Keys(rtc_settings.redis_prefix).events(attempt.id)
+
+    async def states() -> list[str]:
+        entries = await redis.xrange(stream)
+        out = [json.loads(f[b"data"])["state"] for _, f in entries if f[b"kind"] == b"camera"]
+        return out if out and out[-1] in ("stalled", "ended") else []
+
+    seen = await eventually(states)
+    assert seen[0] == "live"
+
+
+async def test_second_page_is_refused_and_the_first_peer_is_untouched(
+    rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
+) -> None:
+    attempt = await open_attempt(pool, rtc_settings)
+    page = await connect_page(client, attempt)
+    registry = registry_of(rtc_server)
+    await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
+    first = registry.peers[attempt.id]
+    other = RTCPeerConnection()
+    other.addTrack(FakeCamera())
+    try:
+        response = await post_offer(
+            client, attempt.pc_token, await offer_sdp(other), secrets.token_hex(8)
+        )
+        assert response.status_code == 409
+        assert response.json()["error"] == "peer_exists"
+        assert registry.peers[attempt.id] is first
+        assert registry.camera_state(attempt.id) == "live"
+        # the same page reconnecting (same client id) replaces its own peer
+        again = RTCPeerConnection()
+        again.addTrack(FakeCamera())
+        response = await post_offer(
+            client, attempt.pc_token, await offer_sdp(again), page.client_id
+        )
+        assert response.status_code == 200, response.text
+        await again.setRemoteDescription(RTCSessionDescription(**response.json()))
+        assert registry.peers[attempt.id] is not first
+        await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
+        await again.close()
+    finally:
+        await other.close()
+        await page.pc.close()
+
+
+H264_ONLY_SDP_RE = re.compile(r"VP8|VP9|AV1", re.IGNORECASE)
+
+
+def without_codec(sdp: str, name: str) -> str:
+    """Drop every payload type of codec ``name`` (and its RTX) from the SDP."""
+    lines = sdp.split("\r\n")
+    drop = {
+        m.group(1)
+        for line in lines
+        if (m := re.match(rf"a=rtpmap:(\d+) {name}/", line, re.IGNORECASE))
+    }
+    drop |= {
+        m.group(1)
+        for line in lines
+        if (m := re.match(r"a=fmtp:(\d+) apt=(\d+)", line)) and m.group(2) in drop
+    }
+    out = []
+    for line in lines:
+        if line.startswith("m=video"):
+            parts = line.split(" ")
+            line = " ".join(parts[:3] + [p for p in parts[3:] if p not in drop])
+        elif (m := re.match(r"a=(?:rtpmap|fmtp|rtcp-fb):(\d+) ", line)) and m.group(1) in drop:
+            continue
+        out.append(line)
+    return "\r\n".join(out)
+
+
+async def test_bad_offers_get_clear_errors_and_change_nothing(
+    rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
+) -> None:
+    attempt = await open_attempt(pool, rtc_settings)
+    registry = registry_of(rtc_server)
+    camera_pc = RTCPeerConnection()
+    camera_pc.addTrack(FakeCamera())
+    good_sdp = await offer_sdp(camera_pc)
+    data_pc = RTCPeerConnection()
+    data_pc.createDataChannel("control")
+    no_video_sdp = await offer_sdp(data_pc)
+    cases = [
+        ("this is not sdp", 400, "bad_sdp"),
+        ("v=0\r\nm=video garbage\r\n", 400, "bad_sdp"),
+        (no_video_sdp, 400, "no_video"),
+        (without_codec(good_sdp, "VP8"), 415, "codec_not_accepted"),
+    ]
+    try:
+        for sdp, status, code in cases:
+            response = await post_offer(client, attempt.pc_token, sdp, secrets.token_hex(8))
+            assert (response.status_code, response.json()["error"]) == (status, code), sdp[:80]
+        # a phone token cannot open the PC camera
+        response = await post_offer(client, attempt.phone_token, good_sdp, secrets.token_hex(8))
+        assert response.status_code == 403
+        response = await post_offer(client, "nonsense", good_sdp, secrets.token_hex(8))
+        assert response.status_code == 401
+        assert attempt.id not in registry.peers
+        assert attempt.id not in registry.media
+        assert await snapshots(pool, attempt.id) == []
+    finally:
+        await camera_pc.close()
+        await data_pc.close()
+
+
+async def test_bad_phone_photos_are_refused_and_nothing_is_stored(
+    rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
+) -> None:
+    attempt = await open_attempt(pool, rtc_settings)
+    other = await open_attempt(pool, rtc_settings)
+    registry = registry_of(rtc_server)
+    foreign_capture = registry.snapshots.new_capture_id(other.id, "random", _now_ms())
+    own_capture = registry.snapshots.new_capture_id(attempt.id, "random", _now_ms())
+    photo = jpeg_of(picture_with_faces(1))
+    auth = {"Authorization": f"Bearer {attempt.phone_token}"}
+    cases = [
+        ({"capture_id": own_capture}, b"GIF89a not a jpeg", auth, 400, "bad_photo"),
+        (
+            {"capture_id": own_capture},
+            b"\xff\xd8\xff" + bytes(30 * 1024 * 1024),
+            auth,
+            413,
+            "photo_too_large",
+        ),
+        ({"capture_id": foreign_capture}, photo, auth, 403, "wrong_attempt"),
+        ({"capture_id": own_capture[:-2] + "00"}, photo, auth, 400, "bad_request"),
+        ({}, photo, auth, 400, "bad_request"),
+        ({"reason": "random"}, photo, auth, 400, "bad_request"),
+        (
+            {"capture_id": own_capture},
+            photo,
+            {"Authorization": f"Bearer {attempt.pc_token}"},
+            403,
+            "wrong_device",
+        ),
+        ({"capture_id": own_capture}, photo, {}, 401, "bad_token"),
+    ]
+    for params, body, headers, status, code in cases:
+        response = await client.post(
+            "/api/rtc/phone-photo", params=params, content=body, headers=headers
+        )
+        assert (response.status_code, response.json()["error"]) == (status, code), params
+    assert await snapshots(pool, attempt.id) == []
+    assert await snapshots(pool, other.id) == []
+    # and a good one is accepted: the phone's own photo at the start (rule D4)
+    response = await client.post(
+        "/api/rtc/phone-photo", params={"reason": "start"}, content=photo, headers=auth
+    )
+    assert response.status_code == 201, response.text
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+async def test_snapshot_listing_and_audited_deletion(
+    rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
+) -> None:
+    attempt = await open_attempt(pool, rtc_settings)
+    photo = jpeg_of(picture_with_faces(0))
+    response = await client.post(
+        "/api/rtc/phone-photo",
+        params={"reason": "return_to_page"},
+        content=photo,
+        headers={"Authorization": f"Bearer {attempt.phone_token}"},
+    )
+    assert response.status_code == 201
+    reviewer = await create_user(pool, role="reviewer")
+    login = await login_cookies(pool, reviewer.id)
+    client.cookies.update(login.cookies)
+
+    async def flagged() -> list[dict[str, object]]:
+        listing = (await client.get(f"/api/rtc/attempts/{attempt.id}/snapshots")).json()
+        return [s for s in listing["snapshots"] if s["face_flag"] != "unknown"]
+
+    (shot,) = await eventually(flagged)
+    assert shot["face_flag"] == "none" and shot["reason"] == "return_to_page"
+    image = await client.get(str(shot["image_url"]))
+    assert image.status_code == 200 and image.content == photo
+
+    # only an administrator may delete, and must give a reason
+    denied = await client.request(
+        "DELETE",
+        f"/api/rtc/attempts/{attempt.id}/evidence",
+        json={"reason": "x"},
+        headers=login.headers,
+    )
+    assert denied.status_code == 403
+    admin = await create_user(pool, role="admin")
+    admin_login = await login_cookies(pool, admin.id)
+    client.cookies.clear()
+    client.cookies.update(admin_login.cookies)
+    no_reason = await client.request(
+        "DELETE", f"/api/rtc/attempts/{attempt.id}/evidence", json={}, headers=admin_login.headers
+    )
+    assert no_reason.status_code == 400
+    done = await client.request(
+        "DELETE",
+        f"/api/rtc/attempts/{attempt.id}/evidence",
+        json={"reason": "考生申请删除（工单 42）"},
+        headers=admin_login.headers,
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["deleted"] == {"snapshots": 1, "files": 1}
+    assert await snapshots(pool, attempt.id) == []
+    async with pool.acquire() as conn:
+        audit = await conn.fetchrow(
+            "SELECT * FROM evidence_deletions WHERE attempt_id = $1", attempt.id
+        )
+    assert audit["kind"] == "admin" and audit["deleted_by"] == admin.id
+    assert audit["reason"] == "考生申请删除（工单 42）"
+    root: Path = rtc_settings.data_dir / "snapshots"
+    assert not (root / shot_path(photo)).exists()
+    client.cookies.clear()
+
+
+def shot_path(data: bytes) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{digest[:2]}/{digest}.jpg"
+
+
+async def test_pending_work_never_outlives_the_attempt(
+    rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
+) -> None:
+    attempt = await open_attempt(pool, rtc_settings)
+    page = await connect_page(client, attempt)
+    registry = registry_of(rtc_server)
+    try:
+        await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE attempts SET status = 'ended', ended_at = now() WHERE id = $1", attempt.id
+            )
+        # the monitor notices the ended attempt and lets the peer go
+        await eventually(lambda: _async(attempt.id not in registry.media), within=20)
+        assert attempt.id not in registry.peers
+        assert registry.snapshot_now(attempt.id, "violation") is None
+    finally:
+        await page.pc.close()
+    await asyncio.sleep(0)

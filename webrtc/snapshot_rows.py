@@ -1,0 +1,58 @@
+"""SQL for snapshot evidence: small functions taking a connection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from webrtc.storage import StoredBlob
+
+
+async def attempt_is_open(conn: Any, attempt_id: int) -> bool:
+    status = await conn.fetchval("SELECT status FROM attempts WHERE id = $1", attempt_id)
+    return bool(status == "in_progress")
+
+
+async def insert_snapshot(
+    conn: Any,
+    *,
+    attempt_id: int,
+    device: str,
+    reason: str,
+    taken_at: datetime,
+    blob: StoredBlob,
+    width: int,
+    height: int,
+    capture_id: str | None,
+) -> int:
+    snapshot_id: int = await conn.fetchval(
+        """INSERT INTO snapshots
+               (attempt_id, device, reason, taken_at, sha256, path, width, height,
+                capture_id, size_bytes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+        attempt_id,
+        device,
+        reason,
+        taken_at,
+        blob.sha256,
+        blob.path,
+        width,
+        height,
+        capture_id,
+        blob.size,
+    )
+    return snapshot_id
+
+
+async def set_faces(conn: Any, snapshot_id: int, faces: int | None) -> None:
+    await conn.execute("UPDATE snapshots SET faces = $2 WHERE id = $1", snapshot_id, faces)
+
+
+async def list_snapshots(conn: Any, attempt_id: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT id, attempt_id, device, reason, taken_at, sha256, path, width, height,
+                  faces, capture_id, size_bytes
+             FROM snapshots WHERE attempt_id = $1 ORDER BY taken_at, id""",
+        attempt_id,
+    )
+    return [dict(r) for r in rows]
