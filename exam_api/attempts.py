@@ -45,6 +45,18 @@ MAX_REV = 2**31 - 1
 # when answering is not allowed right now (rule D1: both cameras live).
 AnswerGate = Callable[[int], Awaitable[None]]
 
+# An optional hook the hub may register as ``res.components["attempt_ended"]``:
+# awaited with the attempt id after this API ended an attempt (submit, or the
+# deadline seen on an answer), so the hub can tell both devices and the
+# invigilators. Ends that come from the hub itself do not call it.
+EndedHook = Callable[[int], Awaitable[None]]
+
+
+async def _tell_hub(res: Resources, ended: AttemptEnd) -> None:
+    hook: EndedHook | None = res.components.get("attempt_ended")
+    if hook is not None and not ended.already_ended:
+        await hook(ended.attempt_id)
+
 
 async def start_or_resume(
     conn: asyncpg.Connection, user_id: int, paper_id: int, now: datetime
@@ -308,10 +320,11 @@ async def put_answer(request: Request) -> Response:
     res = resources(request)
     attempt_id = path_id(request.path_params["attempt_id"])
     gate: AnswerGate | None = res.components.get("answer_gate")
-    if gate is not None:
-        await gate(attempt_id)  # rule D1, owned by the hub
-    now = utcnow()
     async with res.pool.acquire() as conn:
+        if gate is not None:
+            await own_attempt(conn, attempt_id, user.id)  # 404 before any hub state leaks
+            await gate(attempt_id)  # rule D1, owned by the hub
+        now = utcnow()
         try:
             saved = await save_answer(
                 conn,
@@ -323,10 +336,13 @@ async def put_answer(request: Request) -> Response:
                 now,
             )
         except ApiError as exc:
-            if exc.code == "time_up":
-                await end_attempt(conn, attempt_id, "time_up", now)  # rule E4
-            raise
-    return JSONResponse(saved)
+            if exc.code != "time_up":
+                raise
+            ended = await end_attempt(conn, attempt_id, "time_up", now)  # rule E4
+        else:
+            return JSONResponse(saved)
+    await _tell_hub(res, ended)
+    raise ApiError(409, "time_up", "考试时间已到，系统已自动交卷")
 
 
 async def post_submit(request: Request) -> Response:
@@ -334,7 +350,8 @@ async def post_submit(request: Request) -> Response:
     user = await require_role(request, "candidate")
     attempt_id = path_id(request.path_params["attempt_id"])
     now = utcnow()
-    async with resources(request).pool.acquire() as conn:
+    res = resources(request)
+    async with res.pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)
         # rule E4: after the deadline the server's clock has already ended it
         reason = (
@@ -343,6 +360,7 @@ async def post_submit(request: Request) -> Response:
             else "submitted"
         )
         ended = await end_attempt(conn, attempt_id, reason, now)
+    await _tell_hub(res, ended)
     return JSONResponse(
         {**ended.to_json(), "outcome_label": OUTCOME_LABELS.get(ended.outcome, ended.outcome)}
     )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from exam_api.attempts import end_attempt
+from exam_api.errors import ApiError
 from tests.support.live import LiveServer
 from tests.support.papers import (
     CORRECT,
@@ -210,3 +211,38 @@ async def test_one_running_attempt_at_a_time(server: LiveServer, pool: asyncpg.P
         ).status_code == 200
         r = await http.post("/api/attempts", json={"paper_id": second.mock_id})
         assert (r.status_code, r.json()["error"]) == (409, "another_attempt_running")
+
+
+async def test_hub_hooks_gate_answers_and_hear_ends(server: LiveServer, pool: asyncpg.Pool) -> None:
+    """The hub may veto an answer (rule D1: both cameras live) and hears of ends made here."""
+    user_id, attempt_id, qids = await _started(server, pool)
+    components = server.app.state.res.components
+    saved = {name: components.get(name) for name in ("answer_gate", "attempt_ended")}
+    gated: list[int] = []
+    ended: list[int] = []
+
+    async def gate(aid: int) -> None:
+        gated.append(aid)
+        if len(gated) == 2:
+            raise ApiError(409, "cameras_not_live", "请先开启电脑和手机摄像头")
+
+    async def hook(aid: int) -> None:
+        ended.append(aid)
+
+    components["answer_gate"], components["attempt_ended"] = gate, hook
+    try:
+        async with await client_for(server.url, pool, user_id) as http:
+            base = f"/api/attempts/{attempt_id}/answers"
+            assert (await http.put(f"{base}/{qids[0]}", json={"answer": "A"})).status_code == 200
+            r = await http.put(f"{base}/{qids[1]}", json={"answer": "AB"})
+            assert (r.status_code, r.json()["error"]) == (409, "cameras_not_live")
+            await http.post(f"/api/attempts/{attempt_id}/submit")
+            await http.post(f"/api/attempts/{attempt_id}/submit")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                components.pop(name, None)
+            else:
+                components[name] = value
+    assert gated == [attempt_id, attempt_id]
+    assert ended == [attempt_id]  # once: the second submit found it ended
