@@ -62,9 +62,13 @@ async def _seed(url: str) -> tuple[list[Any], int | None]:
 
 
 def _print_logins(logins: Sequence[object]) -> None:
-    print("Demo logins (username / password / role):")
+    print("Demo logins (username / password / role — state):")
     for login in logins:
-        print(f"  {login.username} / {login.password} / {login.role}")  # type: ignore[attr-defined]
+        note = getattr(login, "note", "")
+        print(
+            f"  {login.username} / {login.password} / {login.role}"  # type: ignore[attr-defined]
+            + (f" — {note}" if note else "")
+        )
 
 
 class _Terminated(Exception):
