@@ -11,6 +11,7 @@ DELETE /api/rtc/attempts/{id}/evidence {reason}   admin; audited
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from datetime import UTC, datetime
 
@@ -56,7 +57,9 @@ async def offer(request: Request) -> Response:
     """The PC page's camera offer (gathered ICE, no trickle) → aiortc's answer."""
     body = await json_body(request, max_bytes=128 * 1024)
     token, sdp, kind = body.get("token"), body.get("sdp"), body.get("type")
-    client_id = body.get("client_id") or "anonymous-page"
+    # Without a client id every offer counts as a new page: it may only
+    # replace a peer that is no longer live.
+    client_id = body.get("client_id") or f"anon-{secrets.token_hex(8)}"
     if not isinstance(token, str) or not isinstance(sdp, str) or kind != "offer":
         raise ApiError(400, "bad_offer", "需要 token、sdp 与 type=offer")
     if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):

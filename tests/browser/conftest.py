@@ -1,0 +1,5 @@
+"""Fixtures of the browser tests."""
+
+from tests.support.rtc_server import rtc_server, rtc_settings
+
+__all__ = ["rtc_server", "rtc_settings"]
