@@ -195,6 +195,21 @@ CREATE TABLE IF NOT EXISTS attempt_events (
     PRIMARY KEY (attempt_id, stream_id)
 );
 
+-- ---------------------------------------------------------------- hub: violations (rules E3, H3)
+-- Written by the hub before the client's event is acknowledged; one row per
+-- counted switch away, upserted again when its duration becomes known.
+CREATE TABLE IF NOT EXISTS attempt_violations (
+    attempt_id   bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    idx          integer NOT NULL,
+    kind         text NOT NULL,
+    causes       text[] NOT NULL,
+    started_at   timestamptz NOT NULL,
+    ended_at     timestamptz,
+    duration_s   double precision NOT NULL DEFAULT 0,
+    forgiven_by  bigint REFERENCES users(id),
+    PRIMARY KEY (attempt_id, idx)
+);
+
 -- ---------------------------------------------------------------- evidence
 CREATE TABLE IF NOT EXISTS snapshots (
     id          bigserial PRIMARY KEY,

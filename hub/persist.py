@@ -1,8 +1,16 @@
 """The persistence worker: copies attempt streams from Redis into PostgreSQL.
 
-At least once: entries are read through a consumer group and acknowledged
-only after the rows are committed; the (attempt, stream id) primary key makes
-a second copy of the same entry a no-op.
+At least once and idempotent: entries are read through a consumer group and
+acknowledged (XACK) only after their rows are committed; the
+``(attempt_id, stream_id)`` primary key makes a second copy of the same entry
+a no-op. A pass reads every active stream in one pipeline (first this
+consumer's pending entries, then new ones), writes all rows with
+``copy_records_to_table`` into a temporary table and one
+``INSERT … ON CONFLICT DO NOTHING``, then acknowledges in one pipeline.
+
+Active streams are kept in a Redis set (``keys.active_streams()``, added to by
+the hub as it writes); a stream whose attempt is over and which holds nothing
+unacknowledged leaves the set.
 """
 
 from __future__ import annotations
@@ -13,9 +21,9 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.exceptions import ResponseError
 
@@ -24,37 +32,59 @@ from proctor.resources import Resources
 
 log = logging.getLogger(__name__)
 
-_INSERT = """INSERT INTO attempt_events (attempt_id, stream_id, device, kind, at, data)
-              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"""
+Row = tuple[int, str, str, str, datetime, str]
+
+_CREATE_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS attempt_events_in
+    (attempt_id bigint, stream_id text, device text, kind text, at timestamptz, data text)
+    ON COMMIT DELETE ROWS
+"""
+_MERGE = """
+INSERT INTO attempt_events (attempt_id, stream_id, device, kind, at, data)
+SELECT i.attempt_id, i.stream_id, i.device, i.kind, i.at, i.data::jsonb
+  FROM attempt_events_in i JOIN attempts a ON a.id = i.attempt_id
+ON CONFLICT DO NOTHING
+"""
 
 
-def _attempt_of(stream: str) -> int:
-    # "<prefix>:{att:42}:events" → 42
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def attempt_of(stream: str) -> int:
+    """``"<prefix>:{att:42}:events"`` → 42."""
     return int(stream.split("{att:", 1)[1].split("}", 1)[0])
 
 
-def _row(stream: str, entry_id: str, fields: dict[str, str]) -> tuple[object, ...]:
-    at = datetime.fromtimestamp(int(fields.get("at", "0")) / 1000, UTC)
-    data = json.loads(fields.get("data") or "{}")
+def to_row(stream: str, entry_id: str, fields: dict[bytes | str, bytes | str]) -> Row:
+    values = {_s(k): _s(v) for k, v in fields.items()}
+    at = datetime.fromtimestamp(int(values.get("at", "0") or 0) / 1000, UTC)
+    data = values.get("data") or "{}"
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        parsed = {"raw": data}
+    if "seq" in values and isinstance(parsed, dict):
+        parsed["seq"] = int(values["seq"])
     return (
-        _attempt_of(stream),
+        attempt_of(stream),
         entry_id,
-        fields.get("device", ""),
-        fields.get("kind", ""),
+        values.get("device", ""),
+        values.get("kind", ""),
         at,
-        data,
+        json.dumps(parsed, ensure_ascii=False),
     )
 
 
 @dataclass
 class PersistWorker:
     res: Resources
-    batch: int = 500
-    block_ms: int = 200
+    batch: int = 1000
+    idle_s: float = 0.2
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    copied: int = 0
     _task: asyncio.Task[None] | None = None
     _known: set[str] = field(default_factory=set)
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         assert self._task is None
@@ -62,71 +92,99 @@ class PersistWorker:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        # The event as well as the cancel: a client library that swallows a
-        # CancelledError must not keep the worker alive.
-        self._stopping.set()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _ensure_group(self, stream: str) -> None:
-        if stream in self._known:
-            return
-        try:
-            await self.res.redis.xgroup_create(stream, PERSIST_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._known.add(stream)
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-
     async def _run(self) -> None:
-        while not self._stopping.is_set():
+        while True:
             try:
                 copied = await self.run_once()
-                if not copied:
-                    await self._pause(self.block_ms / 1000)
+                if copied < self.batch:
+                    await asyncio.sleep(self.idle_s)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("persistence pass failed; retrying")
-                await self._pause(1)
+                await asyncio.sleep(1)
+
+    async def _ensure_groups(self, streams: Iterable[str]) -> None:
+        new = [s for s in streams if s not in self._known]
+        if not new:
+            return
+        async with self.res.redis.pipeline(transaction=False) as pipe:
+            for stream in new:
+                pipe.xgroup_create(stream, PERSIST_GROUP, id="0", mkstream=True)
+            results = await pipe.execute(raise_on_error=False)
+        for stream, result in zip(new, results, strict=True):
+            if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
+                raise result
+            self._known.add(stream)
 
     async def run_once(self) -> int:
-        """One pass over every active stream: first our pending entries, then new ones."""
+        """One pass over every active stream; returns the entries copied."""
         redis, keys = self.res.redis, self.res.keys
-        raw = await redis.smembers(keys.active_streams())
-        streams = sorted(s.decode() if isinstance(s, bytes) else s for s in raw)
-        copied = 0
-        for stream in streams:
-            await self._ensure_group(stream)
-            for start in ("0", ">"):
-                reply = await redis.xreadgroup(
-                    PERSIST_GROUP, self.consumer, {stream: start}, count=self.batch
-                )
-                copied += await self._copy(reply)
-        return copied
-
-    async def _copy(self, reply: Any) -> int:
-        copied = 0
-        for stream_b, entries in reply or []:
-            stream = stream_b.decode() if isinstance(stream_b, bytes) else stream_b
-            rows, ids = [], []
-            for entry_id_b, fields_b in entries:
-                if not fields_b:
+        streams = sorted(_s(s) for s in await redis.smembers(keys.active_streams()))
+        if not streams:
+            return 0
+        await self._ensure_groups(streams)
+        per_stream = max(10, self.batch // len(streams))
+        async with redis.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                # "0": our own pending entries (a crash before XACK), then ">" new ones.
+                pipe.xreadgroup(PERSIST_GROUP, self.consumer, {stream: "0"}, count=per_stream)
+                pipe.xreadgroup(PERSIST_GROUP, self.consumer, {stream: ">"}, count=per_stream)
+            replies = await pipe.execute(raise_on_error=False)
+        rows: list[Row] = []
+        acks: dict[str, list[str]] = {}
+        idle: list[str] = []
+        for index, stream in enumerate(streams):
+            got = 0
+            for reply in replies[2 * index : 2 * index + 2]:
+                if isinstance(reply, ResponseError) and "NOGROUP" in str(reply):
+                    self._known.discard(stream)
                     continue
-                entry_id = entry_id_b.decode() if isinstance(entry_id_b, bytes) else entry_id_b
-                fields = {k.decode(): v.decode() for k, v in fields_b.items()}
-                rows.append(_row(stream, entry_id, fields))
-                ids.append(entry_id)
-            if not rows:
-                continue
-            async with self.res.pool.acquire() as conn:
-                await conn.executemany(_INSERT, rows)
-            await self.res.redis.xack(stream, PERSIST_GROUP, *ids)
-            copied += len(rows)
-        return copied
+                if isinstance(reply, Exception):
+                    raise reply
+                for _, entries in reply or []:
+                    for entry_id_b, fields in entries:
+                        got += 1
+                        if not fields:
+                            continue
+                        entry_id = _s(entry_id_b)
+                        rows.append(to_row(stream, entry_id, fields))
+                        acks.setdefault(stream, []).append(entry_id)
+            if got == 0:
+                idle.append(stream)
+        if rows:
+            await self._write(rows)
+            async with redis.pipeline(transaction=False) as pipe:
+                for stream, ids in acks.items():
+                    pipe.xack(stream, PERSIST_GROUP, *ids)
+                await pipe.execute()
+            self.copied += len(rows)
+        if idle:
+            await self._retire(idle)
+        return len(rows)
+
+    async def _write(self, rows: list[Row]) -> None:
+        async with self.res.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_CREATE_TEMP)
+            await conn.copy_records_to_table("attempt_events_in", records=rows)
+            await conn.execute(_MERGE)
+
+    async def _retire(self, streams: list[str]) -> None:
+        """Drop drained streams of ended attempts from the active set."""
+        ids = [attempt_of(s) for s in streams]
+        async with self.res.pool.acquire() as conn:
+            ended = {
+                r["id"]
+                for r in await conn.fetch(
+                    "SELECT id FROM attempts WHERE id = ANY($1::bigint[]) AND status = 'ended'",
+                    ids,
+                )
+            }
+        done = [s for s in streams if attempt_of(s) in ended]
+        if done:
+            await self.res.redis.srem(self.res.keys.active_streams(), *done)

@@ -25,6 +25,7 @@ from hub.errors import NotAllowed, SessionEnded
 from hub.violations import DEFAULT_DEBOUNCE_S, Violation, ViolationLedger
 
 DEVICES = ("pc", "phone")
+MAX_OPEN_CAPTURES = 32
 Audience = Literal["pc", "phone", "devices", "watchers", "all"]
 
 
@@ -112,6 +113,7 @@ class Device:
     outages: int = 0
     camera: Camera = Camera.OFF
     camera_since: float | None = None
+    conn: str | None = None  # the connection that holds the device now
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +124,7 @@ class Device:
             "on": self.outages,
             "cam": self.camera.value,
             "cs": self.camera_since,
+            "cn": self.conn,
         }
 
     @classmethod
@@ -134,10 +137,11 @@ class Device:
             outages=int(data["on"]),
             camera=Camera(data["cam"]),
             camera_since=data["cs"],
+            conn=data.get("cn"),
         )
 
 
-def _violation_view(v: Violation, now: float) -> dict[str, Any]:
+def violation_view(v: Violation, now: float) -> dict[str, Any]:
     return {
         "index": v.index,
         "kind": v.kind,
@@ -162,6 +166,7 @@ class Session:
     ledger: ViolationLedger = field(default_factory=ViolationLedger)
     phone_finished_at: float | None = None  # rule D5
     capture_seq: int = 0  # ids of capture requests sent to the phone
+    captures: dict[int, str] = field(default_factory=dict)  # open requests: id -> reason
 
     def __post_init__(self) -> None:
         assert self.deadline_at >= self.started_at
@@ -244,6 +249,19 @@ class Session:
                 out.extend(self._end(EndReason.ABANDONED, now))
         return out
 
+    def set_deadline(self, deadline_at: float, now: float) -> Outputs:
+        """The deadline changed in the database (its owner): follow it, then
+        apply the clock (rule E4)."""
+        if self.ended or deadline_at == self.deadline_at:
+            return self.tick(now)
+        out = Outputs(
+            records=[Record("deadline", None, now, {"from": self.deadline_at, "to": deadline_at})]
+        )
+        self.deadline_at = max(deadline_at, self.started_at)
+        out.sends.append(Send("all", self.state_message(now)))
+        out.extend(self.tick(now))
+        return out
+
     def _begin(self, now: float) -> Outputs | None:
         """Every event first applies the clock. Returns the outputs of an end
         that the clock caused just now (the event itself is then void);
@@ -256,8 +274,9 @@ class Session:
 
     # ----- devices (rules H1, H2) -------------------------------------------
 
-    def connect(self, device: str, now: float) -> Outputs:
-        """A device's websocket said hello (first time or resuming)."""
+    def connect(self, device: str, now: float, conn: str | None = None) -> Outputs:
+        """A device's websocket said hello (first time or resuming). ``conn``
+        names the connection; a later one replaces it."""
         self._check_device(device)
         ended = self._begin(now)
         if ended is not None:
@@ -281,20 +300,26 @@ class Session:
             )
             dev.outage_since = None
         dev.connected = True
+        dev.conn = conn
         dev.connected_at = now
         dev.last_heartbeat = now
         out.records.append(Record("connect", device, now, {}))
         out.sends.append(Send("all", self.state_message(now)))
         return out
 
-    def disconnect(self, device: str, now: float) -> Outputs:
-        """A device's websocket went away: an outage with a grace window (rule H1)."""
+    def disconnect(self, device: str, now: float, conn: str | None = None) -> Outputs:
+        """A device's websocket went away: an outage with a grace window (rule H1).
+        A connection that was replaced by a newer one changes nothing."""
         self._check_device(device)
         out = Outputs()
         dev = self.devices[device]
-        if self.ended or not dev.connected:
-            dev.connected = False
+        if not dev.connected or (conn is not None and dev.conn != conn):
             return out
+        if self.ended:
+            dev.connected = False
+            dev.conn = None
+            return out
+        dev.conn = None
         dev.connected = False
         dev.outage_since = now
         dev.outages += 1
@@ -375,7 +400,7 @@ class Session:
         return out
 
     def _violation_record(self, v: Violation, now: float) -> Record:
-        return Record("violation", "pc", v.started_at, _violation_view(v, now), durable=True)
+        return Record("violation", "pc", v.started_at, violation_view(v, now), durable=True)
 
     def _counted(self, v: Violation, now: float) -> Outputs:
         """A new violation: tell the candidate "n of 5" (rule E3); the fifth ends."""
@@ -419,6 +444,9 @@ class Session:
 
     def _capture(self, reason: str, now: float) -> Send:
         self.capture_seq += 1
+        self.captures[self.capture_seq] = reason
+        while len(self.captures) > MAX_OPEN_CAPTURES:  # bounded: the oldest is given up
+            del self.captures[min(self.captures)]
         return Send(
             "phone",
             {"type": "capture", "request_id": self.capture_seq, "reason": reason, "at": now},
@@ -454,14 +482,22 @@ class Session:
         )
 
     def photo(self, request_id: int, size: int, now: float) -> Outputs:
-        """The phone uploaded a photo for a capture request."""
+        """The phone uploaded a photo for an open capture request."""
         ended = self._begin(now)
         if ended is not None:
             return ended
-        if not 0 <= request_id <= self.capture_seq:
-            raise NotAllowed("unknown_capture", f"no capture request {request_id}")
+        reason = self.captures.pop(request_id, None)
+        if reason is None:
+            raise NotAllowed("unknown_capture", f"no open capture request {request_id}")
         return Outputs(
-            records=[Record("photo", "phone", now, {"request_id": request_id, "bytes": size})]
+            records=[
+                Record(
+                    "photo",
+                    "phone",
+                    now,
+                    {"request_id": request_id, "reason": reason, "bytes": size},
+                )
+            ]
         )
 
     def phone_end(self, confirmed: bool, now: float) -> Outputs:
@@ -581,6 +617,7 @@ class Session:
             "l": self.ledger.to_dict(),
             "pf": self.phone_finished_at,
             "cs": self.capture_seq,
+            "cp": {str(k): v for k, v in self.captures.items()},
         }
 
     @classmethod
@@ -598,4 +635,5 @@ class Session:
             ledger=ViolationLedger.from_dict(data["l"]),
             phone_finished_at=data["pf"],
             capture_seq=int(data["cs"]),
+            captures={int(k): str(v) for k, v in data.get("cp", {}).items()},
         )

@@ -1,57 +1,485 @@
-"""Skeleton websocket endpoint: ``/ws/{device}?token=…`` for the PC tab and the phone.
+"""Websocket endpoints of the hub: ``/ws/pc``, ``/ws/phone`` and ``/ws/watch``.
 
-Each text message is a JSON object with a ``seq`` and a ``type``; heartbeats
-land in the attempt's Redis stream (rule G3) and are acknowledged by ``seq``.
+Thin adapters (STYLE rule 3): each connection runs a reader and a writer task
+and waits for the first to finish. The reader feeds frames to the sans-I/O
+:class:`~hub.protocol.ClientProtocol` and hands delivered messages to the
+:class:`~hub.live.Hub`, one at a time, acknowledging each once it is stored.
+The writer drains a bounded queue; a client that falls behind is dropped,
+never allowed to slow the hub. The protocol is in ``docs/protocol.md``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+import secrets
 import time
+from typing import Any, cast
+from urllib.parse import urlsplit
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.requests import Request
+from starlette.websockets import WebSocket, WebSocketState
 
-from hub.errors import TokenError
-from hub.keys import STREAM_MAXLEN
+from exam_api.auth import current_session
+from hub.errors import (
+    CLOSE_ENDED,
+    CLOSE_FORBIDDEN,
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL,
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    HubError,
+    NotAllowed,
+    SessionEnded,
+    SessionError,
+    TokenError,
+)
+from hub.live import Event, Hub, LiveAttempt
+from hub.protocol import (
+    PROTOCOL_VERSION,
+    CameraState,
+    ClickOutside,
+    ClientProtocol,
+    Close,
+    Deliver,
+    Focus,
+    Heartbeat,
+    Hello,
+    PageReturn,
+    PhoneEnd,
+    PhoneStart,
+    Photo,
+    Reply,
+    SeqMessage,
+    Submit,
+    encode,
+    error_message,
+)
+from hub.session import END_MESSAGES, Camera, Session
+from hub.store import Overloaded
 from hub.tokens import verify_device_token
 from proctor.resources import resources
 
-CLOSE_BAD_TOKEN = 4401
-CLOSE_WRONG_DEVICE = 4403
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 10.0
+IDLE_TIMEOUT_S = 45.0  # three missed heartbeats (every 5 s) and then some
+SEND_QUEUE = 64
+CLOSE_DRAIN_S = 5.0
+WATCH_PRESENCE_S = 5.0
+WATCH_ROLES = ("invigilator", "admin")
 
 
-async def device_socket(ws: WebSocket) -> None:
-    res = resources(ws)
+class Connection:
+    """One websocket: a bounded outbound queue and a way to be closed."""
+
+    def __init__(self, ws: WebSocket, role: str, protocol: ClientProtocol | None) -> None:
+        self.id = secrets.token_hex(8)
+        self.ws = ws
+        self.role = role
+        self.protocol = protocol
+        self.queue: asyncio.Queue[dict[str, Any] | Close] = asyncio.Queue(SEND_QUEUE)
+        self.closing: Close | None = None
+        self.busy = False  # the reader is applying a message; its ack is not out yet
+        self.close_when_idle: Close | None = None
+
+    def push(self, message: dict[str, Any]) -> None:
+        if self.closing is not None:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.kick(CLOSE_TRY_AGAIN, "slow_consumer: the client does not read its messages")
+
+    def kick(self, code: int, reason: str) -> None:
+        if self.closing is not None:
+            return
+        self.closing = Close(code, reason[:120])
+        while not self.queue.empty():  # a close jumps the queue
+            self.queue.get_nowait()
+        self.queue.put_nowait(self.closing)
+
+    def finish(self, code: int, reason: str) -> None:
+        """Close after the messages already queued (a graceful close)."""
+        if self.closing is not None:
+            return
+        self.closing = Close(code, reason[:120])
+        try:
+            self.queue.put_nowait(self.closing)
+        except asyncio.QueueFull:
+            self.closing = None
+            self.kick(code, reason)
+
+    def finish_when_idle(self, code: int, reason: str) -> None:
+        """Close gracefully once the message being applied is acknowledged."""
+        if self.busy:
+            self.close_when_idle = Close(code, reason)
+        else:
+            self.finish(code, reason)
+
+    async def writer(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if isinstance(item, Close):
+                await _close(self.ws, item.code, item.reason)
+                return
+            if self.protocol is not None:
+                item = self.protocol.number(item)
+            await self.ws.send_text(encode(item))
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    if ws.application_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await ws.close(code, reason[:120])
+
+
+def _hub(ws: WebSocket) -> Hub:
+    hub: Hub = resources(ws).components["hub"]
+    return hub
+
+
+async def _run_pair(conn: Connection, reader: Any) -> None:
+    """Run the reader and the writer; when either ends, cancel the other
+    (rule 3) — except that a close the reader asked for is sent first."""
+    read = asyncio.ensure_future(reader)
+    write = asyncio.ensure_future(conn.writer())
+    try:
+        await asyncio.wait([read, write], return_when=asyncio.FIRST_COMPLETED)
+        if read.done() and not write.done() and conn.closing is not None:
+            await asyncio.wait([write], timeout=CLOSE_DRAIN_S)
+    finally:
+        for task in (read, write):
+            task.cancel()
+        for task in (read, write):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+# ----- devices --------------------------------------------------------------------
+
+
+async def pc_socket(ws: WebSocket) -> None:
+    await device_socket(ws, "pc")
+
+
+async def phone_socket(ws: WebSocket) -> None:
+    await device_socket(ws, "phone")
+
+
+async def any_device_socket(ws: WebSocket) -> None:
+    """``/ws/{device}`` (the skeleton's path), same protocol."""
     device = ws.path_params["device"]
+    if device not in ("pc", "phone"):
+        await ws.accept()
+        await _close(ws, CLOSE_FORBIDDEN, f"unknown device {device[:20]!r}")
+        return
+    await device_socket(ws, device)
+
+
+async def device_socket(ws: WebSocket, device: str) -> None:
+    res = resources(ws)
+    hub = _hub(ws)
     await ws.accept()
     try:
         claim = verify_device_token(
             res.settings.secret_key, ws.query_params.get("token", ""), time.time()
         )
-    except TokenError as exc:
-        await ws.close(CLOSE_BAD_TOKEN, exc.reason)
+    except TokenError as error:
+        await _close(ws, error.close_code or CLOSE_POLICY, f"{error.code}: {error.reason}")
         return
     if claim.device != device:
-        await ws.close(CLOSE_WRONG_DEVICE, f"token is for the {claim.device}, not the {device}")
+        await _close(ws, CLOSE_FORBIDDEN, f"wrong_device: the token is for the {claim.device}")
         return
-    stream = res.keys.events(claim.attempt_id)
-    await res.redis.sadd(res.keys.active_streams(), stream)
-    await ws.send_json({"type": "hello", "attempt_id": claim.attempt_id, "device": device})
+    conn = Connection(ws, device, ClientProtocol(device))
+    hello = await _await_hello(conn)
+    if hello is None:
+        return
     try:
-        while True:
-            msg = json.loads(await ws.receive_text())
-            if msg.get("type") == "heartbeat":
-                await res.redis.xadd(
-                    stream,
-                    {
-                        "device": device,
-                        "kind": "heartbeat",
-                        "at": str(int(time.time() * 1000)),
-                        "data": json.dumps({"seq": msg.get("seq")}),
-                    },
-                    maxlen=STREAM_MAXLEN,
-                    approximate=True,
-                )
-                await ws.send_json({"type": "ack", "seq": msg.get("seq")})
-    except WebSocketDisconnect:
+        live = await hub.attempt(claim.attempt_id)
+    except HubError as error:
+        await _close(ws, error.close_code or CLOSE_POLICY, f"{error.code}: {error.reason}")
         return
+    await hub.attach(live, conn)
+    connected = False
+    try:
+        connected = await _greet(hub, live, conn, hello)
+        if connected:
+            await _run_pair(conn, _device_reader(hub, live, conn))
+        else:
+            await conn.writer()
+    except Exception:
+        log.exception("device socket of attempt %s failed", live.attempt_id)
+        await _close(ws, CLOSE_INTERNAL, "internal error")
+    finally:
+        if connected:
+            await asyncio.shield(_disconnect(hub, live, device, conn.id))
+        await hub.detach(live, conn)
+
+
+async def _await_hello(conn: Connection) -> Hello | None:
+    assert conn.protocol is not None
+    try:
+        message = await asyncio.wait_for(conn.ws.receive(), HELLO_TIMEOUT_S)
+    except TimeoutError:
+        await _close(conn.ws, CLOSE_POLICY, "hello_timeout: send hello first")
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    now = time.time()
+    text = message.get("text")
+    if text is not None:
+        actions = conn.protocol.receive_text(text, now)
+    else:
+        actions = conn.protocol.receive_bytes(message.get("bytes") or b"", now)
+    for action in actions:
+        if isinstance(action, Deliver) and isinstance(action.message, Hello):
+            return action.message
+        if isinstance(action, Close):
+            await _close(conn.ws, action.code, action.reason)
+            return None
+    await _close(conn.ws, CLOSE_POLICY, "hello_first: the first message must be hello")
+    return None
+
+
+async def _greet(hub: Hub, live: LiveAttempt, conn: Connection, hello: Hello) -> bool:
+    """Welcome the device; register it as connected unless the attempt is over."""
+    assert conn.protocol is not None
+    device = conn.role
+    acked = (await hub.store.load(live.attempt_id)).acked[device]
+    conn.protocol.start(acked)
+    now = time.time()
+    conn.push(
+        {
+            "type": "welcome",
+            "v": PROTOCOL_VERSION,
+            "attempt_id": live.attempt_id,
+            "device": device,
+            "last_acked": acked,
+            "resumed": hello.resume,
+            "server_time": now,
+            "deadline_at": live.session.deadline_at,
+        }
+    )
+    kick = [{"to": "_kick", "device": device, "keep": conn.id}]
+    try:
+        await hub.apply(live, lambda s: s.connect(device, now, conn.id), control=kick, now=now)
+    except SessionEnded:
+        pass
+    if live.session.ended:
+        conn.push(live.session.state_message(now))
+        conn.push(_ended_message(live.session))
+        if device == "phone" and live.session.phone_finished_at is None:
+            return True  # rule D5: the phone may still end its part
+        conn.finish(CLOSE_ENDED, f"ended: the attempt has ended ({live.session.end_reason})")
+        return False
+    return True
+
+
+def _ended_message(session: Session) -> dict[str, Any]:
+    assert session.end_reason is not None
+    return {
+        "type": "ended",
+        "reason": session.end_reason.value,
+        "at": session.ended_at,
+        "violations": session.violation_count,
+        "message": END_MESSAGES[session.end_reason],
+    }
+
+
+async def _disconnect(hub: Hub, live: LiveAttempt, device: str, conn_id: str) -> None:
+    try:
+        await hub.apply(live, lambda s: s.disconnect(device, time.time(), conn_id))
+    except Exception:
+        log.exception("recording the disconnect of attempt %s failed", live.attempt_id)
+
+
+async def _device_reader(hub: Hub, live: LiveAttempt, conn: Connection) -> None:
+    protocol = conn.protocol
+    assert protocol is not None
+    ws = conn.ws
+    while conn.closing is None:
+        try:
+            message = await asyncio.wait_for(ws.receive(), IDLE_TIMEOUT_S)
+        except TimeoutError:
+            conn.kick(CLOSE_GOING_AWAY, "idle: no message for too long")
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        now = time.time()
+        text = message.get("text")
+        if text is not None:
+            actions = protocol.receive_text(text, now)
+        else:
+            actions = protocol.receive_bytes(message.get("bytes") or b"", now)
+        for action in actions:
+            if isinstance(action, Reply):
+                conn.push(action.message)
+            elif isinstance(action, Close):
+                conn.kick(action.code, action.reason)
+                return
+            elif isinstance(action.message, Hello):
+                conn.push(error_message("hello_twice", "hello is sent once"))
+            else:
+                conn.busy = True
+                try:
+                    await _handle(hub, live, conn, action.message, now)
+                finally:
+                    conn.busy = False
+                if conn.close_when_idle is not None:
+                    conn.finish(conn.close_when_idle.code, conn.close_when_idle.reason)
+                    return
+
+
+async def _handle(
+    hub: Hub, live: LiveAttempt, conn: Connection, message: SeqMessage, now: float
+) -> None:
+    """Apply one client message and acknowledge it once stored."""
+    assert conn.protocol is not None
+    device = conn.role
+    seq = message.seq
+    try:
+        if isinstance(message, Heartbeat) and not (live.ended or now >= live.session.deadline_at):
+            # The fast path: telemetry only, batched into the stream.
+            stream_id = await hub.batcher.append(live.attempt_id, device, seq, "heartbeat", now)
+            conn.push(conn.protocol.ack(seq, duplicate=stream_id is None))
+            return
+        if isinstance(message, Photo):
+            await _photo(hub, live, message, now)
+        applied = await hub.apply(live, _event(device, message, now), device, seq, now=now)
+    except SessionError as error:
+        conn.push(error_message(error.code, error.reason, seq))
+        if isinstance(error, SessionEnded) and live.session.ended:
+            conn.push(_ended_message(live.session))
+        return
+    except Overloaded as error:
+        conn.kick(CLOSE_TRY_AGAIN, f"{error.code}: {error.reason}")
+        return
+    conn.push(conn.protocol.ack(seq, duplicate=applied.duplicate))
+
+
+def _event(device: str, message: SeqMessage, now: float) -> Event:
+    if isinstance(message, Heartbeat):
+        return lambda s: s.heartbeat(device, now)
+    if isinstance(message, Focus):
+        if message.state == "lost":
+            return lambda s: s.focus_lost(message.cause, now)
+        return lambda s: s.focus_back(now)
+    if isinstance(message, ClickOutside):
+        return lambda s: s.click_outside(now)
+    if isinstance(message, CameraState):
+        return lambda s: s.camera(device, Camera(message.state), now)
+    if isinstance(message, PhoneStart):
+        return lambda s: s.phone_start(now)
+    if isinstance(message, PageReturn):
+        return lambda s: s.page_return(now)
+    if isinstance(message, PhoneEnd):
+        return lambda s: s.phone_end(message.confirmed, now)
+    if isinstance(message, Submit):
+        return lambda s: s.submit(now)
+    assert isinstance(message, Photo)
+    return lambda s: s.photo(message.request_id, len(message.jpeg), now)
+
+
+async def _photo(hub: Hub, live: LiveAttempt, photo: Photo, now: float) -> None:
+    """Store the phone's photo for an open capture request (rules D4, E2)
+    before the event is committed: an acknowledged photo is on disk."""
+    reason = live.session.captures.get(photo.request_id)
+    if reason is None:
+        fresh = await hub.store.load(live.attempt_id)
+        if fresh.state:
+            reason = Session.from_dict(json.loads(fresh.state)).captures.get(photo.request_id)
+    if reason is None:
+        raise NotAllowed("unknown_capture", f"no open capture request {photo.request_id}")
+    if hub.photo_sink is not None:
+        await hub.photo_sink(live.attempt_id, photo.request_id, reason, photo.jpeg, now)
+
+
+# ----- invigilators --------------------------------------------------------------------
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: the cookie alone decides
+    return urlsplit(origin).netloc == ws.headers.get("host", "")
+
+
+async def watch_socket(ws: WebSocket) -> None:
+    """``/ws/watch?attempt=<id>``: an invigilator or admin follows one attempt
+    (status, violations, cameras, heartbeats) and may warn, forgive or end."""
+    hub = _hub(ws)
+    await ws.accept()
+    session = await current_session(cast(Request, ws))
+    if session is None:
+        await _close(ws, 4401, "not_signed_in: sign in as an invigilator")
+        return
+    if session.user.role not in WATCH_ROLES or not _same_origin(ws):
+        await _close(ws, CLOSE_FORBIDDEN, "forbidden: invigilators and admins only")
+        return
+    raw = ws.query_params.get("attempt", "")
+    if not raw.isdigit():
+        await _close(ws, CLOSE_POLICY, "bad_attempt: attempt=<id> is required")
+        return
+    try:
+        live = await hub.attempt(int(raw))
+    except HubError as error:
+        await _close(ws, CLOSE_POLICY, f"{error.code}: {error.reason}")
+        return
+    conn = Connection(ws, "watch", None)
+    await hub.attach(live, conn)
+    try:
+        now = time.time()
+        conn.push(live.session.state_message(now))
+        await _run_pair(conn, _watch_reader(hub, live, conn, session.user.id))
+    finally:
+        await hub.detach(live, conn)
+
+
+async def _watch_reader(hub: Hub, live: LiveAttempt, conn: Connection, user_id: int) -> None:
+    while conn.closing is None:
+        try:
+            message = await asyncio.wait_for(conn.ws.receive(), WATCH_PRESENCE_S)
+        except TimeoutError:
+            beats = await hub.store.heartbeats(live.attempt_id)
+            conn.push({"type": "presence", "heartbeats": beats, "server_time": time.time()})
+            continue
+        if message["type"] == "websocket.disconnect":
+            return
+        try:
+            command = json.loads(message.get("text") or "")
+            if not isinstance(command, dict):
+                raise ValueError
+        except ValueError:
+            conn.push(error_message("bad_json", "a command is a JSON object"))
+            continue
+        now = time.time()
+        event = _watch_event(command, user_id, now)
+        if event is None:
+            conn.push(
+                error_message("unknown_command", "warn {text}, end {note} or forgive {index}")
+            )
+            continue
+        try:
+            await hub.apply(live, event, now=now)
+        except SessionError as error:
+            conn.push(error_message(error.code, error.reason))
+            continue
+        conn.push({"type": "done", "command": command["type"]})
+
+
+def _watch_event(command: dict[str, Any], user_id: int, now: float) -> Event | None:
+    """An invigilator's command as a session event (rules H3, H4)."""
+    kind = command.get("type")
+    if kind == "warn" and isinstance(command.get("text"), str):
+        text = command["text"][:200]
+        return lambda s: s.warn(user_id, text, now)
+    if kind == "end":
+        note = str(command.get("note", ""))[:200]
+        return lambda s: s.invigilator_end(user_id, note, now)
+    if kind == "forgive" and type(command.get("index")) is int:
+        index: int = command["index"]
+        return lambda s: s.forgive(index, user_id, now)
+    return None

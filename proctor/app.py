@@ -18,7 +18,9 @@ from starlette.staticfiles import StaticFiles
 from exam_api.errors import ApiError, api_error_response
 from exam_api.housekeeping import Housekeeper
 from exam_api.routes import routes as exam_routes
+from hub.deadlines import DeadlineScheduler
 from hub.keys import Keys
+from hub.live import Hub
 from hub.persist import PersistWorker
 from hub.routes import routes as hub_routes
 from proctor.db import apply_schema, create_pool
@@ -53,7 +55,10 @@ def create_app(settings: Settings) -> Starlette:
                 settings=settings, pool=pool, redis=redis, keys=Keys(settings.redis_prefix)
             )
             app.state.res = res
+            hub = Hub(res)
             components: list[tuple[str, Any]] = [
+                ("hub", hub),
+                ("deadlines", DeadlineScheduler(hub)),
                 ("persist", PersistWorker(res)),
                 ("accounts-housekeeping", Housekeeper(res)),
                 ("rtc", PeerRegistry(res)),

@@ -331,3 +331,35 @@ def test_round_trip_through_a_dict_keeps_every_rule_state() -> None:
     copy.focus_back(T0 + 12)
     assert copy.violation_count == 1
     assert copy.status is Status.RUNNING
+
+
+def test_deadline_follows_the_database_and_ends_when_passed() -> None:
+    # rule E4: the deadline is the server's; a changed deadline is followed
+    session = live_session()
+    out = session.set_deadline(T0 + 100, T0 + 50)
+    assert not session.ended and session.deadline_at == T0 + 100
+    assert out.records[0].kind == "deadline"
+    session.set_deadline(T0 + 90, T0 + 95)
+    assert session.end_reason is EndReason.TIME_UP
+    assert session.ended_at == T0 + 90
+
+
+def test_replaced_connection_does_not_disconnect_the_device() -> None:
+    # rule H1: a device that reconnected elsewhere stays connected
+    session = make_session()
+    session.connect("pc", T0 + 1, conn="a")
+    session.connect("pc", T0 + 2, conn="b")
+    assert session.disconnect("pc", T0 + 3, conn="a").records == []
+    assert session.devices["pc"].connected
+    session.disconnect("pc", T0 + 4, conn="b")
+    assert not session.devices["pc"].connected
+
+
+def test_capture_requests_are_answered_once() -> None:
+    # rule D4: a photo answers one open capture request
+    session = live_session()
+    request_id = messages(session.phone_start(T0 + 5), "capture")[0]["request_id"]
+    out = session.photo(int(str(request_id)), 2048, T0 + 6)
+    assert out.records[0].data["reason"] == "start"
+    with pytest.raises(NotAllowed):
+        session.photo(int(str(request_id)), 2048, T0 + 7)

@@ -72,9 +72,11 @@ async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> Non
                 assert r.status_code == 200, r.text
                 start = r.json()
                 async with websockets.connect(start["ws_phone_url"]) as phone:
-                    await phone.recv()  # hello
+                    await phone.send(json.dumps({"type": "hello", "v": 1, "last_seen": 0}))
+                    await phone.recv()  # welcome
                     await phone.send(json.dumps({"type": "heartbeat", "seq": 1}))
-                    await phone.recv()  # ack
+                    while json.loads(await phone.recv())["type"] != "ack":
+                        pass  # state updates come and go
 
                 async def persisted() -> int:
                     n: int = await conn.fetchval(

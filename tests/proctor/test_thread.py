@@ -59,10 +59,14 @@ async def test_heartbeats_reach_redis_and_postgres(
         websockets.connect(started["ws_phone_url"]) as phone,
     ):
         for ws, device in ((pc, "pc"), (phone, "phone")):
-            hello = json.loads(await ws.recv())
-            assert hello["type"] == "hello" and hello["device"] == device
+            # protocol v1 (docs/protocol.md): the client says hello, the hub welcomes
+            await ws.send(json.dumps({"type": "hello", "v": 1, "last_seen": 0}))
+            welcome = json.loads(await ws.recv())
+            assert welcome["type"] == "welcome" and welcome["device"] == device
             await ws.send(json.dumps({"type": "heartbeat", "seq": 1}))
-            assert json.loads(await ws.recv()) == {"type": "ack", "seq": 1}
+            while (message := json.loads(await ws.recv()))["type"] != "ack":
+                pass  # state updates come and go
+            assert message["seq"] == 1
 
     stream = f"{settings.redis_prefix}:{{att:{attempt_id}}}:events"
     entries = await redis.xrange(stream)

@@ -1,0 +1,88 @@
+"""The deadline scheduler: ends attempts whose time is up (rule E4, G4).
+
+Deadlines live in PostgreSQL (``attempts.deadline_at``, indexed for open
+attempts), not in a local sleep, so the scheduler survives a restart and ends
+an attempt even when both devices are gone. Every hub process may run it: the
+session's compare-and-set in Redis and the idempotent ``end_attempt`` make a
+race between two processes harmless. The end reaches every connected device
+and watcher through the fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from hub import durable
+from hub.live import Hub
+
+log = logging.getLogger(__name__)
+
+
+class DeadlineScheduler:
+    def __init__(
+        self,
+        hub: Hub,
+        interval_s: float = 0.5,
+        batch: int = 200,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.hub = hub
+        self.interval_s = interval_s
+        self.batch = batch
+        self.clock = clock
+        self.ended = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        assert self._task is None
+        self._task = asyncio.create_task(self._run(), name="deadline-scheduler")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("deadline pass failed; retrying")
+            await asyncio.sleep(self.interval_s)
+
+    async def run_once(self) -> int:
+        """End every attempt past its deadline; returns how many were ended."""
+        now = self.clock()
+        async with self.hub.res.pool.acquire() as conn:
+            due = await durable.due_attempts(conn, now, self.batch)
+        count = 0
+        for attempt_id, deadline_at in due:
+            try:
+                await self.end_if_due(attempt_id, deadline_at, now)
+                count += 1
+            except Exception:
+                log.exception("ending attempt %s at its deadline failed", attempt_id)
+        self.ended += count
+        return count
+
+    async def end_if_due(self, attempt_id: int, deadline_at: float, now: float) -> None:
+        """End the attempt by the database's deadline (which the shared
+        session follows if it was changed there)."""
+        hub = self.hub
+        live = await hub.attempt(attempt_id)
+        try:
+            await hub.apply(live, lambda s: s.set_deadline(deadline_at, now), now=now)
+            if live.session.ended:
+                # Already ended in Redis (say by another process that died
+                # before PostgreSQL heard of it): converge PostgreSQL.
+                await hub.repair(live, now)
+        finally:
+            hub.release(live)

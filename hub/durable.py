@@ -1,0 +1,166 @@
+"""What the hub writes to PostgreSQL before it acknowledges a client event.
+
+Violations, ends and the phone's early end are durable: they are committed
+here (idempotently: replaying them changes nothing) before the client gets
+its ack, so an acknowledged violation or end is never lost. Telemetry goes
+the slower way, through the persistence worker (``hub/persist.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from exam_api.ending import end_attempt
+from hub.session import Record, Session, violation_view
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    attempt_id: int
+    started_at: float
+    deadline_at: float
+    status: str
+    end_reason: str | None
+
+
+async def attempt_row(conn: asyncpg.Connection, attempt_id: int) -> AttemptRow | None:
+    row = await conn.fetchrow(
+        "SELECT id, started_at, deadline_at, status, end_reason FROM attempts WHERE id = $1",
+        attempt_id,
+    )
+    if row is None:
+        return None
+    return AttemptRow(
+        attempt_id=row["id"],
+        started_at=row["started_at"].timestamp(),
+        deadline_at=row["deadline_at"].timestamp(),
+        status=row["status"],
+        end_reason=row["end_reason"],
+    )
+
+
+async def due_attempts(conn: asyncpg.Connection, now: float, limit: int) -> list[tuple[int, float]]:
+    """Attempts still open in the database whose deadline has passed (rule
+    E4), with that deadline."""
+    rows = await conn.fetch(
+        """SELECT id, deadline_at FROM attempts
+            WHERE status = 'in_progress' AND deadline_at <= $1
+            ORDER BY deadline_at LIMIT $2""",
+        at(now),
+        limit,
+    )
+    return [(r["id"], r["deadline_at"].timestamp()) for r in rows]
+
+
+_UPSERT_VIOLATION = """
+INSERT INTO attempt_violations
+    (attempt_id, idx, kind, causes, started_at, ended_at, duration_s, forgiven_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (attempt_id, idx) DO UPDATE SET
+    kind = EXCLUDED.kind, causes = EXCLUDED.causes, ended_at = EXCLUDED.ended_at,
+    duration_s = EXCLUDED.duration_s, forgiven_by = EXCLUDED.forgiven_by
+"""
+
+_INSERT_EVENT = """
+INSERT INTO attempt_events (attempt_id, stream_id, device, kind, at, data)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
+"""
+
+
+def _violation_row(attempt_id: int, view: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        attempt_id,
+        view["index"],
+        view["kind"],
+        list(view["causes"]),
+        at(view["started_at"]),
+        None if view["ended_at"] is None else at(view["ended_at"]),
+        float(view["duration_s"]),
+        view.get("forgiven_by"),
+    )
+
+
+async def write_durable(
+    conn: asyncpg.Connection,
+    session: Session,
+    records: list[Record],
+    stream_ids: tuple[str, ...] | list[str],
+    now: float,
+) -> None:
+    """Write the durable records of one committed event, in one transaction.
+
+    ``stream_ids`` are the ids the records got in the attempt's stream, so
+    the persistence worker's later copy of the same entries is a no-op.
+    """
+    durable = [(r, sid) for r, sid in zip(records, stream_ids, strict=False) if r.durable]
+    if not durable:
+        return
+    attempt_id = session.attempt_id
+    async with conn.transaction():
+        violations = [
+            _violation_row(attempt_id, _with_forgiver(session, r.data))
+            for r, _ in durable
+            if r.kind == "violation"
+        ]
+        if violations:
+            await conn.executemany(_UPSERT_VIOLATION, violations)
+            await conn.execute(
+                "UPDATE attempts SET violations = $2 WHERE id = $1 AND status = 'in_progress'",
+                attempt_id,
+                session.violation_count,
+            )
+        await conn.executemany(
+            _INSERT_EVENT,
+            [
+                (attempt_id, sid, r.device or "", r.kind, at(r.at), json.dumps(r.data))
+                for r, sid in durable
+            ],
+        )
+    for record, _ in durable:
+        if record.kind == "ended":
+            await end_in_db(conn, session, now)
+
+
+def _with_forgiver(session: Session, view: dict[str, Any]) -> dict[str, Any]:
+    for v in session.ledger.violations:
+        if v.index == view["index"]:
+            return {**view, "forgiven_by": v.forgiven_by}
+    return view
+
+
+async def end_in_db(conn: asyncpg.Connection, session: Session, now: float) -> None:
+    """Converge the database on the session's end: violations, then the one
+    ``end_attempt`` (scoring; idempotent)."""
+    assert session.ended and session.end_reason is not None and session.ended_at is not None
+    await conn.execute(
+        "UPDATE attempts SET violations = $2 WHERE id = $1 AND status = 'in_progress'",
+        session.attempt_id,
+        session.violation_count,
+    )
+    await end_attempt(conn, session.attempt_id, session.end_reason.value, at(session.ended_at))
+
+
+async def repair(conn: asyncpg.Connection, session: Session, now: float) -> None:
+    """Write everything durable that the shared state holds (idempotent).
+
+    Covers a crash between the Redis commit and the PostgreSQL write: the
+    client was not acknowledged, resends, the resend is a duplicate, and this
+    brings PostgreSQL up to date before the ack.
+    """
+    rows = [
+        _violation_row(session.attempt_id, {**violation_view(v, now), "forgiven_by": v.forgiven_by})
+        for v in session.ledger.violations
+    ]
+    if rows:
+        await conn.executemany(_UPSERT_VIOLATION, rows)
+    if session.ended:
+        await end_in_db(conn, session, now)

@@ -1,0 +1,269 @@
+"""The hub of one process: live attempts, their local connections, and the
+one way an event changes an attempt.
+
+:meth:`Hub.apply` runs an event of the pure :class:`~hub.session.Session` on a
+copy of the shared state, commits it to Redis with a compare-and-set (which
+also publishes the messages to every hub process), writes the durable records
+to PostgreSQL, and only then returns — the caller acknowledges the client
+after that. When another process changed the attempt meanwhile, the event is
+applied again to the fresh state: every process agrees on one history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hub import durable
+from hub.errors import AuthError, HubError
+from hub.fanout import Fanout
+from hub.session import EndReason, Outputs, Rules, Session, Status
+from hub.store import StateStore, StreamBatcher
+from proctor.resources import Resources
+
+log = logging.getLogger(__name__)
+
+MAX_COMMIT_TRIES = 8
+
+Event = Callable[[Session], Outputs]
+# (attempt_id, request_id, reason, jpeg, now) -> stores the phone's photo
+PhotoSink = Callable[[int, int, str, bytes, float], Awaitable[None]]
+
+
+class Peer(Protocol):
+    """A local connection the hub can deliver messages to."""
+
+    id: str
+    role: str  # "pc" | "phone" | "watch"
+
+    def push(self, message: dict[str, Any]) -> None: ...
+
+    def kick(self, code: int, reason: str) -> None: ...
+
+    def finish_when_idle(self, code: int, reason: str) -> None: ...
+
+
+AUDIENCES: dict[str, frozenset[str]] = {
+    "pc": frozenset({"pc"}),
+    "phone": frozenset({"phone"}),
+    "devices": frozenset({"pc", "phone"}),
+    "watchers": frozenset({"watch"}),
+    "all": frozenset({"pc", "phone", "watch"}),
+}
+
+
+@dataclass
+class LiveAttempt:
+    attempt_id: int
+    session: Session
+    version: int
+    state: dict[str, Any]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    peers: dict[str, Peer] = field(default_factory=dict)
+    ended_seen: bool = False
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_seen or self.session.ended
+
+    def adopt(self, session: Session, version: int, state: dict[str, Any] | None = None) -> None:
+        self.session = session
+        self.version = version
+        self.state = state if state is not None else session.to_dict()
+
+
+@dataclass(frozen=True)
+class Applied:
+    outputs: Outputs
+    duplicate: bool = False
+
+
+class Hub:
+    """Started and stopped by the app lifespan (``res.components["hub"]``)."""
+
+    def __init__(self, res: Resources, rules: Rules | None = None) -> None:
+        self.res = res
+        self.rules = rules or Rules()
+        self.store = StateStore(res.redis, res.keys)
+        self.batcher = StreamBatcher(self.store)
+        self.fanout = Fanout(res.redis, res.keys, self._dispatch)
+        self.attempts: dict[int, LiveAttempt] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
+        self.photo_sink: PhotoSink | None = None
+        self.dispatched = 0
+
+    async def start(self) -> None:
+        await self.store.load_scripts()
+        await self.batcher.start()
+        await self.fanout.start()
+
+    async def stop(self) -> None:
+        for live in list(self.attempts.values()):
+            for peer in list(live.peers.values()):
+                peer.kick(1001, "server shutting down")
+        await self.fanout.stop()
+        await self.batcher.stop()
+
+    # ----- attempts -------------------------------------------------------------
+
+    async def attempt(self, attempt_id: int) -> LiveAttempt:
+        """The live attempt, loaded from Redis, or created from PostgreSQL."""
+        live = self.attempts.get(attempt_id)
+        if live is not None:
+            return live
+        lock = self._loading.setdefault(attempt_id, asyncio.Lock())
+        async with lock:
+            live = self.attempts.get(attempt_id)
+            if live is None:
+                live = await self._load(attempt_id)
+                self.attempts[attempt_id] = live
+        self._loading.pop(attempt_id, None)
+        return live
+
+    async def _load(self, attempt_id: int) -> LiveAttempt:
+        loaded = await self.store.load(attempt_id)
+        if loaded.state:
+            session = Session.from_dict(_json(loaded.state))
+            return LiveAttempt(attempt_id, session, loaded.version, session.to_dict())
+        async with self.res.pool.acquire() as conn:
+            row = await durable.attempt_row(conn, attempt_id)
+        if row is None:
+            raise AuthError("no_attempt", f"attempt {attempt_id} does not exist")
+        session = Session(
+            attempt_id=attempt_id,
+            started_at=row.started_at,
+            deadline_at=max(row.deadline_at, row.started_at),
+            rules=self.rules,
+        )
+        if row.status == "ended":
+            session.status = Status.ENDED
+            session.end_reason = EndReason(row.end_reason or "submitted")
+            session.ended_at = row.deadline_at
+        live = LiveAttempt(attempt_id, session, 0, session.to_dict())
+        committed = await self.store.commit(attempt_id, 0, live.state, "", 0, [], [])
+        if committed.status == "conflict":
+            session = Session.from_dict(_json(committed.state))
+            live.adopt(session, committed.version)
+        else:
+            live.version = committed.version
+        return live
+
+    def release(self, live: LiveAttempt) -> None:
+        """Forget an attempt nobody here holds any more (bounded memory)."""
+        if not live.peers and not live.lock.locked():
+            self.attempts.pop(live.attempt_id, None)
+
+    async def attach(self, live: LiveAttempt, peer: Peer) -> None:
+        await self.fanout.subscribe(live.attempt_id)
+        live.peers[peer.id] = peer
+
+    async def detach(self, live: LiveAttempt, peer: Peer) -> None:
+        if live.peers.pop(peer.id, None) is not None:
+            await self.fanout.unsubscribe(live.attempt_id)
+        self.release(live)
+
+    # ----- the one way an event changes an attempt --------------------------------
+
+    async def apply(
+        self,
+        live: LiveAttempt,
+        event: Event,
+        device: str = "",
+        seq: int = 0,
+        control: list[dict[str, Any]] | None = None,
+        now: float | None = None,
+    ) -> Applied:
+        """Apply ``event`` to the shared state; durable records are in
+        PostgreSQL when this returns. Raises the event's ``SessionError``.
+
+        ``seq`` > 0 is the device's client seq: one already stored (by any
+        process) makes this a duplicate, applied never twice.
+        """
+        attempt_id = live.attempt_id
+        async with live.lock:
+            for _ in range(MAX_COMMIT_TRIES):
+                session = Session.from_dict(live.state)
+                outputs = event(session)
+                state = session.to_dict()
+                if state == live.state and not outputs.sends and not outputs.records and seq == 0:
+                    return Applied(outputs)
+                publish = [{"to": s.to, "m": s.message} for s in outputs.sends]
+                if control:
+                    publish.extend(control)
+                committed = await self.store.commit(
+                    attempt_id, live.version, state, device, seq, outputs.records, publish
+                )
+                if committed.status == "ok":
+                    live.adopt(session, committed.version, state)
+                    if outputs.records:
+                        await self._announce(attempt_id)
+                    if outputs.durable:
+                        async with self.res.pool.acquire() as conn:
+                            await durable.write_durable(
+                                conn, session, outputs.records, committed.stream_ids, _now(now)
+                            )
+                    return Applied(outputs)
+                if committed.status == "dup":
+                    await self.repair(live, now)
+                    return Applied(Outputs(), duplicate=True)
+                live.adopt(Session.from_dict(_json(committed.state)), committed.version)
+        raise HubError("contention", f"attempt {attempt_id} is changing too fast, retry")
+
+    async def _announce(self, attempt_id: int) -> None:
+        """Tell the persistence worker the attempt's stream has entries."""
+        stream = self.res.keys.events(attempt_id)
+        if self.batcher.announcer.fresh([stream], time.monotonic()):
+            await self.res.redis.sadd(self.res.keys.active_streams(), stream)
+
+    async def repair(self, live: LiveAttempt, now: float | None = None) -> None:
+        """Bring PostgreSQL up to the shared state's durable facts (idempotent)."""
+        fresh = await self.store.load(live.attempt_id)
+        if fresh.state and fresh.version != live.version:
+            live.adopt(Session.from_dict(_json(fresh.state)), fresh.version)
+        async with self.res.pool.acquire() as conn:
+            await durable.repair(conn, live.session, _now(now))
+
+    # ----- fan-out -----------------------------------------------------------------
+
+    def _dispatch(self, attempt_id: int, items: list[dict[str, Any]]) -> None:
+        live = self.attempts.get(attempt_id)
+        if live is None:
+            return
+        for item in items:
+            to = item.get("to")
+            if to == "_kick":
+                keep, device = item.get("keep"), item.get("device")
+                for peer in list(live.peers.values()):
+                    if peer.role == device and peer.id != keep:
+                        peer.kick(4409, "replaced: this device connected again elsewhere")
+                continue
+            roles = AUDIENCES.get(str(to))
+            if roles is None:
+                continue
+            message = item["m"]
+            ended = message.get("type") == "ended"
+            if ended:
+                live.ended_seen = True  # a fast local check; the shared state says why
+            for peer in list(live.peers.values()):
+                if peer.role in roles:
+                    peer.push(message)
+                    self.dispatched += 1
+                    if ended and peer.role == "pc":
+                        # The PC's part is over; the phone stays to end its own (rule D5).
+                        peer.finish_when_idle(
+                            4410, f"ended: the attempt has ended ({message.get('reason')})"
+                        )
+
+
+def _json(text: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(text)
+    return value
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now

@@ -1,0 +1,333 @@
+"""The shared session state in Redis, changed atomically by Lua scripts.
+
+Per attempt (all keys in the ``{att:<id>}`` hash tag, rule H8):
+
+- ``…:state`` hash: ``v`` (version), ``s`` (the :class:`hub.session.Session`
+  as JSON), ``status``, ``violations``, ``deadline`` (readable copies for
+  operators), ``ack:<device>`` (highest client seq stored, the duplicate
+  filter shared by every hub process) and ``hb:<device>`` (last heartbeat, ms).
+- ``…:events`` stream (approximate MAXLEN): heartbeat, focus, camera … events.
+
+Two scripts:
+
+``COMMIT`` is a compare-and-set of the whole session: it fails when another
+process changed the state since we read it (then it returns the current state
+and the caller re-applies its event), drops a client seq already stored, and
+otherwise writes the new state, appends the event records to the stream and
+publishes the messages for every hub process — all in one atomic step and one
+round trip.
+
+``INGEST`` is the fast path for telemetry that does not change the session
+(heartbeats): drop a stored seq, else append to the stream. The
+:class:`StreamBatcher` sends many of them in one pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from hub.errors import HubError
+from hub.keys import STREAM_MAXLEN, Keys
+from hub.session import Record
+
+log = logging.getLogger(__name__)
+
+_COMMIT = """
+local dev = ARGV[3]
+local seq = tonumber(ARGV[4])
+if seq > 0 then
+  local acked = tonumber(redis.call('HGET', KEYS[1], 'ack:' .. dev) or '0')
+  if seq <= acked then return {'dup', acked} end
+end
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then
+  return {'conflict', v, redis.call('HGET', KEYS[1], 's') or ''}
+end
+local nv = tostring(tonumber(v) + 1)
+redis.call('HSET', KEYS[1], 'v', nv, 's', ARGV[2], 'status', ARGV[5], 'violations', ARGV[6],
+           'deadline', ARGV[7])
+if seq > 0 then redis.call('HSET', KEYS[1], 'ack:' .. dev, seq) end
+local n = tonumber(ARGV[9])
+local out = {'ok', nv}
+local i = 10
+for r = 1, n do
+  out[r + 2] = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
+    'device', ARGV[i], 'kind', ARGV[i + 1], 'at', ARGV[i + 2], 'data', ARGV[i + 3])
+  i = i + 4
+end
+if ARGV[i] ~= '' then redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+return out
+"""
+
+_INGEST = """
+local acked = tonumber(redis.call('HGET', KEYS[1], 'ack:' .. ARGV[1]) or '0')
+local seq = tonumber(ARGV[2])
+if seq <= acked then return false end
+redis.call('HSET', KEYS[1], 'ack:' .. ARGV[1], seq, 'hb:' .. ARGV[1], ARGV[4])
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
+  'device', ARGV[1], 'kind', ARGV[3], 'at', ARGV[4], 'data', ARGV[5], 'seq', ARGV[2])
+"""
+
+
+class Overloaded(HubError):
+    """The write queue is full: the hub sheds load rather than grow without limit."""
+
+    close_code = 1013
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def ms(seconds: float) -> str:
+    return str(int(seconds * 1000))
+
+
+@dataclass(frozen=True)
+class Committed:
+    """``status``: ``ok`` (written; ``stream_ids`` of the records), ``dup`` (the
+    client seq was stored before) or ``conflict`` (``version``/``state`` are
+    the current ones)."""
+
+    status: str
+    version: int
+    state: str = ""
+    stream_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    version: int
+    state: str
+    acked: dict[str, int]
+
+
+class StateStore:
+    """Reads and atomically writes an attempt's shared state."""
+
+    def __init__(self, redis: Redis, keys: Keys, maxlen: int = STREAM_MAXLEN) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.maxlen = maxlen
+        self._commit = redis.register_script(_COMMIT)
+        self.ingest_script = redis.register_script(_INGEST)
+
+    async def load_scripts(self) -> None:
+        """Load the scripts into Redis' cache (pipelines call them by sha)."""
+        await self.redis.script_load(_COMMIT)
+        await self.redis.script_load(_INGEST)
+
+    async def load(self, attempt_id: int) -> Loaded:
+        raw = await self.redis.hmget(self.keys.state(attempt_id), ["v", "s", "ack:pc", "ack:phone"])
+        v, s, ack_pc, ack_phone = raw
+        return Loaded(
+            version=int(v or 0),
+            state=_s(s) if s else "",
+            acked={"pc": int(ack_pc or 0), "phone": int(ack_phone or 0)},
+        )
+
+    async def commit(
+        self,
+        attempt_id: int,
+        expected_version: int,
+        state: dict[str, Any],
+        device: str,
+        seq: int,
+        records: list[Record],
+        publish: list[dict[str, Any]],
+    ) -> Committed:
+        args: list[Any] = [
+            str(expected_version),
+            json.dumps(state, separators=(",", ":")),
+            device,
+            str(seq),
+            state["s"],
+            str(sum(1 for v in state["l"]["v"] if v.get("f") is None)),
+            str(state["dl"]),
+            str(self.maxlen),
+            str(len(records)),
+        ]
+        for record in records:
+            args += [
+                record.device or "",
+                record.kind,
+                ms(record.at),
+                json.dumps(record.data, ensure_ascii=False, separators=(",", ":")),
+            ]
+        if publish:
+            args += [
+                self.keys.channel(attempt_id),
+                json.dumps(publish, ensure_ascii=False, separators=(",", ":")),
+            ]
+        else:
+            args += ["", ""]
+        reply = await self._commit(
+            keys=[self.keys.state(attempt_id), self.keys.events(attempt_id)], args=args
+        )
+        status = _s(reply[0])
+        if status == "ok":
+            return Committed("ok", int(reply[1]), stream_ids=tuple(_s(x) for x in reply[2:]))
+        if status == "dup":
+            return Committed("dup", expected_version)
+        return Committed("conflict", int(_s(reply[1])), state=_s(reply[2]))
+
+    async def heartbeats(self, attempt_id: int) -> dict[str, float | None]:
+        raw = await self.redis.hmget(self.keys.state(attempt_id), ["hb:pc", "hb:phone"])
+        return {
+            device: (int(value) / 1000 if value else None)
+            for device, value in zip(("pc", "phone"), raw, strict=True)
+        }
+
+
+class StreamAnnouncer:
+    """Remembers which streams were recently added to the persistence
+    worker's active set, so the hub re-adds each at most once a minute."""
+
+    def __init__(self, keys: Keys, ttl_s: float = 60.0, max_size: int = 100_000) -> None:
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self.max_size = max_size
+        self._seen: dict[str, float] = {}
+
+    def fresh(self, streams: Iterable[str], now: float) -> list[str]:
+        """The streams to announce now (and remember them)."""
+        if len(self._seen) > self.max_size:
+            self._seen.clear()
+        out = []
+        for stream in streams:
+            seen = self._seen.get(stream)
+            if seen is None or now - seen > self.ttl_s:
+                self._seen[stream] = now
+                out.append(stream)
+        return out
+
+
+@dataclass
+class _Item:
+    attempt_id: int
+    device: str
+    seq: int
+    kind: str
+    at: float
+    data: str
+    future: asyncio.Future[str | None]
+
+
+class StreamBatcher:
+    """Appends telemetry to attempt streams in pipelines (rule G3).
+
+    ``append`` returns once Redis has stored the entry (its stream id) or
+    found the seq stored before (``None``): only then may the client be
+    acknowledged. One pipeline is in flight at a time; whatever arrived
+    meanwhile goes in the next, so the hub is bound by Redis throughput, not
+    by round trips. The queue is bounded: past ``max_pending`` the caller gets
+    :class:`Overloaded`.
+    """
+
+    def __init__(self, store: StateStore, max_batch: int = 512, max_pending: int = 50_000) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self._queue: deque[_Item] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.announcer = StreamAnnouncer(store.keys)
+
+    async def start(self) -> None:
+        assert self._task is None
+        self._task = asyncio.create_task(self._run(), name="stream-batcher")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        while self._queue:
+            item = self._queue.popleft()
+            if not item.future.done():
+                item.future.set_exception(Overloaded("stopping", "the hub is stopping"))
+
+    async def append(
+        self, attempt_id: int, device: str, seq: int, kind: str, at: float, data: str = "{}"
+    ) -> str | None:
+        if len(self._queue) >= self.max_pending:
+            raise Overloaded("overloaded", "the hub is overloaded, retry shortly")
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Item(attempt_id, device, seq, kind, at, data, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = [
+                    self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
+                ]
+                await self._flush(batch)
+
+    async def _flush(self, batch: list[_Item]) -> None:
+        try:
+            try:
+                results = await self._pipeline(batch)
+            except NoScriptError:  # Redis restarted and lost its script cache
+                await self.store.load_scripts()
+                results = await self._pipeline(batch)
+        except Exception as error:  # Redis down: every caller learns it, the loop lives on
+            log.warning("stream batch failed: %s", error)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
+        for item, result in zip(batch, results, strict=True):
+            if item.future.done():
+                continue
+            if isinstance(result, Exception):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(None if result is None else _s(result))
+
+    async def _pipeline(self, batch: list[_Item]) -> list[Any]:
+        store = self.store
+        keys = store.keys
+        maxlen = str(store.maxlen)
+        sha = store.ingest_script.sha
+        now = time.monotonic()
+        async with store.redis.pipeline(transaction=False) as pipe:
+            fresh = self.announcer.fresh((keys.events(i.attempt_id) for i in batch), now)
+            if fresh:
+                pipe.sadd(keys.active_streams(), *fresh)
+            for item in batch:
+                stream = keys.events(item.attempt_id)
+                pipe.evalsha(
+                    sha,
+                    2,
+                    keys.state(item.attempt_id),
+                    stream,
+                    item.device,
+                    item.seq,
+                    item.kind,
+                    ms(item.at),
+                    item.data,
+                    maxlen,
+                )
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        if fresh:
+            results = results[1:]
+        for result in results:
+            if isinstance(result, NoScriptError):
+                raise result
+        return results

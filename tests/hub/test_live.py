@@ -1,0 +1,301 @@
+"""The hub end to end on the real PostgreSQL and Redis, with live servers.
+
+Two app instances sharing Redis and PostgreSQL stand for two hub processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from hub.session import Rules
+from proctor.settings import Settings
+from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
+from tests.support.live import LiveServer, start_live_server
+from tests.support.waits import eventually
+
+DEBOUNCE_S = 0.05
+
+
+@pytest.fixture(scope="module")
+async def server_b(settings: Settings, server: LiveServer) -> AsyncIterator[LiveServer]:
+    """A second hub process on the same Redis and PostgreSQL."""
+    live = await start_live_server(settings)
+    yield live
+    await live.stop()
+
+
+@pytest.fixture(autouse=True)
+def short_debounce(server: LiveServer, server_b: LiveServer) -> None:
+    """Rule H3's debounce window, shortened so that switches a test makes
+    0.1 s apart count as separate switches (the rule itself is unit-tested)."""
+    for live in (server, server_b):
+        live.app.state.res.components["hub"].rules = Rules(debounce_s=DEBOUNCE_S)
+
+
+@pytest.fixture
+async def attempt(pool: asyncpg.Pool, settings: Settings) -> HubAttempt:
+    return await new_attempt(pool, settings)
+
+
+async def _both(server: LiveServer, attempt: HubAttempt) -> tuple[DeviceClient, DeviceClient]:
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    phone = await DeviceClient.connect(server.ws_url, "phone", attempt.phone_token)
+    return pc, phone
+
+
+async def _switch_away(pc: DeviceClient) -> None:
+    await asyncio.sleep(2 * DEBOUNCE_S)  # a new switch, not a flicker of the last one
+    for cause in ("visibility", "blur"):
+        assert (await pc.call("focus", state="lost", cause=cause))["type"] == "ack"
+    assert (await pc.call("focus", state="back"))["type"] == "ack"
+
+
+async def _attempt_row(pool: asyncpg.Pool, attempt_id: int) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row: asyncpg.Record = await conn.fetchrow(
+            "SELECT status, end_reason, violations FROM attempts WHERE id = $1", attempt_id
+        )
+    return row
+
+
+async def test_fifth_violation_ends_the_attempt_on_both_devices(
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rule E3 / G4: the 5th violation ends and submits; "n of 5" after each
+    pc, phone = await _both(server, attempt)
+    try:
+        for n in range(1, 5):
+            await _switch_away(pc)
+            assert (await pc.wait_for("violation"))["count"] == n
+            assert (await phone.wait_for("violation"))["count"] == n
+            # durable before the ack (checked right after the ack, no waiting)
+            async with pool.acquire() as conn:
+                rows = await conn.fetchval(
+                    "SELECT count(*) FROM attempt_violations WHERE attempt_id = $1",
+                    attempt.attempt_id,
+                )
+            assert rows == n
+        await asyncio.sleep(2 * DEBOUNCE_S)
+        ack = await pc.call("click_outside")
+        assert ack["type"] == "ack"
+        # the end is in PostgreSQL before the ack
+        row = await _attempt_row(pool, attempt.attempt_id)
+        assert (row["status"], row["end_reason"], row["violations"]) == (
+            "ended",
+            "fifth_violation",
+            5,
+        )
+        for device in (pc, phone):
+            ended = await device.wait_for("ended")
+            assert ended["reason"] == "fifth_violation" and ended["violations"] == 5
+        code, _ = await pc.closed()
+        assert code == 4410
+        # events after the end get an error with a reason, not a count
+        late = await phone.call("camera", state="live")
+        assert late["type"] == "error" and late["code"] == "ended"
+    finally:
+        await pc.close()
+        await phone.close()
+
+
+async def test_timeout_ends_with_both_devices_offline(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    # rule E4: the server clock ends the attempt; no device needs to be there
+    attempt = await new_attempt(pool, settings)
+    pc, phone = await _both(server, attempt)
+    await pc.close()
+    await phone.close()
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE attempts SET deadline_at = $2 WHERE id = $1",
+            attempt.attempt_id,
+            datetime.now(UTC) - timedelta(seconds=1),
+        )
+
+    async def ended() -> asyncpg.Record | None:
+        row = await _attempt_row(pool, attempt.attempt_id)
+        return row if row["status"] == "ended" else None
+
+    row = await eventually(ended)
+    assert row["end_reason"] == "time_up"
+    # a device coming back learns the end and is closed
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    assert (await pc.wait_for("ended"))["reason"] == "time_up"
+    assert (await pc.closed())[0] == 4410
+
+
+async def test_time_up_reaches_connected_devices(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    attempt = await new_attempt(pool, settings)
+    pc, phone = await _both(server, attempt)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE attempts SET deadline_at = now() WHERE id = $1", attempt.attempt_id
+            )
+        # the hub read its deadline at connect; the scheduler reads PostgreSQL
+        for device in (pc, phone):
+            assert (await device.wait_for("ended"))["reason"] == "time_up"
+    finally:
+        await pc.close()
+        await phone.close()
+
+
+async def test_pc_and_phone_on_two_hub_processes_agree(
+    server: LiveServer, server_b: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rule H8: a session's devices may sit on different processes
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    phone = await DeviceClient.connect(server_b.ws_url, "phone", attempt.phone_token)
+    try:
+        assert (await phone.call("camera", state="live"))["type"] == "ack"
+        assert (await pc.call("camera", state="live"))["type"] == "ack"
+        state = await pc.wait_for("state", can_answer=True)
+        assert state["devices"]["phone"]["camera"] == "live"
+        # both processes count violations into one ledger
+        await pc.call("click_outside")
+        assert (await phone.wait_for("violation"))["count"] == 1
+        assert (await phone.call("phone_start"))["type"] == "ack"
+        capture = await phone.wait_for("capture")
+        assert capture["reason"] == "start"
+        # an end decided on process B reaches the PC on process A
+        assert (await pc.call("submit"))["type"] == "ack"
+        assert (await phone.wait_for("ended"))["reason"] == "submitted"
+        row = await _attempt_row(pool, attempt.attempt_id)
+        assert (row["status"], row["end_reason"], row["violations"]) == ("ended", "submitted", 1)
+    finally:
+        await pc.close()
+        await phone.close()
+
+
+async def test_dropped_and_resumed_connection_loses_and_double_counts_nothing(
+    server: LiveServer,
+    server_b: LiveServer,
+    attempt: HubAttempt,
+    redis: Redis,
+    settings: Settings,
+    pool: asyncpg.Pool,
+) -> None:
+    # rule H1 / E7: resume exactly; a resend is dropped, never counted twice
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    assert (await pc.call("heartbeat"))["type"] == "ack"
+    assert (await pc.call("focus", state="lost", cause="blur"))["type"] == "ack"
+    assert (await pc.call("focus", state="back"))["type"] == "ack"
+    await asyncio.sleep(2 * DEBOUNCE_S)
+    # three more sent, then the connection drops without waiting for the acks
+    sent = [
+        ("heartbeat", {}),
+        ("click_outside", {}),
+        ("heartbeat", {}),
+    ]
+    for kind, fields in sent:
+        await pc.send(kind, **fields)
+    pc.ws.transport.abort()  # a dropped network: no close handshake
+
+    async def outage_seen() -> bool:
+        raw = await redis.hget(f"{settings.redis_prefix}:{{att:{attempt.attempt_id}}}:state", "s")
+        return raw is not None and json.loads(raw)["d"]["pc"]["c"] is False
+
+    await eventually(outage_seen)
+    # the device comes back on the other process and resends all it has not seen acked
+    again = await DeviceClient.connect(server_b.ws_url, "pc", attempt.pc_token, resume=True)
+    last_acked = again.welcome["last_acked"]
+    assert 3 <= last_acked <= 6
+    again.seq = 3
+    for kind, fields in sent:
+        ack = await again.call(kind, **fields)
+        assert ack["type"] == "ack"
+        assert ack.get("duplicate", False) is (ack["seq"] <= last_acked)
+    try:
+        state = await _shared_state(redis, settings, attempt.attempt_id)
+        assert state["violations"] == 2  # the blur, the click: each once
+        stream = f"{settings.redis_prefix}:{{att:{attempt.attempt_id}}}:events"
+        entries = await redis.xrange(stream)
+        heartbeat_seqs = sorted(
+            int(f[b"seq"])
+            for _, f in entries
+            if f[b"kind"] == b"heartbeat" and f[b"device"] == b"pc"
+        )
+        assert heartbeat_seqs == [1, 4, 6]
+        async with pool.acquire() as conn:
+            count = await conn.fetchval(
+                "SELECT count(*) FROM attempt_violations WHERE attempt_id = $1",
+                attempt.attempt_id,
+            )
+        assert count == 2
+        # the drop was an outage, not a violation (rule H1)
+        kinds = [f[b"kind"] for _, f in entries]
+        assert b"outage_start" in kinds and b"outage_end" in kinds
+    finally:
+        await again.close()
+
+
+async def _shared_state(redis: Redis, settings: Settings, attempt_id: int) -> dict[str, int]:
+    raw = await redis.hgetall(f"{settings.redis_prefix}:{{att:{attempt_id}}}:state")
+    return {"violations": int(raw[b"violations"]), "version": int(raw[b"v"])}
+
+
+async def test_heartbeats_reach_postgres_through_the_worker(
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rule G3: telemetry goes to the stream, then to PostgreSQL in batches
+    pc, phone = await _both(server, attempt)
+    try:
+        for device in (pc, phone):
+            assert (await device.call("heartbeat"))["type"] == "ack"
+    finally:
+        await pc.close()
+        await phone.close()
+
+    async def persisted() -> set[str]:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT device FROM attempt_events WHERE attempt_id = $1 AND kind = 'heartbeat'",
+                attempt.attempt_id,
+            )
+        got = {r["device"] for r in rows}
+        return got if {"pc", "phone"} <= got else set()
+
+    assert await eventually(persisted) == {"pc", "phone"}
+
+
+async def test_second_connection_of_a_device_replaces_the_first(
+    server: LiveServer, server_b: LiveServer, attempt: HubAttempt
+) -> None:
+    first = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    second = await DeviceClient.connect(server_b.ws_url, "pc", attempt.pc_token)
+    try:
+        assert (await first.closed())[0] == 4409
+        assert (await second.call("heartbeat"))["type"] == "ack"
+    finally:
+        await second.close()
+
+
+async def test_phone_early_end_asks_and_is_recorded(
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rule D5
+    pc, phone = await _both(server, attempt)
+    try:
+        assert (await phone.call("phone_end"))["type"] == "ack"
+        confirm = await phone.wait_for("confirm")
+        assert confirm["action"] == "phone_end" and confirm["message"]
+        assert (await phone.call("phone_end", confirmed=True))["type"] == "ack"
+        async with pool.acquire() as conn:
+            data = await conn.fetchval(
+                "SELECT data FROM attempt_events WHERE attempt_id = $1 AND kind = 'phone_end'",
+                attempt.attempt_id,
+            )
+        assert json.loads(data)["early"] is True
+    finally:
+        await pc.close()
+        await phone.close()
