@@ -247,6 +247,8 @@ class KeyframeTap:
             done, _ = await asyncio.wait([waiter], timeout=wait)
             if done:
                 return waiter.result()
+        if waiter.done():  # came (or the track ended) right at the deadline
+            return waiter.result()
         if self._waiter is waiter:
             self._waiter = None
         waiter.cancel()

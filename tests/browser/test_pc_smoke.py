@@ -68,7 +68,9 @@ async def test_pc_page_sends_camera_and_heartbeats(
                     )
 
             row = await eventually(pc_snapshot, within=30)
-            assert Path(row["path"]).read_bytes()[:3] == b"\xff\xd8\xff"
+            # snapshots.path is relative to the content-addressed store's root
+            root = server.app.state.res.settings.data_dir / "snapshots"
+            assert (root / row["path"]).read_bytes()[:3] == b"\xff\xd8\xff"
             assert (row["width"], row["height"]) == (640, 480)
 
             async def heartbeat() -> int:
