@@ -1,6 +1,7 @@
 // PC candidate page (skeleton thread): with the signed-in session, start the mock attempt, keep
 // the hub websocket with heartbeats, and send the camera over WebRTC.
 import { api } from './api.js';
+import { HubSocket, watchFocus } from './hub.js';
 import { t } from './i18n.js';
 import { openCamera, sendCamera } from './rtc.js';
 
@@ -8,18 +9,16 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 
 function connectHub(url) {
-  let seq = 0;
-  const ws = new WebSocket(url);
-  $('status').textContent = t('pc.status.connecting');
-  ws.addEventListener('open', () => {
-    $('status').textContent = t('pc.status.connected');
-    const beat = () => ws.send(JSON.stringify({ type: 'heartbeat', seq: ++seq }));
-    beat();
-    const timer = setInterval(beat, 5000);
-    ws.addEventListener('close', () => clearInterval(timer));
+  // protocol v1 (docs/protocol.md): hello, acknowledged messages, resume after a drop
+  const hub = new HubSocket(url, {
+    onStatus: (s) => {
+      const key = { connecting: 'pc.status.connecting', connected: 'pc.status.connected' }[s] || 'pc.status.offline';
+      $('status').textContent = t(key);
+    },
   });
-  ws.addEventListener('close', () => { $('status').textContent = t('pc.status.offline'); });
-  return ws;
+  hub.start();
+  watchFocus(hub, null);  // rules E3/H3: leaving the page is a violation, counted by the hub
+  return hub;
 }
 
 $('login').addEventListener('submit', async (event) => {
