@@ -24,6 +24,7 @@ from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.live import LiveServer
 from tests.support.rtc_attempts import RtcAttempt, open_attempt
 from tests.support.rtc_peers import FakeCamera
+from tests.support.sdp import without_codec
 from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
 from webrtc.ingest import PeerRegistry
@@ -230,33 +231,6 @@ async def test_second_page_is_refused_and_the_first_peer_is_untouched(
     finally:
         await other.close()
         await page.pc.close()
-
-
-H264_ONLY_SDP_RE = re.compile(r"VP8|VP9|AV1", re.IGNORECASE)
-
-
-def without_codec(sdp: str, name: str) -> str:
-    """Drop every payload type of codec ``name`` (and its RTX) from the SDP."""
-    lines = sdp.split("\r\n")
-    drop = {
-        m.group(1)
-        for line in lines
-        if (m := re.match(rf"a=rtpmap:(\d+) {name}/", line, re.IGNORECASE))
-    }
-    drop |= {
-        m.group(1)
-        for line in lines
-        if (m := re.match(r"a=fmtp:(\d+) apt=(\d+)", line)) and m.group(2) in drop
-    }
-    out = []
-    for line in lines:
-        if line.startswith("m=video"):
-            parts = line.split(" ")
-            line = " ".join(parts[:3] + [p for p in parts[3:] if p not in drop])
-        elif (m := re.match(r"a=(?:rtpmap|fmtp|rtcp-fb):(\d+) ", line)) and m.group(1) in drop:
-            continue
-        out.append(line)
-    return "\r\n".join(out)
 
 
 async def test_bad_offers_get_clear_errors_and_change_nothing(
