@@ -77,10 +77,35 @@ async function loadBanks() {
   const { banks } = await api('GET', '/api/admin/banks');
   byTestId('bank-list').querySelector('tbody').replaceChildren(...banks.map((b) => el('tr', { testid: 'bank-row', 'data-bank-id': b.id },
     el('td', {}, b.name), el('td', {}, String(b.single)), el('td', {}, String(b.multiple)),
-    el('td', {}, String(b.truefalse)), el('td', { testid: 'bank-total' }, String(b.total)))));
+    el('td', {}, String(b.truefalse)), el('td', { testid: 'bank-total' }, String(b.total)),
+    el('td', {}, el('button', { type: 'button', class: 'secondary', testid: `bank-open-${b.id}`, onclick: guard(() => openBank(b)) }, '查看题目')))));
   for (const id of ['import-bank', 'question-bank', 'paper-bank']) {
     options(byTestId(id), banks, (b) => (id === 'paper-bank' ? `题库“${b.name}”全部 ${b.total} 题` : b.name));
   }
+}
+
+const KIND_LABELS = { single: '单选题', multiple: '多选题', truefalse: '判断题' };
+const LETTERS = 'ABCDEFGH';
+
+function keyText(q) {
+  if (q.kind === 'truefalse') return q.answer ? '正确' : '错误';
+  return Array.isArray(q.answer) ? q.answer.join('') : q.answer;
+}
+
+async function openBank(bank) {
+  const { questions } = await api('GET', `/api/admin/banks/${bank.id}/questions`);
+  byTestId('bank-questions-box').hidden = false;
+  byTestId('bank-questions-title').textContent = `题库“${bank.name}”的题目（${questions.length} 题）`;
+  byTestId('bank-questions').querySelector('tbody').replaceChildren(...questions.map((q, i) => el('tr', { testid: 'bank-question-row' },
+    el('td', {}, String(i + 1)), el('td', {}, KIND_LABELS[q.kind]),
+    el('td', {}, q.stem, q.kind === 'truefalse' ? null
+      : el('div', { class: 'meta' }, q.options.map((o, j) => `${LETTERS[j]}. ${o}`).join('　'))),
+    el('td', {}, keyText(q)), el('td', {}, String(q.points)),
+    el('td', {}, el('button', { type: 'button', class: 'danger', onclick: guard(async () => {
+      await api('DELETE', `/api/admin/questions/${q.id}`);
+      notify('题目已删除');
+      await openBank(bank); await loadBanks();
+    }) }, '删除')))));
 }
 
 byTestId('bank-form').addEventListener('submit', guard(async (event) => {

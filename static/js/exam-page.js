@@ -19,6 +19,7 @@ async function main() {
   const page = new ExamPage(document.getElementById('exam'), attemptId);
   window.examPage = page;  // for the camera/hub modules and for debugging
   await page.load();
+  document.dispatchEvent(new CustomEvent('exam-ready', { detail: page }));
 }
 
 main().catch((err) => {

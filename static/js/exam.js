@@ -34,7 +34,20 @@ export class ExamPage {
     this.clockOffsetMs = 0;
     this.deadline = 0;
     this.timer = null;
+    this.blocked = null;        // why answering is paused (rule D1), or null
     this.$ = (id) => root.querySelector(`#${id}`);
+  }
+
+  // For the camera/hub modules (rule D1: both cameras live before answering):
+  // block(reason) pauses answering with a visible reason; block(null) resumes.
+  block(reason) {
+    this.blocked = reason || null;
+    const box = this.$('exam-blocked');
+    box.textContent = this.blocked || '';
+    box.hidden = !this.blocked;
+    for (const input of this.root.querySelectorAll('#exam-questions input')) {
+      input.disabled = this.ended || Boolean(this.blocked);
+    }
   }
 
   async load() {
@@ -81,6 +94,7 @@ export class ExamPage {
     this.$('exam-title').textContent = `${view.paper.kind_label}：${view.paper.title}`;
     const form = this.$('exam-questions');
     form.replaceChildren(...view.questions.map((q) => this.renderQuestion(q)));
+    this.block(this.blocked);
     const submit = this.$('exam-submit');
     submit.disabled = view.status !== 'in_progress';
     submit.onclick = () => this.askSubmit();
@@ -111,7 +125,7 @@ export class ExamPage {
   }
 
   onChange(q, answer) {
-    if (this.ended) return;
+    if (this.ended || this.blocked) return;
     const rev = (this.revs.get(q.id) ?? 0) + 1;
     this.revs.set(q.id, rev);
     this.answers.set(q.id, answer);

@@ -25,7 +25,7 @@ CSV = (
     "单选,{tag}安全生产工作应当坚持的方针是？,安全第一、预防为主、综合治理,效益优先,先生产后安全,谁主管谁负责,A,40,\n"
     "多选,{tag}施工现场“三宝”是指？,安全帽,安全带,安全网,绝缘手套,ABC,30,\n"
     "判断,{tag}可以用货币替代劳动防护用品。,,,,,错,20,\n"
-    "判断,{tag}特种作业人员须持证上岗。,,,,,对,10,\n"
+    "判断,{tag}<b>特种作业</b>人员须持证上岗。,,,,,对,10,\n"
 )
 
 
@@ -72,6 +72,11 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
                 "导入完成：新增 4 题，已存在跳过 0 题"
             )
 
+            await (
+                page.get_by_test_id("bank-list").get_by_role("button", name="查看题目").last.click()
+            )
+            await expect(page.get_by_test_id("bank-question-row")).to_have_count(4)
+
             for kind, title in (("mock", "模拟试卷"), ("formal", "正式试卷")):
                 await page.get_by_test_id("paper-class").select_option(label=f"班级{tag}")
                 await page.get_by_test_id("paper-kind").select_option(kind)
@@ -103,6 +108,9 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
             await expect(page.get_by_test_id("exam-timer")).to_have_text(
                 re.compile(r"^(29|30):\d\d$")
             )
+
+            # markup typed into a question is shown as text, never run
+            await expect(page.get_by_test_id("question-4")).to_contain_text("<b>特种作业</b>")
 
             # rule E7: each change is saved at once
             await page.get_by_test_id("q1-opt-a").check()
