@@ -10,10 +10,10 @@ export class CaptchaField {
   }
 
   async refresh() {
+    this.input.value = '';  // cleared first, so nothing typed while the picture loads is lost
     const data = await api('GET', '/api/auth/captcha');
     this.id = data.captcha_id;
     this.img.src = data.image;
-    this.input.value = '';
   }
 
   // The fields the server expects; the captcha is spent once sent, so fetch the next one.

@@ -8,55 +8,35 @@ real server-drawn picture of it).  SMS codes are read from the outbox (rule A4).
 
 from __future__ import annotations
 
-import base64
-import json
-import random
-
 import asyncpg
 import pytest
-from playwright.async_api import BrowserContext, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from exam_api import captcha
 from proctor.settings import Settings
 from tests.support import files
 from tests.support.accounts import (
     VALID_USCC,
     clear_rate_limits,
-    known_captcha,
     last_sms_code,
     unique_id_card,
     unique_phone,
 )
 from tests.support.browser import launch_chromium
+from tests.support.browser_accounts import ANSWER, known_captchas
 from tests.support.live import LiveServer
 from tests.support.papers import class_with_papers
 from tests.support.users import create_user, login_cookies
 
 pytestmark = pytest.mark.browser
 
-ANSWER = "K7PX"
 HTML_NAME = "<b>王</b>小明"  # shown as typed, never as markup
 
 
-async def known_captchas(context: BrowserContext, pool: asyncpg.Pool, settings: Settings) -> None:
-    async def answer(route: Route) -> None:
-        known = await known_captcha(pool, settings.secret_key, ANSWER)
-        png = captcha.draw(ANSWER, random.Random(1))
-        body = {
-            "captcha_id": known["captcha_id"],
-            "image": "data:image/png;base64," + base64.b64encode(png).decode(),
-            "expires_in": 300,
-        }
-        await route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
-
-    await context.route("**/api/auth/captcha", answer)
-
-
 async def signed_in_context(
-    browser: object, server: LiveServer, pool: asyncpg.Pool, user_id: int
+    browser: Browser, server: LiveServer, pool: asyncpg.Pool, user_id: int
 ) -> BrowserContext:
     login = await login_cookies(pool, user_id)
-    context: BrowserContext = await browser.new_context()  # type: ignore[attr-defined]
+    context = await browser.new_context()
     await context.add_cookies(
         [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
     )

@@ -1,0 +1,105 @@
+"""Login, forgot password and the browser check in the real Chromium (rules A1, A3, A6)."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from proctor.settings import Settings
+from tests.support.accounts import clear_rate_limits, last_sms_code, unique_phone
+from tests.support.browser import launch_chromium
+from tests.support.browser_accounts import ANSWER, known_captchas
+from tests.support.live import LiveServer
+from tests.support.users import PASSWORD, create_user
+
+pytestmark = pytest.mark.browser
+
+
+async def login_form(page: Page, username: str, password: str, captcha: str = ANSWER) -> None:
+    await page.get_by_test_id("login-username").fill(username)
+    await page.get_by_test_id("login-password").fill(password)
+    await page.get_by_test_id("login-captcha").fill(captcha)
+    await page.get_by_test_id("login-submit").click()
+
+
+async def test_login_with_captcha_then_sms_code(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Rule A1: username + password + captcha → SMS code → the exam system home."""
+    await clear_rate_limits(pool)
+    phone = unique_phone()
+    user = await create_user(pool, phone=phone, real_name="登录考生")
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            context = await browser.new_context()
+            await known_captchas(context, pool, settings)
+            page = await context.new_page()
+            await page.goto(f"{server.url}/static/login.html")
+            src = page.get_by_test_id("captcha-image")
+            await expect(src).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+            await login_form(page, user.username, PASSWORD, captcha="WRONG")
+            await expect(page.get_by_test_id("login-error")).to_have_text(
+                "图形验证码错误，请重新输入"
+            )
+            await login_form(page, user.username, "Wrong1234")
+            await expect(page.get_by_test_id("login-error")).to_have_text("用户名或密码错误")
+            await login_form(page, user.username, PASSWORD)
+            await expect(page.get_by_test_id("code-sent")).to_contain_text(phone[-4:])
+            code = await last_sms_code(pool, phone)
+            await page.get_by_test_id("login-code").fill("000000" if code != "000000" else "111111")
+            await page.get_by_test_id("code-submit").click()
+            await expect(page.get_by_test_id("code-error")).to_contain_text("还可尝试 4 次")
+            await page.get_by_test_id("login-code").fill(code)
+            await page.get_by_test_id("code-submit").click()
+            await page.wait_for_url("**/static/home.html")
+            await expect(page.get_by_test_id("user-name")).to_have_text("登录考生")
+        finally:
+            await browser.close()
+
+
+async def test_forgot_password_in_the_browser(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Rule A3: phone proven by SMS code, new password set."""
+    await clear_rate_limits(pool)
+    phone = unique_phone()
+    await create_user(pool, phone=phone)
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            context = await browser.new_context()
+            await known_captchas(context, pool, settings)
+            page = await context.new_page()
+            await page.goto(f"{server.url}/static/forgot.html")
+            await page.get_by_test_id("forgot-phone").fill(phone)
+            await page.get_by_test_id("forgot-captcha").fill(ANSWER)
+            await page.get_by_test_id("forgot-send-code").click()
+            await expect(page.get_by_test_id("forgot-code-sent")).to_be_visible()
+            await page.get_by_test_id("forgot-code").fill(await last_sms_code(pool, phone))
+            await page.get_by_test_id("forgot-password").fill("Another123")
+            await page.get_by_test_id("forgot-password2").fill("Another123")
+            await page.get_by_test_id("forgot-submit").click()
+            await expect(page.get_by_test_id("forgot-done")).to_be_visible()
+        finally:
+            await browser.close()
+
+
+async def test_browser_without_webrtc_is_told_which_browser_to_use(server: LiveServer) -> None:
+    """Rule A6: an engine without WebRTC/getUserMedia gets the advice before login."""
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            page = await browser.new_page()
+            await page.add_init_script("delete window.RTCPeerConnection;")
+            await page.goto(f"{server.url}/static/login.html")
+            warning = page.get_by_test_id("browser-warning")
+            await expect(warning).to_be_visible()
+            await expect(warning).to_contain_text("谷歌浏览器")
+            await expect(warning).to_contain_text("极速模式")
+            await expect(page.get_by_test_id("login-box")).to_be_hidden()
+        finally:
+            await browser.close()

@@ -1,0 +1,35 @@
+"""Browser-side helpers of the account tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+
+import asyncpg
+from playwright.async_api import BrowserContext, Route
+
+from exam_api import captcha
+from proctor.settings import Settings
+from tests.support.accounts import known_captcha
+
+ANSWER = "K7PX"
+
+
+async def known_captchas(context: BrowserContext, pool: asyncpg.Pool, settings: Settings) -> None:
+    """Answer the captcha endpoint with captchas whose answer is ``ANSWER``.
+
+    The page still shows a real server-drawn picture of that answer.
+    """
+
+    async def answer(route: Route) -> None:
+        known = await known_captcha(pool, settings.secret_key, ANSWER)
+        png = captcha.draw(ANSWER, random.Random(1))
+        body = {
+            "captcha_id": known["captcha_id"],
+            "image": "data:image/png;base64," + base64.b64encode(png).decode(),
+            "expires_in": 300,
+        }
+        await route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    await context.route("**/api/auth/captcha", answer)
