@@ -168,6 +168,18 @@ async def test_chromium_camera_gives_random_and_violation_dual_snapshots(
             )
             assert capture_id in {group[0]["capture_id"] for group in violation_pairs}
 
+            # a network drop: the hub loses the peer; the page offers again
+            # with its client id and the camera comes back on a new peer
+            first_peer = registry.peers[attempt_id]
+            await first_peer.pc.close()
+
+            async def reconnected() -> bool:
+                peer = registry.peers.get(attempt_id)
+                return peer is not None and peer is not first_peer and peer.liveness.state == "live"
+
+            await eventually(reconnected, within=45)
+            assert registry.peers[attempt_id].client_id == first_peer.client_id
+
             # rules D1/H2: the camera stops → the hub knows (no packets, then stalled)
             await page.evaluate(
                 "document.querySelector('[data-testid=camera-preview]')"
