@@ -16,6 +16,7 @@ import base64
 import datetime as dt
 from typing import Any
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -295,7 +296,12 @@ async def register(request: Request) -> Response:
                 raise ApiError(
                     400, "code_phone_mismatch", "短信验证码不是发给该手机号的，请重新获取"
                 )
-            account = await provider.create_candidate(conn, new) if check.error is None else None
+            try:
+                account = (
+                    await provider.create_candidate(conn, new) if check.error is None else None
+                )
+            except asyncpg.UniqueViolationError:  # a concurrent registration won the race
+                raise ApiError(409, "username_taken", "该用户名已被使用，请换一个") from None
         if check.error is not None or account is None:
             raise ApiError(400, check.error or "code_missing", check.message)
         response = await _signed_in(request, conn, account, now)
