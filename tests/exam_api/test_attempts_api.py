@@ -246,3 +246,22 @@ async def test_hub_hooks_gate_answers_and_hear_ends(server: LiveServer, pool: as
                 components[name] = value
     assert gated == [attempt_id, attempt_id]
     assert ended == [attempt_id]  # once: the second submit found it ended
+
+
+async def test_every_acknowledged_answer_is_scored_even_racing_the_end(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    # rules E7 + C4: an answer is either stored before the end (and scored) or refused
+    user_id, attempt_id, qids = await _started(server, pool)
+    async with await client_for(server.url, pool, user_id) as http:
+        base = f"/api/attempts/{attempt_id}/answers"
+        puts = [
+            http.put(f"{base}/{qid}", json={"answer": answer})
+            for qid, answer in zip(qids, CORRECT, strict=True)
+        ]
+        *answers, end = await asyncio.gather(*puts, http.post(f"/api/attempts/{attempt_id}/submit"))
+    accepted = [qid for qid, r in zip(qids, answers, strict=True) if r.status_code == 200]
+    refused = [r for r in answers if r.status_code != 200]
+    assert all((r.status_code, r.json()["error"]) == (409, "attempt_ended") for r in refused)
+    points = dict(zip(qids, (40, 30, 20, 10), strict=True))
+    assert end.json()["points_earned"] == sum(points[q] for q in accepted)
