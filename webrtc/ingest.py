@@ -77,6 +77,16 @@ class PcPeer:
 
 
 @dataclass
+class PhoneCamera:
+    """What the hub tells us about the phone's camera (rule H2)."""
+
+    last_seen_at: float | None = None
+    camera_on: bool = True
+    gone: bool = False
+    liveness: CameraLiveness = field(default_factory=CameraLiveness)
+
+
+@dataclass
 class AttemptMedia:
     """Per-attempt state that survives a reconnection."""
 
@@ -106,6 +116,7 @@ class PeerRegistry:
         self.camera_listeners: list[CameraListener] = [self._record_camera_state]
         self.peers: dict[int, PcPeer] = {}
         self.media: dict[int, AttemptMedia] = {}
+        self.phones: dict[int, PhoneCamera] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._monitor: asyncio.Task[None] | None = None
         self._next_attempt_check = 0.0
@@ -241,9 +252,35 @@ class PeerRegistry:
         peer = self.peers.get(attempt_id)
         return None if peer is None else peer.liveness.state
 
+    def note_phone(self, attempt_id: int, now: float, camera_on: bool = True) -> None:
+        """The phone of ``attempt_id`` is heard from (hub: each heartbeat).
+
+        ``now`` is the event loop's clock (``loop.time()``). With heartbeats
+        every second, a phone that stops is reported ``stalled`` within 3 s;
+        ``camera_on=False`` (the phone says its camera is off) at once.
+        """
+        phone = self.phones.get(attempt_id)
+        if phone is None:
+            if len(self.phones) >= 2 * self._max_peers:
+                return
+            phone = self.phones[attempt_id] = PhoneCamera()
+        phone.last_seen_at = now
+        phone.camera_on = camera_on
+
+    def note_phone_gone(self, attempt_id: int) -> None:
+        """The phone left for good (ended its part, rule D5)."""
+        phone = self.phones.get(attempt_id)
+        if phone is not None:
+            phone.gone = True
+
+    def phone_state(self, attempt_id: int) -> CameraState | None:
+        phone = self.phones.get(attempt_id)
+        return None if phone is None else phone.liveness.state
+
     async def close_attempt(self, attempt_id: int) -> None:
         """The attempt ended: stop its snapshots and close its peer."""
         self.media.pop(attempt_id, None)
+        self.phones.pop(attempt_id, None)
         peer = self.peers.pop(attempt_id, None)
         if peer is not None:
             await peer.pc.close()
@@ -317,6 +354,14 @@ class PeerRegistry:
             if media is not None and peer.liveness.state == "live" and media.schedule.due(now):
                 media.schedule.fire(now)
                 self.snapshot_now(attempt_id, "random")
+        for attempt_id, phone in list(self.phones.items()):
+            changed = phone.liveness.observe(
+                now, phone.last_seen_at, phone.gone, muted=not phone.camera_on
+            )
+            if changed is not None:
+                self._spawn(self._announce(attempt_id, "phone", changed))
+            if changed == "ended":
+                del self.phones[attempt_id]
         if now >= self._next_attempt_check and self.media:
             self._next_attempt_check = now + ATTEMPT_CHECK_EVERY_S
             await self._close_ended_attempts()

@@ -406,3 +406,34 @@ async def test_pending_work_never_outlives_the_attempt(
     finally:
         await page.pc.close()
     await asyncio.sleep(0)
+
+
+async def test_phone_camera_state_follows_what_the_hub_reports(
+    rtc_server: LiveServer, pool: asyncpg.Pool, redis: Redis, rtc_settings: Settings
+) -> None:
+    # rule H2: a lost or sleeping phone camera is its own state
+    attempt = await open_attempt(pool, rtc_settings)
+    registry = registry_of(rtc_server)
+    loop = asyncio.get_running_loop()
+    registry.note_phone(attempt.id, loop.time())
+    await eventually(lambda: _async(registry.phone_state(attempt.id) == "live"))
+    registry.note_phone(attempt.id, loop.time(), camera_on=False)
+    await eventually(lambda: _async(registry.phone_state(attempt.id) == "stalled"))
+    registry.note_phone(attempt.id, loop.time())
+    await eventually(lambda: _async(registry.phone_state(attempt.id) == "live"))
+    # heartbeats stop: stalled without any further call
+    await eventually(lambda: _async(registry.phone_state(attempt.id) == "stalled"))
+    registry.note_phone_gone(attempt.id)
+    await eventually(lambda: _async(registry.phone_state(attempt.id) is None))
+    stream = Keys(rtc_settings.redis_prefix).events(attempt.id)
+
+    async def phone_states() -> list[str]:
+        entries = await redis.xrange(stream)
+        states = [
+            json.loads(f[b"data"])["state"]
+            for _, f in entries
+            if f[b"kind"] == b"camera" and f[b"device"] == b"phone"
+        ]
+        return states if states[-1:] == ["ended"] else []
+
+    assert await eventually(phone_states) == ["live", "stalled", "live", "stalled", "ended"]
