@@ -99,9 +99,13 @@ def _check_image(data: bytes, kind: Kind, max_pixels: int) -> Sniffed:
     except UploadError:
         raise
     except Image.DecompressionBombError:
+        # Pillow refuses before we can ask the size; a PNG states it in its header.
+        size = ""
+        if kind == "png" and len(data) >= 24:
+            size = f"（{int.from_bytes(data[16:20], 'big')}×{int.from_bytes(data[20:24], 'big')}）"
         raise UploadError(
             "upload_image_too_large",
-            f"图片尺寸过大，像素总数不能超过 {max_pixels // 1_000_000} 百万",
+            f"图片尺寸过大{size}，像素总数不能超过 {max_pixels // 1_000_000} 百万",
         ) from None
     except (OSError, SyntaxError, ValueError):
         raise broken from None

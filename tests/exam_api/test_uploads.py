@@ -53,6 +53,7 @@ def test_20000_by_20000_png_is_refused_without_decoding() -> None:
     with pytest.raises(UploadError) as caught:
         sniff(files.huge_png())
     assert caught.value.code == "upload_image_too_large"
+    assert "20000×20000" in caught.value.message
 
 
 def test_pixel_limit_is_a_parameter() -> None:
