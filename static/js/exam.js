@@ -116,7 +116,7 @@ export class ExamPage {
         type, name, value: String(value), checked,
         testid: `q${q.position}-opt-${String(value).toLowerCase()}`,
       });
-      input.addEventListener('change', () => this.onChange(q, form_value(q, input.form, name)));
+      input.addEventListener('change', () => this.onChange(q, formValue(q, input.form, name)));
       return el('label', {}, input, el('span', {}, label));
     });
     return el('section', { class: 'question', testid: `question-${q.position}`, 'data-question-id': q.id },
@@ -259,7 +259,7 @@ function answered(value) {
   return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
 }
 
-function form_value(q, form, name) {
+function formValue(q, form, name) {
   const checked = [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
   if (q.kind === 'multiple') return checked.length ? checked.sort() : null;
   if (q.kind === 'truefalse') return checked.length ? checked[0] === 'true' : null;

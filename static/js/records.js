@@ -18,7 +18,7 @@ async function main() {
     el('td', {}, r.kind_label),
     el('td', {}, r.class_name),
     el('td', {}, when(r.started_at)),
-    el('td', {}, r.end_reason_label || (r.outcome === 'in_progress' ? '' : '')),
+    el('td', {}, r.end_reason_label),
     el('td', { testid: 'record-score' }, r.score === null ? '—' : `${r.score}`),
     el('td', { testid: 'record-outcome' }, r.outcome_label,
       r.review_reason ? el('div', { class: 'meta' }, `审核意见：${r.review_reason}`) : null,
