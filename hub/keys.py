@@ -35,3 +35,8 @@ class Keys:
     def active_streams(self) -> str:
         """Set of stream keys with entries the persistence worker must copy."""
         return f"{self.prefix}:active-streams"
+
+    def dirty_streams(self) -> str:
+        """Set of stream keys written since the persistence worker last read
+        them (SPOPped by the worker; the active set is swept now and then)."""
+        return f"{self.prefix}:dirty-streams"

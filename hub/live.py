@@ -201,7 +201,7 @@ class Hub:
                 if committed.status == "ok":
                     live.adopt(session, committed.version, state)
                     if outputs.records:
-                        await self._announce(attempt_id)
+                        self.batcher.mark_dirty(self.res.keys.events(attempt_id))
                     if outputs.durable:
                         async with self.res.pool.acquire() as conn:
                             await durable.write_durable(
@@ -213,12 +213,6 @@ class Hub:
                     return Applied(Outputs(), duplicate=True)
                 live.adopt(Session.from_dict(_json(committed.state)), committed.version)
         raise HubError("contention", f"attempt {attempt_id} is changing too fast, retry")
-
-    async def _announce(self, attempt_id: int) -> None:
-        """Tell the persistence worker the attempt's stream has entries."""
-        stream = self.res.keys.events(attempt_id)
-        if self.batcher.announcer.fresh([stream], time.monotonic()):
-            await self.res.redis.sadd(self.res.keys.active_streams(), stream)
 
     async def repair(self, live: LiveAttempt, now: float | None = None) -> None:
         """Bring PostgreSQL up to the shared state's durable facts (idempotent)."""

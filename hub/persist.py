@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,12 +80,15 @@ def to_row(stream: str, entry_id: str, fields: dict[bytes | str, bytes | str]) -
 @dataclass
 class PersistWorker:
     res: Resources
-    batch: int = 1000
-    idle_s: float = 0.2
+    batch: int = 5000
+    idle_s: float = 0.25
+    sweep_s: float = 30.0
+    max_streams: int = 1000
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     copied: int = 0
     _task: asyncio.Task[None] | None = None
     _known: set[str] = field(default_factory=set)
+    _last_sweep: float = -1e9
 
     async def start(self) -> None:
         assert self._task is None
@@ -101,7 +105,7 @@ class PersistWorker:
         while True:
             try:
                 copied = await self.run_once()
-                if copied < self.batch:
+                if copied < self.batch // 2:
                     await asyncio.sleep(self.idle_s)
             except asyncio.CancelledError:
                 raise
@@ -122,40 +126,62 @@ class PersistWorker:
                 raise result
             self._known.add(stream)
 
-    async def run_once(self) -> int:
-        """One pass over every active stream; returns the entries copied."""
+    async def run_once(self, sweep: bool | None = None) -> int:
+        """One pass; returns the entries copied.
+
+        A pass reads the streams popped from the dirty set. Every
+        ``sweep_s`` (and on the first pass) it reads every active stream
+        instead, including this consumer's pending entries: what a crash
+        left unacknowledged, or a stream whose dirty mark was lost.
+        """
         redis, keys = self.res.redis, self.res.keys
-        streams = sorted(_s(s) for s in await redis.smembers(keys.active_streams()))
+        now = time.monotonic()
+        if sweep is None:
+            sweep = now - self._last_sweep >= self.sweep_s
+        if sweep:
+            self._last_sweep = now
+            streams = sorted(_s(s) for s in await redis.smembers(keys.active_streams()))
+        else:
+            popped: list[bytes | str] = (
+                await redis.spop(keys.dirty_streams(), self.max_streams)  # type: ignore[assignment]
+                or []
+            )
+            streams = sorted({_s(s) for s in popped})
         if not streams:
             return 0
         await self._ensure_groups(streams)
-        per_stream = max(10, self.batch // len(streams))
+        starts = ("0", ">") if sweep else (">",)
+        per_stream = max(50, self.batch // len(streams))
         async with redis.pipeline(transaction=False) as pipe:
             for stream in streams:
-                # "0": our own pending entries (a crash before XACK), then ">" new ones.
-                pipe.xreadgroup(PERSIST_GROUP, self.consumer, {stream: "0"}, count=per_stream)
-                pipe.xreadgroup(PERSIST_GROUP, self.consumer, {stream: ">"}, count=per_stream)
+                for start in starts:
+                    pipe.xreadgroup(PERSIST_GROUP, self.consumer, {stream: start}, count=per_stream)
             replies = await pipe.execute(raise_on_error=False)
         rows: list[Row] = []
         acks: dict[str, list[str]] = {}
         idle: list[str] = []
+        again: list[str] = []
+        width = len(starts)
         for index, stream in enumerate(streams):
             got = 0
-            for reply in replies[2 * index : 2 * index + 2]:
+            for reply in replies[width * index : width * index + width]:
                 if isinstance(reply, ResponseError) and "NOGROUP" in str(reply):
                     self._known.discard(stream)
+                    again.append(stream)
                     continue
                 if isinstance(reply, Exception):
                     raise reply
                 for _, entries in reply or []:
+                    got += len(entries)
                     for entry_id_b, fields in entries:
-                        got += 1
                         if not fields:
                             continue
                         entry_id = _s(entry_id_b)
                         rows.append(to_row(stream, entry_id, fields))
                         acks.setdefault(stream, []).append(entry_id)
-            if got == 0:
+            if got >= per_stream:
+                again.append(stream)  # more to read: keep it dirty
+            elif got == 0 and sweep:
                 idle.append(stream)
         if rows:
             await self._write(rows)
@@ -164,6 +190,8 @@ class PersistWorker:
                     pipe.xack(stream, PERSIST_GROUP, *ids)
                 await pipe.execute()
             self.copied += len(rows)
+        if again:
+            await redis.sadd(keys.dirty_streams(), *again)
         if idle:
             await self._retire(idle)
         return len(rows)

@@ -243,6 +243,7 @@ class StreamBatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.announcer = StreamAnnouncer(store.keys)
+        self._dirty: set[str] = set()
 
     async def start(self) -> None:
         assert self._task is None
@@ -300,18 +301,23 @@ class StreamBatcher:
             else:
                 item.future.set_result(None if result is None else _s(result))
 
+    def mark_dirty(self, stream: str) -> None:
+        """A stream got entries outside the batcher (a commit): tell the
+        persistence worker with the next pipeline."""
+        self._dirty.add(stream)
+        self._wake.set()
+
     async def _pipeline(self, batch: list[_Item]) -> list[Any]:
         store = self.store
         keys = store.keys
         maxlen = str(store.maxlen)
         sha = store.ingest_script.sha
         now = time.monotonic()
+        dirty, self._dirty = self._dirty, set()
         async with store.redis.pipeline(transaction=False) as pipe:
-            fresh = self.announcer.fresh((keys.events(i.attempt_id) for i in batch), now)
-            if fresh:
-                pipe.sadd(keys.active_streams(), *fresh)
             for item in batch:
                 stream = keys.events(item.attempt_id)
+                dirty.add(stream)
                 pipe.evalsha(
                     sha,
                     2,
@@ -324,9 +330,18 @@ class StreamBatcher:
                     item.data,
                     maxlen,
                 )
+            # After the entries: the worker pops a dirty stream only once they are in it.
+            extra = 0
+            if dirty:
+                pipe.sadd(keys.dirty_streams(), *dirty)
+                extra += 1
+            fresh = self.announcer.fresh(dirty, now)
+            if fresh:
+                pipe.sadd(keys.active_streams(), *fresh)
+                extra += 1
             results: list[Any] = await pipe.execute(raise_on_error=False)
-        if fresh:
-            results = results[1:]
+        if extra:
+            results = results[:-extra]
         for result in results:
             if isinstance(result, NoScriptError):
                 raise result

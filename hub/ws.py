@@ -202,7 +202,6 @@ async def device_socket(ws: WebSocket, device: str) -> None:
     except HubError as error:
         await _close(ws, error.close_code or CLOSE_POLICY, f"{error.code}: {error.reason}")
         return
-    await hub.attach(live, conn)
     connected = False
     try:
         connected = await _greet(hub, live, conn, hello)
@@ -263,6 +262,9 @@ async def _greet(hub: Hub, live: LiveAttempt, conn: Connection, hello: Hello) ->
             "deadline_at": live.session.deadline_at,
         }
     )
+    # Attached after the welcome so that it is the first message; what was
+    # published before is superseded by the state our connect publishes.
+    await hub.attach(live, conn)
     kick = [{"to": "_kick", "device": device, "keep": conn.id}]
     try:
         await hub.apply(live, lambda s: s.connect(device, now, conn.id), control=kick, now=now)

@@ -1,0 +1,503 @@
+"""Hub load: N simulated exam sessions (a PC and a phone websocket each)
+against one hub process, then the same message mix against a bare
+websockets echo server (uvloop) for the cost ratio.
+
+    .venv/bin/python bench/hub_load.py --sessions 5000 --duration 60
+
+Embedded PostgreSQL and Redis are started in a temporary folder unless
+PROCTOR_DATABASE_URL / PROCTOR_REDIS_URL are set. The hub runs in its own
+process (uvicorn, uvloop, websockets-sansio, no compression); the load
+generator runs in this one. Each device sends a heartbeat every 5 s (random
+phase); PCs send random focus events (lost + back, ~1 a minute each). For
+``--end-sessions`` sessions, four violations are made early and the fifth
+near the end: ``p99_end_ms`` is 5th violation sent → ``ended`` received on
+both devices. ``p50/p99_ingest_ms``: client send → ack (the hub acks after
+the entry is stored in Redis). ``lost_events``: acknowledged heartbeats and
+focus events not found in the Redis streams. The hub's CPU and RSS come from
+/proc. The last line printed is one JSON object (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HEARTBEAT_S = 5.0
+FOCUS_MEAN_S = 60.0
+CONNECT_CONCURRENCY = 100
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ----- the two servers (child processes) ------------------------------------------
+
+
+def serve_hub(port: int, profile: str | None) -> None:
+    import uvicorn
+
+    from proctor.app import create_app
+    from proctor.settings import load_settings
+
+    settings = load_settings(os.environ)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_max_size=2 * 1024 * 1024,
+        log_level="warning",
+        backlog=4096,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+
+def serve_echo(port: int) -> None:
+    import uvloop
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def main() -> None:
+        stop = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+        async with serve(echo, "127.0.0.1", port, compression=None, backlog=4096):
+            await stop
+
+    uvloop.run(main())
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, *args], env=env)
+
+
+async def wait_port(port: int, proc: subprocess.Popen[bytes], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+# ----- the load generator ---------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    ingest_ms: list[float] = field(default_factory=list)
+    end_ms: list[float] = field(default_factory=list)
+    sent: int = 0
+    acked: int = 0
+    acked_heartbeats: set[tuple[int, str, int]] = field(default_factory=set)
+    acked_focus: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    closed: int = 0
+
+
+@dataclass
+class Device:
+    attempt_id: int
+    device: str
+    url: str
+    stats: Stats
+    echo: bool
+    ws: Any = None
+    seq: int = 0
+    pending: dict[int, tuple[float, str]] = field(default_factory=dict)
+    ended_at: float | None = None
+    ended_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def connect(self) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(self.url, compression=None, open_timeout=60, max_queue=64)
+        if not self.echo:
+            await self.ws.send(json.dumps({"type": "hello", "v": 1, "last_seen": 0}))
+            welcome = json.loads(await self.ws.recv())
+            assert welcome["type"] == "welcome", welcome
+
+    async def send(self, kind: str, **fields: Any) -> None:
+        self.seq += 1
+        self.pending[self.seq] = (time.perf_counter(), kind)
+        self.stats.sent += 1
+        await self.ws.send(json.dumps({"type": kind, "seq": self.seq, **fields}))
+
+    async def reader(self) -> None:
+        stats = self.stats
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                kind = message.get("type")
+                if self.echo and "seq" in message:
+                    kind = "ack"
+                if kind == "ack":
+                    sent = self.pending.pop(message["seq"], None)
+                    if sent is not None:
+                        stats.ingest_ms.append((time.perf_counter() - sent[0]) * 1000)
+                        stats.acked += 1
+                        if not self.echo and not message.get("duplicate"):
+                            if sent[1] == "heartbeat":
+                                stats.acked_heartbeats.add(
+                                    (self.attempt_id, self.device, message["seq"])
+                                )
+                            elif sent[1] == "focus":
+                                stats.acked_focus[self.attempt_id] = (
+                                    stats.acked_focus.get(self.attempt_id, 0) + 1
+                                )
+                elif kind == "ended":
+                    self.ended_at = time.perf_counter()
+                    self.ended_event.set()
+                elif kind == "error":
+                    stats.errors.append(message.get("code", "?"))
+        except Exception:
+            pass
+        stats.closed += 1
+
+
+async def device_loop(dev: Device, until: float, rng: random.Random) -> None:
+    await asyncio.sleep(rng.uniform(0, HEARTBEAT_S))
+    next_focus = time.monotonic() + rng.expovariate(1 / FOCUS_MEAN_S)
+    while time.monotonic() < until and dev.ended_at is None:
+        try:
+            await dev.send("heartbeat")
+            if dev.device == "pc" and time.monotonic() >= next_focus:
+                await dev.send("focus", state="lost", cause="blur")
+                await asyncio.sleep(0.2)
+                await dev.send("focus", state="back")
+                next_focus = time.monotonic() + rng.expovariate(1 / FOCUS_MEAN_S)
+        except Exception:
+            return
+        await asyncio.sleep(HEARTBEAT_S)
+
+
+async def end_session(pc: Device, phone: Device, at: float) -> None:
+    """Four violations early (1.5 s apart: beyond the H3 debounce), the fifth at ``at``."""
+    for _ in range(4):
+        await asyncio.sleep(1.5)
+        await pc.send("click_outside")
+    await asyncio.sleep(max(0.0, at - time.monotonic()))
+    start = time.perf_counter()
+    await pc.send("click_outside")
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(pc.ended_event.wait(), phone.ended_event.wait()), timeout=10
+        )
+    except TimeoutError:
+        pc.stats.errors.append("end_timeout")
+        return
+    assert pc.ended_at is not None and phone.ended_at is not None
+    pc.stats.end_ms.append((max(pc.ended_at, phone.ended_at) - start) * 1000)
+
+
+async def run_phase(
+    urls: list[tuple[int, str, str]],
+    duration: float,
+    echo: bool,
+    server_pid: int,
+    end_sessions: int,
+    seed: int,
+) -> dict[str, Any]:
+    stats = Stats()
+    rng = random.Random(seed)
+    sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    rss_before = rss_kib(server_pid)
+    devices: list[Device] = []
+    for attempt_id, pc_url, phone_url in urls:
+        devices.append(Device(attempt_id, "pc", pc_url, stats, echo))
+        devices.append(Device(attempt_id, "phone", phone_url, stats, echo))
+
+    async def connect(dev: Device) -> None:
+        async with sem:
+            await dev.connect()
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(connect(d) for d in devices))
+    connect_s = time.monotonic() - t0
+    readers = [asyncio.create_task(d.reader()) for d in devices]
+    await asyncio.sleep(1.0)
+    rss_connected = rss_kib(server_pid)
+    cpu0, wall0 = cpu_seconds(server_pid), time.monotonic()
+    until = time.monotonic() + duration
+    loops = [asyncio.create_task(device_loop(d, until, rng)) for d in devices]
+    enders = []
+    if not echo:
+        pairs = [(devices[2 * i], devices[2 * i + 1]) for i in range(min(end_sessions, len(urls)))]
+        enders = [
+            asyncio.create_task(end_session(pc, phone, until - 2 - rng.uniform(0, 3)))
+            for pc, phone in pairs
+        ]
+    await asyncio.gather(*loops, *enders)
+    await asyncio.sleep(1.0)  # the last acks
+    cpu1, wall1 = cpu_seconds(server_pid), time.monotonic()
+    rss_end = rss_kib(server_pid)
+    for dev in devices:
+        await dev.ws.close()
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    cpu_s = cpu1 - cpu0
+    return {
+        "stats": stats,
+        "websockets": len(devices),
+        "connect_s": connect_s,
+        "msgs": stats.acked,
+        "msgs_per_s": stats.acked / (wall1 - wall0),
+        "cpu_pct": 100 * cpu_s / (wall1 - wall0),
+        "cpu_per_msg_us": 1e6 * cpu_s / max(1, stats.acked),
+        "rss_kib_per_ws": (rss_connected - rss_before) / len(devices),
+        "rss_total_kib": rss_end,
+    }
+
+
+async def count_in_redis(redis_url: str, prefix: str, stats: Stats) -> tuple[int, int]:
+    """Acknowledged heartbeats and focus events missing from the streams."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    attempts = {a for a, _, _ in stats.acked_heartbeats} | set(stats.acked_focus)
+    found: set[tuple[int, str, int]] = set()
+    focus_found: dict[int, int] = {}
+    try:
+        for attempt_id in attempts:
+            stream = f"{prefix}:{{att:{attempt_id}}}:events"
+            for _, f in await redis.xrange(stream):
+                kind = f[b"kind"]
+                if kind == b"heartbeat":
+                    found.add((attempt_id, f[b"device"].decode(), int(f[b"seq"])))
+                elif kind == b"focus":
+                    focus_found[attempt_id] = focus_found.get(attempt_id, 0) + 1
+    finally:
+        await redis.aclose()
+    lost_hb = len(stats.acked_heartbeats - found)
+    lost_focus = sum(max(0, n - focus_found.get(a, 0)) for a, n in stats.acked_focus.items())
+    return lost_hb, lost_focus
+
+
+async def pg_copied(database_url: str, attempt_ids: list[int]) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        n: int = await conn.fetchval(
+            "SELECT count(*) FROM attempt_events WHERE attempt_id = ANY($1::bigint[])",
+            attempt_ids,
+        )
+        return n
+    finally:
+        await conn.close()
+
+
+async def make_attempts(database_url: str, secret: bytes, sessions: int) -> list[int]:
+    import asyncpg
+
+    from proctor.db import apply_schema
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_schema(conn)
+        stamp = f"{os.getpid()}_{int(time.time())}"
+        user_ids = [
+            r["id"]
+            for r in await conn.fetch(
+                """INSERT INTO users (username, password_hash, role, real_name)
+                   SELECT 'bench_' || $1 || '_' || g, 'x', 'candidate', '压测考生'
+                     FROM generate_series(1, $2) g RETURNING id""",
+                stamp,
+                sessions,
+            )
+        ]
+        class_id = await conn.fetchval(
+            "INSERT INTO classes (name) VALUES ($1) RETURNING id", f"bench_{stamp}"
+        )
+        paper_id = await conn.fetchval(
+            """INSERT INTO papers (class_id, kind, title, time_limit_s)
+               VALUES ($1, 'mock', '压测试卷', 7200) RETURNING id""",
+            class_id,
+        )
+        now = datetime.now(UTC)
+        rows = await conn.fetch(
+            """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at)
+               SELECT u, $2, $3, $4 FROM unnest($1::bigint[]) u RETURNING id""",
+            user_ids,
+            paper_id,
+            now,
+            now + timedelta(hours=2),
+        )
+        return sorted(r["id"] for r in rows)
+    finally:
+        await conn.close()
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    from hub.tokens import sign_device_token
+    from proctor.embedded import start_services
+    from proctor.settings import load_settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="hub_load_"))
+    services = start_services(
+        os.environ.get("PROCTOR_DATABASE_URL"), os.environ.get("PROCTOR_REDIS_URL"), tmp
+    )
+    prefix = f"bench{os.getpid()}"
+    env = {
+        **os.environ,
+        "PROCTOR_DATABASE_URL": services.database_url,
+        "PROCTOR_REDIS_URL": services.redis_url,
+        "PROCTOR_DATA_DIR": str(tmp / "data"),
+        "PROCTOR_REDIS_PREFIX": prefix,
+        "PROCTOR_SECRET_KEY": "bench-secret-key-0123456789",
+    }
+    settings = load_settings(env)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        attempt_ids = await make_attempts(services.database_url, settings.secret_key, args.sessions)
+        hub_port = free_port()
+        hub_args = ["--serve-hub", str(hub_port)]
+        if args.profile:
+            hub_args += ["--profile", args.profile]
+        hub = spawn(hub_args, env)
+        procs.append(hub)
+        await wait_port(hub_port, hub)
+        now = time.time()
+        urls = [
+            (
+                a,
+                f"ws://127.0.0.1:{hub_port}/ws/pc?token="
+                + sign_device_token(settings.secret_key, a, "pc", now, 7200),
+                f"ws://127.0.0.1:{hub_port}/ws/phone?token="
+                + sign_device_token(settings.secret_key, a, "phone", now, 7200),
+            )
+            for a in attempt_ids
+        ]
+        ours = await run_phase(urls, args.duration, False, hub.pid, args.end_sessions, 1)
+        stats: Stats = ours["stats"]
+        lost_hb, lost_focus = await count_in_redis(services.redis_url, prefix, stats)
+        await asyncio.sleep(3)  # let the persistence worker drain
+        in_pg = await pg_copied(services.database_url, attempt_ids)
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(timeout=60)
+
+        echo_port = free_port()
+        echo = spawn(["--serve-echo", str(echo_port)], env)
+        procs.append(echo)
+        await wait_port(echo_port, echo)
+        echo_urls = [
+            (a, f"ws://127.0.0.1:{echo_port}/", f"ws://127.0.0.1:{echo_port}/") for a in attempt_ids
+        ]
+        bare = await run_phase(echo_urls, args.duration, True, echo.pid, 0, 1)
+        echo.send_signal(signal.SIGTERM)
+        echo.wait(timeout=30)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        services.stop()
+
+    errors: dict[str, int] = {}
+    for code in stats.errors:
+        errors[code] = errors.get(code, 0) + 1
+    return {
+        "sessions": args.sessions,
+        "websockets": ours["websockets"],
+        "duration_s": args.duration,
+        "connect_s": round(ours["connect_s"], 1),
+        "msgs_per_s": round(ours["msgs_per_s"], 1),
+        "p50_ingest_ms": round(percentile(stats.ingest_ms, 0.50), 2),
+        "p99_ingest_ms": round(percentile(stats.ingest_ms, 0.99), 2),
+        "p99_end_ms": round(percentile(stats.end_ms, 0.99), 2),
+        "ended_sessions": len(stats.end_ms),
+        "hub_cpu_pct": round(ours["cpu_pct"], 1),
+        "hub_cpu_us_per_msg": round(ours["cpu_per_msg_us"], 1),
+        "hub_rss_kib_per_ws": round(ours["rss_kib_per_ws"], 1),
+        "hub_rss_total_mib": round(ours["rss_total_kib"] / 1024, 1),
+        "lost_events": lost_hb + lost_focus,
+        "events_in_postgres": in_pg,
+        "errors": errors,
+        "baseline_msgs_per_s": round(bare["msgs_per_s"], 1),
+        "baseline_cpu_pct": round(bare["cpu_pct"], 1),
+        "baseline_cpu_us_per_msg": round(bare["cpu_per_msg_us"], 1),
+        "cost_ratio": round(ours["cpu_per_msg_us"] / max(1e-9, bare["cpu_per_msg_us"]), 2),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--end-sessions", type=int, default=50)
+    parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
+    parser.add_argument("--serve-hub", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
+    cli = parser.parse_args()
+    if cli.serve_hub:
+        serve_hub(cli.serve_hub, cli.profile)
+    elif cli.serve_echo:
+        serve_echo(cli.serve_echo)
+    else:
+        import uvloop
+
+        result = uvloop.run(main(cli))
+        print(json.dumps(result))
