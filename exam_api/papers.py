@@ -21,6 +21,7 @@ from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field, time_field
 from exam_api.outcomes import OUTCOME_LABELS
 from exam_api.paper_access import REQUEST_MESSAGES, Access, PaperFacts, paper_access, papers_visible
+from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
 from exam_api.requests import request_status
 from proctor.resources import resources
 
@@ -83,6 +84,51 @@ async def create_paper(
             [(paper_id, qid, pos) for pos, qid in enumerate(question_ids, start=1)],
         )
     return paper_id
+
+
+def _pick(value: object) -> dict[str, int] | None:
+    """``{"single": n, "multiple": m, "truefalse": k}`` (any subset), or None for all."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= set(QUESTION_KIND_LABELS):
+        raise ApiError(400, "bad_pick", "抽题数量应为 {single, multiple, truefalse} 各题型的题数")
+    counts: dict[str, int] = {}
+    for kind in value:
+        counts[kind] = int_field(
+            value, kind, f"{QUESTION_KIND_LABELS[kind]}数量", low=0, high=MAX_PAPER_QUESTIONS
+        )
+    return counts
+
+
+async def questions_from_bank(
+    conn: asyncpg.Connection, bank_id: int, pick: dict[str, int] | None
+) -> list[int]:
+    """All the bank's questions, or ``pick[kind]`` of each kind drawn at random
+    (随机组卷). The draw happens once, here: every candidate gets the same paper."""
+    if not await conn.fetchval("SELECT 1 FROM question_banks WHERE id = $1", bank_id):
+        raise ApiError(404, "bank_not_found", "题库不存在")
+    if pick is None:
+        rows = await conn.fetch("SELECT id FROM questions WHERE bank_id = $1 ORDER BY id", bank_id)
+        return [r["id"] for r in rows]
+    ids: list[int] = []
+    for kind in ("single", "multiple", "truefalse"):  # the paper's order: by kind, as printed
+        want = pick.get(kind, 0)
+        if not want:
+            continue
+        rows = await conn.fetch(
+            "SELECT id FROM questions WHERE bank_id = $1 AND kind = $2 ORDER BY random() LIMIT $3",
+            bank_id,
+            kind,
+            want,
+        )
+        if len(rows) < want:
+            raise ApiError(
+                400,
+                "not_enough_questions",
+                f"题库中{QUESTION_KIND_LABELS[kind]}只有 {len(rows)} 题，不够抽取 {want} 题",
+            )
+        ids.extend(sorted(r["id"] for r in rows))
+    return ids
 
 
 async def list_papers_admin(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -234,7 +280,7 @@ async def get_admin_papers(request: Request) -> Response:
 
 async def post_admin_paper(request: Request) -> Response:
     """POST /api/admin/papers {class_id, kind, title, time_limit_s, opens_at?, closes_at?,
-    question_ids | bank_id}"""
+    question_ids | bank_id [+ pick {single, multiple, truefalse}]}"""
     await require_role(request, "admin")
     body = await json_body(request)
     class_id = int_field(body, "class_id", "班级")
@@ -249,12 +295,7 @@ async def post_admin_paper(request: Request) -> Response:
         raw_ids = body.get("question_ids")
         if raw_ids is None and body.get("bank_id") is not None:
             bank_id = int_field(body, "bank_id", "题库")
-            raw_ids = [
-                r["id"]
-                for r in await conn.fetch(
-                    "SELECT id FROM questions WHERE bank_id = $1 ORDER BY id", bank_id
-                )
-            ]
+            raw_ids = await questions_from_bank(conn, bank_id, _pick(body.get("pick")))
         if not isinstance(raw_ids, list) or not all(
             isinstance(i, int) and not isinstance(i, bool) for i in raw_ids
         ):

@@ -182,7 +182,11 @@ async function loadPapers() {
 
 byTestId('paper-form').addEventListener('submit', guard(async (event) => {
   const form = event.target;
+  const kinds = ['single', 'multiple', 'truefalse'];
+  const picked = kinds.some((k) => form[`pick_${k}`].value !== '');
+  const pick = picked ? Object.fromEntries(kinds.map((k) => [k, Number(form[`pick_${k}`].value || 0)])) : undefined;
   const created = await api('POST', '/api/admin/papers', {
+    pick,
     class_id: Number(form.class_id.value), kind: form.kind.value, title: form.title.value,
     time_limit_s: Number(form.minutes.value) * 60,
     opens_at: beijing(form.opens_at.value), closes_at: beijing(form.closes_at.value),

@@ -187,3 +187,32 @@ async def test_paper_input_errors(server: LiveServer, pool: asyncpg.Pool) -> Non
             "/api/admin/papers", json={**base, "class_id": 999999999, "question_ids": [1]}
         )
         assert r.status_code == 404
+
+
+async def test_random_draw_per_kind(server: LiveServer, pool: asyncpg.Pool) -> None:
+    # 随机组卷: n questions of each kind drawn once, at creation
+    tag = unique("t")
+    async with await _admin(server, pool) as http:
+        class_id = (await http.post("/api/admin/classes", json={"name": f"班级{tag}"})).json()["id"]
+        bank_id = (await http.post("/api/admin/banks", json={"name": f"题库{tag}"})).json()["id"]
+        await http.post(f"/api/admin/banks/{bank_id}/import", content=CSV.format(tag=tag).encode())
+        base = {
+            "class_id": class_id,
+            "kind": "mock",
+            "title": "抽题卷",
+            "time_limit_s": 600,
+            "bank_id": bank_id,
+        }
+        r = await http.post(
+            "/api/admin/papers", json={**base, "pick": {"single": 1, "truefalse": 1}}
+        )
+        assert r.status_code == 201 and r.json()["question_count"] == 2
+        r = await http.post("/api/admin/papers", json={**base, "pick": {"multiple": 2}})
+        assert (r.status_code, r.json()["error"]) == (400, "not_enough_questions")
+        assert "多选题只有 1 题" in r.json()["message"]
+        r = await http.post("/api/admin/papers", json={**base, "pick": {"essay": 1}})
+        assert (r.status_code, r.json()["error"]) == (400, "bad_pick")
+        r = await http.post("/api/admin/papers", json={**base, "pick": {"single": -1}})
+        assert (r.status_code, r.json()["error"]) == (400, "bad_single")
+        r = await http.post("/api/admin/papers", json={**base, "bank_id": 999999999})
+        assert (r.status_code, r.json()["error"]) == (404, "bank_not_found")
