@@ -75,7 +75,13 @@ def synthetic_picture(t: float) -> np.ndarray:
     cy = 240 + int(20 * math.sin(t * 2))
     inside = ((x - 320) / 70.0) ** 2 + ((y - cy) / 95.0) ** 2 <= 1
     picture[inside] = (150, 180, 220)
-    return picture
+    # a webcam's sensor noise: without it VP8 has almost nothing to code and
+    # decoding costs far less than a real camera's stream
+    noise = _NOISE.integers(-6, 7, size=picture.shape, dtype=np.int16)
+    return np.clip(picture.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+_NOISE = np.random.default_rng(1)
 
 
 def encode_clip(fps: int, seconds: int) -> list[bytes]:
@@ -203,6 +209,11 @@ async def run_senders(
         "rss_growth_mib_per_min": slope,
         "hub_rss_mib": rss[-1] if rss else rss_start,
         "keyframes_sent": sum(t.keyframes_sent for t in tracks),
+        # frames per second per stream that reached the hub's decoder output
+        # (baseline) or the tap (ours): below the sent rate means it fell behind
+        "received_fps_per_stream": (stats["frames_decoded"] + stats["frames_seen"])
+        / (wall1 - wall0)
+        / streams,
     }
 
 
@@ -237,6 +248,8 @@ class Hub:
         self.taps: list[KeyframeTap] = []
         self.tracks: list[MediaStreamTrack] = []
         self.latest: list[av.VideoFrame | None] = []
+        self.frames_decoded = 0
+        self.seen_at_reset = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.latencies_ms: list[float] = []
         self.errors = 0
@@ -270,6 +283,7 @@ class Hub:
         try:
             while True:
                 self.latest[index] = await track.recv()  # type: ignore[assignment]
+                self.frames_decoded += 1
         except MediaStreamError:
             return
 
@@ -306,6 +320,8 @@ class Hub:
             "snapshots": len(self.latencies_ms),
             "errors": self.errors,
             "latencies_ms": self.latencies_ms,
+            "frames_decoded": self.frames_decoded,
+            "frames_seen": sum(t.frames_seen for t in self.taps) - self.seen_at_reset,
         }
 
     async def close(self) -> None:
@@ -343,6 +359,8 @@ async def serve_hub(mode: str, snapshot_every: float) -> None:
                 elif msg["op"] == "reset":
                     hub.latencies_ms.clear()
                     hub.errors = 0
+                    hub.frames_decoded = 0
+                    hub.seen_at_reset = sum(t.frames_seen for t in hub.taps)
                 elif msg["op"] == "stats":
                     reply = hub.stats()
                 elif msg["op"] == "quit":
@@ -371,7 +389,9 @@ def hub_main(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------ driver ---
-async def run_mode(args: argparse.Namespace, mode: str, fps: int) -> dict[str, Any]:
+async def run_mode(
+    args: argparse.Namespace, mode: str, fps: int, duration: float
+) -> dict[str, Any]:
     command = [
         sys.executable,
         __file__,
@@ -392,7 +412,7 @@ async def run_mode(args: argparse.Namespace, mode: str, fps: int) -> dict[str, A
     enable_loopback_candidates()
     try:
         result = await run_senders(
-            args.streams, fps, args.duration, port, hub.pid, window_start=args.warmup
+            args.streams, fps, duration, port, hub.pid, window_start=args.warmup
         )
     finally:
         try:
@@ -404,16 +424,17 @@ async def run_mode(args: argparse.Namespace, mode: str, fps: int) -> dict[str, A
 
 
 async def driver(args: argparse.Namespace) -> dict[str, Any]:
-    ours = await run_mode(args, "tap", args.fps)
+    ours = await run_mode(args, "tap", args.fps, args.duration)
     print(json.dumps({"run": "ours", **ours}), file=sys.stderr, flush=True)
     if args.skip_baseline:
         return ours
-    base = await run_mode(args, "decode", BASELINE_FPS)
+    base = await run_mode(args, "decode", BASELINE_FPS, args.baseline_duration or args.duration)
     print(json.dumps({"run": "baseline", **base}), file=sys.stderr, flush=True)
     ratio = base["cpu_pct_per_stream"] / ours["cpu_pct_per_stream"]
     return {
         "streams": args.streams,
         "duration_s": args.duration,
+        "baseline_duration_s": args.baseline_duration or args.duration,
         "fps": ours["fps"],
         "baseline_fps": base["fps"],
         "cpu_pct_per_stream": round(ours["cpu_pct_per_stream"], 3),
@@ -426,6 +447,8 @@ async def driver(args: argparse.Namespace) -> dict[str, Any]:
         "p50_snapshot_ms": ours["p50_snapshot_ms"],
         "p95_snapshot_ms": ours["p95_snapshot_ms"],
         "baseline_p95_snapshot_ms": base["p95_snapshot_ms"],
+        "received_fps_per_stream": round(ours["received_fps_per_stream"], 2),
+        "baseline_decoded_fps_per_stream": round(base["received_fps_per_stream"], 2),
         "rss_mib_per_peer": round(ours["rss_mib_per_peer"], 2),
         "baseline_rss_mib_per_peer": round(base["rss_mib_per_peer"], 2),
         "rss_growth_mib_per_min": round(ours["rss_growth_mib_per_min"], 2),
@@ -438,6 +461,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--baseline-duration", type=float, default=None, help="default: --duration")
     parser.add_argument("--fps", type=int, default=3, help="our senders' (low) frame rate")
     parser.add_argument("--snapshot-every", type=float, default=5.0)
     parser.add_argument("--skip-baseline", action="store_true")
