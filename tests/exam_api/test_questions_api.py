@@ -36,6 +36,12 @@ async def test_admin_builds_a_class_with_mock_and_formal(
         class_id = r.json()["id"]
         r = await http.post("/api/admin/classes", json={"name": f"班级{tag}"})
         assert (r.status_code, r.json()["error"]) == (409, "class_exists")
+        r = await http.post("/api/admin/classes", json={"name": "班" * 101})
+        assert (r.status_code, r.json()["error"]) == (400, "bad_name")
+        r = await http.post("/api/admin/classes", json={"name": "  "})
+        assert (r.status_code, r.json()["error"]) == (400, "missing_name")
+        r = await http.post("/api/admin/classes", json={"name": ["列表"]})
+        assert (r.status_code, r.json()["error"]) == (400, "bad_name")
         r = await http.post(
             f"/api/admin/classes/{class_id}/members", json={"username": candidate.username}
         )
