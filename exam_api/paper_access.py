@@ -37,7 +37,9 @@ class PaperFacts:
     closes_at: datetime | None
     running_attempt: bool  # an attempt on this paper has not ended
     ended_attempts: int  # attempts on this paper that have ended
-    mock_submitted: bool  # an ended attempt exists on a mock paper of the same class
+    # An ended attempt exists on a mock paper of the same class. Every end counts as a
+    # submission: time up and the fifth violation submit automatically (rules E3, E4).
+    mock_submitted: bool
 
 
 @dataclass(frozen=True, slots=True)
