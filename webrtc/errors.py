@@ -16,6 +16,7 @@ HTTP_STATUS: dict[str, int] = {
     "attempt_closed": 409,
     "no_peer": 404,
     "busy": 503,
+    "too_many_photos": 429,
     "track_ended": 409,
     "keyframe_timeout": 504,
     "bad_keyframe": 502,

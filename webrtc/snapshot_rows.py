@@ -13,6 +13,13 @@ async def attempt_is_open(conn: Any, attempt_id: int) -> bool:
     return bool(status == "in_progress")
 
 
+async def count_snapshots(conn: Any, attempt_id: int) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM snapshots WHERE attempt_id = $1", attempt_id
+    )
+    return count
+
+
 async def insert_snapshot(
     conn: Any,
     *,

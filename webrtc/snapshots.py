@@ -32,12 +32,15 @@ from webrtc.errors import RtcError
 from webrtc.faces import FaceChecker
 from webrtc.keyframes import KeyframeTap
 from webrtc.schedule import REASONS, SnapshotReason
-from webrtc.snapshot_rows import attempt_is_open, insert_snapshot, set_faces
+from webrtc.snapshot_rows import attempt_is_open, count_snapshots, insert_snapshot, set_faces
 from webrtc.storage import MAX_PHOTO_BYTES, SnapshotStore, check_jpeg
 
 log = logging.getLogger(__name__)
 
 CAPTURE_MAX_AGE_S = 120.0
+# Storage limit per attempt: a 3-hour exam at one capture per 45 s with
+# violations and returns stays far below it; a phone flooding photos does not.
+MAX_SNAPSHOTS_PER_ATTEMPT = 2000
 # Reasons the phone may give for a photo it takes by itself (rule D4).
 PHONE_OWN_REASONS: tuple[SnapshotReason, ...] = ("start", "return_to_page")
 
@@ -205,6 +208,8 @@ class SnapshotService:
         async with self._pool.acquire() as conn:
             if not await attempt_is_open(conn, attempt_id):
                 raise RtcError("attempt_closed", "考试已结束")
+            if await count_snapshots(conn, attempt_id) >= MAX_SNAPSHOTS_PER_ATTEMPT:
+                raise RtcError("too_many_photos", "本场考试的照片数量已达上限")
         blob = await self.workers.run(self._store.put, jpeg)
         async with self._pool.acquire() as conn:
             snapshot_id = await insert_snapshot(

@@ -18,6 +18,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+import webrtc.snapshots
 from hub.keys import Keys
 from proctor.settings import Settings
 from tests.support.faces import jpeg_of, picture_with_faces
@@ -437,3 +438,24 @@ async def test_phone_camera_state_follows_what_the_hub_reports(
         return states if states[-1:] == ["ended"] else []
 
     assert await eventually(phone_states) == ["live", "stalled", "live", "stalled", "ended"]
+
+
+async def test_a_flooding_phone_hits_the_per_attempt_limit(
+    rtc_server: LiveServer,
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    rtc_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webrtc.snapshots, "MAX_SNAPSHOTS_PER_ATTEMPT", 2)
+    attempt = await open_attempt(pool, rtc_settings)
+    auth = {"Authorization": f"Bearer {attempt.phone_token}"}
+    codes = []
+    for i in range(3):
+        photo = jpeg_of(picture_with_faces(i % 2))
+        response = await client.post(
+            "/api/rtc/phone-photo", params={"reason": "return_to_page"}, content=photo, headers=auth
+        )
+        codes.append(response.status_code)
+    assert codes == [201, 201, 429]
+    assert len(await snapshots(pool, attempt.id)) == 2
