@@ -4,8 +4,11 @@ folder, /readyz green, the demo thread working, and SIGTERM leaving no server be
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
+import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +19,7 @@ import httpx
 import psutil
 import websockets
 
+from exam_api import captcha
 from tests.support.live import free_port
 from tests.support.waits import eventually
 
@@ -27,6 +31,17 @@ def _children_using(data_dir: Path) -> list[psutil.Process]:
         if str(data_dir) in cmd and ("postgres" in cmd or "redis-server" in cmd):
             found.append(proc)
     return found
+
+
+async def known_captcha_on(conn: asyncpg.Connection, secret: bytes) -> dict[str, str]:
+    captcha_id, answer = secrets.token_urlsafe(12), "AB3K"
+    await conn.execute(
+        "INSERT INTO captchas (id, answer_hash, expires_at) VALUES ($1, $2, $3)",
+        captcha_id,
+        captcha._digest(secret, captcha_id, answer),
+        dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+    )
+    return {"captcha_id": captcha_id, "captcha": answer}
 
 
 async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
@@ -54,15 +69,28 @@ async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> Non
             await eventually(ready, within=60)
             assert _children_using(data_dir), "embedded servers should be running"
 
-            r = await http.post(
-                "/api/auth/login", json={"username": "demo_candidate", "password": "Demo@2026"}
-            )
-            assert r.status_code == 200, r.text
-            csrf = r.json()["csrf_token"]
-            # the demo mock paper id is printed by serve; read it from the database instead
             db_url = f"postgresql://postgres@/postgres?host={data_dir / 'pg'}"
             conn = await asyncpg.connect(db_url)
             try:
+                # Rule A1 as a user goes through it: password + captcha → SMS code → session.
+                # The captcha is made with a known answer (its image is for eyes, not tests).
+                secret = (data_dir / "secret_key").read_bytes().strip()
+                known = await known_captcha_on(conn, secret)
+                r = await http.post(
+                    "/api/auth/login",
+                    json={"username": "demo_candidate", "password": "Demo@2026", **known},
+                )
+                assert r.status_code == 200, r.text
+                challenge = r.json()["challenge_id"]
+                body = await conn.fetchval("SELECT body FROM sms_outbox ORDER BY id DESC LIMIT 1")
+                code = re.search(r"\d{6}", body)
+                assert code is not None, body
+                r = await http.post(
+                    "/api/auth/login/verify",
+                    json={"challenge_id": challenge, "code": code.group(0)},
+                )
+                assert r.status_code == 200, r.text
+                csrf = r.json()["csrf_token"]
                 paper_id = await conn.fetchval(
                     "SELECT id FROM papers WHERE kind = 'mock' ORDER BY id LIMIT 1"
                 )

@@ -8,7 +8,6 @@ worker copies them to PostgreSQL → the PC's WebRTC video yields a stored JPEG.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -114,7 +113,7 @@ async def test_token_for_other_device_is_refused(
 
 
 async def test_pc_video_yields_a_stored_jpeg(
-    started: dict[str, Any], server: LiveServer, pool: asyncpg.Pool
+    started: dict[str, Any], server: LiveServer, pool: asyncpg.Pool, settings: Settings
 ) -> None:
     """Rule G2/E2: the server receives the PC's WebRTC video and keeps a JPEG frame."""
     attempt_id = started["attempt_id"]
@@ -145,7 +144,8 @@ async def test_pc_video_yields_a_stored_jpeg(
         row = await eventually(stored, within=20)
     finally:
         await peer.close()
-    data = Path(row["path"]).read_bytes()
+    # snapshots.path is relative to the content-addressed store's root
+    data = (settings.data_dir / "snapshots" / row["path"]).read_bytes()
     assert data[:3] == b"\xff\xd8\xff"  # a JPEG
     assert (row["width"], row["height"]) == (640, 480)
     import hashlib
