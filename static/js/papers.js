@@ -32,14 +32,47 @@ async function start(paper, button, error) {
   }
 }
 
+// Seed "考前该做哪些准备" (rule D7) and the exam rules, confirmed before a start.
+const PREPARATION = [
+  '手机电量准备：将手机电量充满，或连接充电宝保持供电，确保考试过程中不会因电量不足中断。',
+  '手机屏幕设置：关闭低电量模式，关闭屏幕自动休眠，保持屏幕常亮。',
+  '电脑硬件检查：确认电脑已配备摄像头，外接摄像头需提前连接并确保正常。',
+  '电脑软件授权：在杀毒/安全软件中允许浏览器访问电脑摄像头（建议考试期间退出安全软件）。',
+];
+const RULES = [
+  '考试要求双路视频监控：电脑摄像头和手机小程序摄像同时开启后才可以答题，考试中会随机双路抓拍。',
+  '考试中不允许切屏或点击试卷以外的内容，满 5 次系统将自动交卷。',
+  '到达考试时间后系统自动交卷；答案在作答时即时保存。',
+];
+
+function confirmPanel(paper, error) {
+  const agree = el('input', { type: 'checkbox', testid: `paper-agree-${paper.kind}` });
+  const go = el('button', { type: 'button', testid: `paper-confirm-${paper.kind}`, disabled: true }, '确定考试');
+  agree.addEventListener('change', () => { go.disabled = !agree.checked; });
+  go.addEventListener('click', () => start(paper, go, error));
+  const panel = el('div', { class: 'lock-reason', testid: `paper-prepare-${paper.kind}`, hidden: true },
+    el('strong', {}, '考前准备'),
+    el('ol', {}, PREPARATION.map((item) => el('li', {}, item))),
+    el('strong', {}, paper.kind === 'formal' ? '正式考试说明（只能在电脑端答题）' : '模拟考试说明（用于调试电脑摄像头和熟悉手机摄像步骤）'),
+    el('ul', {}, RULES.map((item) => el('li', {}, item))),
+    el('label', {}, agree, ' 我已完成考前准备，并了解考试规则'),
+    go, ' ',
+    el('button', { type: 'button', class: 'secondary', onclick: () => { panel.hidden = true; } }, '取消'));
+  return panel;
+}
+
 function card(paper) {
   const error = el('p', { class: 'error', testid: `paper-error-${paper.kind}` });
   const actions = [];
-  if (paper.state === 'open' || paper.state === 'resume') {
-    const label = paper.state === 'resume' ? '继续考试' : '开始考试';
-    const button = el('button', { type: 'button', testid: `paper-start-${paper.kind}` }, label);
+  if (paper.state === 'resume') {
+    const button = el('button', { type: 'button', testid: `paper-start-${paper.kind}` }, '继续考试');
     button.addEventListener('click', () => start(paper, button, error));
     actions.push(button);
+  } else if (paper.state === 'open') {
+    const panel = confirmPanel(paper, error);
+    const button = el('button', { type: 'button', testid: `paper-start-${paper.kind}` }, '开始考试');
+    button.addEventListener('click', () => { panel.hidden = false; });
+    actions.push(button, panel);
   } else {
     actions.push(el('p', { class: 'lock-reason', testid: `paper-locked-reason-${paper.kind}` },
       paper.state === 'locked' ? '🔒 ' : '', paper.message));

@@ -103,6 +103,11 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
                 "请先完成并提交模拟考试，提交后才可以开始正式考试"
             )
             await page.get_by_test_id("paper-start-mock").click()
+            # seed "选择试卷，并确定考试": the preparation checklist (rule D7) comes first
+            await expect(page.get_by_test_id("paper-prepare-mock")).to_contain_text("手机电量准备")
+            await expect(page.get_by_test_id("paper-confirm-mock")).to_be_disabled()
+            await page.get_by_test_id("paper-agree-mock").check()
+            await page.get_by_test_id("paper-confirm-mock").click()
             await page.wait_for_url("**/static/exam.html?attempt=*")
             await expect(page.get_by_test_id("exam-title")).to_have_text(f"模拟考试：模拟试卷{tag}")
             await expect(page.get_by_test_id("exam-timer")).to_have_text(
