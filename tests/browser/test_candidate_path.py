@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Page, async_playwright, expect
 
 from proctor.settings import Settings
 from tests.support import files
@@ -22,25 +22,14 @@ from tests.support.accounts import (
     unique_phone,
 )
 from tests.support.browser import launch_chromium
-from tests.support.browser_accounts import ANSWER, known_captchas
+from tests.support.browser_accounts import ANSWER, known_captchas, signed_in_context
 from tests.support.live import LiveServer
 from tests.support.papers import class_with_papers
-from tests.support.users import create_user, login_cookies
+from tests.support.users import create_user
 
 pytestmark = pytest.mark.browser
 
 HTML_NAME = "<b>王</b>小明"  # shown as typed, never as markup
-
-
-async def signed_in_context(
-    browser: Browser, server: LiveServer, pool: asyncpg.Pool, user_id: int
-) -> BrowserContext:
-    login = await login_cookies(pool, user_id)
-    context = await browser.new_context()
-    await context.add_cookies(
-        [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
-    )
-    return context
 
 
 async def fill_wizard(page: Page, *, first_time: bool, id_card: str) -> None:

@@ -7,11 +7,13 @@ import json
 import random
 
 import asyncpg
-from playwright.async_api import BrowserContext, Route
+from playwright.async_api import Browser, BrowserContext, Route
 
 from exam_api import captcha
 from proctor.settings import Settings
 from tests.support.accounts import known_captcha
+from tests.support.live import LiveServer
+from tests.support.users import login_cookies
 
 ANSWER = "K7PX"
 
@@ -33,3 +35,15 @@ async def known_captchas(context: BrowserContext, pool: asyncpg.Pool, settings: 
         await route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     await context.route("**/api/auth/captcha", answer)
+
+
+async def signed_in_context(
+    browser: Browser, server: LiveServer, pool: asyncpg.Pool, user_id: int
+) -> BrowserContext:
+    """A browser context signed in with a DB-made session (no captcha, no SMS)."""
+    login = await login_cookies(pool, user_id)
+    context = await browser.new_context()
+    await context.add_cookies(
+        [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+    )
+    return context
