@@ -39,6 +39,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 from hub.keys import STREAM_MAXLEN
 from proctor.resources import Resources
+from webrtc.commands import ChannelCommands
 from webrtc.errors import RtcError
 from webrtc.keyframes import KeyframeTap, install_keyframe_tap, restrict_to_vp8
 from webrtc.liveness import CameraLiveness, CameraState
@@ -118,6 +119,9 @@ class PeerRegistry:
         self.media: dict[int, AttemptMedia] = {}
         self.phones: dict[int, PhoneCamera] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.commands = ChannelCommands(
+            res.redis, res.keys, on_snapshot=self.snapshot_now, on_watch=self.set_watched
+        )
         self._monitor: asyncio.Task[None] | None = None
         self._next_attempt_check = 0.0
 
@@ -129,6 +133,7 @@ class PeerRegistry:
             enable_loopback_candidates()
         self.snapshots.start()
         self.sweeper.start()
+        await self.commands.start()
         self._monitor = asyncio.get_running_loop().create_task(self._run_monitor())
 
     async def stop(self) -> None:
@@ -142,6 +147,7 @@ class PeerRegistry:
         await asyncio.gather(*(p.pc.close() for p in self.peers.values()), return_exceptions=True)
         self.peers.clear()
         self.media.clear()
+        await self.commands.stop()
         await self.sweeper.stop()
         await self.snapshots.stop()
 
@@ -192,10 +198,11 @@ class PeerRegistry:
         self.peers[attempt_id] = peer
         if current is not None:
             self._spawn(current.pc.close())
-        self.media.setdefault(
-            attempt_id,
-            AttemptMedia(SnapshotSchedule(self._rng, self._mean_s, self._min_gap_s)),
-        )
+        if attempt_id not in self.media:
+            self.media[attempt_id] = AttemptMedia(
+                SnapshotSchedule(self._rng, self._mean_s, self._min_gap_s)
+            )
+            await self.commands.follow(attempt_id)
         local = pc.localDescription
         assert local is not None
         return local
@@ -279,7 +286,8 @@ class PeerRegistry:
 
     async def close_attempt(self, attempt_id: int) -> None:
         """The attempt ended: stop its snapshots and close its peer."""
-        self.media.pop(attempt_id, None)
+        if self.media.pop(attempt_id, None) is not None:
+            await self.commands.unfollow(attempt_id)
         self.phones.pop(attempt_id, None)
         peer = self.peers.pop(attempt_id, None)
         if peer is not None:

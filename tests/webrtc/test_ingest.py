@@ -28,6 +28,7 @@ from tests.support.rtc_peers import FakeCamera
 from tests.support.sdp import without_codec
 from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
+from webrtc.commands import request_snapshot, request_watch
 from webrtc.ingest import PeerRegistry
 from webrtc.loopback import enable_loopback_candidates
 
@@ -459,3 +460,33 @@ async def test_a_flooding_phone_hits_the_per_attempt_limit(
         codes.append(response.status_code)
     assert codes == [201, 201, 429]
     assert len(await snapshots(pool, attempt.id)) == 2
+
+
+async def test_commands_from_any_process_reach_the_peer(
+    rtc_server: LiveServer,
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    redis: Redis,
+    rtc_settings: Settings,
+) -> None:
+    # rule H8: the violation may be noticed by another hub process than the
+    # one holding the PC peer; the request travels over the attempt's channel
+    attempt = await open_attempt(pool, rtc_settings)
+    keys = Keys(rtc_settings.redis_prefix)
+    page = await connect_page(client, attempt)
+    registry = registry_of(rtc_server)
+    try:
+        await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
+        await request_watch(redis, keys, attempt.id, True)
+        await eventually(lambda: _async(page.rates[-1:] == [15]))
+        await request_snapshot(redis, keys, attempt.id, "violation")
+
+        async def violation() -> list[asyncpg.Record]:
+            return [r for r in await snapshots(pool, attempt.id) if r["reason"] == "violation"]
+
+        (row,) = await eventually(violation, within=15)
+        assert row["device"] == "pc"
+        await request_watch(redis, keys, attempt.id, False)
+        await eventually(lambda: _async(page.rates[-1:] == [3]))
+    finally:
+        await page.pc.close()
