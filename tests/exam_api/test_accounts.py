@@ -19,6 +19,7 @@ from tests.support.accounts import (
     unique_phone,
 )
 from tests.support.live import LiveServer
+from tests.support.recording_sms import RecordingSmsSender
 from tests.support.users import PASSWORD, create_user
 
 
@@ -394,3 +395,29 @@ async def test_logout_needs_the_csrf_header(
     r = await http.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200
     assert (await http.get("/api/auth/me")).status_code == 401
+
+
+async def test_sms_goes_through_the_configured_sender(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, server: LiveServer
+) -> None:
+    """Rule A4: the sender is an interface; a real gateway replaces the outbox sender."""
+    recording = RecordingSmsSender()
+    server.app.state.sms_sender = recording
+    try:
+        phone = unique_phone()
+        r = await http.post(
+            "/api/auth/sms",
+            json={
+                "purpose": "register",
+                "phone": phone,
+                **await known_captcha(pool, settings.secret_key),
+            },
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        server.app.state.sms_sender = None
+    ((to, purpose, text),) = recording.sent
+    assert (to, purpose) == (phone, "register")
+    assert "注册验证码" in text
+    async with pool.acquire() as conn:  # the outbox saw nothing
+        assert await conn.fetchval("SELECT count(*) FROM sms_outbox WHERE phone = $1", phone) == 0

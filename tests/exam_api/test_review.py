@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -176,3 +177,25 @@ async def test_html_in_a_name_reaches_the_reviewer_as_plain_data(
         .headers["content-type"]
         .startswith("application/json")
     )
+
+
+async def test_two_reviewers_deciding_at_once_make_one_decision(
+    reviewer: httpx.AsyncClient, server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    """First decision wins; the other gets 409 and no second audit row is written."""
+    _, request_id = await submitted(server, pool)
+    other = await create_user(pool, role="admin")
+    async with await signed_in_client(server.url, pool, other.id) as admin:
+        url = f"/api/review/requests/{request_id}/decision"
+        a, b = await asyncio.gather(
+            reviewer.post(url, json={"decision": "approve"}),
+            admin.post(url, json={"decision": "reject", "reason": "材料不全"}),
+        )
+    assert sorted((a.status_code, b.status_code)) == [200, 409]
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM review_audit WHERE request_id = $1", request_id
+            )
+            == 1
+        )
