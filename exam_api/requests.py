@@ -269,33 +269,43 @@ async def submit(request: Request) -> Response:
     body = await json_body(request)
     now = dt.datetime.now(dt.UTC)
     async with resources(request).pool.acquire() as conn:
-        registered = await conn.fetchval("SELECT id_card FROM users WHERE id = $1", user.id)
-        lookup_card = registered or (
-            body.get("id_card") if isinstance(body.get("id_card"), str) else None
+        await _refuse_if_open(conn, user.id)
+        registered: str | None = await conn.fetchval(
+            "SELECT id_card FROM users WHERE id = $1", user.id
         )
         record = None
-        if body.get("candidate_type") == "non_social" and lookup_card:
-            try:
-                number = parse_id_card(str(lookup_card)).number
-            except IdCardError:
-                number = None
-            if number:
-                record = await training_lookup(request).lookup(conn, number)
+        if body.get("candidate_type") == "non_social":
+            record = await _training_record(request, conn, registered or body.get("id_card"))
         try:
             sub = validate_submission(body, record, registered, now.date())
         except FieldError as exc:
             raise ApiError(422, exc.code, exc.message) from None
         async with conn.transaction():
-            status = await request_status(conn, user.id)
-            if status in ("pending", "approved"):
-                raise ApiError(409, "request_open", _OPEN_MESSAGES[status])
+            await _refuse_if_open(conn, user.id)
             await _check_documents(conn, user.id, sub.documents)
             try:
                 request_id = await _insert(conn, user.id, sub, now)
-            except asyncpg.UniqueViolationError:
+            except asyncpg.UniqueViolationError:  # a concurrent submit of the same candidate
                 raise ApiError(409, "request_open", _OPEN_MESSAGES["pending"]) from None
         view = await load_request(conn, request_id)
     return JSONResponse({"status": "pending", "request": view}, status_code=201)
+
+
+async def _refuse_if_open(conn: Any, user_id: int) -> None:
+    status = await request_status(conn, user_id)
+    if status in ("pending", "approved"):
+        raise ApiError(409, "request_open", _OPEN_MESSAGES[status])
+
+
+async def _training_record(
+    request: Request, conn: Any, id_card: object
+) -> training.TrainingRecord | None:
+    """The training record of a (valid) ID-card number; None when there is none."""
+    try:
+        number = parse_id_card(id_card if isinstance(id_card, str) else "").number
+    except IdCardError:
+        return None  # the personal-information step reports the bad number
+    return await training_lookup(request).lookup(conn, number)
 
 
 _OPEN_MESSAGES = {
