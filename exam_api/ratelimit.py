@@ -24,11 +24,12 @@ class Limit:
 
 
 LOGIN_PER_ACCOUNT = Limit("login_account", 10, 15 * 60, "该账号登录尝试过于频繁，请15分钟后再试")
-LOGIN_PER_ADDRESS = Limit("login_address", 60, 15 * 60, "登录尝试过于频繁，请稍后再试")
+# Per-address limits are generous: a whole exam centre may sit behind one NAT address.
+LOGIN_PER_ADDRESS = Limit("login_address", 300, 15 * 60, "登录尝试过于频繁，请稍后再试")
 SMS_PER_PHONE_MINUTE = Limit("sms_phone_minute", 1, 60, "验证码发送过于频繁，请60秒后再试")
 SMS_PER_PHONE_DAY = Limit("sms_phone_day", 10, 24 * 3600, "该手机号今日验证码发送次数已达上限")
-SMS_PER_ADDRESS = Limit("sms_address", 30, 3600, "验证码发送过于频繁，请稍后再试")
-CAPTCHA_PER_ADDRESS = Limit("captcha_address", 120, 600, "请求过于频繁，请稍后再试")
+SMS_PER_ADDRESS = Limit("sms_address", 200, 3600, "验证码发送过于频繁，请稍后再试")
+CAPTCHA_PER_ADDRESS = Limit("captcha_address", 600, 600, "请求过于频繁，请稍后再试")
 
 
 @dataclass(frozen=True)
