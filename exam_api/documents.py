@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import posixpath
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -132,3 +134,26 @@ routes = [
     Route("/api/uploads", upload, methods=["POST"]),
     Route("/api/uploads/{upload_id:int}", download, methods=["GET"]),
 ]
+
+
+ORPHAN_AGE = dt.timedelta(days=7)
+
+
+async def sweep_orphans(conn: Any, root: Path, now: dt.datetime, batch: int = 500) -> int:
+    """Delete uploads no request uses, a week after they were made (files and rows).
+
+    A candidate may upload and never submit; this keeps the uploads folder bounded.
+    """
+    rows = await conn.fetch(
+        """DELETE FROM uploads WHERE id IN (
+               SELECT u.id FROM uploads u
+                WHERE u.created_at < $1
+                  AND NOT EXISTS (SELECT 1 FROM exam_request_documents d WHERE d.upload_id = u.id)
+                LIMIT $2)
+           RETURNING relpath""",
+        now - ORPHAN_AGE,
+        batch,
+    )
+    for row in rows:
+        uploads.resolve(root, row["relpath"]).unlink(missing_ok=True)
+    return len(rows)

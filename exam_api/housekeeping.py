@@ -1,4 +1,5 @@
-"""Housekeeping for the account tables: expired captchas, SMS codes and rate counters.
+"""Housekeeping for the account tables: expired captchas, SMS codes, rate counters,
+and uploads no request uses.
 
 One background task with ``start()``/``stop()``; ``stop()`` cancels and awaits.
 Keeps those tables bounded by time (rule A5 rows are short-lived by design).
@@ -10,18 +11,20 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from pathlib import Path
 
-from exam_api import captcha, ratelimit, sms
+from exam_api import captcha, documents, ratelimit, sms, uploads
 from proctor.resources import Resources
 
 log = logging.getLogger(__name__)
 
 
-async def sweep_once(conn: object, now: dt.datetime) -> dict[str, int]:
+async def sweep_once(conn: object, uploads_root: Path, now: dt.datetime) -> dict[str, int]:
     return {
         "captchas": await captcha.sweep(conn, now),
         "sms_codes": await sms.sweep(conn, now),
         "rate_hits": await ratelimit.sweep(conn, now),
+        "orphan_uploads": await documents.sweep_orphans(conn, uploads_root, now),
     }
 
 
@@ -47,7 +50,8 @@ class Housekeeper:
         while True:
             try:
                 async with self._res.pool.acquire() as conn:
-                    await sweep_once(conn, dt.datetime.now(dt.UTC))
+                    root = uploads.uploads_root(self._res.settings.data_dir)
+                    await sweep_once(conn, root, dt.datetime.now(dt.UTC))
             except asyncio.CancelledError:
                 raise
             except Exception:  # a failed sweep is retried next round, never fatal
