@@ -1,7 +1,7 @@
 """Checks on a PC camera offer before any peer is built (bad input → clear error).
 
 An offer must be SDP that aiortc can parse, carry exactly one video section
-that sends, and offer VP8 — the only codec whose keyframes
+that sends and no audio, and offer VP8 — the only codec whose keyframes
 ``webrtc/keyframes.py`` recognises (Chromium always offers it). Nothing is
 created or changed when a check fails.
 """
@@ -26,6 +26,9 @@ def check_offer(sdp: str) -> None:
         parsed = SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc's parser asserts or raises anything on junk
         raise RtcError("bad_sdp", f"SDP 无法解析：{exc!r}") from None
+    if any(m.kind == "audio" and m.port != 0 for m in parsed.media):
+        # aiortc would decode audio too, into a queue nobody reads
+        raise RtcError("bad_sdp", "只接受摄像头视频，不接受音频")
     videos = [m for m in parsed.media if m.kind == "video" and m.port != 0]
     if not videos:
         raise RtcError("no_video", "未包含摄像头视频，请允许使用摄像头后重试")

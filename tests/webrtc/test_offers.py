@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import AudioStreamTrack, RTCPeerConnection
 
 from tests.support.rtc_peers import FakeCamera
 from tests.support.sdp import without_codec
@@ -52,3 +52,15 @@ async def test_a_receive_only_video_offer_is_refused() -> None:
     with pytest.raises(RtcError) as err:
         check_offer(sdp)
     assert err.value.code == "no_video"
+
+
+async def test_an_offer_with_audio_is_refused() -> None:
+    pc = RTCPeerConnection()
+    pc.addTrack(FakeCamera())
+    pc.addTrack(AudioStreamTrack())
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    with pytest.raises(RtcError) as err:
+        check_offer(sdp)
+    assert err.value.code == "bad_sdp"
