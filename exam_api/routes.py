@@ -11,6 +11,7 @@ from exam_api import (
     classes,
     documents,
     papers,
+    phone_link,
     questions,
     requests,
     results,
@@ -30,4 +31,6 @@ routes: list[BaseRoute] = [
     *papers.routes,
     *attempts.routes,
     *results.routes,
+    # integration helper: the phone's QR code and token (D3, D4)
+    *phone_link.routes,
 ]

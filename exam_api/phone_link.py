@@ -1,0 +1,176 @@
+"""The phone's way into an attempt (rules D3, D4, D6).
+
+The PC exam page shows a QR code of the phone page's address with a phone
+token in it; the phone (no web session of its own) proves itself with that
+token from then on. The token is short-lived (``device_token_ttl_s``), so the
+PC page shows a fresh code every few minutes and the phone, while it holds a
+valid token, trades it for a fresh one before it expires.
+
+GET  /api/attempts/{id}/phone-qr     owner (candidate)  → image/svg+xml
+GET  /api/attempts/{id}/phone-link   owner (candidate)  → {url, expires_at}
+GET  /api/phone/info                 phone token        → what the phone shows
+POST /api/phone/token                phone token        → a fresh phone token
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import segno
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from exam_api.attempts import own_attempt
+from exam_api.auth import require_role, utcnow
+from exam_api.errors import ApiError
+from exam_api.fields import path_id
+from exam_api.papers import KIND_LABELS
+from hub.errors import TokenError
+from hub.tokens import DeviceClaim, sign_device_token, verify_device_token
+from proctor.resources import Resources, resources
+
+PHONE_PAGE = "/static/phone.html"
+
+
+def phone_url(base_url: str, token: str) -> str:
+    """The phone page's address carrying ``token`` (what the QR code holds)."""
+    return f"{base_url.rstrip('/')}{PHONE_PAGE}?token={token}"
+
+
+def qr_svg(text: str) -> bytes:
+    """``text`` as a QR code in SVG (error correction M: survives a glare on the screen)."""
+    code = segno.make(text, error="m", micro=False)
+    out = io.BytesIO()
+    code.save(out, kind="svg", scale=4, border=4, dark="#000", light="#fff", xmldecl=False)
+    return out.getvalue()
+
+
+def _phone_token(res: Resources, attempt_id: int, now: float) -> tuple[str, int]:
+    ttl = res.settings.device_token_ttl_s
+    return sign_device_token(res.settings.secret_key, attempt_id, "phone", now, ttl), int(now) + ttl
+
+
+async def _open_attempt_of_owner(request: Request) -> int:
+    """The attempt id if it is the signed-in candidate's and still running."""
+    user = await require_role(request, "candidate")
+    attempt_id = path_id(request.path_params["attempt_id"])
+    async with resources(request).pool.acquire() as conn:
+        row = await own_attempt(conn, attempt_id, user.id)  # 404 for anyone else's
+    if row["status"] != "in_progress" or utcnow() >= row["deadline_at"]:
+        raise ApiError(409, "attempt_ended", "考试已结束，无需再连接手机")
+    return attempt_id
+
+
+async def phone_qr(request: Request) -> Response:
+    """The QR code the phone scans (rule D3), for the attempt's owner only."""
+    attempt_id = await _open_attempt_of_owner(request)
+    token, _ = _phone_token(resources(request), attempt_id, time.time())
+    return Response(
+        qr_svg(phone_url(str(request.base_url), token)),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def phone_link(request: Request) -> Response:
+    """The phone page's address as text, for typing it in by hand."""
+    attempt_id = await _open_attempt_of_owner(request)
+    token, expires = _phone_token(resources(request), attempt_id, time.time())
+    return JSONResponse(
+        {
+            "url": phone_url(str(request.base_url), token),
+            "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _phone_claim(request: Request) -> DeviceClaim:
+    auth = request.headers.get("authorization", "")
+    if not auth.startswith("Bearer "):
+        raise ApiError(401, "bad_token", "缺少手机端令牌，请用手机扫描电脑端考试页面的二维码")
+    try:
+        claim = verify_device_token(
+            resources(request).settings.secret_key, auth.removeprefix("Bearer "), time.time()
+        )
+    except TokenError:
+        raise ApiError(401, "bad_token", "二维码已失效，请在电脑端考试页面重新扫描二维码") from None
+    if claim.device != "phone":
+        raise ApiError(403, "wrong_device", "这是电脑端的令牌，请用手机扫描二维码")
+    return claim
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 欧阳娜娜 → 欧**娜: enough for the candidate to recognise
+    themself on the binding screen (rule D3), not enough to identify anyone."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+async def _phone_view(conn: asyncpg.Connection, attempt_id: int) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """SELECT a.id, a.user_id, a.status, a.deadline_at, p.title, p.kind, u.real_name
+             FROM attempts a JOIN papers p ON p.id = a.paper_id JOIN users u ON u.id = a.user_id
+            WHERE a.id = $1""",
+        attempt_id,
+    )
+    if row is None:
+        raise ApiError(404, "attempt_not_found", "考试记录不存在")
+    return {
+        "attempt_id": row["id"],
+        # A stable, non-identifying key for "this phone is bound to this candidate".
+        "binding_key": f"u{row['user_id']}",
+        "candidate": mask_name(row["real_name"] or ""),
+        "paper": {
+            "title": row["title"],
+            "kind": row["kind"],
+            "kind_label": KIND_LABELS[row["kind"]],
+        },
+        "status": row["status"],
+        "deadline_at": row["deadline_at"].isoformat(),
+    }
+
+
+async def phone_info(request: Request) -> Response:
+    """What the phone shows before it starts: whose exam, which paper (rules D3, D4)."""
+    claim = _phone_claim(request)
+    async with resources(request).pool.acquire() as conn:
+        view = await _phone_view(conn, claim.attempt_id)
+    return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+
+async def phone_token(request: Request) -> Response:
+    """A valid phone token traded for a fresh one, so a phone that stays on
+    the page keeps its connection for the whole exam."""
+    claim = _phone_claim(request)
+    res = resources(request)
+    async with res.pool.acquire() as conn:
+        view = await _phone_view(conn, claim.attempt_id)
+    if view["status"] != "in_progress":
+        raise ApiError(409, "attempt_ended", "考试已结束")
+    token, expires = _phone_token(res, claim.attempt_id, time.time())
+    ws_base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
+    return JSONResponse(
+        {
+            "token": token,
+            "ws_phone_url": f"{ws_base}/ws/phone?token={token}",
+            "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/api/attempts/{attempt_id:int}/phone-qr", phone_qr, methods=["GET"]),
+    Route("/api/attempts/{attempt_id:int}/phone-link", phone_link, methods=["GET"]),
+    Route("/api/phone/info", phone_info, methods=["GET"]),
+    Route("/api/phone/token", phone_token, methods=["POST"]),
+]
