@@ -24,6 +24,7 @@ from hub.live import Hub
 from hub.persist import PersistWorker
 from hub.routes import routes as hub_routes
 from proctor.db import apply_schema, create_pool
+from proctor.device_bridge import DeviceBridge
 from proctor.health import healthz, readyz
 from proctor.resources import Resources
 from proctor.settings import Settings
@@ -62,6 +63,8 @@ def create_app(settings: Settings) -> Starlette:
                 ("persist", PersistWorker(res)),
                 ("accounts-housekeeping", Housekeeper(res)),
                 ("rtc", PeerRegistry(res)),
+                # joins the two above: camera liveness, capture requests, phone photos
+                ("device-bridge", DeviceBridge(res)),
             ]
             started = []
             try:
