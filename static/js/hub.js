@@ -46,11 +46,34 @@ export class HubSocket {
     if (this.welcomed) this.ws.send(JSON.stringify(message));
   }
 
-  save() {
-    sessionStorage.setItem(this.key, JSON.stringify({ seq: this.seq, outbox: this.outbox }));
+  // A photo answering capture request `requestId` (the phone, rules D4/E2): a
+  // binary frame 'PH', seq, request id (uint32 big-endian), then the JPEG,
+  // numbered with the other messages so that a resume re-sends it in order.
+  sendPhoto(requestId, jpeg) {
+    if (this.ended) return;
+    const seq = ++this.seq;
+    const bytes = new Uint8Array(jpeg);
+    const frame = new Uint8Array(10 + bytes.length);
+    frame.set([0x50, 0x48]);  // 'PH'
+    const header = new DataView(frame.buffer);
+    header.setUint32(2, seq);
+    header.setUint32(6, requestId);
+    frame.set(bytes, 10);
+    this.outbox.push({ type: 'photo', seq, request_id: requestId, frame });
+    if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
+    this.save();
+    if (this.welcomed) this.ws.send(frame);
   }
 
-  status(s) { this.handlers.onStatus?.(s); }
+  save() {
+    // Photos are kept in memory only; after a reload their numbers go out as
+    // heartbeats, so the numbering the hub expects has no gap.
+    const outbox = this.outbox.map((m) => (m.frame ? { type: 'heartbeat', seq: m.seq } : m));
+    sessionStorage.setItem(this.key, JSON.stringify({ seq: this.seq, outbox }));
+  }
+
+  // code: the websocket close code with 'offline' (4401: the token expired).
+  status(s, code) { this.handlers.onStatus?.(s, code); }
 
   connect() {
     this.status('connecting');
@@ -64,8 +87,8 @@ export class HubSocket {
     ws.addEventListener('close', (event) => {
       this.welcomed = false;
       if (event.code === 4410 || this.ended) { this.ended = true; this.status('ended'); return; }
-      if (event.code === 4401 || event.code === 4403 || event.code === 4409) { this.status('offline'); return; }
-      this.status('offline');
+      if (event.code === 4401 || event.code === 4403 || event.code === 4409) { this.status('offline', event.code); return; }
+      this.status('offline', event.code);
       setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 10000);
     });
@@ -79,7 +102,7 @@ export class HubSocket {
       // rule H1: resume exactly — drop what the hub stored, resend the rest in order
       this.outbox = this.outbox.filter((m) => m.seq > msg.last_acked);
       if (this.seq < msg.last_acked) this.seq = msg.last_acked;
-      for (const m of this.outbox) this.ws.send(JSON.stringify(m));
+      for (const m of this.outbox) this.ws.send(m.frame || JSON.stringify(m));
       this.save();
       this.status('connected');
     } else if (msg.type === 'ack' || (msg.type === 'error' && typeof msg.seq === 'number')) {
