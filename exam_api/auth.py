@@ -8,15 +8,13 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exam_api.errors import ApiError, json_body
-from exam_api.passwords import verify_password
+from exam_api.errors import ApiError
 from exam_api.web_sessions import (
     COOKIE,
     CSRF_HEADER,
     SESSION_LIFETIME,
     User,
     WebSession,
-    create_session,
     load_session,
 )
 from proctor.resources import resources
@@ -64,34 +62,6 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
         secure=secure,
         path="/",
     )
-
-
-async def login(request: Request) -> Response:
-    """POST /api/auth/login {username, password} — the skeleton's password login."""
-    body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise ApiError(400, "bad_request", "请输入用户名和密码")
-    async with resources(request).pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT id, password_hash, role, real_name FROM users WHERE username = $1", username
-        )
-        if row is None or not verify_password(row["password_hash"], password):
-            raise ApiError(401, "bad_credentials", "用户名或密码错误")
-        token, csrf = await create_session(conn, row["id"], utcnow())
-    response = JSONResponse(
-        {
-            "user": {
-                "id": row["id"],
-                "username": username,
-                "role": row["role"],
-                "real_name": row["real_name"],
-            },
-            "csrf_token": csrf,
-        }
-    )
-    set_session_cookie(response, token, secure=request.url.scheme == "https")
-    return response
 
 
 async def me(request: Request) -> Response:

