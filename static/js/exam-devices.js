@@ -1,0 +1,304 @@
+// The PC exam page's devices: the camera, the hub and the phone (rules D1–D3,
+// D6, D7, E1, E3, H1–H3). Hooks into the paper page (exam.js) through its
+// "exam-ready" event:
+//
+// - device check (D7): the camera opens (else the D2 prompt and the exam does
+//   not open), its video reaches the hub over WebRTC (camera.js), the hub's
+//   websocket answers (hub.js); the preparation checklist of the seed beside it;
+// - the live preview in the top-right corner (E1);
+// - the phone's QR code (D3) and its address as text; either device may
+//   start first (D6);
+// - answering is paused (page.block) until both cameras are live and while
+//   either is not (D1, H2), with the reason and how to fix it;
+// - focus: every switch away goes to the hub (watchFocus, E3/H3); the hub's
+//   count comes back as "已切屏 n 次（共 5 次）"; invigilators' warnings shown;
+// - a dropped connection is shown and resumed (H1); the hub's end (fifth
+//   violation, time up, invigilator) stops answering and shows the result.
+import { api } from './api.js';
+import { CameraLink, cameraErrorMessage, openCamera, showPreview } from './camera.js';
+import { el } from './dom.js';
+import { HubSocket, watchFocus } from './hub.js';
+
+const TOKEN_REFRESH_MS = 120_000;  // device tokens live 5 minutes by default
+const END_POLL_MS = 1000;
+const END_POLL_TRIES = 15;
+
+const TEXT = {
+  checking: '正在进行设备检查，请稍候…',
+  pcWaiting: '电脑摄像头画面尚未接入监考服务，请稍候；若长时间无画面，请检查摄像头后刷新页面。',
+  phoneNone: '请用手机扫描页面上的二维码打开手机监控端，摆放好手机后点击“开始考试”。电脑、手机两路摄像头都开启后才能答题。',
+  phoneNotStarted: '手机监控端已连接，请在手机上摆放好位置后点击“开始考试”。',
+  phoneAsleep: '手机摄像头已暂停：手机已休眠或离开了监控页面。请解锁手机并回到监控页面，摄像头会自动恢复；如未恢复，请点击手机上的“重新连接摄像头”。',
+  phoneLost: '手机摄像头已断开（手机网络中断或摄像头被关闭）。请在手机上回到监控页面并点击“重新连接摄像头”；如监控页面已关闭，请重新扫描二维码。',
+  hubConnecting: '正在连接监考服务…',
+  hubOffline: '网络中断，正在重连…（已作答的答案已暂存，不会丢失）',
+  hubConnected: '已连接监考服务',
+};
+
+const CHECKLIST = [
+  ['手机电量准备', '将手机电量充满，或连接充电宝保持供电，确保考试过程中不会因电量不足中断。'],
+  ['手机屏幕设置', '关闭手机低电量模式，关闭屏幕自动休眠（自动锁屏），保持屏幕常亮。'],
+  ['电脑硬件检查', '确认电脑已配备摄像头；外接摄像头请提前连接并确保正常。'],
+  ['电脑软件授权', '在杀毒/安全软件的权限管理中允许浏览器访问摄像头；建议考试期间退出安全软件。'],
+];
+
+const PHONE_CAMERA = {
+  off: '已连接，等待点击“开始考试”',
+  live: '摄像头正常',
+  asleep: '已休眠或离开监控页面',
+  lost: '摄像头已断开',
+};
+
+class ExamDevices {
+  constructor(page) {
+    this.page = page;
+    this.attemptId = page.attemptId;
+    this.hub = null;
+    this.link = null;
+    this.stream = null;
+    this.state = null;      // the hub's last "state" message
+    this.ended = false;
+    this.refreshTimer = null;
+    this.$ = (id) => document.getElementById(id);
+  }
+
+  async start() {
+    this.render();
+    this.page.block(TEXT.checking);
+    this.check('camera', 'pending', '正在打开摄像头…');
+    try {
+      this.stream = await openCamera();
+    } catch (err) {
+      // rule D2: no camera or no permission: the prompt, and the exam does not open
+      const message = cameraErrorMessage(err);
+      this.check('camera', 'failed', message);
+      this.page.block(message);
+      this.$('exam-questions').hidden = true;
+      this.$('camera-prompt').textContent = message;
+      this.$('camera-prompt').hidden = false;
+      return;
+    }
+    const video = el('video', { testid: 'camera-preview', autoplay: true, muted: true, playsinline: true });
+    this.$('camera-slot').replaceChildren(video, el('span', { class: 'camera-live-label' }, '实时'));
+    showPreview(video, this.stream);  // rule E1: top-right corner
+    this.check('camera', 'pending', '摄像头已打开，正在接入监考服务…');
+    for (const track of this.stream.getVideoTracks()) {
+      track.addEventListener('ended', () => this.cameraLost('电脑摄像头已停止（被拔出或被其他程序占用），请检查摄像头后刷新页面。'));
+    }
+
+    let links;
+    try {
+      links = await api('POST', `/api/attempts/${this.attemptId}/tokens`);
+    } catch (err) {
+      if (err.status === 409) { await this.page.refresh(); return; }
+      throw err;
+    }
+    this.connectHub(links.ws_pc_url);
+    this.showPhoneLink();
+    this.connectCamera(links.pc_token);
+    this.refreshTimer = setInterval(() => this.refreshTokens(), TOKEN_REFRESH_MS);
+    this.page.root.addEventListener('exam-ended', () => this.finish());
+  }
+
+  render() {
+    const list = el('ul', { class: 'device-checks' },
+      el('li', { testid: 'check-camera', 'data-state': 'pending' }, el('b', {}, '电脑摄像头：'), el('span', {}, '检测中…')),
+      el('li', { testid: 'check-hub', 'data-state': 'pending' }, el('b', {}, '监考服务网络：'), el('span', {}, '检测中…')),
+      el('li', { testid: 'check-phone', 'data-state': 'pending' }, el('b', {}, '手机监控端：'), el('span', {}, '未连接')));
+    const prep = el('details', { class: 'prep-list', testid: 'prep-checklist', open: true },
+      el('summary', {}, '考前准备'),
+      el('ol', {}, CHECKLIST.map(([title, text]) => el('li', {}, el('b', {}, title), '：', text))));
+    this.$('exam-devices').replaceChildren(
+      el('div', { class: 'device-check' }, el('h2', {}, '设备检查'), list, prep),
+      el('div', { class: 'phone-link', testid: 'phone-link-box' },
+        el('h2', {}, '手机监控端（第二路摄像头）'),
+        el('p', { class: 'meta' }, '用手机扫描二维码打开手机监控端（建议先打开手机端）。将手机放在身体侧后方，能拍到您本人、电脑屏幕和桌面。'),
+        el('img', { id: 'phone-qr', testid: 'phone-qr', alt: '手机监控端二维码', width: 180, height: 180 }),
+        el('p', { class: 'meta' }, '无法扫码时，在手机浏览器中输入：'),
+        el('code', { id: 'phone-url', testid: 'phone-url' }, '…')));
+    this.$('exam-devices').hidden = false;
+  }
+
+  check(name, state, text) {
+    const item = this.$('exam-devices').querySelector(`[data-testid="check-${name}"]`);
+    if (!item) return;
+    item.dataset.state = state;
+    item.querySelector('span').textContent = text;
+  }
+
+  // ----- the phone's way in (rule D3) ---------------------------------------
+
+  async showPhoneLink() {
+    if (this.ended) return;
+    this.$('phone-qr').src = `/api/attempts/${this.attemptId}/phone-qr?t=${Date.now()}`;
+    try {
+      const link = await api('GET', `/api/attempts/${this.attemptId}/phone-link`);
+      this.$('phone-url').textContent = link.url;
+    } catch (err) {
+      this.$('phone-url').textContent = err.message;
+    }
+  }
+
+  async refreshTokens() {
+    if (this.ended) return;
+    try {
+      const links = await api('POST', `/api/attempts/${this.attemptId}/tokens`);
+      this.hub.url = links.ws_pc_url;
+      if (this.link) this.link.pcToken = links.pc_token;
+      const phone = this.state?.devices?.phone;
+      if (!phone || phone.camera !== 'live') this.showPhoneLink();  // a fresh code for a (re)scan
+      return links;
+    } catch (err) {
+      if (err.status === 409) this.page.refresh();
+      return null;
+    }
+  }
+
+  // ----- the hub (rules E3, H1, H3) ---------------------------------------------
+
+  connectHub(url) {
+    this.hub = new HubSocket(url, {
+      onMessage: (msg) => this.onMessage(msg),
+      onStatus: (status, code) => this.onStatus(status, code),
+    });
+    window.examHub = this.hub;  // for debugging and tests
+    this.hub.start();
+    watchFocus(this.hub, this.page.root);
+    // A reload counts as leaving (pagehide); being back on the paper closes it.
+    if (document.visibilityState === 'visible' && document.hasFocus()) this.hub.send('focus', { state: 'back' });
+  }
+
+  async onStatus(status, code) {
+    const net = this.$('net-state');
+    if (status === 'connected') {
+      net.hidden = true;
+      this.check('hub', 'ok', '正常');
+    } else if (status === 'connecting') {
+      this.check('hub', 'pending', TEXT.hubConnecting);
+    } else if (status === 'offline' && !this.ended) {
+      // rule H1: an outage, not a violation; the hub socket resumes by itself
+      net.textContent = TEXT.hubOffline;
+      net.hidden = false;
+      this.check('hub', 'failed', TEXT.hubOffline);
+      if (code === 4401) {  // the token expired while away: a fresh one, then again
+        const links = await this.refreshTokens();
+        if (links) this.hub.connect();
+      }
+    }
+  }
+
+  onMessage(msg) {
+    if (msg.type === 'state') this.onState(msg);
+    else if (msg.type === 'violation') this.onViolation(msg);
+    else if (msg.type === 'warning') this.onWarning(msg);
+    else if (msg.type === 'ended') this.onEnded(msg);
+  }
+
+  onState(msg) {
+    this.state = msg;
+    if (msg.status === 'ended') return;
+    const { pc, phone } = msg.devices;
+    this.check('camera', pc.camera === 'live' ? 'ok' : 'pending',
+      pc.camera === 'live' ? '正常（画面已接入监考服务）' : '摄像头已打开，正在接入监考服务…');
+    const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? '未连接' : PHONE_CAMERA.lost);
+    this.check('phone', phone.connected && phone.camera === 'live' ? 'ok' : 'failed', phoneText);
+    if (msg.violations > 0) this.showCount(msg.violations, msg.max_violations);
+    if (!this.ended) this.page.block(blockReason(msg));
+  }
+
+  showCount(count, max) {
+    const box = this.$('violation-count');
+    box.textContent = `已切屏 ${count} 次（共 ${max} 次）`;
+    box.hidden = false;
+  }
+
+  onViolation(msg) {
+    this.showCount(msg.count, msg.max);
+    const banner = this.$('violation-banner');
+    banner.textContent = `已切屏 ${msg.count} 次（共 ${msg.max} 次）。${msg.message}`;
+    banner.hidden = false;
+  }
+
+  onWarning(msg) {
+    const box = this.$('exam-warning');
+    box.textContent = `监考员提醒：${msg.message}`;
+    box.hidden = false;
+  }
+
+  async onEnded(msg) {
+    if (this.ended) return;
+    this.ended = true;
+    const banner = this.$('end-banner');
+    banner.textContent = msg.message;
+    banner.hidden = false;
+    this.page.block(msg.message);
+    this.stopDevices();
+    // The hub writes the end to the database right after it tells us: read it back.
+    for (let i = 0; i < END_POLL_TRIES && !this.page.ended; i += 1) {
+      try { await this.page.refresh(); } catch { /* the network may be back in a moment */ }
+      if (!this.page.ended) await new Promise((r) => setTimeout(r, END_POLL_MS));
+    }
+  }
+
+  finish() {
+    // The paper page ended the attempt (submit, time up): the hub tells the phone.
+    this.ended = true;
+    this.stopDevices();
+  }
+
+  stopDevices() {
+    clearInterval(this.refreshTimer);
+    if (this.link) this.link.stop();
+    for (const track of this.stream?.getTracks() || []) track.stop();
+    this.$('phone-link-box')?.setAttribute('hidden', '');
+  }
+
+  // ----- the camera (rules D1, E1, G2) ------------------------------------------------
+
+  async connectCamera(pcToken) {
+    const link = new CameraLink(this.stream, pcToken);
+    this.link = link;
+    window.examCamera = link;
+    link.addEventListener('state', (ev) => {
+      const { state } = ev.detail;
+      if (state === 'live') this.hub.send('camera', { state: 'live' });
+      else if (state === 'reconnecting' || state === 'refused') this.hub.send('camera', { state: 'lost' });
+      if (state === 'refused') this.cameraLost('摄像头视频已在另一个页面连接，或考试已结束。请关闭其他考试页面后刷新。');
+    });
+    try {
+      await link.connect();
+    } catch (err) {
+      if (err.status === 409 || err.status === 401 || err.status === 403) {
+        this.cameraLost(err.message);
+        return;
+      }
+      link.reconnect();  // a network error: try again with growing pauses
+    }
+  }
+
+  cameraLost(message) {
+    if (this.ended) return;
+    this.check('camera', 'failed', message);
+    this.hub?.send('camera', { state: 'lost' });
+    this.page.block(message);
+  }
+}
+
+// Rule D1 / H2: why answering waits, in the candidate's words; null when both cameras are live.
+export function blockReason(state) {
+  const { pc, phone } = state.devices;
+  if (pc.camera !== 'live') return TEXT.pcWaiting;
+  if (phone.camera === 'asleep') return TEXT.phoneAsleep;
+  if (phone.camera === 'lost' || (!phone.connected && phone.camera !== 'off')) return TEXT.phoneLost;
+  if (!phone.connected) return TEXT.phoneNone;
+  if (phone.camera !== 'live') return TEXT.phoneNotStarted;
+  return null;
+}
+
+document.addEventListener('exam-ready', (event) => {
+  const page = event.detail;
+  if (page.ended) return;
+  const devices = new ExamDevices(page);
+  window.examDevices = devices;
+  devices.start().catch((err) => page.showError(err.message));
+});
