@@ -244,7 +244,6 @@ CREATE TABLE IF NOT EXISTS evidence_deletions (
     at          timestamptz NOT NULL DEFAULT now()
 );
 
-
 -- ---------------------------------------------------------------- question banks, paper questions, answers, results (papers helper)
 CREATE TABLE IF NOT EXISTS question_banks (
     id          bigserial PRIMARY KEY,
@@ -303,3 +302,24 @@ CREATE TABLE IF NOT EXISTS result_reviews (
     reason       text NOT NULL DEFAULT '',
     decided_at   timestamptz NOT NULL
 );
+
+-- ---------------------------------------------------------------- invigilation (exam_api/assignments.py, invigilation.py; rules G5, H3, H4)
+-- Exam rooms are classes: an invigilator watches the attempts of the classes assigned to them.
+CREATE TABLE IF NOT EXISTS invigilator_assignments (
+    class_id     bigint NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    user_id      bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    assigned_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (class_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS invigilator_assignments_user ON invigilator_assignments (user_id);
+-- Every command an invigilator gives an attempt: who, when, what, why (rule H3, H4).
+CREATE TABLE IF NOT EXISTS invigilator_actions (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    user_id     bigint NOT NULL REFERENCES users(id),
+    action      text NOT NULL CHECK (action IN ('warn', 'end', 'forgive')),
+    detail      jsonb NOT NULL DEFAULT '{}'::jsonb,
+    reason      text NOT NULL DEFAULT '',
+    at          timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invigilator_actions_attempt ON invigilator_actions (attempt_id, id);

@@ -232,6 +232,13 @@ async def seed_demo(conn: asyncpg.Connection) -> list[DemoLogin]:
             "INSERT INTO class_members (class_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             [(class_id, ids[login.username]) for login in DEMO_USERS if login.role == "candidate"],
         )
+        # The demo invigilator watches the demo class's room (rule G5).
+        await conn.execute(
+            """INSERT INTO invigilator_assignments (class_id, user_id) VALUES ($1, $2)
+               ON CONFLICT DO NOTHING""",
+            class_id,
+            ids["demo_invigilator"],
+        )
         qids = await _bank(conn)
         mock_id = await _paper(
             conn, class_id, "mock", "安全生产管理人员模拟考试", 1800, [qids[i] for i in MOCK_PICK]

@@ -6,16 +6,19 @@ from starlette.routing import BaseRoute, Route
 
 from exam_api import (
     accounts,
+    assignments,
     attempts,
     auth,
     classes,
     documents,
+    invigilation,
     papers,
     phone_link,
     questions,
     requests,
     results,
     review,
+    timeline,
 )
 
 routes: list[BaseRoute] = [
@@ -33,4 +36,8 @@ routes: list[BaseRoute] = [
     *results.routes,
     # integration helper: the phone's QR code and token (D3, D4)
     *phone_link.routes,
+    # invigilation helper: room assignments, the invigilator wall, the evidence timeline (G5, H3-H5)
+    *assignments.routes,
+    *invigilation.routes,
+    *timeline.routes,
 ]

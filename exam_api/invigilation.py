@@ -1,0 +1,336 @@
+"""The invigilator wall's API (rules G5, H3, H4).
+
+``GET /api/invigilate/sessions`` lists the running attempts of the caller's
+rooms (an administrator: all), each as a tile of ``exam_api/wall.py``. A
+poll costs one SQL query and one Redis pipeline whatever the number of
+tiles: the wall polls this every 2–3 s instead of holding 100 websockets.
+
+Commands (warn, end with a reason, forgive one violation with a reason) go
+through the hub's one way of changing an attempt (:meth:`hub.live.Hub.apply`
+with the session's own ``warn`` / ``invigilator_end`` / ``forgive``), so the
+candidate's devices and every watcher hear them on whichever process they
+are; each is audited in ``invigilator_actions`` (who, when, what, why).
+
+Live video is on demand for the one attempt an invigilator opens: ``watch``
+raises the page's frame rate, ``live.jpg`` is a fresh keyframe of the PC
+camera, decoded only when asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from exam_api.assignments import ALL_ROOMS_ROLES, assigned_class_ids, require_watch
+from exam_api.auth import require_role
+from exam_api.errors import ApiError, json_body
+from exam_api.fields import int_field, path_id, text_field
+from exam_api.wall import AttemptFacts, Snapshot, build_tile, sort_key
+from exam_api.web_sessions import User
+from hub.errors import HubError, SessionEnded, SessionError
+from hub.live import Event, Hub
+from hub.session import Session
+from proctor.resources import Resources, resources
+from webrtc.capture import capture_pc_jpeg
+from webrtc.commands import request_watch
+from webrtc.errors import RtcError
+from webrtc.ingest import PeerRegistry
+
+WATCH_ROLES = ("invigilator", "admin")
+MAX_ROOM_ATTEMPTS = 1000  # running attempts read per poll, at most
+DEFAULT_PAGE = 100
+MAX_PAGE = 200
+MAX_WARNING = 200
+MAX_REASON = 200
+
+
+# ----- reading the wall ----------------------------------------------------------
+
+
+async def running_attempts(
+    conn: asyncpg.Connection, class_ids: list[int] | None, limit: int
+) -> list[AttemptFacts]:
+    """Running attempts of these classes (None: all), with the latest snapshot
+    of each camera and the warning count, in one query."""
+    rows = await conn.fetch(
+        """SELECT a.id, a.started_at, a.deadline_at, a.violations,
+                  u.real_name, u.username, p.title, p.class_id, c.name AS class_name,
+                  (SELECT count(*) FROM invigilator_actions ia
+                    WHERE ia.attempt_id = a.id AND ia.action = 'warn') AS warnings,
+                  (SELECT json_agg(json_build_object(
+                          'device', s.device, 'id', s.id,
+                          'taken_at', extract(epoch FROM s.taken_at), 'faces', s.faces))
+                     FROM (SELECT DISTINCT ON (device) device, id, taken_at, faces
+                             FROM snapshots WHERE attempt_id = a.id
+                            ORDER BY device, taken_at DESC, id DESC) s) AS latest
+             FROM attempts a
+             JOIN users u ON u.id = a.user_id
+             JOIN papers p ON p.id = a.paper_id
+             JOIN classes c ON c.id = p.class_id
+            WHERE a.status = 'in_progress'
+              AND ($1::bigint[] IS NULL OR p.class_id = ANY($1::bigint[]))
+            ORDER BY a.started_at, a.id
+            LIMIT $2""",
+        class_ids,
+        limit,
+    )
+    out = []
+    for r in rows:
+        latest = {
+            s["device"]: Snapshot(int(s["id"]), float(s["taken_at"]), s["faces"])
+            for s in (r["latest"] or [])
+        }
+        out.append(
+            AttemptFacts(
+                attempt_id=r["id"],
+                candidate_name=r["real_name"],
+                username=r["username"],
+                paper_title=r["title"],
+                class_id=r["class_id"],
+                class_name=r["class_name"],
+                started_at=r["started_at"].timestamp(),
+                deadline_at=r["deadline_at"].timestamp(),
+                violations=r["violations"],
+                warnings=r["warnings"],
+                latest=latest,
+            )
+        )
+    return out
+
+
+async def live_states(
+    res: Resources, attempt_ids: list[int]
+) -> dict[int, tuple[Session | None, dict[str, float | None]]]:
+    """The shared session state and the heartbeat times of many attempts,
+    read in one Redis pipeline (no hub process needs to hold them)."""
+    if not attempt_ids:
+        return {}
+    async with res.redis.pipeline(transaction=False) as pipe:
+        for attempt_id in attempt_ids:
+            pipe.hmget(res.keys.state(attempt_id), ["s", "hb:pc", "hb:phone"])
+        replies: list[list[Any]] = await pipe.execute()
+    out: dict[int, tuple[Session | None, dict[str, float | None]]] = {}
+    for attempt_id, (state, hb_pc, hb_phone) in zip(attempt_ids, replies, strict=True):
+        session = Session.from_dict(json.loads(state)) if state else None
+        beats = {
+            "pc": int(hb_pc) / 1000 if hb_pc else None,
+            "phone": int(hb_phone) / 1000 if hb_phone else None,
+        }
+        out[attempt_id] = (session, beats)
+    return out
+
+
+def _page_arg(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name, str(default))
+    if not raw.isdigit() or not 0 <= int(raw) <= high:
+        raise ApiError(400, f"bad_{name}", f"{name} 应为 0–{high} 的整数")
+    return int(raw)
+
+
+async def get_sessions(request: Request) -> Response:
+    """GET /api/invigilate/sessions?limit=100&offset=0 — the wall, riskiest first."""
+    user = await require_role(request, *WATCH_ROLES)
+    limit = max(1, _page_arg(request, "limit", DEFAULT_PAGE, MAX_PAGE))
+    offset = _page_arg(request, "offset", 0, MAX_ROOM_ATTEMPTS)
+    res = resources(request)
+    async with res.pool.acquire() as conn:
+        rooms = await _rooms(conn, user)
+        class_ids = None if user.role in ALL_ROOMS_ROLES else [r["id"] for r in rooms]
+        facts = await running_attempts(conn, class_ids, MAX_ROOM_ATTEMPTS)
+    states = await live_states(res, [f.attempt_id for f in facts])
+    now = time.time()
+    tiles = [build_tile(f, *states[f.attempt_id], now) for f in facts]
+    tiles.sort(key=sort_key)
+    return JSONResponse(
+        {
+            "server_time": now,
+            "rooms": rooms,
+            "total": len(tiles),
+            "limit": limit,
+            "offset": offset,
+            "sessions": tiles[offset : offset + limit],
+        }
+    )
+
+
+async def _rooms(conn: asyncpg.Connection, user: User) -> list[dict[str, Any]]:
+    if user.role in ALL_ROOMS_ROLES:
+        rows = await conn.fetch("SELECT id, name FROM classes ORDER BY id")
+    else:
+        ids = await assigned_class_ids(conn, user.id)
+        rows = await conn.fetch(
+            "SELECT id, name FROM classes WHERE id = ANY($1::bigint[]) ORDER BY id", ids
+        )
+    return [{"id": r["id"], "name": r["name"]} for r in rows]
+
+
+# ----- commands -------------------------------------------------------------------
+
+
+async def record_action(
+    conn: asyncpg.Connection,
+    attempt_id: int,
+    user_id: int,
+    action: str,
+    detail: dict[str, Any],
+    reason: str,
+    at: datetime,
+) -> int:
+    """Audit one invigilator command (who, when, what, why)."""
+    action_id: int = await conn.fetchval(
+        """INSERT INTO invigilator_actions (attempt_id, user_id, action, detail, reason, at)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+        attempt_id,
+        user_id,
+        action,
+        detail,
+        reason,
+        at,
+    )
+    return action_id
+
+
+async def _command(
+    request: Request,
+    user: User,
+    action: str,
+    event_for: Callable[[int, float], Event],
+    detail: dict[str, Any],
+    reason: str,
+) -> Response:
+    """Check the room, apply the session event through the hub, audit it.
+    ``event_for(by_user, now)`` builds the session event."""
+    res = resources(request)
+    attempt_id = path_id(request.path_params["attempt_id"])
+    async with res.pool.acquire() as conn:
+        await require_watch(conn, user, attempt_id)
+    hub: Hub = res.components["hub"]
+    now = time.time()
+    event: Event = event_for(user.id, now)
+    try:
+        live = await hub.attempt(attempt_id)
+    except HubError as error:
+        raise ApiError(404, error.code, "考试记录不存在") from None
+    try:
+        await hub.apply(live, event, now=now)
+    except SessionEnded:
+        raise ApiError(409, "attempt_ended", "考试已结束") from None
+    except SessionError as error:
+        raise ApiError(409, error.code, _COMMAND_ERRORS.get(error.code, error.reason)) from None
+    finally:
+        hub.release(live)
+    at = datetime.fromtimestamp(now, UTC)
+    async with res.pool.acquire() as conn:
+        action_id = await record_action(conn, attempt_id, user.id, action, detail, reason, at)
+    return JSONResponse(
+        {"ok": True, "action_id": action_id, "attempt_id": attempt_id, "action": action}
+    )
+
+
+_COMMAND_ERRORS = {
+    "no_such_violation": "没有这条违规记录",
+    "already_forgiven": "这条违规记录已被撤销",
+}
+
+
+async def post_warn(request: Request) -> Response:
+    """POST …/warn {text} — the candidate's devices show the warning (rule H4)."""
+    user = await require_role(request, *WATCH_ROLES)
+    body = await json_body(request)
+    text = text_field(body, "text", "警告内容", max_chars=MAX_WARNING)
+    return await _command(
+        request,
+        user,
+        "warn",
+        lambda by, now: lambda s: s.warn(by, text, now),
+        {"text": text},
+        "",
+    )
+
+
+async def post_end(request: Request) -> Response:
+    """POST …/end {reason} — end the attempt; the reason is required and audited."""
+    user = await require_role(request, *WATCH_ROLES)
+    body = await json_body(request)
+    reason = text_field(body, "reason", "结束考试的原因", max_chars=MAX_REASON)
+    return await _command(
+        request,
+        user,
+        "end",
+        lambda by, now: lambda s: s.invigilator_end(by, reason, now),
+        {},
+        reason,
+    )
+
+
+async def post_forgive(request: Request) -> Response:
+    """POST …/forgive {index, reason} — forgive one violation (rule H3), audited."""
+    user = await require_role(request, *WATCH_ROLES)
+    body = await json_body(request)
+    index = int_field(body, "index", "违规序号", low=1, high=1000)
+    reason = text_field(body, "reason", "撤销违规的原因", max_chars=MAX_REASON)
+    return await _command(
+        request,
+        user,
+        "forgive",
+        lambda by, now: lambda s: s.forgive(index, by, now),
+        {"index": index},
+        reason,
+    )
+
+
+# ----- live video on demand ----------------------------------------------------------
+
+
+async def post_watch(request: Request) -> Response:
+    """POST …/watch {watched} — the detail panel opened or closed: the PC page
+    sends full frame rate while watched (whichever process holds its peer)."""
+    user = await require_role(request, *WATCH_ROLES)
+    attempt_id = path_id(request.path_params["attempt_id"])
+    body = await json_body(request)
+    watched = body.get("watched")
+    if not isinstance(watched, bool):
+        raise ApiError(400, "bad_watched", "watched 必须是 true 或 false")
+    res = resources(request)
+    async with res.pool.acquire() as conn:
+        await require_watch(conn, user, attempt_id)
+    await request_watch(res.redis, res.keys, attempt_id, watched)
+    return JSONResponse({"ok": True, "attempt_id": attempt_id, "watched": watched})
+
+
+async def get_live_frame(request: Request) -> Response:
+    """GET …/live.jpg — the PC camera's picture now (a fresh keyframe, not
+    stored as evidence). Only the process holding the PC peer can answer;
+    elsewhere 404 ``no_live_video`` and the page shows the latest snapshot."""
+    user = await require_role(request, *WATCH_ROLES)
+    attempt_id = path_id(request.path_params["attempt_id"])
+    res = resources(request)
+    async with res.pool.acquire() as conn:
+        await require_watch(conn, user, attempt_id)
+    registry: PeerRegistry | None = res.components.get("rtc")
+    peer = None if registry is None else registry.peers.get(attempt_id)
+    if registry is None or peer is None or peer.tap is None:
+        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接到本服务器）")
+    try:
+        shot = await capture_pc_jpeg(peer.tap, registry.snapshots.workers, timeout_s=2.5)
+    except RtcError as error:
+        raise ApiError(503, error.code, error.reason) from None
+    return Response(shot.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+routes: list[BaseRoute] = [
+    Route("/api/invigilate/sessions", get_sessions, methods=["GET"]),
+    Route("/api/invigilate/attempts/{attempt_id:int}/warn", post_warn, methods=["POST"]),
+    Route("/api/invigilate/attempts/{attempt_id:int}/end", post_end, methods=["POST"]),
+    Route("/api/invigilate/attempts/{attempt_id:int}/forgive", post_forgive, methods=["POST"]),
+    Route("/api/invigilate/attempts/{attempt_id:int}/watch", post_watch, methods=["POST"]),
+    Route("/api/invigilate/attempts/{attempt_id:int}/live.jpg", get_live_frame, methods=["GET"]),
+]
