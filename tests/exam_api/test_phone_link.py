@@ -1,0 +1,131 @@
+"""The phone's way in: QR code and address for the attempt's owner only, the
+phone's info and token refresh with its phone token (rules D3, D4)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import httpx
+
+from exam_api.phone_link import mask_name, phone_url, qr_svg
+from hub.tokens import sign_device_token, verify_device_token
+from proctor.settings import Settings
+from tests.support.live import LiveServer
+from tests.support.papers import candidate_with_request, class_with_papers, client_for
+from tests.support.users import create_user
+
+
+async def _running(server: LiveServer, pool: asyncpg.Pool) -> tuple[int, int, str]:
+    """A candidate with a running mock attempt: (user id, attempt id, phone token)."""
+    user = await candidate_with_request(pool)
+    papers = await class_with_papers(pool, [user.id])
+    async with await client_for(server.url, pool, user.id) as http:
+        r = await http.post("/api/attempts", json={"paper_id": papers.mock_id})
+    assert r.status_code == 200, r.text
+    return user.id, r.json()["attempt_id"], r.json()["phone_token"]
+
+
+def test_qr_svg_and_phone_url() -> None:
+    url = phone_url("http://exam.example/", "v1.7.phone.99.mac")
+    assert url == "http://exam.example/static/phone.html?token=v1.7.phone.99.mac"
+    svg = qr_svg(url).decode()
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+
+
+def test_mask_name_keeps_first_and_last() -> None:
+    assert mask_name("张三") == "张*"
+    assert mask_name("欧阳娜娜") == "欧**娜"
+    assert mask_name("李") == "李"
+    assert mask_name("") == ""
+
+
+async def test_owner_gets_the_qr_code_and_the_address(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    user_id, attempt_id, _ = await _running(server, pool)
+    async with await client_for(server.url, pool, user_id) as http:
+        qr = await http.get(f"/api/attempts/{attempt_id}/phone-qr")
+        link = await http.get(f"/api/attempts/{attempt_id}/phone-link")
+    # rule D3: the QR code is an SVG image, never cached
+    assert qr.status_code == 200, qr.text
+    assert qr.headers["content-type"].startswith("image/svg+xml")
+    assert qr.headers["cache-control"] == "no-store"
+    assert b"<svg" in qr.content
+    assert link.status_code == 200, link.text
+    url = urlsplit(link.json()["url"])
+    assert url.path == "/static/phone.html"
+    assert f"{url.scheme}://{url.netloc}" == server.url
+    token = parse_qs(url.query)["token"][0]
+    claim = verify_device_token(settings.secret_key, token, time.time())
+    assert (claim.attempt_id, claim.device) == (attempt_id, "phone")
+
+
+async def test_others_get_no_qr_code(server: LiveServer, pool: asyncpg.Pool) -> None:
+    _, attempt_id, _ = await _running(server, pool)
+    other = await candidate_with_request(pool)
+    reviewer = await create_user(pool, "reviewer")
+    for path in (f"/api/attempts/{attempt_id}/phone-qr", f"/api/attempts/{attempt_id}/phone-link"):
+        async with await client_for(server.url, pool, other.id) as http:
+            r = await http.get(path)
+        assert r.status_code == 404 and r.json()["error"] == "attempt_not_found"
+        async with await client_for(server.url, pool, reviewer.id) as http:
+            r = await http.get(path)
+        assert r.status_code == 403
+        async with httpx.AsyncClient(base_url=server.url) as anonymous:
+            r = await anonymous.get(path)
+        assert r.status_code == 401
+    async with await client_for(server.url, pool, other.id) as http:
+        r = await http.get("/api/attempts/999999999/phone-qr")
+    assert r.status_code == 404
+
+
+async def test_no_qr_code_after_the_end(server: LiveServer, pool: asyncpg.Pool) -> None:
+    user_id, attempt_id, _ = await _running(server, pool)
+    async with await client_for(server.url, pool, user_id) as http:
+        assert (await http.post(f"/api/attempts/{attempt_id}/submit")).status_code == 200
+        r = await http.get(f"/api/attempts/{attempt_id}/phone-qr")
+    assert r.status_code == 409 and r.json()["error"] == "attempt_ended"
+
+
+async def test_phone_info_and_token_refresh(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    user_id, attempt_id, phone_token = await _running(server, pool)
+    async with httpx.AsyncClient(base_url=server.url) as phone:
+        auth = {"Authorization": f"Bearer {phone_token}"}
+        info = await phone.get("/api/phone/info", headers=auth)
+        assert info.status_code == 200, info.text
+        body = info.json()
+        # rule D3: enough to recognise one's own exam, the name masked
+        assert body["attempt_id"] == attempt_id
+        assert body["candidate"] == "测**生"  # 测试考生
+        assert body["paper"]["kind"] == "mock" and body["status"] == "in_progress"
+        assert body["binding_key"] == f"u{user_id}"
+
+        fresh = await phone.post("/api/phone/token", headers=auth)
+        assert fresh.status_code == 200, fresh.text
+        claim = verify_device_token(settings.secret_key, fresh.json()["token"], time.time())
+        assert (claim.attempt_id, claim.device) == (attempt_id, "phone")
+        assert fresh.json()["ws_phone_url"].endswith(f"/ws/phone?token={fresh.json()['token']}")
+
+        # bad input: no token, a forged or expired one, the PC's token
+        assert (await phone.get("/api/phone/info")).status_code == 401
+        forged = {"Authorization": f"Bearer {phone_token[:-2]}00"}
+        assert (await phone.get("/api/phone/info", headers=forged)).status_code == 401
+        expired = sign_device_token(settings.secret_key, attempt_id, "phone", time.time() - 600, 60)
+        r = await phone.get("/api/phone/info", headers={"Authorization": f"Bearer {expired}"})
+        assert r.status_code == 401 and "重新扫描" in r.json()["message"]
+        pc = sign_device_token(settings.secret_key, attempt_id, "pc", time.time(), 60)
+        r = await phone.post("/api/phone/token", headers={"Authorization": f"Bearer {pc}"})
+        assert r.status_code == 403 and r.json()["error"] == "wrong_device"
+
+    # after the end the phone still sees its exam, but gets no new token
+    async with await client_for(server.url, pool, user_id) as http:
+        assert (await http.post(f"/api/attempts/{attempt_id}/submit")).status_code == 200
+    async with httpx.AsyncClient(base_url=server.url) as phone:
+        info = await phone.get("/api/phone/info", headers=auth)
+        assert info.json()["status"] == "ended"
+        r = await phone.post("/api/phone/token", headers=auth)
+        assert r.status_code == 409
