@@ -1,0 +1,199 @@
+"""The candidate's real exam with both devices, in the real Chromium: the PC
+exam page (camera over WebRTC, hub websocket) and the phone client (mobile
+emulation), both with Chromium's fake camera, against the live server.
+
+Rules D1 (answering only with both cameras live), D3 (QR code, binding,
+notice), D4 (start photo, capture requests answered by the phone), E1, E3
+(switches counted "n of 5", the fifth ends), H1 (a dropped connection is
+shown and resumed, nothing lost), D5 (the phone ends after the PC).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from tests.support.browser import launch_chromium
+from tests.support.live import LiveServer
+from tests.support.papers import candidate_with_request, class_with_papers
+from tests.support.users import login_cookies
+from tests.support.waits import eventually
+from webrtc.ingest import PeerRegistry
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 30_000
+
+
+async def phone_rows(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM snapshots WHERE attempt_id = $1 AND device = 'phone' ORDER BY id",
+            attempt_id,
+        )
+    return rows
+
+
+async def switch_away(pc: Page) -> None:
+    """One switch away and back, as the browser reports it (rules E3/H3)."""
+    await pc.evaluate("window.dispatchEvent(new Event('blur'))")
+
+
+async def come_back(pc: Page) -> None:
+    await pc.evaluate("window.dispatchEvent(new Event('focus'))")
+
+
+async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.Pool) -> None:
+    user = await candidate_with_request(pool)  # real name 测试考生
+    papers = await class_with_papers(pool, [user.id], time_limit_s=1800)
+    login = await login_cookies(pool, user.id)
+    registry: PeerRegistry = server.app.state.res.components["rtc"]
+
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            pc_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+            await pc_ctx.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+            )
+            pc = await pc_ctx.new_page()
+
+            # The paper center's confirm step, then the exam page.
+            await pc.goto(f"{server.url}/static/class-papers.html")
+            await pc.get_by_test_id("paper-start-mock").click()
+            await pc.get_by_test_id("paper-agree-mock").check()
+            await pc.get_by_test_id("paper-confirm-mock").click()
+            await pc.wait_for_url("**/static/exam.html?attempt=*")
+            attempt_id = int(pc.url.rsplit("=", 1)[1])
+
+            # rule D7: the device check and the seed's preparation checklist
+            await expect(pc.get_by_test_id("prep-checklist")).to_contain_text("手机电量准备")
+            await expect(pc.get_by_test_id("check-hub")).to_have_attribute("data-state", "ok")
+            # rule E1: the live camera view in the top-right corner
+            preview = pc.get_by_test_id("camera-preview")
+            await expect(preview).to_be_visible()
+            box = await preview.bounding_box()
+            assert box is not None and box["y"] < 100 and box["x"] + box["width"] > 1280 - 100
+            # the PC camera's video reaches the hub (measured there, rule D1)
+            await expect(pc.get_by_test_id("check-camera")).to_have_attribute(
+                "data-state", "ok", timeout=WAIT_MS
+            )
+            # rule D1: without the phone, answering waits and says why
+            blocked = pc.get_by_test_id("exam-blocked")
+            await expect(blocked).to_contain_text("请用手机扫描")
+            await expect(pc.get_by_test_id("q1-opt-a")).to_be_disabled()
+
+            # rule D3: the QR code and the address to type
+            await expect(pc.get_by_test_id("phone-qr")).to_have_attribute(
+                "src", re.compile(rf"/api/attempts/{attempt_id}/phone-qr")
+            )
+            phone_url = pc.get_by_test_id("phone-url")
+            await expect(phone_url).to_contain_text("/static/phone.html?token=")
+            url = (await phone_url.text_content()) or ""
+            assert urlsplit(url).netloc == urlsplit(server.url).netloc
+
+            # The phone: mobile emulation, its own fake camera.
+            phone_ctx = await browser.new_context(**pw.devices["Pixel 5"])
+            phone = await phone_ctx.new_page()
+            await phone.goto(url)
+            # rule D3: the first time, binding to the candidate, then the notice
+            await expect(phone.get_by_test_id("bind-name")).to_have_text("测**生")
+            await phone.get_by_test_id("phone-bind-ok").click()
+            await expect(phone.get_by_test_id("phone-notice")).to_contain_text("温馨提示")
+            await phone.get_by_test_id("phone-notice-ok").click()
+            # rule D4: the camera shows before the start; placement guidance
+            await expect(phone.get_by_test_id("phone-camera-state")).to_have_attribute(
+                "data-state", "preview"
+            )
+            await expect(phone.locator("#phone-guide")).to_contain_text("侧后方")
+            await expect(phone.get_by_test_id("phone-status")).to_have_text("已连接监考服务")
+            # the phone is connected but not started: still no answering (rule D1)
+            await expect(blocked).to_contain_text("点击“开始考试”")
+            await expect(pc.get_by_test_id("q1-opt-a")).to_be_disabled()
+
+            await phone.get_by_test_id("phone-start").click()
+            await expect(phone.get_by_test_id("phone-camera-state")).to_have_attribute(
+                "data-state", "live"
+            )
+            # both cameras live: answering opens
+            await expect(blocked).to_be_hidden()
+            await expect(pc.get_by_test_id("check-phone")).to_have_attribute("data-state", "ok")
+            await pc.get_by_test_id("q1-opt-a").check()
+            await expect(pc.get_by_test_id("save-state")).to_have_text("答案已保存")
+
+            # rule D4: the start took a photo at once, over the phone's websocket
+            start_rows = await eventually(lambda: phone_rows(pool, attempt_id), within=20)
+            assert start_rows[0]["reason"] == "start"
+            # rule E2: a dual snapshot's capture request is answered by the phone
+            capture_id = await eventually(lambda: _snapshot_now(registry, attempt_id), within=20)
+
+            async def answered() -> bool:
+                rows = await phone_rows(pool, attempt_id)
+                return any(r["capture_id"] == capture_id for r in rows)
+
+            await eventually(answered, within=20)
+
+            # rule H1: a dropped connection is shown, what happens meanwhile is kept
+            await pc_ctx.set_offline(True)
+            await pc.evaluate("window.examHub.ws.close()")
+            await expect(pc.get_by_test_id("net-state")).to_have_text(
+                re.compile("^网络中断，正在重连…")
+            )
+            await switch_away(pc)  # sent once the connection is back
+            await pc_ctx.set_offline(False)
+            await expect(pc.get_by_test_id("net-state")).to_be_hidden(timeout=WAIT_MS)
+            # rule E3: the candidate sees how many of 5 are used
+            await expect(pc.get_by_test_id("violation-count")).to_have_text(
+                "已切屏 1 次（共 5 次）"
+            )
+            await expect(pc.get_by_test_id("violation-banner")).to_contain_text(
+                "已切屏 1 次（共 5 次）"
+            )
+            await come_back(pc)
+
+            for n in range(2, 6):
+                await pc.wait_for_timeout(1300)  # past the H3 debounce: a new switch
+                await switch_away(pc)
+                if n < 5:
+                    await expect(pc.get_by_test_id("violation-count")).to_have_text(
+                        f"已切屏 {n} 次（共 5 次）"
+                    )
+                    await come_back(pc)
+
+            # the fifth ends the attempt on both devices
+            await expect(pc.get_by_test_id("end-banner")).to_have_text(
+                "违规次数已达 5 次，系统已自动交卷。"
+            )
+            await expect(pc.get_by_test_id("exam-result")).to_contain_text("考试已结束")
+            await expect(pc.get_by_test_id("q2-opt-a")).to_be_disabled()
+            await expect(phone.get_by_test_id("phone-ended")).to_contain_text("电脑端考试已结束")
+            # rule D5: after the PC, the phone ends its part without a warning
+            await phone.get_by_test_id("phone-end").click()
+            await expect(phone.get_by_test_id("phone-done")).to_be_visible()
+            await expect(phone.get_by_test_id("phone-end-confirm")).to_be_hidden()
+        finally:
+            await browser.close()
+
+    async with pool.acquire() as conn:
+        attempt = await conn.fetchrow(
+            "SELECT status, end_reason, violations FROM attempts WHERE id = $1", attempt_id
+        )
+        answer = await conn.fetchval(
+            "SELECT answer FROM attempt_answers WHERE attempt_id = $1 AND question_id = $2",
+            attempt_id,
+            papers.question_ids[0],
+        )
+    assert (attempt["status"], attempt["end_reason"], attempt["violations"]) == (
+        "ended",
+        "fifth_violation",
+        5,
+    )
+    assert answer == "A"
+
+
+async def _snapshot_now(registry: PeerRegistry, attempt_id: int) -> str | None:
+    return registry.snapshot_now(attempt_id, "manual")
