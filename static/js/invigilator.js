@@ -1,0 +1,221 @@
+// The invigilator wall (rules G5, H4): tiles of the running attempts in the
+// invigilator's rooms, riskiest and stalest first, from one polled batch read
+// every 2.5 s. Clicking a tile opens its detail panel: live state over
+// /ws/watch, a live picture only for that tile (a fresh PC keyframe every
+// 1.5 s, the page's frame rate raised while watched), and the commands warn,
+// end (with a reason) and forgive one violation (with a reason), audited by
+// the server. Face flags are shown as flags, never as verdicts (rule H6).
+import { api } from './api.js';
+import { byTestId, el, setError } from './dom.js';
+import { signedIn } from './page-session.js';
+
+const POLL_MS = 2500;
+const LIVE_MS = 1500;
+
+const zh = {
+  camera: { live: '正常', lost: '中断', asleep: '休眠', off: '未开启', unknown: '未连接' },
+  device: { pc: '电脑', phone: '手机' },
+  status: { running: '考试中', waiting: '等待设备连接', ended: '已结束' },
+  face: { none: '未检测到人脸', several: '多张人脸', one: '一张人脸', unknown: '人脸待检' },
+  reason: {
+    violation: '违规', away: '正在离开试卷', camera_lost: '摄像头中断', camera_asleep: '手机休眠',
+    camera_off: '摄像头未开启', disconnected: '设备断线', heartbeat_stale: '心跳超时',
+    no_face: '未检测到人脸', several_faces: '多张人脸',
+  },
+  kind: { tab_hidden: '切换页面或窗口', window_blur: '离开考试窗口', click_outside: '点击试卷以外区域' },
+  endLabel: { submitted: '考生交卷', time_up: '时间到', fifth_violation: '违规满 5 次', invigilator: '监考员结束', abandoned: '设备长时间离线' },
+};
+
+let sessions = new Map();   // attempt id -> tile data of the last poll
+let openId = null;          // the attempt shown in the detail panel
+let watchSocket = null;
+let liveTimer = null;
+let liveUrl = null;
+
+const ago = (s) => (s === null || s === undefined ? '无信号' : s < 60 ? `${Math.round(s)} 秒前` : `${Math.floor(s / 60)} 分钟前`);
+const mmss = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+
+function cameraCell(cam) {
+  return el('div', { class: `cam ${cam.camera}`, testid: `tile-cam-${cam.device}` },
+    `${zh.device[cam.device]} ${zh.camera[cam.camera] ?? cam.camera}`,
+    el('div', { class: 'meta' }, ago(cam.staleness_s)));
+}
+
+function thumb(cam) {
+  const snap = cam.snapshot;
+  if (!snap) return el('div', { class: 'meta' }, `${zh.device[cam.device]}暂无抓拍`);
+  return el('div', {},
+    el('img', { src: snap.image_url, alt: `${zh.device[cam.device]}抓拍`, loading: 'lazy', testid: `tile-thumb-${cam.device}` }),
+    el('span', { class: `flag ${snap.face_flag}`, testid: `tile-face-${cam.device}` }, zh.face[snap.face_flag]));
+}
+
+function tile(s) {
+  const bad = s.violations > 0;
+  return el('article', {
+    class: `tile${s.attempt_id === openId ? ' open' : ''}`, testid: `tile-${s.attempt_id}`,
+    'data-risk': s.risk_level, 'data-attempt': s.attempt_id, onclick: () => openDetail(s.attempt_id),
+  },
+  el('h4', {}, el('span', { testid: 'tile-name' }, s.candidate.name),
+    el('span', { class: `viol${bad ? ' bad' : ''}`, testid: 'tile-violations' }, `违规 ${s.violations}/${s.max_violations}`)),
+  el('div', { class: 'meta' }, el('span', { testid: 'tile-status' }, s.away ? '离开试卷中' : zh.status[s.status] ?? s.status),
+    ` · 剩余 ${mmss(s.remaining_s)}`, s.warnings ? ` · 已警告 ${s.warnings} 次` : ''),
+  el('div', { class: 'cams' }, cameraCell(s.cameras.pc), cameraCell(s.cameras.phone)),
+  el('div', { class: 'thumbs' }, thumb(s.cameras.pc), thumb(s.cameras.phone)),
+  el('div', { class: 'reasons', testid: 'tile-reasons' }, s.risk_reasons.map((r) => zh.reason[r] ?? r).join('、')));
+}
+
+async function poll() {
+  try {
+    const data = await api('GET', '/api/invigilate/sessions?limit=100');
+    setError(byTestId('wall-error'), '');
+    sessions = new Map(data.sessions.map((s) => [s.attempt_id, s]));
+    byTestId('wall').replaceChildren(...data.sessions.map(tile));
+    byTestId('wall-empty').hidden = data.sessions.length > 0;
+    byTestId('wall-count').textContent = `进行中 ${data.total} 人` + (data.total > data.sessions.length ? `（显示风险最高的 ${data.sessions.length} 人）` : '');
+    byTestId('wall-rooms').textContent = data.rooms.length ? `考场：${data.rooms.map((r) => r.name).join('、')}` : '尚未分配考场';
+    byTestId('wall-updated').textContent = `更新于 ${new Date().toLocaleTimeString('zh-CN', { hour12: false })}`;
+    if (openId !== null && sessions.has(openId)) renderLedger(sessions.get(openId).ledger);
+  } catch (err) {
+    setError(byTestId('wall-error'), `刷新失败：${err.message}`);
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+// ----- detail panel ------------------------------------------------------------
+
+function message(text) {
+  const node = byTestId('detail-msg');
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+function renderState(st) {
+  const rows = [
+    ['状态', st.status === 'ended' ? `已结束（${zh.endLabel[st.end_reason] ?? st.end_reason}）` : st.away ? '离开试卷中' : '考试中'],
+    ['违规', `${st.violations}/${st.max_violations}`],
+    ['剩余时间', mmss(st.remaining_s)],
+  ];
+  for (const [name, dev] of Object.entries(st.devices)) {
+    rows.push([`${zh.device[name]}`, `${dev.connected ? '已连接' : '未连接'} · 摄像头${zh.camera[dev.camera] ?? dev.camera}`]);
+  }
+  byTestId('detail-state').replaceChildren(...rows.flatMap(([k, v]) => [el('span', { class: 'meta' }, k), el('span', { testid: `detail-${k}` }, v)]));
+}
+
+function renderLedger(ledger) {
+  const list = byTestId('detail-ledger');
+  list.replaceChildren(...(ledger.length ? ledger.map((v) => el('li', { class: v.forgiven ? 'forgiven' : '' },
+    `第 ${v.index} 次 · ${zh.kind[v.kind] ?? v.kind} · ${v.duration_s} 秒 `,
+    v.forgiven ? '（已撤销）' : el('button', { type: 'button', class: 'secondary', testid: `forgive-${v.index}`, onclick: () => forgive(v.index) }, '撤销'))) : [el('li', { class: 'meta' }, '暂无违规')]));
+}
+
+async function command(path, body, done) {
+  try {
+    await api('POST', `/api/invigilate/attempts/${openId}/${path}`, body);
+    message(done);
+  } catch (err) {
+    message(err.message);
+  }
+}
+
+function forgive(index) {
+  const reason = byTestId('forgive-reason').value.trim();
+  if (!reason) { message('请先填写撤销违规的原因'); return; }
+  command('forgive', { index, reason }, `已撤销第 ${index} 次违规`);
+}
+
+function openSocket(id) {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/watch?attempt=${id}`);
+  ws.onmessage = (event) => {
+    const msg = JSON.parse(event.data);
+    if (msg.type === 'state') renderState(msg);
+    else if (msg.type === 'violation') message(`考生违规：第 ${msg.count}/${msg.max} 次`);
+    else if (msg.type === 'ended') message(`考试已结束：${msg.message}`);
+    else if (msg.type === 'error') message(msg.message || msg.reason || msg.code);
+  };
+  ws.onclose = (event) => {
+    if (watchSocket === ws && openId === id && event.code !== 1000) {
+      setTimeout(() => { if (watchSocket === ws && openId === id) watchSocket = openSocket(id); }, 2000);
+    }
+  };
+  return ws;
+}
+
+async function refreshLive(id) {
+  const img = byTestId('detail-live');
+  const note = byTestId('detail-live-note');
+  try {
+    const res = await fetch(`/api/invigilate/attempts/${id}/live.jpg`, { credentials: 'same-origin' });
+    if (openId !== id) return;
+    if (res.ok) {
+      const url = URL.createObjectURL(await res.blob());
+      if (liveUrl) URL.revokeObjectURL(liveUrl);
+      liveUrl = url;
+      img.src = url;
+      note.textContent = `电脑摄像头实时画面 · ${new Date().toLocaleTimeString('zh-CN', { hour12: false })}`;
+    } else {
+      const snap = sessions.get(id)?.cameras.pc.snapshot;
+      if (snap) img.src = snap.image_url;
+      note.textContent = snap ? '实时画面暂不可用，显示最近一次抓拍' : '实时画面暂不可用';
+    }
+  } catch {
+    note.textContent = '实时画面暂不可用';
+  } finally {
+    if (openId === id) liveTimer = setTimeout(() => refreshLive(id), LIVE_MS);
+  }
+}
+
+function openDetail(id) {
+  if (openId === id) return;
+  closeDetail();
+  const s = sessions.get(id);
+  openId = id;
+  byTestId('detail').hidden = false;
+  byTestId('detail-name').textContent = s.candidate.name;
+  byTestId('detail-paper').textContent = `${s.class_name} · ${s.paper_title}`;
+  byTestId('detail-timeline').href = `/static/attempt-timeline.html?attempt=${id}`;
+  renderLedger(s.ledger);
+  byTestId('detail-state').replaceChildren();
+  message('');
+  watchSocket = openSocket(id);
+  api('POST', `/api/invigilate/attempts/${id}/watch`, { watched: true }).catch(() => {});
+  refreshLive(id);
+  document.querySelectorAll('.tile.open').forEach((n) => n.classList.remove('open'));
+  document.querySelector(`[data-attempt="${id}"]`)?.classList.add('open');
+}
+
+function closeDetail() {
+  if (openId === null) return;
+  const id = openId;
+  openId = null;
+  clearTimeout(liveTimer);
+  if (watchSocket) { const ws = watchSocket; watchSocket = null; ws.close(1000, 'closed'); }
+  if (liveUrl) { URL.revokeObjectURL(liveUrl); liveUrl = null; }
+  byTestId('detail-live').removeAttribute('src');
+  api('POST', `/api/invigilate/attempts/${id}/watch`, { watched: false }).catch(() => {});
+  byTestId('detail').hidden = true;
+  document.querySelectorAll('.tile.open').forEach((n) => n.classList.remove('open'));
+}
+
+byTestId('detail-close').addEventListener('click', closeDetail);
+byTestId('warn-send').addEventListener('click', () => {
+  const text = byTestId('warn-text').value.trim();
+  if (!text) { message('请填写警告内容'); return; }
+  command('warn', { text }, '警告已发送给考生');
+});
+byTestId('end-send').addEventListener('click', () => {
+  const reason = byTestId('end-reason').value.trim();
+  if (!reason) { message('请填写结束考试的原因'); return; }
+  if (!confirm('确定结束该考生的考试吗？此操作将被记录。')) return;
+  command('end', { reason }, '已结束该考生的考试');
+});
+byTestId('logout').addEventListener('click', async () => {
+  await api('POST', '/api/auth/logout');
+  location.href = '/static/login.html';
+});
+
+signedIn().then((user) => {
+  byTestId('user-name').textContent = user.real_name || user.username;
+  poll();
+}).catch((err) => setError(byTestId('wall-error'), err.message));

@@ -1,0 +1,73 @@
+"""Real Chromium: the invigilator's wall shows a running session, its
+violation count, and a warning reaches the candidate's PC socket (rules G5,
+E3, H4)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from proctor.settings import Settings
+from tests.support.browser import launch_chromium
+from tests.support.hub_client import DeviceClient
+from tests.support.invigilation import room_with_attempts
+from tests.support.live import LiveServer
+from tests.support.users import login_cookies
+
+pytestmark = pytest.mark.browser
+
+
+async def test_invigilator_sees_a_violation_and_warns_the_candidate(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    room = await room_with_attempts(pool, settings, ["王小明", "李四"])
+    attempt, calm = room.attempts
+    devices = []
+    for a in (calm, attempt):  # the calm one started first: it is older and staler
+        for kind, token in (("pc", a.pc_token), ("phone", a.phone_token)):
+            device = await DeviceClient.connect(server.ws_url, kind, token)
+            assert (await device.call("camera", state="live"))["type"] == "ack"
+            devices.append(device)
+    pc = devices[2]
+    try:
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                ctx = await browser.new_context()
+                login = await login_cookies(pool, room.invigilator.id)
+                await ctx.add_cookies(
+                    [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+                )
+                page = await ctx.new_page()
+                await page.goto(f"{server.url}/static/invigilator.html")
+                tile = page.get_by_test_id(f"tile-{attempt.attempt_id}")
+                await expect(tile.get_by_test_id("tile-name")).to_have_text("王小明")
+                await expect(tile.get_by_test_id("tile-violations")).to_have_text("违规 0/5")
+                await expect(tile.get_by_test_id("tile-cam-pc")).to_contain_text("电脑 正常")
+                # rule E3: one switch away (three browser signals) counts once
+                for cause in ("visibility", "blur"):
+                    await pc.call("focus", state="lost", cause=cause)
+                await pc.call("focus", state="back")
+                await expect(tile.get_by_test_id("tile-violations")).to_have_text("违规 1/5")
+                # rule H4: the riskiest tile comes first, ahead of the staler calm one
+                first = page.locator("[data-testid^='tile-'][data-attempt]").first
+                await expect(first).to_have_attribute("data-attempt", str(attempt.attempt_id))
+
+                await tile.click()
+                await expect(page.get_by_test_id("detail-name")).to_have_text("王小明")
+                await expect(page.get_by_test_id("detail-违规")).to_have_text("1/5")
+                await expect(page.get_by_test_id("forgive-1")).to_be_visible()
+                # no PC camera peer in this test: the panel says so instead of a picture
+                await expect(page.get_by_test_id("detail-live-note")).to_contain_text("实时画面")
+                await page.get_by_test_id("warn-text").fill("请勿切换页面，再次违规将记录在案")
+                await page.get_by_test_id("warn-send").click()
+                await expect(page.get_by_test_id("detail-msg")).to_have_text("警告已发送给考生")
+                warning = await pc.wait_for("warning")
+                assert warning["message"] == "请勿切换页面，再次违规将记录在案"
+                await expect(tile).to_contain_text("已警告 1 次")
+            finally:
+                await browser.close()
+    finally:
+        for device in devices:
+            await device.close()
