@@ -29,7 +29,8 @@ async function load() {
   const qbody = byTestId('result-queue').querySelector('tbody');
   qbody.replaceChildren(...(queue.attempts.length ? queue.attempts.map((a) => el('tr', { testid: `queue-${a.attempt_id}` },
     el('td', {}, who(a.candidate)), el('td', {}, `${a.class_name} · ${a.paper_title}`),
-    el('td', {}, String(a.score)), el('td', {}, String(a.violations)), el('td', {}, String(a.snapshot_count)),
+    el('td', {}, String(a.score)), el('td', {}, String(a.violations)),
+    el('td', {}, String(a.snapshot_count), ' ', el('a', { href: `/static/attempt-timeline.html?attempt=${a.attempt_id}`, target: '_blank', testid: `timeline-link-${a.attempt_id}` }, '证据时间轴')),
     el('td', {}, when(a.ended_at), el('div', { class: 'meta' }, a.end_reason_label)),
     decisionCell(a))) : [el('tr', {}, el('td', { colspan: 7 }, '暂无待审核的考试记录'))]));
   const dbody = byTestId('result-decided').querySelector('tbody');
