@@ -8,6 +8,7 @@ import asyncio
 import asyncpg
 import httpx
 
+from exam_api.demo import DEMO_CLASS, seed_demo
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, HubAttempt
 from tests.support.invigilation import room_with_attempts
@@ -297,3 +298,16 @@ async def test_watch_and_live_frame_without_a_camera(
         assert bad.status_code == 400
         frame = await http.get(f"/api/invigilate/attempts/{attempt_id}/live.jpg")
         assert (frame.status_code, frame.json()["error"]) == (404, "no_live_video")
+
+
+async def test_demo_invigilator_watches_the_demo_room(pool: asyncpg.Pool) -> None:
+    # rule G5: the demo seed assigns demo_invigilator to the demo class, idempotently
+    async with pool.acquire() as conn:
+        await seed_demo(conn)
+        await seed_demo(conn)
+        rows = await conn.fetch(
+            """SELECT c.name FROM invigilator_assignments ia
+                 JOIN users u ON u.id = ia.user_id JOIN classes c ON c.id = ia.class_id
+                WHERE u.username = 'demo_invigilator'"""
+        )
+    assert [r["name"] for r in rows] == [DEMO_CLASS]
