@@ -257,6 +257,11 @@ class ExamDevices {
 
   async connectCamera(pcToken) {
     const link = new CameraLink(this.stream, pcToken);
+    // A reload of this tab is the same page: its offer replaces the old peer
+    // instead of being refused as a second page (another tab gets its own id).
+    const key = `proctor.exam.${this.attemptId}.camera-client`;
+    link.clientId = sessionStorage.getItem(key) || link.clientId;
+    sessionStorage.setItem(key, link.clientId);
     this.link = link;
     window.examCamera = link;
     link.addEventListener('state', (ev) => {

@@ -2,10 +2,12 @@
 paper (importing questions from a CSV file); an approved candidate sees the
 mock open and the formal locked, answers the mock — answers survive a reload
 and a dropped network — submits it, gets the server's score, and the formal
-paper unlocks (rules C1, C2, C4, E4, E7)."""
+paper unlocks (rules C1, C2, C4, E4, E7). The phone is simulated over the
+hub's websocket: answering needs both cameras live (rule D1)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -13,9 +15,11 @@ import asyncpg
 import pytest
 from playwright.async_api import BrowserContext, async_playwright, expect
 
+from proctor.settings import Settings
 from tests.support.browser import launch_chromium
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request
+from tests.support.phone_sim import live_phone
 from tests.support.users import create_user, login_cookies, unique
 
 pytestmark = pytest.mark.browser
@@ -39,7 +43,7 @@ async def _signed_in(
 
 
 async def test_admin_builds_papers_and_candidate_takes_the_mock(
-    server: LiveServer, pool: asyncpg.Pool, tmp_path: Path
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings, tmp_path: Path
 ) -> None:
     admin = await create_user(pool, "admin")
     candidate = await candidate_with_request(pool)
@@ -47,7 +51,7 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
     csv_file = tmp_path / "questions.csv"
     csv_file.write_bytes(CSV.format(tag=tag).encode("gb18030"))  # as Excel saves it in China
 
-    async with async_playwright() as pw:
+    async with async_playwright() as pw, contextlib.AsyncExitStack() as stack:
         browser = await launch_chromium(pw)
         try:
             # ---------------------------------------------------------- administrator
@@ -109,6 +113,14 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
             await page.get_by_test_id("paper-agree-mock").check()
             await page.get_by_test_id("paper-confirm-mock").click()
             await page.wait_for_url("**/static/exam.html?attempt=*")
+            attempt_id = int(page.url.rsplit("=", 1)[1])
+            # rule D1: answering waits for both cameras (the phone comes below)
+            await expect(page.get_by_test_id("exam-blocked")).to_be_visible()
+            phone = await stack.enter_async_context(
+                live_phone(server.ws_url, settings.secret_key, attempt_id)
+            )
+            assert phone.welcome["attempt_id"] == attempt_id
+            await expect(page.get_by_test_id("exam-blocked")).to_be_hidden(timeout=30_000)
             await expect(page.get_by_test_id("exam-title")).to_have_text(f"模拟考试：模拟试卷{tag}")
             await expect(page.get_by_test_id("exam-timer")).to_have_text(
                 re.compile(r"^(29|30):\d\d$")
