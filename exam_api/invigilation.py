@@ -22,22 +22,24 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
-from exam_api.assignments import ALL_ROOMS_ROLES, assigned_class_ids, require_watch
-from exam_api.auth import require_role
+from exam_api.assignments import ALL_ROOMS_ROLES, assigned_class_ids, can_watch, require_watch
+from exam_api.auth import current_session, require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field
 from exam_api.wall import AttemptFacts, Snapshot, build_tile, sort_key
 from exam_api.web_sessions import User
-from hub.errors import HubError, SessionEnded, SessionError
+from hub.errors import CLOSE_FORBIDDEN, HubError, SessionEnded, SessionError
 from hub.live import Event, Hub
 from hub.session import Session
+from hub.ws import watch_socket
 from proctor.resources import Resources, resources
 from webrtc.capture import capture_pc_jpeg
 from webrtc.commands import request_watch
@@ -326,7 +328,27 @@ async def get_live_frame(request: Request) -> Response:
     return Response(shot.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+# ----- the detail panel's live state -------------------------------------------------
+
+
+async def watch_room_socket(ws: WebSocket) -> None:
+    """``/ws/invigilate?attempt=<id>``: the hub's ``/ws/watch`` (live state of
+    one attempt) for the invigilators of the attempt's room only (rule G5).
+    Everything else (sign-in, role, origin, unknown attempt) the hub checks."""
+    session = await current_session(cast(Request, ws))
+    raw = ws.query_params.get("attempt", "")
+    if session is not None and raw.isdigit():
+        async with resources(ws).pool.acquire() as conn:
+            allowed = await can_watch(conn, session.user, int(raw))
+        if not allowed:
+            await ws.accept()
+            await ws.close(CLOSE_FORBIDDEN, "not_your_room: this attempt is in another room")
+            return
+    await watch_socket(ws)
+
+
 routes: list[BaseRoute] = [
+    WebSocketRoute("/ws/invigilate", watch_room_socket),
     Route("/api/invigilate/sessions", get_sessions, methods=["GET"]),
     Route("/api/invigilate/attempts/{attempt_id:int}/warn", post_warn, methods=["POST"]),
     Route("/api/invigilate/attempts/{attempt_id:int}/end", post_end, methods=["POST"]),

@@ -92,7 +92,9 @@ def camera_tile(
         camera_since, outage_since = dev.camera_since, dev.outage_since
         beats = [t for t in (heartbeat_at, dev.last_heartbeat) if t is not None]
         last_beat = max(beats) if beats else None
-    signs = [t for t in (last_beat, None if snapshot is None else snapshot.taken_at) if t]
+    signs = [
+        t for t in (last_beat, None if snapshot is None else snapshot.taken_at) if t is not None
+    ]
     return {
         "device": device,
         "connected": connected,

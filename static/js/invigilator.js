@@ -1,7 +1,7 @@
 // The invigilator wall (rules G5, H4): tiles of the running attempts in the
 // invigilator's rooms, riskiest and stalest first, from one polled batch read
 // every 2.5 s. Clicking a tile opens its detail panel: live state over
-// /ws/watch, a live picture only for that tile (a fresh PC keyframe every
+// /ws/invigilate (the hub's /ws/watch, room-checked), a live picture only for that tile (a fresh PC keyframe every
 // 1.5 s, the page's frame rate raised while watched), and the commands warn,
 // end (with a reason) and forgive one violation (with a reason), audited by
 // the server. Face flags are shown as flags, never as verdicts (rule H6).
@@ -126,7 +126,7 @@ function forgive(index) {
 
 function openSocket(id) {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/watch?attempt=${id}`);
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/invigilate?attempt=${id}`);
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
     if (msg.type === 'state') renderState(msg);

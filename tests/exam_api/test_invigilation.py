@@ -4,9 +4,12 @@ websockets for the candidate's devices (rules G5, H1-H4)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import asyncpg
 import httpx
+import pytest
+import websockets
 
 from exam_api.demo import DEMO_CLASS, seed_demo
 from proctor.settings import Settings
@@ -14,7 +17,7 @@ from tests.support.hub_client import DeviceClient, HubAttempt
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer
 from tests.support.papers import client_for
-from tests.support.users import create_user
+from tests.support.users import create_user, login_cookies
 
 
 async def _devices(server: LiveServer, attempt: HubAttempt) -> tuple[DeviceClient, DeviceClient]:
@@ -311,3 +314,27 @@ async def test_demo_invigilator_watches_the_demo_room(pool: asyncpg.Pool) -> Non
                 WHERE u.username = 'demo_invigilator'"""
         )
     assert [r["name"] for r in rows] == [DEMO_CLASS]
+
+
+async def test_the_live_state_socket_is_for_the_room_only(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    # rule G5: an invigilator follows the attempts of their own rooms only
+    room = await room_with_attempts(pool, settings, ["癸"])
+    other = await room_with_attempts(pool, settings, ["子"])
+    login = await login_cookies(pool, room.invigilator.id)
+    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+
+    async def open_socket(attempt_id: int) -> websockets.ClientConnection:
+        return await websockets.connect(
+            f"{server.ws_url}/ws/invigilate?attempt={attempt_id}",
+            additional_headers={"Cookie": cookie},
+        )
+
+    async with await open_socket(other.attempts[0].attempt_id) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    async with await open_socket(room.attempts[0].attempt_id) as ws:
+        state = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert (state["type"], state["attempt_id"]) == ("state", room.attempts[0].attempt_id)
