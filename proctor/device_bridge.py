@@ -65,7 +65,9 @@ class DeviceBridge:
         rtc: PeerRegistry = self.res.components["rtc"]
         self._hub, self._rtc = hub, rtc
         hub.photo_sink = self.store_photo
-        rtc.camera_listeners.append(self.camera_changed)
+        # First: answering pauses as soon as the camera is lost (rule D1); the
+        # ingest's own record of the measurement follows it in the stream.
+        rtc.camera_listeners.insert(0, self.camera_changed)
         # The ingest's own hook (a message on the attempt's channel, for phones
         # that upload over HTTP) keeps working beside the websocket one.
         self._publish_capture = rtc.snapshots.phone_capture
