@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -89,18 +91,29 @@ def serve_hub(port: int, profile: str | None) -> None:
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=2 * 1024 * 1024,
+        # The hub's own heartbeats and idle timeout find dead peers: no
+        # transport pings (none on the echo server either).
+        ws_ping_interval=None,
         log_level="warning",
         backlog=4096,
         lifespan="on",
     )
     server = uvicorn.Server(config)
     profiler = cProfile.Profile() if profile else None
+
+    async def run() -> None:
+        # Our own SIGTERM handler: uvicorn's re-raises the signal after shutdown.
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+        await server.serve()
+
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     if profiler is not None:
         profiler.enable()
+    import uvloop
+
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        uvloop.run(run())
     finally:
         if profiler is not None and profile:
             profiler.disable()
@@ -118,7 +131,9 @@ def serve_echo(port: int) -> None:
     async def main() -> None:
         stop = asyncio.get_running_loop().create_future()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
-        async with serve(echo, "127.0.0.1", port, compression=None, backlog=4096):
+        async with serve(
+            echo, "127.0.0.1", port, compression=None, backlog=4096, ping_interval=None
+        ):
             await stop
 
     uvloop.run(main())
@@ -148,13 +163,16 @@ async def wait_port(port: int, proc: subprocess.Popen[bytes], within: float = 60
 @dataclass
 class Stats:
     ingest_ms: list[float] = field(default_factory=list)
+    commit_ms: list[float] = field(default_factory=list)  # focus events: CAS + PostgreSQL
     end_ms: list[float] = field(default_factory=list)
     sent: int = 0
     acked: int = 0
     acked_heartbeats: set[tuple[int, str, int]] = field(default_factory=set)
     acked_focus: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-    closed: int = 0
+    closed_early: int = 0
+    received: dict[str, int] = field(default_factory=dict)
+    closing: bool = False
 
 
 @dataclass
@@ -168,12 +186,15 @@ class Device:
     seq: int = 0
     pending: dict[int, tuple[float, str]] = field(default_factory=dict)
     ended_at: float | None = None
+    quiet: bool = False  # no random focus events (sessions the bench ends)
     ended_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def connect(self) -> None:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(self.url, compression=None, open_timeout=60, max_queue=64)
+        self.ws = await connect(
+            self.url, compression=None, open_timeout=120, max_queue=64, ping_interval=None
+        )
         if not self.echo:
             await self.ws.send(json.dumps({"type": "hello", "v": 1, "last_seen": 0}))
             welcome = json.loads(await self.ws.recv())
@@ -191,12 +212,17 @@ class Device:
             async for raw in self.ws:
                 message = json.loads(raw)
                 kind = message.get("type")
+                stats.received[kind] = stats.received.get(kind, 0) + 1
                 if self.echo and "seq" in message:
                     kind = "ack"
                 if kind == "ack":
                     sent = self.pending.pop(message["seq"], None)
                     if sent is not None:
-                        stats.ingest_ms.append((time.perf_counter() - sent[0]) * 1000)
+                        took = (time.perf_counter() - sent[0]) * 1000
+                        if sent[1] == "heartbeat" or self.echo:
+                            stats.ingest_ms.append(took)
+                        else:
+                            stats.commit_ms.append(took)
                         stats.acked += 1
                         if not self.echo and not message.get("duplicate"):
                             if sent[1] == "heartbeat":
@@ -214,7 +240,8 @@ class Device:
                     stats.errors.append(message.get("code", "?"))
         except Exception:
             pass
-        stats.closed += 1
+        if not stats.closing:
+            stats.closed_early += 1
 
 
 async def device_loop(dev: Device, until: float, rng: random.Random) -> None:
@@ -223,7 +250,7 @@ async def device_loop(dev: Device, until: float, rng: random.Random) -> None:
     while time.monotonic() < until and dev.ended_at is None:
         try:
             await dev.send("heartbeat")
-            if dev.device == "pc" and time.monotonic() >= next_focus:
+            if dev.device == "pc" and not dev.quiet and time.monotonic() >= next_focus:
                 await dev.send("focus", state="lost", cause="blur")
                 await asyncio.sleep(0.2)
                 await dev.send("focus", state="back")
@@ -235,12 +262,16 @@ async def device_loop(dev: Device, until: float, rng: random.Random) -> None:
 
 async def end_session(pc: Device, phone: Device, at: float) -> None:
     """Four violations early (1.5 s apart: beyond the H3 debounce), the fifth at ``at``."""
-    for _ in range(4):
-        await asyncio.sleep(1.5)
+    try:
+        for _ in range(4):
+            await asyncio.sleep(1.5)
+            await pc.send("click_outside")
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        start = time.perf_counter()
         await pc.send("click_outside")
-    await asyncio.sleep(max(0.0, at - time.monotonic()))
-    start = time.perf_counter()
-    await pc.send("click_outside")
+    except Exception:
+        pc.stats.errors.append("end_send_failed")
+        return
     try:
         await asyncio.wait_for(
             asyncio.gather(pc.ended_event.wait(), phone.ended_event.wait()), timeout=10
@@ -259,6 +290,7 @@ async def run_phase(
     server_pid: int,
     end_sessions: int,
     seed: int,
+    hub_alive: subprocess.Popen[bytes] | None = None,
 ) -> dict[str, Any]:
     stats = Stats()
     rng = random.Random(seed)
@@ -285,16 +317,22 @@ async def run_phase(
     enders = []
     if not echo:
         pairs = [(devices[2 * i], devices[2 * i + 1]) for i in range(min(end_sessions, len(urls)))]
+        for pc, _ in pairs:
+            pc.quiet = True
         enders = [
             asyncio.create_task(end_session(pc, phone, until - 2 - rng.uniform(0, 3)))
             for pc, phone in pairs
         ]
     await asyncio.gather(*loops, *enders)
     await asyncio.sleep(1.0)  # the last acks
+    if hub_alive is not None and hub_alive.poll() is not None:
+        raise RuntimeError(f"the server exited with {hub_alive.returncode} during the run")
     cpu1, wall1 = cpu_seconds(server_pid), time.monotonic()
     rss_end = rss_kib(server_pid)
+    stats.closing = True
     for dev in devices:
-        await dev.ws.close()
+        with contextlib.suppress(Exception):
+            await dev.ws.close()
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
@@ -431,13 +469,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             )
             for a in attempt_ids
         ]
-        ours = await run_phase(urls, args.duration, False, hub.pid, args.end_sessions, 1)
+        ours = await run_phase(urls, args.duration, False, hub.pid, args.end_sessions, 1, hub)
         stats: Stats = ours["stats"]
         lost_hb, lost_focus = await count_in_redis(services.redis_url, prefix, stats)
         await asyncio.sleep(3)  # let the persistence worker drain
         in_pg = await pg_copied(services.database_url, attempt_ids)
+        t_stop = time.monotonic()
         hub.send_signal(signal.SIGTERM)
-        hub.wait(timeout=60)
+        try:
+            hub.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            hub.kill()
+        shutdown_s = time.monotonic() - t_stop
 
         echo_port = free_port()
         echo = spawn(["--serve-echo", str(echo_port)], env)
@@ -455,6 +498,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 proc.kill()
                 proc.wait()
         services.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     errors: dict[str, int] = {}
     for code in stats.errors:
@@ -467,6 +511,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "msgs_per_s": round(ours["msgs_per_s"], 1),
         "p50_ingest_ms": round(percentile(stats.ingest_ms, 0.50), 2),
         "p99_ingest_ms": round(percentile(stats.ingest_ms, 0.99), 2),
+        "p99_commit_ms": round(percentile(stats.commit_ms, 0.99), 2),
         "p99_end_ms": round(percentile(stats.end_ms, 0.99), 2),
         "ended_sessions": len(stats.end_ms),
         "hub_cpu_pct": round(ours["cpu_pct"], 1),
@@ -476,6 +521,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "lost_events": lost_hb + lost_focus,
         "events_in_postgres": in_pg,
         "errors": errors,
+        "closed_early": stats.closed_early,
+        "hub_shutdown_s": round(shutdown_s, 1),
+        "received": stats.received,
         "baseline_msgs_per_s": round(bare["msgs_per_s"], 1),
         "baseline_cpu_pct": round(bare["cpu_pct"], 1),
         "baseline_cpu_us_per_msg": round(bare["cpu_per_msg_us"], 1),

@@ -304,7 +304,9 @@ async def _device_reader(hub: Hub, live: LiveAttempt, conn: Connection) -> None:
     ws = conn.ws
     while conn.closing is None:
         try:
-            message = await asyncio.wait_for(ws.receive(), IDLE_TIMEOUT_S)
+            # asyncio.timeout, not wait_for: no extra task per message
+            async with asyncio.timeout(IDLE_TIMEOUT_S):
+                message = await ws.receive()
         except TimeoutError:
             conn.kick(CLOSE_GOING_AWAY, "idle: no message for too long")
             return
