@@ -52,6 +52,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from webrtc.capture import CapturedJpeg, MediaWorkers, capture_pc_jpeg
+from webrtc.ingest import LOW_REMB_BPS
 from webrtc.keyframes import KeyframeTap, install_keyframe_tap
 from webrtc.loopback import enable_loopback_candidates
 from webrtc.storage import FileSnapshotStore
@@ -267,7 +268,9 @@ class Hub:
         for transceiver in pc.getTransceivers():
             receiver = transceiver.receiver
             if self.mode == "tap":
-                tap = install_keyframe_tap(receiver, asyncio.get_running_loop().time)
+                tap = install_keyframe_tap(
+                    receiver, asyncio.get_running_loop().time, remb_bps=LOW_REMB_BPS
+                )
                 self.taps.append(tap)
             else:
                 self.tracks.append(receiver.track)

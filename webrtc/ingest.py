@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5
 LOW_FPS = 3  # nobody watching: enough for liveness and a snapshot
 HIGH_FPS = 15  # an invigilator is watching
+LOW_REMB_BPS = 300_000  # bitrate caps told to the page (REMB) for each rate
+HIGH_REMB_BPS = 800_000
 FIRST_FRAME_WITHIN_S = 15.0  # a peer that never sends video may be replaced
 MAX_CAPTURES_IN_FLIGHT = 2  # per attempt
 ATTEMPT_CHECK_EVERY_S = 10.0
@@ -177,8 +179,12 @@ class PeerRegistry:
             for transceiver in pc.getTransceivers():
                 if transceiver.kind == "video" and peer.tap is None:
                     restrict_to_vp8(transceiver)
+                    media = self.media.get(attempt_id)
+                    watched = media is not None and media.watched
                     peer.tap = install_keyframe_tap(
-                        transceiver.receiver, asyncio.get_running_loop().time
+                        transceiver.receiver,
+                        asyncio.get_running_loop().time,
+                        remb_bps=HIGH_REMB_BPS if watched else LOW_REMB_BPS,
                     )
             if peer.tap is None:
                 raise RtcError("no_video", "未包含摄像头视频")
@@ -240,7 +246,10 @@ class PeerRegistry:
 
     def _send_rate(self, peer: PcPeer) -> None:
         media = self.media.get(peer.attempt_id)
-        fps = HIGH_FPS if media is not None and media.watched else LOW_FPS
+        watched = media is not None and media.watched
+        fps = HIGH_FPS if watched else LOW_FPS
+        if peer.tap is not None and peer.tap.remb is not None:
+            peer.tap.remb.set_max(HIGH_REMB_BPS if watched else LOW_REMB_BPS)
         if peer.control is not None and peer.control.readyState == "open":
             peer.control.send(json.dumps({"type": "rate", "max_framerate": fps}))
 
@@ -406,7 +415,9 @@ class PeerRegistry:
                 "device": device,
                 "kind": "camera",
                 "at": str(int(at.timestamp() * 1000)),
-                "data": json.dumps({"state": state}),
+                # "source" tells these measurements from the session's own
+                # camera records, which the hub writes on the same stream
+                "data": json.dumps({"state": state, "source": "rtc"}),
             },
             maxlen=STREAM_MAXLEN,
             approximate=True,

@@ -138,6 +138,36 @@ class MarkerJitterBuffer(JitterBuffer):
         return frame
 
 
+class FixedRemb:
+    """Stands in for aiortc's ``RemoteBitrateEstimator``: a fixed bitrate cap.
+
+    aiortc's delay-based estimator runs Python for every video packet (about a
+    quarter of the receive path's CPU in the profile, docs/benchmarks.md) to
+    estimate a bandwidth we do not need: we want a small, known bitrate. This
+    tells the sender ``max_bps`` in a REMB once a second instead; the sender
+    still backs off on loss by itself (a browser's send rate is the minimum of
+    its loss-based estimate and the REMB). Pure: time comes from the packets.
+    """
+
+    def __init__(self, max_bps: int, interval_ms: int = 1000) -> None:
+        self.max_bps = max_bps
+        self._interval_ms = interval_ms
+        self._last_ms: int | None = None
+
+    def add(
+        self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
+    ) -> tuple[int, list[int]] | None:
+        if self._last_ms is not None and arrival_time_ms - self._last_ms < self._interval_ms:
+            return None
+        self._last_ms = arrival_time_ms
+        return self.max_bps, [ssrc]
+
+    def set_max(self, max_bps: int) -> None:
+        """Change the cap; the next packet carries it to the sender."""
+        self.max_bps = max_bps
+        self._last_ms = None
+
+
 class _GateQueue(queue.Queue[Any]):
     """Stands in for the receiver's decoder input queue.
 
@@ -183,6 +213,7 @@ class KeyframeTap:
         self.keyframes_seen = 0
         self.plis_sent = 0
         self.on_ended: Callable[[], None] | None = None
+        self.remb: FixedRemb | None = None
 
     # -- called by _GateQueue -------------------------------------------
     def _on_frame(self, mime: str, data: bytes, rtp_timestamp: int) -> None:
@@ -259,11 +290,14 @@ def install_keyframe_tap(
     receiver: RTCRtpReceiver,
     clock: Callable[[], float],
     pli_min_interval_s: float = 1.0,
+    remb_bps: int | None = None,
 ) -> KeyframeTap:
     """Route ``receiver``'s frames through a :class:`KeyframeTap`.
 
     Must be called before the receiver starts, i.e. right after
     ``setRemoteDescription`` (aiortc starts receivers later, in a task).
+    With ``remb_bps``, aiortc's bandwidth estimator is replaced by a
+    :class:`FixedRemb` cap (``tap.remb``).
     """
     assert aiortc.__version__ == AIORTC_VERSION, "the keyframe hook is tested on aiortc 1.16.0"
     assert receiver.track is not None and receiver.track.kind == "video"
@@ -277,6 +311,10 @@ def install_keyframe_tap(
     internals._RTCRtpReceiver__jitter_buffer = MarkerJitterBuffer(
         capacity=old_buffer.capacity, is_video=True
     )
+    if remb_bps is not None:
+        assert internals._RTCRtpReceiver__remote_bitrate_estimator is not None
+        tap.remb = FixedRemb(remb_bps)
+        internals._RTCRtpReceiver__remote_bitrate_estimator = tap.remb
     return tap
 
 

@@ -18,6 +18,7 @@ from webrtc.errors import RtcError
 from webrtc.keyframes import (
     AIORTC_VERSION,
     EncodedKeyframe,
+    FixedRemb,
     KeyframeTap,
     MarkerJitterBuffer,
     PliLimiter,
@@ -243,3 +244,43 @@ def test_marker_jitter_buffer_falls_back_to_aiortcs_rule_without_markers() -> No
         assert (a is None) == (b is None)
         if a is not None and b is not None:
             assert (a.data, a.timestamp) == (b.data, b.timestamp)
+
+
+def test_fixed_remb_once_per_interval_with_the_cap() -> None:
+    remb = FixedRemb(300_000, interval_ms=1000)
+    assert remb.add(arrival_time_ms=0, abs_send_time=0, payload_size=1200, ssrc=7) == (300_000, [7])
+    assert remb.add(arrival_time_ms=999, abs_send_time=0, payload_size=1200, ssrc=7) is None
+    assert remb.add(arrival_time_ms=1000, abs_send_time=0, payload_size=1200, ssrc=7) == (
+        300_000,
+        [7],
+    )
+    remb.set_max(900_000)  # goes out with the very next packet
+    assert remb.add(arrival_time_ms=1001, abs_send_time=0, payload_size=1200, ssrc=7) == (
+        900_000,
+        [7],
+    )
+
+
+async def test_the_sender_follows_the_fixed_remb_cap() -> None:
+    camera = FakeCamera()
+    taps: list[KeyframeTap] = []
+    loop = asyncio.get_running_loop()
+
+    def install(receiver: RTCRtpReceiver) -> None:
+        taps.append(install_keyframe_tap(receiver, loop.time, remb_bps=300_000))
+
+    sender, receiver = await connect_pair(camera, install)
+    try:
+        rtp_sender = sender.getSenders()[0]
+
+        def encoder_bitrate() -> int | None:
+            encoder = rtp_sender._RTCRtpSender__encoder
+            return None if encoder is None else encoder.target_bitrate
+
+        await wait_until(lambda: encoder_bitrate() == 300_000)
+        assert taps[0].remb is not None
+        taps[0].remb.set_max(800_000)
+        await wait_until(lambda: encoder_bitrate() == 800_000)
+    finally:
+        await sender.close()
+        await receiver.close()
