@@ -36,6 +36,7 @@ from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field
 from exam_api.wall import AttemptFacts, Snapshot, build_tile, sort_key
 from exam_api.web_sessions import User
+from hub import wall as wall_leases
 from hub.errors import CLOSE_FORBIDDEN, HubError, SessionEnded, SessionError
 from hub.live import Event, Hub
 from hub.session import Session
@@ -293,8 +294,10 @@ async def post_forgive(request: Request) -> Response:
 
 
 async def post_watch(request: Request) -> Response:
-    """POST …/watch {watched} — the detail panel opened or closed: the PC page
-    sends full frame rate while watched (whichever process holds its peer)."""
+    """POST …/watch {watched} — the detail panel opened or closed. While at
+    least one watcher holds a lease the PC page sends full frame rate
+    (whichever process holds its peer); the panel renews its lease with each
+    live still it fetches."""
     user = await require_role(request, *WATCH_ROLES)
     attempt_id = path_id(request.path_params["attempt_id"])
     body = await json_body(request)
@@ -304,7 +307,11 @@ async def post_watch(request: Request) -> Response:
     res = resources(request)
     async with res.pool.acquire() as conn:
         await require_watch(conn, user, attempt_id)
-    await request_watch(res.redis, res.keys, attempt_id, watched)
+    if watched:
+        await wall_leases.hold(res.redis, res.keys, attempt_id, str(user.id), time.time())
+        await request_watch(res.redis, res.keys, attempt_id, True)
+    elif await wall_leases.release(res.redis, res.keys, attempt_id, str(user.id), time.time()):
+        await request_watch(res.redis, res.keys, attempt_id, False)
     return JSONResponse({"ok": True, "attempt_id": attempt_id, "watched": watched})
 
 
@@ -317,6 +324,9 @@ async def get_live_frame(request: Request) -> Response:
     res = resources(request)
     async with res.pool.acquire() as conn:
         await require_watch(conn, user, attempt_id)
+    if await wall_leases.hold(res.redis, res.keys, attempt_id, str(user.id), time.time()):
+        # the lease had lapsed (a long pause): the page may be at its low rate again
+        await request_watch(res.redis, res.keys, attempt_id, True)
     registry: PeerRegistry | None = res.components.get("rtc")
     peer = None if registry is None else registry.peers.get(attempt_id)
     if registry is None or peer is None or peer.tap is None:

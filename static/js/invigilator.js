@@ -5,7 +5,7 @@
 // 1.5 s, the page's frame rate raised while watched), and the commands warn,
 // end (with a reason) and forgive one violation (with a reason), audited by
 // the server. Face flags are shown as flags, never as verdicts (rule H6).
-import { api } from './api.js';
+import { api, csrf } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
 
@@ -199,6 +199,15 @@ function closeDetail() {
 }
 
 byTestId('detail-close').addEventListener('click', closeDetail);
+// Leaving the page releases the watch lease at once (else it lapses in 10 s).
+window.addEventListener('pagehide', () => {
+  if (openId === null) return;
+  fetch(`/api/invigilate/attempts/${openId}/watch`, {
+    method: 'POST', keepalive: true, credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() },
+    body: JSON.stringify({ watched: false }),
+  });
+});
 byTestId('warn-send').addEventListener('click', () => {
   const text = byTestId('warn-text').value.trim();
   if (!text) { message('请填写警告内容'); return; }

@@ -13,7 +13,9 @@ import cv2
 import httpx
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from redis.asyncio import Redis
 
+from hub.keys import Keys
 from proctor.settings import Settings
 from tests.support.faces import picture_with_faces
 from tests.support.invigilation import room_with_attempts
@@ -21,6 +23,7 @@ from tests.support.live import LiveServer
 from tests.support.papers import client_for
 from tests.support.rtc_peers import FakeCamera
 from tests.support.rtc_server import rtc_server, rtc_settings
+from tests.support.users import create_user
 from tests.support.waits import eventually
 from webrtc.ingest import HIGH_FPS, LOW_FPS, PeerRegistry
 from webrtc.loopback import enable_loopback_candidates
@@ -38,7 +41,7 @@ async def _snapshot_count(pool: asyncpg.Pool, attempt_id: int) -> int:
 
 
 async def test_live_frame_and_frame_rate_for_the_watched_tile(
-    rtc_server: LiveServer, pool: asyncpg.Pool, rtc_settings: Settings
+    rtc_server: LiveServer, pool: asyncpg.Pool, rtc_settings: Settings, redis: Redis
 ) -> None:
     room = await room_with_attempts(pool, rtc_settings, ["壬"])
     attempt = room.attempts[0]
@@ -91,9 +94,28 @@ async def test_live_frame_and_frame_rate_for_the_watched_tile(
             assert frame.headers["cache-control"] == "no-store"
             picture = cv2.imdecode(np.frombuffer(frame.content, np.uint8), cv2.IMREAD_COLOR)
             assert picture.shape == (480, 640, 3)
-            await http.post(
-                f"/api/invigilate/attempts/{attempt.attempt_id}/watch", json={"watched": False}
-            )
+            # an administrator watches too; the invigilator leaving keeps the full rate
+            admin = await create_user(pool, "admin")
+            channel_name = Keys(rtc_settings.redis_prefix).channel(attempt.attempt_id)
+            async with (
+                await client_for(rtc_server.url, pool, admin.id) as admin_http,
+                redis.pubsub() as pubsub,
+            ):
+                await pubsub.subscribe(channel_name)
+                watch = f"/api/invigilate/attempts/{attempt.attempt_id}/watch"
+                assert (await admin_http.post(watch, json={"watched": True})).is_success
+                assert (await http.post(watch, json={"watched": False})).is_success
+                assert (await admin_http.post(watch, json={"watched": True})).is_success
+                # one channel keeps its order: a "stop watching" would come before this
+                commands = []
+                while len(commands) < 2:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+                    if message is not None:
+                        data = json.loads(message["data"])
+                        if data.get("type") == "rtc.watch":
+                            commands.append(data["watched"])
+                assert commands == [True, True]
+                assert (await admin_http.post(watch, json={"watched": False})).is_success
 
             async def lowered() -> bool:
                 return rates[-1] == LOW_FPS
