@@ -4,8 +4,10 @@ The PC page sends full frame rate while at least one invigilator has the
 attempt's detail panel open. Several invigilators (or an invigilator and an
 administrator) may watch at once, and a browser may vanish without saying
 so; so each watcher holds a lease (a sorted-set member scored with its expiry)
-that the panel renews while it polls, and the rate drops when the last lease
-is released or has expired.
+that the panel renews while it polls, and the rate drops when the last live
+lease is released. A lease that lapsed (its browser crashed without the
+page's exit release) no longer counts; nothing sweeps on its own, so the high
+rate it left lasts until the next watcher leaves or the attempt ends.
 
 The key lives beside the attempt's other keys, in its ``{att:<id>}`` hash
 tag (rule H8). It belongs in ``hub/keys.py``; it is here while that module's
