@@ -140,6 +140,8 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
             for testid in ("q1-opt-a", "q2-opt-a", "q2-opt-b", "q2-opt-c", "q3-opt-true"):
                 await expect(page.get_by_test_id(testid)).to_be_checked()
 
+            # after a reload the device check runs again before answering (rule D1)
+            await expect(page.get_by_test_id("exam-blocked")).to_be_hidden(timeout=30_000)
             # a dropped network: the answer waits in the page, then reaches the server
             await cand_ctx.set_offline(True)
             await page.get_by_test_id("q4-opt-true").check()
