@@ -29,6 +29,7 @@ const TEXT = {
   phoneNone: '请用手机扫描页面上的二维码打开手机监控端，摆放好手机后点击“开始考试”。电脑、手机两路摄像头都开启后才能答题。',
   phoneNotStarted: '手机监控端已连接，请在手机上摆放好位置后点击“开始考试”。',
   phoneAsleep: '手机摄像头已暂停：手机已休眠或离开了监控页面。请解锁手机并回到监控页面，摄像头会自动恢复；如未恢复，请点击手机上的“重新连接摄像头”。',
+  phoneFinished: '手机端已提前结束监控（已记录，可能影响审核结果），无法继续答题。请提交试卷。',
   phoneLost: '手机摄像头已断开（手机网络中断或摄像头被关闭）。请在手机上回到监控页面并点击“重新连接摄像头”；如监控页面已关闭，请重新扫描二维码。',
   hubConnecting: '正在连接监考服务…',
   hubOffline: '网络中断，正在重连…（已作答的答案已暂存，不会丢失）',
@@ -292,6 +293,7 @@ class ExamDevices {
 // Rule D1 / H2: why answering waits, in the candidate's words; null when both cameras are live.
 export function blockReason(state) {
   const { pc, phone } = state.devices;
+  if (state.phone_finished) return TEXT.phoneFinished;  // rule D5: ended early
   if (pc.camera !== 'live') return TEXT.pcWaiting;
   if (phone.camera === 'asleep') return TEXT.phoneAsleep;
   if (phone.camera === 'lost' || (!phone.connected && phone.camera !== 'off')) return TEXT.phoneLost;

@@ -129,6 +129,16 @@ class PhoneClient {
     this.cameraState('live');
     this.hub.send('camera', { state: 'live' });
     this.hub.send('phone_start');   // the hub answers with a capture request: a photo at once
+    this.keepAwake();
+  }
+
+  // The seed: keep the screen on during the exam (where the browser can).
+  async keepAwake() {
+    try {
+      if (navigator.wakeLock && document.visibilityState === 'visible') {
+        this.wakeLock = await navigator.wakeLock.request('screen');
+      }
+    } catch { /* not allowed here: the notice asked to turn auto-lock off */ }
   }
 
   async rejoin() {
@@ -141,6 +151,7 @@ class PhoneClient {
     this.cameraState('live');
     this.hub.send('camera', { state: 'live' });
     this.hub.send('page_return');   // back on the page: a photo
+    this.keepAwake();  // a wake lock ends when the page is hidden
   }
 
   onVisibility() {

@@ -3,24 +3,28 @@ exam page (camera over WebRTC, hub websocket) and the phone client (mobile
 emulation), both with Chromium's fake camera, against the live server.
 
 Rules D1 (answering only with both cameras live), D3 (QR code, binding,
-notice), D4 (start photo, capture requests answered by the phone), E1, E3
+notice), D4 (start photo, capture requests answered by the phone, a photo
+on each return), H2 (the phone asleep), H4 (a warning), E1, E3
 (switches counted "n of 5", the fifth ends), H1 (a dropped connection is
 shown and resumed, nothing lost), D5 (the phone ends after the PC).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+import websockets
 from playwright.async_api import Page, async_playwright, expect
 
 from tests.support.browser import launch_chromium
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers
-from tests.support.users import login_cookies
+from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
 from webrtc.ingest import PeerRegistry
 
@@ -36,6 +40,33 @@ async def phone_rows(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record
             attempt_id,
         )
     return rows
+
+
+async def set_visibility(page: Page, state: str) -> None:
+    """The page is hidden or shown again, as a phone's browser reports it."""
+    await page.evaluate(
+        """(state) => {
+            Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""",
+        state,
+    )
+
+
+async def warn(server: LiveServer, pool: asyncpg.Pool, attempt_id: int, text: str) -> None:
+    """An invigilator warns the candidate over the hub's watch socket."""
+    invigilator = await create_user(pool, "invigilator")
+    login = await login_cookies(pool, invigilator.id)
+    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+    async with websockets.connect(
+        f"{server.ws_url}/ws/watch?attempt={attempt_id}", additional_headers={"Cookie": cookie}
+    ) as watch:
+        await watch.send(json.dumps({"type": "warn", "text": text}))
+        while True:
+            message = json.loads(await asyncio.wait_for(watch.recv(), 10))
+            if message["type"] == "done":
+                return
+            assert message["type"] != "error", message
 
 
 async def switch_away(pc: Page) -> None:
@@ -136,6 +167,28 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
                 return any(r["capture_id"] == capture_id for r in rows)
 
             await eventually(answered, within=20)
+
+            # rule H2: the phone leaves its page: asleep, shown on the PC, answering waits
+            await set_visibility(phone, "hidden")
+            await expect(blocked).to_contain_text("手机摄像头已暂停")
+            await expect(pc.get_by_test_id("check-phone")).to_contain_text("已休眠")
+            await expect(pc.get_by_test_id("q2-opt-a")).to_be_disabled()
+            # rule D4: back on the page, the camera resumes and a photo is taken
+            await set_visibility(phone, "visible")
+            await expect(blocked).to_be_hidden()
+
+            async def returned() -> bool:
+                rows = await phone_rows(pool, attempt_id)
+                return any(r["reason"] == "return_to_page" for r in rows)
+
+            await eventually(returned, within=20)
+
+            # rule H4: an invigilator's warning reaches both devices
+            await warn(server, pool, attempt_id, "请保持面部在摄像头画面内")
+            await expect(pc.get_by_test_id("exam-warning")).to_have_text(
+                "监考员提醒：请保持面部在摄像头画面内"
+            )
+            await expect(phone.get_by_test_id("phone-error")).to_contain_text("请保持面部")
 
             # rule H1: a dropped connection is shown, what happens meanwhile is kept
             await pc_ctx.set_offline(True)
