@@ -68,6 +68,7 @@ HELLO_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 45.0  # three missed heartbeats (every 5 s) and then some
 SEND_QUEUE = 64
 CLOSE_DRAIN_S = 5.0
+PHOTO_STORE_TIMEOUT_S = 15.0
 WATCH_PRESENCE_S = 5.0
 WATCH_ROLES = ("invigilator", "admin")
 
@@ -148,6 +149,9 @@ async def _run_pair(conn: Connection, reader: Any) -> None:
     write = asyncio.ensure_future(conn.writer())
     try:
         await asyncio.wait([read, write], return_when=asyncio.FIRST_COMPLETED)
+        if read.done() and not read.cancelled() and read.exception() is not None:
+            log.error("connection %s failed", conn.id, exc_info=read.exception())
+            conn.kick(CLOSE_INTERNAL, "internal error")
         if read.done() and not write.done() and conn.closing is not None:
             await asyncio.wait([write], timeout=CLOSE_DRAIN_S)
     finally:
@@ -398,7 +402,11 @@ async def _photo(hub: Hub, live: LiveAttempt, photo: Photo, now: float) -> None:
     if reason is None:
         raise NotAllowed("unknown_capture", f"no open capture request {photo.request_id}")
     if hub.photo_sink is not None:
-        await hub.photo_sink(live.attempt_id, photo.request_id, reason, photo.jpeg, now)
+        try:
+            async with asyncio.timeout(PHOTO_STORE_TIMEOUT_S):
+                await hub.photo_sink(live.attempt_id, photo.request_id, reason, photo.jpeg, now)
+        except TimeoutError:
+            raise NotAllowed("photo_not_stored", "the photo could not be stored in time") from None
 
 
 # ----- invigilators --------------------------------------------------------------------
