@@ -21,9 +21,9 @@ import pytest
 import websockets
 from playwright.async_api import Page, async_playwright, expect
 
-from tests.support.browser import launch_chromium
+from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.live import LiveServer
-from tests.support.papers import candidate_with_request, class_with_papers
+from tests.support.papers import candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
 from webrtc.ingest import PeerRegistry
@@ -250,3 +250,100 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
 
 async def _snapshot_now(registry: PeerRegistry, attempt_id: int) -> str | None:
     return registry.snapshot_now(attempt_id, "manual")
+
+
+async def test_phone_first_then_pc_and_an_early_phone_end(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    user = await candidate_with_request(pool)
+    papers = await class_with_papers(pool, [user.id], time_limit_s=1800)
+    async with await client_for(server.url, pool, user.id) as http:
+        started = await http.post("/api/attempts", json={"paper_id": papers.mock_id})
+        attempt_id = started.json()["attempt_id"]
+        link = (await http.get(f"/api/attempts/{attempt_id}/phone-link")).json()
+    login = await login_cookies(pool, user.id)
+
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            # rule D6: the phone may come first (the seed recommends it)
+            phone_ctx = await browser.new_context(**pw.devices["Pixel 5"])
+            phone = await phone_ctx.new_page()
+            await phone.goto(link["url"])
+            await phone.get_by_test_id("phone-bind-ok").click()
+            await phone.get_by_test_id("phone-notice-ok").click()
+            await phone.get_by_test_id("phone-start").click()
+            await expect(phone.get_by_test_id("phone-pc-state")).to_have_text("电脑端未连接")
+            await eventually(lambda: phone_rows(pool, attempt_id), within=20)  # start photo
+
+            pc_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+            await pc_ctx.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+            )
+            pc = await pc_ctx.new_page()
+            await pc.goto(f"{server.url}/static/exam.html?attempt={attempt_id}")
+            blocked = pc.get_by_test_id("exam-blocked")
+            await expect(pc.get_by_test_id("check-camera")).to_have_attribute(
+                "data-state", "ok", timeout=WAIT_MS
+            )
+            await expect(blocked).to_be_hidden()
+            await expect(phone.get_by_test_id("phone-pc-state")).to_contain_text("电脑端考试中")
+
+            # rule D5: ending the phone early asks first, and is recorded
+            await phone.get_by_test_id("phone-end").click()
+            confirm = phone.get_by_test_id("phone-end-confirm")
+            await expect(confirm).to_contain_text("提前结束可能影响审核结果")
+            await phone.get_by_test_id("phone-end-no").click()
+            await expect(confirm).to_be_hidden()
+            await expect(phone.get_by_test_id("phone-exam")).to_be_visible()
+            await phone.get_by_test_id("phone-end").click()
+            await phone.get_by_test_id("phone-end-yes").click()
+            await expect(phone.get_by_test_id("phone-done")).to_be_visible()
+            # the PC says why answering stops (rule D1: one camera is gone)
+            await expect(blocked).to_contain_text("手机端已提前结束监控")
+            await expect(pc.get_by_test_id("q1-opt-a")).to_be_disabled()
+        finally:
+            await browser.close()
+
+    async with pool.acquire() as conn:
+        data = await conn.fetchval(
+            "SELECT data FROM attempt_events WHERE attempt_id = $1 AND kind = 'phone_end'",
+            attempt_id,
+        )
+    # hub/durable.py stores a durable event's data as a JSON string (as tests/hub expect)
+    assert (json.loads(data) if isinstance(data, str) else data)["early"] is True
+
+
+async def test_exam_page_without_camera_stays_closed(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    """Rule D2: no camera or no permission: the prompt, and the paper stays closed."""
+    user = await candidate_with_request(pool)
+    papers = await class_with_papers(pool, [user.id])
+    async with await client_for(server.url, pool, user.id) as http:
+        started = await http.post("/api/attempts", json={"paper_id": papers.mock_id})
+    attempt_id = started.json()["attempt_id"]
+    login = await login_cookies(pool, user.id)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )
+        try:
+            context = await browser.new_context()  # no fake camera, no permission
+            await context.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+            )
+            page = await context.new_page()
+            await page.goto(f"{server.url}/static/exam.html?attempt={attempt_id}")
+            await expect(page.get_by_test_id("camera-prompt")).to_contain_text(
+                "无法打开摄像头", timeout=15_000
+            )
+            await expect(page.get_by_test_id("check-camera")).to_have_attribute(
+                "data-state", "failed"
+            )
+            await expect(page.get_by_test_id("exam-questions")).to_be_hidden()
+            await expect(page.get_by_test_id("exam-blocked")).to_contain_text("无法打开摄像头")
+        finally:
+            await browser.close()
