@@ -204,7 +204,16 @@ class ExamDevices {
     const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? '未连接' : PHONE_CAMERA.lost);
     this.check('phone', phone.connected && phone.camera === 'live' ? 'ok' : 'failed', phoneText);
     if (msg.violations > 0) this.showCount(msg.violations, msg.max_violations);
-    if (!this.ended) this.page.block(blockReason(msg));
+    if (this.ended) return;
+    const reason = blockReason(msg);
+    this.page.block(reason);
+    // Both cameras live: the check steps aside for the paper; the code comes back when needed.
+    const phoneLive = phone.connected && phone.camera === 'live';
+    this.$('phone-link-box').hidden = phoneLive;
+    if (!reason && !this.collapsed) {
+      this.collapsed = true;
+      this.$('exam-devices').querySelector('details').open = false;
+    }
   }
 
   showCount(count, max) {
