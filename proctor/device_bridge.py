@@ -16,6 +16,8 @@ whichever hub process holds the PC, the phone or the camera peer (rule H8):
 - a photo the phone sends over its websocket (binary frame) is stored as
   evidence before the hub acknowledges it: the answer to a capture, or the
   phone's own start / return-to-page photo (rule D4);
+- a violation the hub announces takes a dual snapshot in the process holding
+  the PC peer (``proctor/violation_snapshots.py``, rules E2, H3);
 - an end decided by the exam API (submit, time up seen on an answer) is told
   to the hub, so the phone and the invigilators learn it at once (rule E4).
 """
@@ -30,6 +32,7 @@ from hub.errors import HubError, NotAllowed, SessionError
 from hub.live import Event, Hub
 from hub.session import Camera
 from proctor.resources import Resources
+from proctor.violation_snapshots import ViolationSnapshots
 from webrtc.errors import RtcError
 from webrtc.ingest import PeerRegistry, store_phone_photo
 from webrtc.liveness import CameraState
@@ -59,6 +62,7 @@ class DeviceBridge:
         self._hub: Hub | None = None
         self._rtc: PeerRegistry | None = None
         self._publish_capture: PhoneCaptureHook | None = None
+        self.violations: ViolationSnapshots | None = None
 
     async def start(self) -> None:
         hub: Hub = self.res.components["hub"]
@@ -73,8 +77,12 @@ class DeviceBridge:
         self._publish_capture = rtc.snapshots.phone_capture
         rtc.snapshots.phone_capture = self.request_photo
         self.res.components["attempt_ended"] = self.api_ended
+        self.violations = ViolationSnapshots(self.res.redis, self.res.keys, rtc)
+        await self.violations.start()
 
     async def stop(self) -> None:
+        if self.violations is not None:
+            await self.violations.stop()
         if self._hub is not None and self._hub.photo_sink == self.store_photo:
             self._hub.photo_sink = None
         if self._rtc is not None:

@@ -42,6 +42,20 @@ async def phone_rows(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record
     return rows
 
 
+async def violation_pair(pool: asyncpg.Pool, attempt_id: int) -> bool:
+    """A PC frame and a phone photo of one violation's capture."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT capture_id, device FROM snapshots
+                WHERE attempt_id = $1 AND reason = 'violation'""",
+            attempt_id,
+        )
+    devices: dict[str, set[str]] = {}
+    for row in rows:
+        devices.setdefault(row["capture_id"], set()).add(row["device"])
+    return any(found == {"pc", "phone"} for found in devices.values())
+
+
 async def set_visibility(page: Page, state: str) -> None:
     """The page is hidden or shown again, as a phone's browser reports it."""
     await page.evaluate(
@@ -206,6 +220,8 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
             await expect(pc.get_by_test_id("violation-banner")).to_contain_text(
                 "已切屏 1 次（共 5 次）"
             )
+            # rules E2/H3: the violation keeps both cameras' pictures of its moment
+            await eventually(lambda: violation_pair(pool, attempt_id), within=20)
             await come_back(pc)
 
             for n in range(2, 6):
