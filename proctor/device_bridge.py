@@ -24,13 +24,15 @@ whichever hub process holds the PC, the phone or the camera peer (rule H8):
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
 
+from exam_api.errors import ApiError
 from hub.errors import HubError, NotAllowed, SessionError
 from hub.live import Event, Hub
-from hub.session import Camera
+from hub.session import Camera, Session
 from proctor.resources import Resources
 from proctor.violation_snapshots import ViolationSnapshots
 from webrtc.errors import RtcError
@@ -147,6 +149,28 @@ class DeviceBridge:
             raise NotAllowed(error.code, error.reason) from None
 
     # ----- exam API → hub ---------------------------------------------------------------
+
+    async def answer_gate(self, attempt_id: int) -> None:
+        """Rule D1 on the server: refuse an answer unless both cameras are live.
+
+        The exam API awaits ``res.components["answer_gate"]`` before it stores
+        an answer. Not registered by default: the exam API's own tests save
+        answers without devices. Register it (``res.components["answer_gate"]
+        = bridge.answer_gate``) to make the page's pause binding for clients
+        that bypass the page.
+        """
+        assert self._hub is not None
+        loaded = await self._hub.store.load(attempt_id)  # the shared state, fresh
+        if not loaded.state:
+            live = await self._hub.attempt(attempt_id)  # created from PostgreSQL
+            session = live.session
+            self._hub.release(live)
+        else:
+            session = Session.from_dict(json.loads(loaded.state))
+        if not session.ended and time.time() < session.deadline_at and not session.cameras_live():
+            raise ApiError(
+                409, "cameras_not_live", "电脑和手机两路摄像头都开启后才能答题，请检查设备。"
+            )
 
     async def api_ended(self, attempt_id: int) -> None:
         """The exam API ended the attempt (submit, or the deadline seen on an
