@@ -240,6 +240,10 @@ class PhoneClient {
       const data = await res.json();
       this.token = data.token;
       this.hub.url = data.ws_phone_url;
+      // a reload of this page uses the fresh token, not the scanned one
+      const url = new URL(location.href);
+      url.searchParams.set('token', data.token);
+      history.replaceState(null, '', url);
       return true;
     } catch {
       return false;
