@@ -101,11 +101,48 @@ def serve_hub(port: int, profile: str | None) -> None:
     server = uvicorn.Server(config)
     profiler = cProfile.Profile() if profile else None
 
+    async def watch() -> None:
+        """Every 5 s to stderr: event-loop lag and the batcher's backlog."""
+        await asyncio.sleep(5)  # the lifespan has started the hub by then
+        hub = app.state.res.components["hub"]
+        import gc
+
+        gc_worst = [0.0, 0.0]  # (start, worst) of full collections
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if info["generation"] != 2:
+                return
+            if phase == "start":
+                gc_worst[0] = time.perf_counter()
+            else:
+                gc_worst[1] = max(gc_worst[1], time.perf_counter() - gc_worst[0])
+
+        gc.callbacks.append(on_gc)
+        worst = 0.0
+        last_print = time.monotonic()
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.05)
+            worst = max(worst, time.monotonic() - t - 0.05)
+            if time.monotonic() - last_print >= 5:
+                print(
+                    f"hub: loop lag max {worst * 1000:.0f} ms, batcher queue "
+                    f"{len(hub.batcher._queue)}, attempts {len(hub.attempts)}, "
+                    f"full gc max {gc_worst[1] * 1000:.0f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                worst, last_print = 0.0, time.monotonic()
+                gc_worst[1] = 0.0
+
     async def run() -> None:
         # Our own SIGTERM handler: uvicorn's re-raises the signal after shutdown.
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+        watcher = asyncio.create_task(watch()) if os.environ.get("HUB_LOAD_WATCH") else None
         await server.serve()
+        if watcher is not None:
+            watcher.cancel()
 
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     if profiler is not None:
