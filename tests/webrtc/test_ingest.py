@@ -329,7 +329,9 @@ async def test_snapshot_listing_and_audited_deletion(
     rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
 ) -> None:
     attempt = await open_attempt(pool, rtc_settings)
-    photo = jpeg_of(picture_with_faces(0))
+    picture = picture_with_faces(0)
+    picture[:8, :8] = list(secrets.token_bytes(3))  # a file no other test shares
+    photo = jpeg_of(picture)
     response = await client.post(
         "/api/rtc/phone-photo",
         params={"reason": "return_to_page"},
