@@ -118,6 +118,21 @@ def serve_hub(port: int, profile: str | None) -> None:
                 gc_worst[1] = max(gc_worst[1], time.perf_counter() - gc_worst[0])
 
         gc.callbacks.append(on_gc)
+        persist = app.state.res.components["persist"]
+        slow = {"persist": 0.0, "deadlines": 0.0}
+        for name in slow:
+            component = app.state.res.components[name]
+            original = component.run_once
+
+            async def timed(*a: Any, _o: Any = original, _n: str = name) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return await _o(*a)
+                finally:
+                    slow[_n] = max(slow[_n], time.perf_counter() - t0)
+
+            component.run_once = timed
+        del persist
         worst = 0.0
         last_print = time.monotonic()
         while True:
@@ -128,12 +143,15 @@ def serve_hub(port: int, profile: str | None) -> None:
                 print(
                     f"hub: loop lag max {worst * 1000:.0f} ms, batcher queue "
                     f"{len(hub.batcher._queue)}, attempts {len(hub.attempts)}, "
-                    f"full gc max {gc_worst[1] * 1000:.0f} ms",
+                    f"full gc max {gc_worst[1] * 1000:.0f} ms, "
+                    f"persist pass max {slow['persist'] * 1000:.0f} ms, "
+                    f"deadline pass max {slow['deadlines'] * 1000:.0f} ms",
                     file=sys.stderr,
                     flush=True,
                 )
                 worst, last_print = 0.0, time.monotonic()
                 gc_worst[1] = 0.0
+                slow["persist"] = slow["deadlines"] = 0.0
 
     async def run() -> None:
         # Our own SIGTERM handler: uvicorn's re-raises the signal after shutdown.
