@@ -10,6 +10,7 @@ DELETE /api/rtc/attempts/{id}/evidence {reason}   admin; audited
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -142,7 +143,7 @@ async def snapshot_image(request: Request) -> Response:
     if sha256 is None:
         raise ApiError(404, "not_found", "抓拍不存在")
     try:
-        data = _registry(request).store.get(sha256)
+        data = await asyncio.to_thread(_registry(request).store.get, sha256)
     except FileNotFoundError:
         raise ApiError(404, "not_found", "抓拍文件已删除") from None
     return Response(
