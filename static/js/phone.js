@@ -254,6 +254,11 @@ class PhoneClient {
     if (this.finished) return;
     $('phone-status').textContent = TEXT.hub[status] ?? '';
     $('phone-status').dataset.hub = status;
+    if (status === 'connected' && this.started && !this.pcEnded && this.cameraReady()
+        && document.visibilityState === 'visible') {
+      // rule H1/H2: the hub marked the camera lost when the socket dropped; it is back
+      this.hub.send('camera', { state: 'live' });
+    }
     if (status === 'offline' && code === 4401) {
       if (await this.refreshToken()) this.hub.connect();
       else this.say(TEXT.expired);

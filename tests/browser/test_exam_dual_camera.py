@@ -197,6 +197,15 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
 
             await eventually(returned, within=20)
 
+            # rules H1/H2: the phone's network drops: its camera is lost for the PC;
+            # back online, the phone resumes and answering opens again
+            await phone_ctx.set_offline(True)
+            await phone.evaluate("window.phoneHub.ws.close()")
+            await expect(blocked).to_contain_text("手机摄像头已断开")
+            await expect(phone.get_by_test_id("phone-status")).to_have_text("网络中断，正在重连…")
+            await phone_ctx.set_offline(False)
+            await expect(blocked).to_be_hidden(timeout=WAIT_MS)
+
             # rule H4: an invigilator's warning reaches both devices
             await warn(server, pool, attempt_id, "请保持面部在摄像头画面内")
             await expect(pc.get_by_test_id("exam-warning")).to_have_text(
