@@ -164,14 +164,16 @@ def serve_hub(port: int, profile: str | None) -> None:
 
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     if profiler is not None:
-        profiler.enable()
+        # The load generator brackets the measured window with SIGUSR1/SIGUSR2,
+        # so the profile shows the steady state, not the connection storm.
+        signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+        signal.signal(signal.SIGUSR2, lambda *_: profiler.disable())
     import uvloop
 
     try:
         uvloop.run(run())
     finally:
         if profiler is not None and profile:
-            profiler.disable()
             profiler.dump_stats(profile)
 
 
@@ -227,6 +229,7 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     closed_early: int = 0
     received: dict[str, int] = field(default_factory=dict)
+    close_codes: dict[int, int] = field(default_factory=dict)
     closing: bool = False
 
 
@@ -297,6 +300,8 @@ class Device:
             pass
         if not stats.closing:
             stats.closed_early += 1
+            code = self.ws.close_code or 0
+            stats.close_codes[code] = stats.close_codes.get(code, 0) + 1
 
 
 async def device_loop(dev: Device, until: float, rng: random.Random) -> None:
@@ -346,6 +351,7 @@ async def run_phase(
     end_sessions: int,
     seed: int,
     hub_alive: subprocess.Popen[bytes] | None = None,
+    profile_window: bool = False,
 ) -> dict[str, Any]:
     stats = Stats()
     rng = random.Random(seed)
@@ -367,6 +373,9 @@ async def run_phase(
     await asyncio.sleep(1.0)
     rss_connected = rss_kib(server_pid)
     cpu0, wall0 = cpu_seconds(server_pid), time.monotonic()
+    self0 = cpu_seconds(os.getpid())
+    if hub_alive is not None and profile_window:
+        hub_alive.send_signal(signal.SIGUSR1)
     until = time.monotonic() + duration
     loops = [asyncio.create_task(device_loop(d, until, rng)) for d in devices]
     enders = []
@@ -383,6 +392,9 @@ async def run_phase(
     if hub_alive is not None and hub_alive.poll() is not None:
         raise RuntimeError(f"the server exited with {hub_alive.returncode} during the run")
     cpu1, wall1 = cpu_seconds(server_pid), time.monotonic()
+    self1 = cpu_seconds(os.getpid())
+    if hub_alive is not None and profile_window:
+        hub_alive.send_signal(signal.SIGUSR2)
     rss_end = rss_kib(server_pid)
     stats.closing = True
     for dev in devices:
@@ -399,6 +411,7 @@ async def run_phase(
         "msgs": stats.acked,
         "msgs_per_s": stats.acked / (wall1 - wall0),
         "cpu_pct": 100 * cpu_s / (wall1 - wall0),
+        "loadgen_cpu_pct": 100 * (self1 - self0) / (wall1 - wall0),
         "cpu_per_msg_us": 1e6 * cpu_s / max(1, stats.acked),
         "rss_kib_per_ws": (rss_connected - rss_before) / len(devices),
         "rss_total_kib": rss_end,
@@ -524,7 +537,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             )
             for a in attempt_ids
         ]
-        ours = await run_phase(urls, args.duration, False, hub.pid, args.end_sessions, 1, hub)
+        ours = await run_phase(
+            urls, args.duration, False, hub.pid, args.end_sessions, 1, hub, bool(args.profile)
+        )
         stats: Stats = ours["stats"]
         lost_hb, lost_focus = await count_in_redis(services.redis_url, prefix, stats)
         await asyncio.sleep(3)  # let the persistence worker drain
@@ -577,6 +592,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "events_in_postgres": in_pg,
         "errors": errors,
         "closed_early": stats.closed_early,
+        "close_codes": stats.close_codes,
+        "loadgen_cpu_pct": round(ours["loadgen_cpu_pct"], 1),
         "hub_shutdown_s": round(shutdown_s, 1),
         "received": stats.received,
         "baseline_msgs_per_s": round(bare["msgs_per_s"], 1),

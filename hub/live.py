@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from hub import durable
 from hub.errors import AuthError, HubError
 from hub.fanout import Fanout
+from hub.protocol import encode
 from hub.session import EndReason, Outputs, Rules, Session, Status
 from hub.store import StateStore, StreamBatcher
 from proctor.resources import Resources
@@ -43,6 +44,8 @@ class Peer(Protocol):
     role: str  # "pc" | "phone" | "watch"
 
     def push(self, message: dict[str, Any]) -> None: ...
+
+    def push_text(self, text: str) -> None: ...
 
     def kick(self, code: int, reason: str) -> None: ...
 
@@ -245,9 +248,12 @@ class Hub:
             ended = message.get("type") == "ended"
             if ended:
                 live.ended_seen = True  # a fast local check; the shared state says why
+            text: str | None = None
             for peer in list(live.peers.values()):
                 if peer.role in roles:
-                    peer.push(message)
+                    if text is None:
+                        text = encode(message)  # once for all recipients
+                    peer.push_text(text)
                     self.dispatched += 1
                     if ended and peer.role == "pc":
                         # The PC's part is over; the phone stays to end its own (rule D5).

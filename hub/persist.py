@@ -84,6 +84,7 @@ class PersistWorker:
     idle_s: float = 0.25
     sweep_s: float = 30.0
     max_streams: int = 1000
+    chunk: int = 200
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     copied: int = 0
     _task: asyncio.Task[None] | None = None
@@ -149,6 +150,17 @@ class PersistWorker:
             streams = sorted({_s(s) for s in popped})
         if not streams:
             return 0
+        copied = 0
+        # In chunks, yielding between them: one huge pipeline would hold the
+        # event loop (and every websocket) for as long as it takes to pack
+        # and parse (measured: seconds at 5,000 streams).
+        for first in range(0, len(streams), self.chunk):
+            copied += await self._copy_streams(streams[first : first + self.chunk], sweep)
+            await asyncio.sleep(0)
+        return copied
+
+    async def _copy_streams(self, streams: list[str], sweep: bool) -> int:
+        redis, keys = self.res.redis, self.res.keys
         await self._ensure_groups(streams)
         starts = ("0", ">") if sweep else (">",)
         per_stream = max(50, self.batch // len(streams))

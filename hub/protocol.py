@@ -213,6 +213,13 @@ def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
+def ack_text(seq: int, duplicate: bool = False) -> str:
+    """The encoded ack (the hot path: no dict, no encoder)."""
+    if duplicate:
+        return f'{{"type":"ack","seq":{seq},"duplicate":true}}'
+    return f'{{"type":"ack","seq":{seq}}}'
+
+
 def error_message(code: str, reason: str, seq: int | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"type": "error", "code": code, "reason": reason}
     if seq is not None:
@@ -359,7 +366,11 @@ class ClientProtocol:
             message["duplicate"] = True
         return message
 
+    def next_number(self) -> int:
+        """The next server message number (``n``) of this connection."""
+        self.server_seq += 1
+        return self.server_seq
+
     def number(self, message: dict[str, Any]) -> dict[str, Any]:
         """Give a server message its per-connection number (``n``)."""
-        self.server_seq += 1
-        return {**message, "n": self.server_seq}
+        return {**message, "n": self.next_number()}

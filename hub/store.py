@@ -229,30 +229,41 @@ class StreamBatcher:
 
     ``append`` returns once Redis has stored the entry (its stream id) or
     found the seq stored before (``None``): only then may the client be
-    acknowledged. One pipeline is in flight at a time; whatever arrived
-    meanwhile goes in the next, so the hub is bound by Redis throughput, not
+    acknowledged. At most ``flushers`` pipelines are in flight; whatever
+    arrived meanwhile goes in the next, so the hub is bound by Redis throughput, not
     by round trips. The queue is bounded: past ``max_pending`` the caller gets
     :class:`Overloaded`.
     """
 
-    def __init__(self, store: StateStore, max_batch: int = 512, max_pending: int = 50_000) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        max_batch: int = 512,
+        max_pending: int = 50_000,
+        flushers: int = 2,
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
         self.max_pending = max_pending
+        self.flushers = flushers
         self._queue: deque[_Item] = deque()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.announcer = StreamAnnouncer(store.keys)
         self._dirty: set[str] = set()
 
     async def start(self) -> None:
-        assert self._task is None
-        self._task = asyncio.create_task(self._run(), name="stream-batcher")
+        assert not self._tasks
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"stream-batcher-{n}")
+            for n in range(self.flushers)
+        ]
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         while self._queue:
@@ -271,14 +282,15 @@ class StreamBatcher:
         return await future
 
     async def _run(self) -> None:
+        # ``flushers`` of these share the queue: while one pipeline is in
+        # flight the next batch goes out on another connection. Each client
+        # waits for its previous message's ack, so order per device holds.
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch = [
-                    self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
-                ]
-                await self._flush(batch)
+            while not self._queue and not self._dirty:
+                self._wake.clear()
+                await self._wake.wait()
+            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            await self._flush(batch)
 
     async def _flush(self, batch: list[_Item]) -> None:
         try:

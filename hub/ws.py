@@ -54,6 +54,7 @@ from hub.protocol import (
     Reply,
     SeqMessage,
     Submit,
+    ack_text,
     encode,
     error_message,
 )
@@ -81,16 +82,20 @@ class Connection:
         self.ws = ws
         self.role = role
         self.protocol = protocol
-        self.queue: asyncio.Queue[dict[str, Any] | Close] = asyncio.Queue(SEND_QUEUE)
+        self.queue: asyncio.Queue[str | Close] = asyncio.Queue(SEND_QUEUE)
         self.closing: Close | None = None
         self.busy = False  # the reader is applying a message; its ack is not out yet
         self.close_when_idle: Close | None = None
 
     def push(self, message: dict[str, Any]) -> None:
+        self.push_text(encode(message))
+
+    def push_text(self, text: str) -> None:
+        """Queue an encoded server message (a JSON object; ``n`` is added on sending)."""
         if self.closing is not None:
             return
         try:
-            self.queue.put_nowait(message)
+            self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.kick(CLOSE_TRY_AGAIN, "slow_consumer: the client does not read its messages")
 
@@ -127,8 +132,9 @@ class Connection:
                 await _close(self.ws, item.code, item.reason)
                 return
             if self.protocol is not None:
-                item = self.protocol.number(item)
-            await self.ws.send_text(encode(item))
+                # Encoded once for every recipient; the number spliced in here.
+                item = f'{{"n":{self.protocol.next_number()},{item[1:]}'
+            await self.ws.send_text(item)
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -352,7 +358,7 @@ async def _handle(
         if isinstance(message, Heartbeat) and not (live.ended or now >= live.session.deadline_at):
             # The fast path: telemetry only, batched into the stream.
             stream_id = await hub.batcher.append(live.attempt_id, device, seq, "heartbeat", now)
-            conn.push(conn.protocol.ack(seq, duplicate=stream_id is None))
+            conn.push_text(ack_text(seq, duplicate=stream_id is None))
             return
         if isinstance(message, Photo):
             await _photo(hub, live, message, now)
@@ -365,7 +371,7 @@ async def _handle(
     except Overloaded as error:
         conn.kick(CLOSE_TRY_AGAIN, f"{error.code}: {error.reason}")
         return
-    conn.push(conn.protocol.ack(seq, duplicate=applied.duplicate))
+    conn.push_text(ack_text(seq, duplicate=applied.duplicate))
 
 
 def _event(device: str, message: SeqMessage, now: float) -> Event:
