@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from redis.asyncio import BlockingConnectionPool, Redis
+
 from hub import durable
 from hub.errors import AuthError, HubError
 from hub.fanout import Fanout
@@ -31,6 +33,8 @@ from proctor.resources import Resources
 log = logging.getLogger(__name__)
 
 MAX_COMMIT_TRIES = 8
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 20.0
 
 Event = Callable[[Session], Outputs]
 # (attempt_id, request_id, reason, jpeg, now) -> stores the phone's photo
@@ -93,9 +97,18 @@ class Hub:
     def __init__(self, res: Resources, rules: Rules | None = None) -> None:
         self.res = res
         self.rules = rules or Rules()
-        self.store = StateStore(res.redis, res.keys)
+        # The hub's own client: a pool that waits for a free connection (the
+        # default one fails at its limit, which a storm of 10,000 connects or
+        # disconnects reaches), sized for bursts, apart from the app's client.
+        assert res.settings.redis_url is not None
+        self.redis: Redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                res.settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+            )
+        )
+        self.store = StateStore(self.redis, res.keys)
         self.batcher = StreamBatcher(self.store)
-        self.fanout = Fanout(res.redis, res.keys, self._dispatch)
+        self.fanout = Fanout(self.redis, res.keys, self._dispatch)
         self.attempts: dict[int, LiveAttempt] = {}
         self._loading: dict[int, asyncio.Lock] = {}
         self.photo_sink: PhotoSink | None = None
@@ -113,6 +126,8 @@ class Hub:
                 peer.kick(1001, "server shutting down")
         await self.fanout.stop()
         await self.batcher.stop()
+        await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
 
     # ----- attempts -------------------------------------------------------------
 
