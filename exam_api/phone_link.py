@@ -18,6 +18,7 @@ import io
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import segno
@@ -42,12 +43,30 @@ def phone_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}{PHONE_PAGE}?token={token}"
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0")
+
+
+def phone_base(request_base: str, public_url: str) -> str:
+    """Where the phone reaches the server: the address the PC page uses,
+    unless that is a loopback one (the PC runs on the server itself) and the
+    configured public address is not — a phone cannot reach 127.0.0.1."""
+    request_host = urlsplit(request_base).hostname or ""
+    public_host = urlsplit(public_url).hostname or ""
+    if request_host in LOOPBACK_HOSTS and public_host and public_host not in LOOPBACK_HOSTS:
+        return public_url
+    return request_base
+
+
 def qr_svg(text: str) -> bytes:
     """``text`` as a QR code in SVG (error correction M: survives a glare on the screen)."""
     code = segno.make(text, error="m", micro=False)
     out = io.BytesIO()
     code.save(out, kind="svg", scale=4, border=4, dark="#000", light="#fff", xmldecl=False)
     return out.getvalue()
+
+
+def _base(request: Request) -> str:
+    return phone_base(str(request.base_url), resources(request).settings.public_url)
 
 
 def _phone_token(res: Resources, attempt_id: int, now: float) -> tuple[str, int]:
@@ -71,7 +90,7 @@ async def phone_qr(request: Request) -> Response:
     attempt_id = await _open_attempt_of_owner(request)
     token, _ = _phone_token(resources(request), attempt_id, time.time())
     return Response(
-        qr_svg(phone_url(str(request.base_url), token)),
+        qr_svg(phone_url(_base(request), token)),
         media_type="image/svg+xml",
         headers={"Cache-Control": "no-store"},
     )
@@ -83,7 +102,7 @@ async def phone_link(request: Request) -> Response:
     token, expires = _phone_token(resources(request), attempt_id, time.time())
     return JSONResponse(
         {
-            "url": phone_url(str(request.base_url), token),
+            "url": phone_url(_base(request), token),
             "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
         },
         headers={"Cache-Control": "no-store"},

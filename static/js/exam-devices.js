@@ -16,7 +16,7 @@
 //   violation, time up, invigilator) stops answering and shows the result.
 import { api } from './api.js';
 import { CameraLink, cameraErrorMessage, openCamera, showPreview } from './camera.js';
-import { el } from './dom.js';
+import { browserProblem, el } from './dom.js';
 import { HubSocket, watchFocus } from './hub.js';
 
 const TOKEN_REFRESH_MS = 120_000;  // device tokens live 5 minutes by default
@@ -68,10 +68,12 @@ class ExamDevices {
     this.page.block(TEXT.checking);
     this.check('camera', 'pending', '正在打开摄像头…');
     try {
+      const problem = browserProblem();  // rule A6: no WebRTC, IE mode
+      if (problem) throw Object.assign(new Error(problem), { prompt: problem });
       this.stream = await openCamera();
     } catch (err) {
       // rule D2: no camera or no permission: the prompt, and the exam does not open
-      const message = cameraErrorMessage(err);
+      const message = err.prompt || cameraErrorMessage(err);
       this.check('camera', 'failed', message);
       this.page.block(message);
       this.$('exam-questions').hidden = true;

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 
-from exam_api.phone_link import mask_name, phone_url, qr_svg
+from exam_api.phone_link import mask_name, phone_base, phone_url, qr_svg
 from hub.tokens import sign_device_token, verify_device_token
 from proctor.settings import Settings
 from tests.support.live import LiveServer
@@ -32,6 +32,15 @@ def test_qr_svg_and_phone_url() -> None:
     assert url == "http://exam.example/static/phone.html?token=v1.7.phone.99.mac"
     svg = qr_svg(url).decode()
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+
+
+def test_the_phone_gets_a_reachable_address() -> None:
+    # a PC page on the server itself (loopback): the configured public address
+    assert phone_base("http://127.0.0.1:8000/", "http://10.0.0.5:8000") == "http://10.0.0.5:8000"
+    assert phone_base("http://localhost:8000/", "https://exam.example") == "https://exam.example"
+    # otherwise the address the PC page uses (behind the same proxy as the phone)
+    assert phone_base("https://exam.example/", "http://0.0.0.0:8000") == "https://exam.example/"
+    assert phone_base("http://127.0.0.1:8000/", "http://0.0.0.0:8000") == "http://127.0.0.1:8000/"
 
 
 def test_mask_name_keeps_first_and_last() -> None:
