@@ -35,7 +35,7 @@ browser-deps:
 	@bash scripts/ensure-chromium.sh
 
 bench-hub: $(STAMP)
-	$(BIN)/python bench/hub_load.py --sessions 1000 --duration 30
+	$(BIN)/python bench/hub_load.py --sessions 5000 --duration 60
 
 bench-video: $(STAMP)
 	$(BIN)/python bench/video_load.py --streams 20 --duration 30
