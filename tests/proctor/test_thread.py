@@ -117,6 +117,15 @@ async def test_pc_video_yields_a_stored_jpeg(
 ) -> None:
     """Rule G2/E2: the server receives the PC's WebRTC video and keeps a JPEG frame."""
     attempt_id = started["attempt_id"]
+    # The demo candidate's attempt is shared with earlier browser tests: their
+    # page's camera peer must have stopped (no frames for 2 s) before a new
+    # page may take over; a live one would rightly be kept (409 peer_exists).
+    registry = server.app.state.res.components["rtc"]
+
+    async def no_live_camera() -> bool:
+        return registry.camera_state(attempt_id) != "live"
+
+    await eventually(no_live_camera, within=15)
     peer = RTCPeerConnection()
     try:
         peer.addTrack(SyntheticCameraTrack())
