@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             app.state.res = res
             hub = Hub(res)
+            bridge = DeviceBridge(res)
             components: list[tuple[str, Any]] = [
                 ("hub", hub),
                 ("deadlines", DeadlineScheduler(hub)),
@@ -64,7 +65,7 @@ def create_app(settings: Settings) -> Starlette:
                 ("accounts-housekeeping", Housekeeper(res)),
                 ("rtc", PeerRegistry(res)),
                 # joins the two above: camera liveness, capture requests, phone photos
-                ("device-bridge", DeviceBridge(res)),
+                ("device-bridge", bridge),
             ]
             started = []
             try:
@@ -72,6 +73,9 @@ def create_app(settings: Settings) -> Starlette:
                     await component.start()
                     res.components[name] = component
                     started.append(component)
+                if settings.require_live_cameras:
+                    # rule D1 on the server: an answer needs both cameras live
+                    res.components["answer_gate"] = bridge.answer_gate
                 yield
             finally:
                 for component in reversed(started):

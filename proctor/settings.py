@@ -30,6 +30,7 @@ class Settings:
     ice_loopback: bool
     demo_seed: bool
     dev_sms_outbox: bool = True  # rule A4: the SMS outbox API and page
+    require_live_cameras: bool = True  # rule D1 enforced by the server, not only the page
     # webrtc: random snapshot gaps (rule E2), evidence retention, peer limit
     snapshot_mean_interval_s: float = 45.0
     snapshot_min_gap_s: float = 10.0
@@ -118,6 +119,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ice_loopback=_bool(env, "PROCTOR_ICE_LOOPBACK", True),
         demo_seed=_bool(env, "PROCTOR_DEMO_SEED", False),
         dev_sms_outbox=_bool(env, "PROCTOR_DEV_SMS_OUTBOX", True),
+        require_live_cameras=_bool(env, "PROCTOR_REQUIRE_LIVE_CAMERAS", True),
         snapshot_mean_interval_s=_int(env, "PROCTOR_SNAPSHOT_MEAN_INTERVAL", 45, 5, 3600),
         snapshot_min_gap_s=_int(env, "PROCTOR_SNAPSHOT_MIN_GAP", 10, 1, 600),
         snapshot_retention_days=_int(env, "PROCTOR_SNAPSHOT_RETENTION_DAYS", 365, 1, 3650),

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from proctor.db import apply_schema, create_pool
 from proctor.embedded import Services, start_services
 from proctor.settings import Settings, load_settings
+from tests.support.devices import Devices
 from tests.support.live import LiveServer, start_live_server
 
 
@@ -92,3 +93,11 @@ async def server(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveSe
     live = await start_live_server(settings)
     yield live
     await live.stop()
+
+
+@pytest.fixture
+async def devices() -> AsyncIterator[Devices]:
+    """Candidate devices a test brings live; closed when the test ends."""
+    opened = Devices()
+    yield opened
+    await opened.aclose()

@@ -48,6 +48,8 @@ export class ExamPage {
     for (const input of this.root.querySelectorAll('#exam-questions input')) {
       input.disabled = this.ended || Boolean(this.blocked);
     }
+    // Answers the server refused while a camera was down go out once both are back.
+    if (!this.blocked && this.pending.size && !this.ended) this.flush();
   }
 
   async load() {
@@ -163,6 +165,11 @@ export class ExamPage {
           this.retryMs = 1000;
           this.updateProgress();
         } catch (err) {
+          if (err instanceof ApiError && err.code === 'cameras_not_live') {
+            // rule D1 on the server: the answer stays here and goes out when unblocked
+            this.$('save-state').textContent = `${this.pending.size} 题答案已暂存在本机，两路摄像头恢复后自动保存`;
+            break;
+          }
           if (err instanceof ApiError && err.status === 409) { await this.refresh(); break; }
           if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
             this.pending.delete(qid);   // refused for good (e.g. not in this paper): say so
@@ -211,6 +218,10 @@ export class ExamPage {
     button.disabled = true;
     try {
       await this.flush();   // every chosen answer reaches the server before the end
+      if (this.pending.size) {
+        // never end the attempt with a chosen answer the server has not stored (rule E7)
+        throw new Error(`还有 ${this.pending.size} 题答案尚未保存，请等待两路摄像头恢复后再交卷`);
+      }
       const end = await api('POST', `/api/attempts/${this.attemptId}/submit`);
       this.showEnded(end);
     } catch (err) {

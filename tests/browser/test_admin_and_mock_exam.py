@@ -21,6 +21,7 @@ from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request
 from tests.support.phone_sim import live_phone
 from tests.support.users import create_user, login_cookies, unique
+from tests.support.waits import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -135,6 +136,8 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
                 await page.get_by_test_id(f"q2-opt-{letter}").check()
             await page.get_by_test_id("q3-opt-true").check()  # wrong on purpose
             await expect(page.get_by_test_id("save-state")).to_have_text("答案已保存")
+            rtc = server.app.state.res.components["rtc"]
+            peer_before_reload = rtc.peers.get(attempt_id)
             await page.reload()
             await expect(page.get_by_test_id("exam-progress")).to_have_text("已答 3 / 4 题")
             for testid in ("q1-opt-a", "q2-opt-a", "q2-opt-b", "q2-opt-c", "q3-opt-true"):
@@ -142,6 +145,18 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
 
             # after a reload the device check runs again before answering (rule D1)
             await expect(page.get_by_test_id("exam-blocked")).to_be_hidden(timeout=30_000)
+
+            # the reloaded page's camera reached the server before the network goes
+            # (an offer cut off by the drop is a camera loss, which pauses answering)
+            async def new_peer_live() -> bool:
+                peer = rtc.peers.get(attempt_id)
+                return (
+                    peer is not None
+                    and peer is not peer_before_reload
+                    and peer.liveness.state == "live"
+                )
+
+            await eventually(new_peer_live, within=30)
             # a dropped network: the answer waits in the page, then reaches the server
             await cand_ctx.set_offline(True)
             await page.get_by_test_id("q4-opt-true").check()

@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.support.browser import launch_chromium
+from tests.support.devices import Devices
 from tests.support.live import LiveServer
 from tests.support.papers import CORRECT, candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user, login_cookies
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 async def test_reviewer_passes_an_attempt_under_review(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
     candidate = await candidate_with_request(pool)
     papers = await class_with_papers(pool, [candidate.id])
@@ -24,6 +25,7 @@ async def test_reviewer_passes_an_attempt_under_review(
         mock = (await http.post("/api/attempts", json={"paper_id": papers.mock_id})).json()
         await http.post(f"/api/attempts/{mock['attempt_id']}/submit")
         formal = (await http.post("/api/attempts", json={"paper_id": papers.formal_id})).json()
+        await devices.live(server.ws_url, formal)  # rule D1: answering needs both cameras
         attempt_id = formal["attempt_id"]
         for qid, answer in list(zip(papers.question_ids, CORRECT, strict=True))[:3]:
             await http.put(f"/api/attempts/{attempt_id}/answers/{qid}", json={"answer": answer})

@@ -10,6 +10,7 @@ import asyncpg
 
 from exam_api.attempts import end_attempt
 from exam_api.errors import ApiError
+from tests.support.devices import Devices
 from tests.support.live import LiveServer
 from tests.support.papers import (
     CORRECT,
@@ -20,13 +21,17 @@ from tests.support.papers import (
 )
 
 
-async def _started(server: LiveServer, pool: asyncpg.Pool) -> tuple[int, int, list[int]]:
-    """A candidate with a running mock attempt: (user id, attempt id, question ids)."""
+async def _started(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> tuple[int, int, list[int]]:
+    """A candidate with a running mock attempt and both cameras live (rule D1):
+    (user id, attempt id, question ids)."""
     user = await candidate_with_request(pool)
     papers = await class_with_papers(pool, [user.id])
     async with await client_for(server.url, pool, user.id) as http:
         r = await http.post("/api/attempts", json={"paper_id": papers.mock_id})
     assert r.status_code == 200, r.text
+    await devices.live(server.ws_url, r.json())
     return user.id, r.json()["attempt_id"], papers.question_ids
 
 
@@ -66,8 +71,10 @@ async def test_concurrent_starts_make_one_attempt(server: LiveServer, pool: asyn
     assert len({r.json()["attempt_id"] for r in replies}) == 1
 
 
-async def test_exam_view_hides_the_keys(server: LiveServer, pool: asyncpg.Pool) -> None:
-    user_id, attempt_id, qids = await _started(server, pool)
+async def test_exam_view_hides_the_keys(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     async with await client_for(server.url, pool, user_id) as http:
         view = (await http.get(f"/api/attempts/{attempt_id}")).json()
     assert [q["id"] for q in view["questions"]] == qids
@@ -77,10 +84,10 @@ async def test_exam_view_hides_the_keys(server: LiveServer, pool: asyncpg.Pool) 
 
 
 async def test_answers_are_saved_and_survive_a_reload(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
     # rule E7
-    user_id, attempt_id, qids = await _started(server, pool)
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     async with await client_for(server.url, pool, user_id) as http:
         base = f"/api/attempts/{attempt_id}/answers"
         r = await http.put(f"{base}/{qids[0]}", json={"answer": "a", "rev": 1})
@@ -100,10 +107,10 @@ async def test_answers_are_saved_and_survive_a_reload(
 
 
 async def test_a_late_older_revision_never_overwrites(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
     # rule E7: a retry of an old write arriving after a newer one is ignored
-    user_id, attempt_id, qids = await _started(server, pool)
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     url = f"/api/attempts/{attempt_id}/answers/{qids[0]}"
     async with await client_for(server.url, pool, user_id) as http:
         await http.put(url, json={"answer": "B", "rev": 2})
@@ -114,8 +121,10 @@ async def test_a_late_older_revision_never_overwrites(
         assert r.json()["answer"] is None  # cleared
 
 
-async def test_bad_answers_are_refused_precisely(server: LiveServer, pool: asyncpg.Pool) -> None:
-    user_id, attempt_id, qids = await _started(server, pool)
+async def test_bad_answers_are_refused_precisely(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     base = f"/api/attempts/{attempt_id}/answers"
     async with await client_for(server.url, pool, user_id) as http:
         cases = [
@@ -136,9 +145,11 @@ async def test_bad_answers_are_refused_precisely(server: LiveServer, pool: async
     assert view["answers"] == {}  # nothing half-saved
 
 
-async def test_submit_scores_on_the_server(server: LiveServer, pool: asyncpg.Pool) -> None:
+async def test_submit_scores_on_the_server(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
     # rule C4: the server computes the score
-    user_id, attempt_id, qids = await _started(server, pool)
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     async with await client_for(server.url, pool, user_id) as http:
         base = f"/api/attempts/{attempt_id}/answers"
         await http.put(f"{base}/{qids[0]}", json={"answer": CORRECT[0]})
@@ -155,9 +166,11 @@ async def test_submit_scores_on_the_server(server: LiveServer, pool: asyncpg.Poo
         assert (r.status_code, r.json()["error"]) == (409, "attempt_ended")
 
 
-async def test_time_up_is_decided_by_the_server(server: LiveServer, pool: asyncpg.Pool) -> None:
+async def test_time_up_is_decided_by_the_server(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
     # rule E4: an answer after the deadline is refused and the attempt ends, scored
-    user_id, attempt_id, qids = await _started(server, pool)
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     async with await client_for(server.url, pool, user_id) as http:
         base = f"/api/attempts/{attempt_id}/answers"
         await http.put(f"{base}/{qids[0]}", json={"answer": "A"})
@@ -170,10 +183,10 @@ async def test_time_up_is_decided_by_the_server(server: LiveServer, pool: asyncp
 
 
 async def test_end_attempt_is_idempotent_and_first_reason_wins(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
     # the hub, the deadline timer and the submit button may race
-    _, attempt_id, _ = await _started(server, pool)
+    _, attempt_id, _ = await _started(server, pool, devices)
     now = datetime.now(UTC)
     async with pool.acquire() as c1, pool.acquire() as c2:
         first, second = await asyncio.gather(
@@ -186,9 +199,9 @@ async def test_end_attempt_is_idempotent_and_first_reason_wins(
 
 
 async def test_another_candidates_attempt_is_invisible(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
-    _, attempt_id, qids = await _started(server, pool)
+    _, attempt_id, qids = await _started(server, pool, devices)
     intruder = await candidate_with_request(pool)
     async with await client_for(server.url, pool, intruder.id) as other:
         for method, url, body in (
@@ -213,9 +226,11 @@ async def test_one_running_attempt_at_a_time(server: LiveServer, pool: asyncpg.P
         assert (r.status_code, r.json()["error"]) == (409, "another_attempt_running")
 
 
-async def test_hub_hooks_gate_answers_and_hear_ends(server: LiveServer, pool: asyncpg.Pool) -> None:
+async def test_hub_hooks_gate_answers_and_hear_ends(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
     """The hub may veto an answer (rule D1: both cameras live) and hears of ends made here."""
-    user_id, attempt_id, qids = await _started(server, pool)
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     components = server.app.state.res.components
     saved = {name: components.get(name) for name in ("answer_gate", "attempt_ended")}
     gated: list[int] = []
@@ -249,10 +264,10 @@ async def test_hub_hooks_gate_answers_and_hear_ends(server: LiveServer, pool: as
 
 
 async def test_every_acknowledged_answer_is_scored_even_racing_the_end(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
     # rules E7 + C4: an answer is either stored before the end (and scored) or refused
-    user_id, attempt_id, qids = await _started(server, pool)
+    user_id, attempt_id, qids = await _started(server, pool, devices)
     async with await client_for(server.url, pool, user_id) as http:
         base = f"/api/attempts/{attempt_id}/answers"
         puts = [

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncpg
 
+from tests.support.devices import Devices
 from tests.support.live import LiveServer
 from tests.support.papers import CORRECT, candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user
 
 
-async def _formal_with_score(server: LiveServer, pool: asyncpg.Pool, right: int) -> tuple[int, int]:
+async def _formal_with_score(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices, right: int
+) -> tuple[int, int]:
     """A candidate who submitted the mock and a formal attempt with ``right`` correct
     answers (40, 30, 20, 10 points in order). Returns (user id, formal attempt id)."""
     user = await candidate_with_request(pool)
@@ -18,6 +21,7 @@ async def _formal_with_score(server: LiveServer, pool: asyncpg.Pool, right: int)
         mock = (await http.post("/api/attempts", json={"paper_id": papers.mock_id})).json()
         await http.post(f"/api/attempts/{mock['attempt_id']}/submit")
         formal = (await http.post("/api/attempts", json={"paper_id": papers.formal_id})).json()
+        await devices.live(server.ws_url, formal)  # rule D1: answering needs both cameras
         for qid, answer in list(zip(papers.question_ids, CORRECT, strict=True))[:right]:
             await http.put(
                 f"/api/attempts/{formal['attempt_id']}/answers/{qid}", json={"answer": answer}
@@ -26,9 +30,11 @@ async def _formal_with_score(server: LiveServer, pool: asyncpg.Pool, right: int)
     return user.id, formal["attempt_id"]
 
 
-async def test_records_show_score_and_status(server: LiveServer, pool: asyncpg.Pool) -> None:
+async def test_records_show_score_and_status(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
     # rules F1, F2: 40 points → failed at once
-    user_id, attempt_id = await _formal_with_score(server, pool, right=1)
+    user_id, attempt_id = await _formal_with_score(server, pool, devices, right=1)
     async with await client_for(server.url, pool, user_id) as http:
         records = (await http.get("/api/records")).json()["records"]
     assert [(r["kind"], r["outcome"]) for r in records] == [
@@ -42,10 +48,10 @@ async def test_records_show_score_and_status(server: LiveServer, pool: asyncpg.P
 
 
 async def test_passing_score_waits_for_reviewer_then_passes(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
     # rule F2: >= 60 under review → the reviewer's decision, audited
-    user_id, attempt_id = await _formal_with_score(server, pool, right=2)  # 70 points
+    user_id, attempt_id = await _formal_with_score(server, pool, devices, right=2)  # 70 points
     reviewer = await create_user(pool, "reviewer", real_name="审核员甲")
     async with await client_for(server.url, pool, user_id) as cand:
         record = (await cand.get("/api/records")).json()["records"][0]
@@ -97,8 +103,10 @@ async def test_passing_score_waits_for_reviewer_then_passes(
     )
 
 
-async def test_reviewer_fails_with_reason(server: LiveServer, pool: asyncpg.Pool) -> None:
-    user_id, attempt_id = await _formal_with_score(server, pool, right=4)  # 100 points
+async def test_reviewer_fails_with_reason(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
+    user_id, attempt_id = await _formal_with_score(server, pool, devices, right=4)  # 100 points
     reviewer = await create_user(pool, "reviewer")
     async with await client_for(server.url, pool, reviewer.id) as http:
         r = await http.post(
@@ -116,9 +124,9 @@ async def test_reviewer_fails_with_reason(server: LiveServer, pool: asyncpg.Pool
 
 
 async def test_mock_and_failed_attempts_are_not_in_the_queue(
-    server: LiveServer, pool: asyncpg.Pool
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
-    _, failed_id = await _formal_with_score(server, pool, right=1)
+    _, failed_id = await _formal_with_score(server, pool, devices, right=1)
     reviewer = await create_user(pool, "reviewer")
     async with await client_for(server.url, pool, reviewer.id) as http:
         ids = [a["attempt_id"] for a in (await http.get("/api/result-reviews")).json()["attempts"]]
