@@ -154,10 +154,8 @@ class DeviceBridge:
         """Rule D1 on the server: refuse an answer unless both cameras are live.
 
         The exam API awaits ``res.components["answer_gate"]`` before it stores
-        an answer. Not registered by default: the exam API's own tests save
-        answers without devices. Register it (``res.components["answer_gate"]
-        = bridge.answer_gate``) to make the page's pause binding for clients
-        that bypass the page.
+        an answer; the app registers it unless ``PROCTOR_REQUIRE_LIVE_CAMERAS``
+        is off, so the page's pause binds clients that bypass the page too.
         """
         assert self._hub is not None
         loaded = await self._hub.store.load(attempt_id)  # the shared state, fresh

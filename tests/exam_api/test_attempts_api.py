@@ -280,3 +280,25 @@ async def test_every_acknowledged_answer_is_scored_even_racing_the_end(
     assert all((r.status_code, r.json()["error"]) == (409, "attempt_ended") for r in refused)
     points = dict(zip(qids, (40, 30, 20, 10), strict=True))
     assert end.json()["points_earned"] == sum(points[q] for q in accepted)
+
+
+async def test_answers_need_both_cameras_live(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
+    # rule D1 enforced by the server (PROCTOR_REQUIRE_LIVE_CAMERAS, on by default):
+    # a client that skips the page still cannot answer without both cameras
+    user = await candidate_with_request(pool)
+    papers = await class_with_papers(pool, [user.id])
+    async with await client_for(server.url, pool, user.id) as http:
+        start = (await http.post("/api/attempts", json={"paper_id": papers.mock_id})).json()
+        url = f"/api/attempts/{start['attempt_id']}/answers/{papers.question_ids[0]}"
+        r = await http.put(url, json={"answer": "A"})
+        assert (r.status_code, r.json()["error"]) == (409, "cameras_not_live")
+        assert "摄像头" in r.json()["message"]
+        pc, phone = await devices.live(server.ws_url, start)
+        assert (await http.put(url, json={"answer": "A"})).status_code == 200
+        assert (await phone.call("camera", state="asleep"))["type"] == "ack"  # rule H2
+        r = await http.put(url, json={"answer": "B"})
+        assert (r.status_code, r.json()["error"]) == (409, "cameras_not_live")
+        view = (await http.get(f"/api/attempts/{start['attempt_id']}")).json()
+    assert view["answers"][str(papers.question_ids[0])]["answer"] == "A"  # nothing lost
