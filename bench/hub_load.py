@@ -133,6 +133,17 @@ def serve_hub(port: int, profile: str | None) -> None:
 
             component.run_once = timed
         del persist
+        appends: list[float] = []
+        original_append = hub.batcher.append
+
+        async def timed_append(*a: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await original_append(*a)
+            finally:
+                appends.append(time.perf_counter() - t0)
+
+        hub.batcher.append = timed_append
         worst = 0.0
         last_print = time.monotonic()
         while True:
@@ -145,13 +156,16 @@ def serve_hub(port: int, profile: str | None) -> None:
                     f"{len(hub.batcher._queue)}, attempts {len(hub.attempts)}, "
                     f"full gc max {gc_worst[1] * 1000:.0f} ms, "
                     f"persist pass max {slow['persist'] * 1000:.0f} ms, "
-                    f"deadline pass max {slow['deadlines'] * 1000:.0f} ms",
+                    f"deadline pass max {slow['deadlines'] * 1000:.0f} ms, "
+                    f"server-side append p50/p99 {percentile(appends, 0.5) * 1000:.1f}/"
+                    f"{percentile(appends, 0.99) * 1000:.1f} ms",
                     file=sys.stderr,
                     flush=True,
                 )
                 worst, last_print = 0.0, time.monotonic()
                 gc_worst[1] = 0.0
                 slow["persist"] = slow["deadlines"] = 0.0
+                appends.clear()
 
     async def run() -> None:
         # Our own SIGTERM handler: uvicorn's re-raises the signal after shutdown.
@@ -162,7 +176,6 @@ def serve_hub(port: int, profile: str | None) -> None:
         if watcher is not None:
             watcher.cancel()
 
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     if profiler is not None:
         # The load generator brackets the measured window with SIGUSR1/SIGUSR2,
         # so the profile shows the steady state, not the connection storm.
