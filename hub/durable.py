@@ -67,13 +67,28 @@ INSERT INTO attempt_violations
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (attempt_id, idx) DO UPDATE SET
     kind = EXCLUDED.kind, causes = EXCLUDED.causes, ended_at = EXCLUDED.ended_at,
-    duration_s = EXCLUDED.duration_s, forgiven_by = EXCLUDED.forgiven_by
+    duration_s = EXCLUDED.duration_s,
+    forgiven_by = COALESCE(EXCLUDED.forgiven_by, attempt_violations.forgiven_by)
+-- an older, still open view (a late copy by the persistence worker) never
+-- reopens a violation whose end is known
+WHERE attempt_violations.ended_at IS NULL OR EXCLUDED.ended_at IS NOT NULL
 """
 
 _INSERT_EVENT = """
 INSERT INTO attempt_events (attempt_id, stream_id, device, kind, at, data)
 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
 """
+
+
+async def upsert_violations(
+    conn: asyncpg.Connection, attempt_id_views: list[tuple[int, dict[str, Any]]]
+) -> None:
+    """Upsert violations from their views (as the stream's ``violation``
+    records carry them); idempotent, never reopens a closed one."""
+    await conn.executemany(
+        _UPSERT_VIOLATION,
+        [_violation_row(attempt_id, view) for attempt_id, view in attempt_id_views],
+    )
 
 
 def _violation_row(attempt_id: int, view: dict[str, Any]) -> tuple[Any, ...]:

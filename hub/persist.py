@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from redis.exceptions import ResponseError
 
+from hub.durable import upsert_violations
 from hub.keys import PERSIST_GROUP
 from proctor.resources import Resources
 
@@ -212,10 +213,14 @@ class PersistWorker:
             await self._retire(idle)
 
     async def _write(self, rows: list[Row]) -> None:
+        # A violation's duration arrives as telemetry (rules E3, H3): upsert it.
+        violations = [(row[0], json.loads(row[5])) for row in rows if row[3] == "violation"]
         async with self.res.pool.acquire() as conn, conn.transaction():
             await conn.execute(_CREATE_TEMP)
             await conn.copy_records_to_table("attempt_events_in", records=rows)
             await conn.execute(_MERGE)
+            if violations:
+                await upsert_violations(conn, violations)
 
     async def _retire(self, streams: list[str]) -> None:
         """Drop drained streams of ended attempts from the active set."""

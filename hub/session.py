@@ -384,8 +384,10 @@ class Session:
         out = Outputs(records=[Record("focus", "pc", now, {"state": "back"})])
         closed = self.ledger.back(now)
         if closed is not None:
-            # The duration is known now: write the violation again (idempotent upsert).
-            out.records.append(self._violation_record(closed, now))
+            # The duration is known now: the violation again, as telemetry (it
+            # was durable when it was counted; the persistence worker upserts
+            # the duration, and the end writes every violation durably).
+            out.records.append(self._violation_record(closed, now, durable=False))
             out.sends.append(Send("watchers", self.state_message(now)))
         return out
 
@@ -399,8 +401,8 @@ class Session:
             out.extend(self._counted(counted, now))
         return out
 
-    def _violation_record(self, v: Violation, now: float) -> Record:
-        return Record("violation", "pc", v.started_at, violation_view(v, now), durable=True)
+    def _violation_record(self, v: Violation, now: float, durable: bool = True) -> Record:
+        return Record("violation", "pc", v.started_at, violation_view(v, now), durable=durable)
 
     def _counted(self, v: Violation, now: float) -> Outputs:
         """A new violation: tell the candidate "n of 5" (rule E3); the fifth ends."""

@@ -299,3 +299,33 @@ async def test_phone_early_end_asks_and_is_recorded(
     finally:
         await pc.close()
         await phone.close()
+
+
+async def test_violation_duration_reaches_postgres(
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rule H3: a violation keeps its kind and how long the candidate was away
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    try:
+        assert (await pc.call("focus", state="lost", cause="visibility"))["type"] == "ack"
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT kind, ended_at FROM attempt_violations WHERE attempt_id = $1",
+                attempt.attempt_id,
+            )
+        assert row["kind"] == "tab_hidden" and row["ended_at"] is None  # durable at once
+        await asyncio.sleep(0.3)
+        assert (await pc.call("focus", state="back"))["type"] == "ack"
+    finally:
+        await pc.close()
+
+    async def closed() -> asyncpg.Record | None:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT duration_s, ended_at FROM attempt_violations WHERE attempt_id = $1",
+                attempt.attempt_id,
+            )
+        return row if row["ended_at"] is not None else None
+
+    row = await eventually(closed)
+    assert row["duration_s"] >= 0.3
