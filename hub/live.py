@@ -137,12 +137,14 @@ class Hub:
         if live is not None:
             return live
         lock = self._loading.setdefault(attempt_id, asyncio.Lock())
-        async with lock:
-            live = self.attempts.get(attempt_id)
-            if live is None:
-                live = await self._load(attempt_id)
-                self.attempts[attempt_id] = live
-        self._loading.pop(attempt_id, None)
+        try:
+            async with lock:
+                live = self.attempts.get(attempt_id)
+                if live is None:
+                    live = await self._load(attempt_id)
+                    self.attempts[attempt_id] = live
+        finally:
+            self._loading.pop(attempt_id, None)
         return live
 
     async def _load(self, attempt_id: int) -> LiveAttempt:

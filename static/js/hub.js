@@ -5,6 +5,7 @@
 
 const HEARTBEAT_MS = 5000;
 const MAX_OUTBOX = 500;
+const WINDOW = 32;  // unacknowledged messages on the wire at most (the hub rate-limits bursts)
 
 export class HubSocket {
   // url: ws_pc_url / ws_phone_url from POST /api/attempts.
@@ -16,6 +17,7 @@ export class HubSocket {
     const saved = JSON.parse(sessionStorage.getItem(this.key) || '{"seq":0,"outbox":[]}');
     this.seq = saved.seq;           // last number given to a message
     this.outbox = saved.outbox;     // sent or not, not yet acknowledged
+    this.sentUpTo = 0;              // highest seq sent on this connection
     this.lastSeen = 0;              // last server message number seen on this connection
     this.ws = null;
     this.welcomed = false;
@@ -43,7 +45,18 @@ export class HubSocket {
     this.outbox.push(message);
     if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
     this.save();
-    if (this.welcomed) this.ws.send(JSON.stringify(message));
+    this.flush();
+  }
+
+  // Send what is queued, in order, at most WINDOW ahead of the acks.
+  flush() {
+    if (!this.welcomed) return;
+    for (const m of this.outbox) {
+      if (m.seq <= this.sentUpTo) continue;
+      if (m.seq - (this.outbox[0]?.seq ?? m.seq) >= WINDOW) break;
+      this.ws.send(m.frame || JSON.stringify(m));
+      this.sentUpTo = m.seq;
+    }
   }
 
   // A photo answering capture request `requestId` (the phone, rules D4/E2): a
@@ -62,7 +75,7 @@ export class HubSocket {
     this.outbox.push({ type: 'photo', seq, request_id: requestId, frame });
     if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
     this.save();
-    if (this.welcomed) this.ws.send(frame);
+    this.flush();
   }
 
   save() {
@@ -102,12 +115,14 @@ export class HubSocket {
       // rule H1: resume exactly — drop what the hub stored, resend the rest in order
       this.outbox = this.outbox.filter((m) => m.seq > msg.last_acked);
       if (this.seq < msg.last_acked) this.seq = msg.last_acked;
-      for (const m of this.outbox) this.ws.send(m.frame || JSON.stringify(m));
+      this.sentUpTo = msg.last_acked;
       this.save();
+      this.flush();
       this.status('connected');
     } else if (msg.type === 'ack' || (msg.type === 'error' && typeof msg.seq === 'number')) {
       this.outbox = this.outbox.filter((m) => m.seq > msg.seq);
       this.save();
+      this.flush();
       if (msg.type === 'ack') this.handlers.onAck?.(msg.seq);
     } else if (msg.type === 'ended') {
       this.ended = true;
