@@ -339,7 +339,7 @@ async def end_session(pc: Device, phone: Device, at: float) -> None:
         for _ in range(4):
             await asyncio.sleep(1.5)
             await pc.send("click_outside")
-        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        await asyncio.sleep(max(1.5, at - time.monotonic()))  # beyond the debounce
         start = time.perf_counter()
         await pc.send("click_outside")
     except Exception:
@@ -360,16 +360,16 @@ async def run_phase(
     urls: list[tuple[int, str, str]],
     duration: float,
     echo: bool,
-    server_pid: int,
+    server_pids: list[int],
     end_sessions: int,
     seed: int,
-    hub_alive: subprocess.Popen[bytes] | None = None,
+    hubs: list[subprocess.Popen[bytes]] | None = None,
     profile_window: bool = False,
 ) -> dict[str, Any]:
     stats = Stats()
     rng = random.Random(seed)
     sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    rss_before = rss_kib(server_pid)
+    rss_before = sum(rss_kib(pid) for pid in server_pids)
     devices: list[Device] = []
     for attempt_id, pc_url, phone_url in urls:
         devices.append(Device(attempt_id, "pc", pc_url, stats, echo))
@@ -384,11 +384,11 @@ async def run_phase(
     connect_s = time.monotonic() - t0
     readers = [asyncio.create_task(d.reader()) for d in devices]
     await asyncio.sleep(1.0)
-    rss_connected = rss_kib(server_pid)
-    cpu0, wall0 = cpu_seconds(server_pid), time.monotonic()
+    rss_connected = sum(rss_kib(pid) for pid in server_pids)
+    cpu0, wall0 = sum(cpu_seconds(pid) for pid in server_pids), time.monotonic()
     self0 = cpu_seconds(os.getpid())
-    if hub_alive is not None and profile_window:
-        hub_alive.send_signal(signal.SIGUSR1)
+    for proc in hubs or [] if profile_window else []:
+        proc.send_signal(signal.SIGUSR1)
     until = time.monotonic() + duration
     loops = [asyncio.create_task(device_loop(d, until, rng)) for d in devices]
     enders = []
@@ -402,13 +402,14 @@ async def run_phase(
         ]
     await asyncio.gather(*loops, *enders)
     await asyncio.sleep(1.0)  # the last acks
-    if hub_alive is not None and hub_alive.poll() is not None:
-        raise RuntimeError(f"the server exited with {hub_alive.returncode} during the run")
-    cpu1, wall1 = cpu_seconds(server_pid), time.monotonic()
+    for proc in hubs or []:
+        if proc.poll() is not None:
+            raise RuntimeError(f"a hub exited with {proc.returncode} during the run")
+    cpu1, wall1 = sum(cpu_seconds(pid) for pid in server_pids), time.monotonic()
     self1 = cpu_seconds(os.getpid())
-    if hub_alive is not None and profile_window:
-        hub_alive.send_signal(signal.SIGUSR2)
-    rss_end = rss_kib(server_pid)
+    for proc in hubs or [] if profile_window else []:
+        proc.send_signal(signal.SIGUSR2)
+    rss_end = sum(rss_kib(pid) for pid in server_pids)
     stats.closing = True
     for dev in devices:
         with contextlib.suppress(Exception):
@@ -532,37 +533,53 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         attempt_ids = await make_attempts(services.database_url, settings.secret_key, args.sessions)
-        hub_port = free_port()
-        hub_args = ["--serve-hub", str(hub_port)]
-        if args.profile:
-            hub_args += ["--profile", args.profile]
-        hub = spawn(hub_args, env)
-        procs.append(hub)
-        await wait_port(hub_port, hub)
+        hubs: list[subprocess.Popen[bytes]] = []
+        ports: list[int] = []
+        for n in range(args.hubs):
+            port = free_port()
+            hub_args = ["--serve-hub", str(port)]
+            if args.profile:
+                hub_args += ["--profile", f"{args.profile}.{n}" if args.hubs > 1 else args.profile]
+            hub = spawn(hub_args, env)
+            procs.append(hub)
+            hubs.append(hub)
+            ports.append(port)
+            await wait_port(port, hub)
         now = time.time()
+        # With several hubs (rule H8), a session's PC and phone land on
+        # different processes, as behind a load balancer.
         urls = [
             (
                 a,
-                f"ws://127.0.0.1:{hub_port}/ws/pc?token="
+                f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/pc?token="
                 + sign_device_token(settings.secret_key, a, "pc", now, 7200),
-                f"ws://127.0.0.1:{hub_port}/ws/phone?token="
+                f"ws://127.0.0.1:{ports[(i + 1) % len(ports)]}/ws/phone?token="
                 + sign_device_token(settings.secret_key, a, "phone", now, 7200),
             )
-            for a in attempt_ids
+            for i, a in enumerate(attempt_ids)
         ]
         ours = await run_phase(
-            urls, args.duration, False, hub.pid, args.end_sessions, 1, hub, bool(args.profile)
+            urls,
+            args.duration,
+            False,
+            [h.pid for h in hubs],
+            args.end_sessions,
+            1,
+            hubs,
+            bool(args.profile),
         )
         stats: Stats = ours["stats"]
         lost_hb, lost_focus = await count_in_redis(services.redis_url, prefix, stats)
         await asyncio.sleep(3)  # let the persistence worker drain
         in_pg = await pg_copied(services.database_url, attempt_ids)
         t_stop = time.monotonic()
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            hub.kill()
+        for hub in hubs:
+            hub.send_signal(signal.SIGTERM)
+        for hub in hubs:
+            try:
+                hub.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                hub.kill()
         shutdown_s = time.monotonic() - t_stop
 
         echo_port = free_port()
@@ -572,7 +589,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         echo_urls = [
             (a, f"ws://127.0.0.1:{echo_port}/", f"ws://127.0.0.1:{echo_port}/") for a in attempt_ids
         ]
-        bare = await run_phase(echo_urls, args.duration, True, echo.pid, 0, 1)
+        bare = await run_phase(echo_urls, args.duration, True, [echo.pid], 0, 1)
         echo.send_signal(signal.SIGTERM)
         echo.wait(timeout=30)
     finally:
@@ -588,6 +605,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         errors[code] = errors.get(code, 0) + 1
     return {
         "sessions": args.sessions,
+        "hubs": args.hubs,
         "websockets": ours["websockets"],
         "duration_s": args.duration,
         "connect_s": round(ours["connect_s"], 1),
@@ -597,7 +615,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "p99_commit_ms": round(percentile(stats.commit_ms, 0.99), 2),
         "p99_end_ms": round(percentile(stats.end_ms, 0.99), 2),
         "ended_sessions": len(stats.end_ms),
-        "hub_cpu_pct": round(ours["cpu_pct"], 1),
+        "hub_cpu_pct": round(ours["cpu_pct"], 1),  # all hub processes together
         "hub_cpu_us_per_msg": round(ours["cpu_per_msg_us"], 1),
         "hub_rss_kib_per_ws": round(ours["rss_kib_per_ws"], 1),
         "hub_rss_total_mib": round(ours["rss_total_kib"] / 1024, 1),
@@ -621,6 +639,9 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--end-sessions", type=int, default=50)
+    parser.add_argument(
+        "--hubs", type=int, default=1, help="hub processes (a session's devices split across them)"
+    )
     parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
     parser.add_argument("--serve-hub", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
