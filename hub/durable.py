@@ -120,12 +120,20 @@ async def write_durable(
     if not durable:
         return
     attempt_id = session.attempt_id
+    # Lock order, the same as the persistence worker's (hub/persist.py), so
+    # that the two never deadlock: attempt_events by (attempt, stream id),
+    # then attempt_violations by (attempt, index), then attempts.
+    events = sorted(
+        (attempt_id, sid, r.device or "", r.kind, at(r.at), json.dumps(r.data))
+        for r, sid in durable
+    )
+    violations = sorted(
+        _violation_row(attempt_id, _with_forgiver(session, r.data))
+        for r, _ in durable
+        if r.kind == "violation"
+    )
     async with conn.transaction():
-        violations = [
-            _violation_row(attempt_id, _with_forgiver(session, r.data))
-            for r, _ in durable
-            if r.kind == "violation"
-        ]
+        await conn.executemany(_INSERT_EVENT, events)
         if violations:
             await conn.executemany(_UPSERT_VIOLATION, violations)
             await conn.execute(
@@ -133,13 +141,6 @@ async def write_durable(
                 attempt_id,
                 session.violation_count,
             )
-        await conn.executemany(
-            _INSERT_EVENT,
-            [
-                (attempt_id, sid, r.device or "", r.kind, at(r.at), json.dumps(r.data))
-                for r, sid in durable
-            ],
-        )
     for record, _ in durable:
         if record.kind == "ended":
             await end_in_db(conn, session, now)

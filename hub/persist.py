@@ -41,10 +41,13 @@ CREATE TEMP TABLE IF NOT EXISTS attempt_events_in
     (attempt_id bigint, stream_id text, device text, kind text, at timestamptz, data text)
     ON COMMIT DELETE ROWS
 """
+# Rows in (attempt, stream id) order: the hub's durable writes take the same
+# locks in the same order (hub/durable.py), so two writers never deadlock.
 _MERGE = """
 INSERT INTO attempt_events (attempt_id, stream_id, device, kind, at, data)
 SELECT i.attempt_id, i.stream_id, i.device, i.kind, i.at, i.data::jsonb
   FROM attempt_events_in i JOIN attempts a ON a.id = i.attempt_id
+ ORDER BY i.attempt_id, i.stream_id COLLATE "C"
 ON CONFLICT DO NOTHING
 """
 
