@@ -85,10 +85,15 @@ async def upsert_violations(
 ) -> None:
     """Upsert violations from their views (as the stream's ``violation``
     records carry them); idempotent, never reopens a closed one."""
-    await conn.executemany(
-        _UPSERT_VIOLATION,
-        [_violation_row(attempt_id, view) for attempt_id, view in attempt_id_views],
+    rows = sorted(
+        (_violation_row(attempt_id, view) for attempt_id, view in attempt_id_views),
+        key=_violation_key,  # lock order; stable: the stream's order within one violation
     )
+    await conn.executemany(_UPSERT_VIOLATION, rows)
+
+
+def _violation_key(row: tuple[Any, ...]) -> tuple[int, int]:
+    return (row[0], row[1])
 
 
 def _violation_row(attempt_id: int, view: dict[str, Any]) -> tuple[Any, ...]:
@@ -128,9 +133,12 @@ async def write_durable(
         for r, sid in durable
     )
     violations = sorted(
-        _violation_row(attempt_id, _with_forgiver(session, r.data))
-        for r, _ in durable
-        if r.kind == "violation"
+        (
+            _violation_row(attempt_id, _with_forgiver(session, r.data))
+            for r, _ in durable
+            if r.kind == "violation"
+        ),
+        key=_violation_key,  # stable: a later view of the same violation stays later
     )
     async with conn.transaction():
         await conn.executemany(_INSERT_EVENT, events)

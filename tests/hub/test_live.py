@@ -329,3 +329,26 @@ async def test_violation_duration_reaches_postgres(
 
     row = await eventually(closed)
     assert row["duration_s"] >= 0.3
+
+
+async def test_fifth_violation_by_leaving_the_page_is_stored_closed(
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rule E3/H3: the 5th switch ends the attempt while the candidate is away;
+    # the end closes that violation and both views of it are stored in order
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    try:
+        for _ in range(4):
+            await asyncio.sleep(2 * DEBOUNCE_S)
+            assert (await pc.call("click_outside"))["type"] == "ack"
+        await asyncio.sleep(2 * DEBOUNCE_S)
+        assert (await pc.call("focus", state="lost", cause="visibility"))["type"] == "ack"
+        assert (await pc.wait_for("ended"))["reason"] == "fifth_violation"
+    finally:
+        await pc.close()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT kind, ended_at FROM attempt_violations WHERE attempt_id = $1 AND idx = 5",
+            attempt.attempt_id,
+        )
+    assert row["kind"] == "tab_hidden" and row["ended_at"] is not None
