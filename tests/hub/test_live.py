@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+import websockets
 from redis.asyncio import Redis
 
 from hub.session import Rules
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
 from tests.support.live import LiveServer, start_live_server
+from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
 
 DEBOUNCE_S = 0.05
@@ -352,3 +354,24 @@ async def test_fifth_violation_by_leaving_the_page_is_stored_closed(
             attempt.attempt_id,
         )
     assert row["kind"] == "tab_hidden" and row["ended_at"] is not None
+
+
+async def test_the_end_reaches_a_watcher_on_another_process(
+    server: LiveServer, server_b: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rule G5/H8: an invigilator watching on process B sees the end decided on A
+    invigilator = await create_user(pool, role="invigilator")
+    login = await login_cookies(pool, invigilator.id)
+    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+    url = f"{server_b.ws_url}/ws/watch?attempt={attempt.attempt_id}"
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    try:
+        async with websockets.connect(url, additional_headers={"Cookie": cookie}) as watch:
+            assert json.loads(await watch.recv())["type"] == "state"
+            assert (await pc.call("submit"))["type"] == "ack"
+            seen: list[dict[str, object]] = []
+            while not seen or seen[-1]["type"] != "ended":
+                seen.append(json.loads(await asyncio.wait_for(watch.recv(), 10)))
+            assert seen[-1]["reason"] == "submitted"
+    finally:
+        await pc.close()
