@@ -295,7 +295,7 @@ async def test_answers_need_both_cameras_live(
         r = await http.put(url, json={"answer": "A"})
         assert (r.status_code, r.json()["error"]) == (409, "cameras_not_live")
         assert "摄像头" in r.json()["message"]
-        pc, phone = await devices.live(server.ws_url, start)
+        _pc, phone = await devices.live(server.ws_url, start)
         assert (await http.put(url, json={"answer": "A"})).status_code == 200
         assert (await phone.call("camera", state="asleep"))["type"] == "ack"  # rule H2
         r = await http.put(url, json={"answer": "B"})
