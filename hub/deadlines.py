@@ -63,7 +63,7 @@ class DeadlineScheduler:
         now = self.clock()
         async with self.hub.res.pool.acquire() as conn:
             due = await durable.due_attempts(conn, now, self.batch)
-        count = 0
+        count = await self._abandoned(now)
         for attempt_id, deadline_at in due:
             try:
                 await self.end_if_due(attempt_id, deadline_at, now)
@@ -71,6 +71,31 @@ class DeadlineScheduler:
             except Exception:
                 log.exception("ending attempt %s at its deadline failed", attempt_id)
         self.ended += count
+        return count
+
+    async def _abandoned(self, now: float) -> int:
+        """End attempts whose devices have all been gone for the rules'
+        ``abandon_after_s``; the session's own clock rule decides."""
+        hub = self.hub
+        limit = now - hub.rules.abandon_after_s
+        raw = await hub.redis.zrangebyscore(
+            hub.res.keys.unattended(), "-inf", limit, start=0, num=self.batch
+        )
+        count = 0
+        for member in raw:
+            assert isinstance(member, bytes | str)
+            attempt_id = int(member)
+            live = await hub.attempt(attempt_id)
+            try:
+                await hub.apply(live, lambda s: s.tick(now), now=now)
+                if live.session.ended:
+                    count += 1
+                if live.session.ended or any(d.connected for d in live.session.devices.values()):
+                    await hub.redis.zrem(hub.res.keys.unattended(), member)
+            except Exception:
+                log.exception("checking attempt %s for abandonment failed", attempt_id)
+            finally:
+                hub.release(live)
         return count
 
     async def end_if_due(self, attempt_id: int, deadline_at: float, now: float) -> None:

@@ -36,6 +36,11 @@ class Keys:
         """Set of stream keys with entries the persistence worker must copy."""
         return f"{self.prefix}:active-streams"
 
+    def unattended(self) -> str:
+        """Sorted set: attempts with no device connected, scored by the time
+        the last one left (the deadline scheduler looks for abandoned ones)."""
+        return f"{self.prefix}:unattended"
+
     def dirty_streams(self) -> str:
         """Set of stream keys written since the persistence worker last read
         them (SPOPped by the worker; the active set is swept now and then)."""

@@ -221,7 +221,9 @@ class Hub:
                     attempt_id, live.version, state, device, seq, outputs.records, publish
                 )
                 if committed.status == "ok":
+                    before = live.session
                     live.adopt(session, committed.version, state)
+                    await self._track_presence(before, session)
                     if outputs.records:
                         self.batcher.mark_dirty(self.res.keys.events(attempt_id))
                     if outputs.durable:
@@ -235,6 +237,20 @@ class Hub:
                     return Applied(Outputs(), duplicate=True)
                 live.adopt(Session.from_dict(_json(committed.state)), committed.version)
         raise HubError("contention", f"attempt {attempt_id} is changing too fast, retry")
+
+    async def _track_presence(self, before: Session, after: Session) -> None:
+        """Keep ``keys.unattended()`` in step: an attempt whose devices are all
+        gone is listed (so that abandonment is found with nobody connected)."""
+        was = any(d.connected for d in before.devices.values())
+        now_connected = any(d.connected for d in after.devices.values())
+        if was == now_connected and before.ended == after.ended:
+            return
+        key = self.res.keys.unattended()
+        if after.ended or now_connected:
+            await self.redis.zrem(key, str(after.attempt_id))
+        else:
+            left = max((d.outage_since or 0.0) for d in after.devices.values())
+            await self.redis.zadd(key, {str(after.attempt_id): left})
 
     async def repair(self, live: LiveAttempt, now: float | None = None) -> None:
         """Bring PostgreSQL up to the shared state's durable facts (idempotent)."""

@@ -240,12 +240,12 @@ class Session:
         if now >= self.deadline_at:
             out.extend(self._end(EndReason.TIME_UP, now, at=self.deadline_at))
             return out
+        # Abandoned: no device connected, and the last one left long ago (a
+        # device that never connected does not hold the attempt open).
         gone_since = [self.devices[d].outage_since for d in DEVICES]
-        if all(s is not None for s in gone_since) and not any(
-            self.devices[d].connected for d in DEVICES
-        ):
-            last_seen = max(s for s in gone_since if s is not None)
-            if now - last_seen >= self.rules.abandon_after_s:
+        left = [s for s in gone_since if s is not None]
+        if left and not any(self.devices[d].connected for d in DEVICES):
+            if now - max(left) >= self.rules.abandon_after_s:
                 out.extend(self._end(EndReason.ABANDONED, now))
         return out
 

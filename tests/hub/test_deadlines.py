@@ -63,3 +63,23 @@ async def _due(pool: asyncpg.Pool, now: float) -> list[tuple[int, float]]:
 
     async with pool.acquire() as conn:
         return await due_attempts(conn, now, 1000)
+
+
+async def test_an_attempt_whose_devices_are_all_gone_is_abandoned(
+    fresh_hub: Hub, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    # both devices gone for the rules' abandon_after_s: the attempt ends even
+    # though nobody is there to send an event
+    attempt = await new_attempt(pool, settings, time_limit_s=7200)
+    live = await fresh_hub.attempt(attempt.attempt_id)
+    t0 = time.time()
+    await fresh_hub.apply(live, lambda s: s.connect("pc", t0, "c1"), now=t0)
+    await fresh_hub.apply(live, lambda s: s.disconnect("pc", t0 + 1, "c1"), now=t0 + 1)
+    fresh_hub.release(live)
+    later = t0 + 1 + fresh_hub.rules.abandon_after_s + 1
+    await DeadlineScheduler(fresh_hub, clock=lambda: later).run_once()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT status, end_reason FROM attempts WHERE id = $1", attempt.attempt_id
+        )
+    assert (row["status"], row["end_reason"]) == ("ended", "abandoned")

@@ -246,6 +246,23 @@ def test_both_devices_gone_too_long_is_abandoned() -> None:
     assert session.end_reason is EndReason.ABANDONED
 
 
+def test_the_only_device_gone_too_long_is_abandoned_too() -> None:
+    session = make_session()
+    session.connect("pc", T0 + 1)
+    session.disconnect("pc", T0 + 10)
+    session.tick(T0 + 10 + 1800)
+    assert session.end_reason is EndReason.ABANDONED
+
+
+def test_a_device_back_in_time_keeps_the_attempt() -> None:
+    session = live_session()
+    session.disconnect("pc", T0 + 10)
+    session.disconnect("phone", T0 + 20)
+    session.connect("phone", T0 + 1000)
+    session.tick(T0 + 3000)  # before the deadline, long after the PC left
+    assert not session.ended
+
+
 def test_phone_camera_asleep_is_its_own_state() -> None:
     # rule H2: a lost or sleeping phone camera is its own state, shown to all
     session = live_session()
