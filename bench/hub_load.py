@@ -79,25 +79,15 @@ def serve_hub(port: int, profile: str | None) -> None:
     import uvicorn
 
     from proctor.app import create_app
+    from proctor.server import server_config
     from proctor.settings import load_settings
 
     settings = load_settings(os.environ)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        ws_max_size=2 * 1024 * 1024,
-        # The hub's own heartbeats and idle timeout find dead peers: no
-        # transport pings (none on the echo server either).
-        ws_ping_interval=None,
-        log_level="warning",
-        backlog=4096,
-        lifespan="on",
-    )
+    config = server_config(app, "127.0.0.1", port, log_level="warning")
+    # The hub's own heartbeats and idle timeout find dead peers: no transport
+    # pings in the benchmark (none on the echo server either).
+    config.ws_ping_interval = None
     server = uvicorn.Server(config)
     profiler = cProfile.Profile() if profile else None
 

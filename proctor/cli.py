@@ -83,6 +83,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from proctor.app import create_app
+    from proctor.server import server_config
 
     if args.host:
         settings = dataclasses.replace(settings, host=args.host)
@@ -116,16 +117,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             + ("  (embedded Redis)" if services.redis else ""),
             flush=True,
         )
-        config = uvicorn.Config(
-            create_app(resolved),
-            host=resolved.host,
-            port=resolved.port,
-            loop="uvloop" if sys.platform == "linux" else "asyncio",
-            ws="websockets-sansio",
-            ws_max_size=2 * 1024 * 1024,
-            log_level=args.log_level,
-            lifespan="on",
-        )
+        config = server_config(create_app(resolved), resolved.host, resolved.port, args.log_level)
         with contextlib.suppress(KeyboardInterrupt, _Terminated):
             uvicorn.Server(config).run()
     except (KeyboardInterrupt, _Terminated):

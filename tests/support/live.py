@@ -10,6 +10,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from proctor.app import create_app
+from proctor.server import server_config
 from proctor.settings import Settings
 
 
@@ -37,15 +38,7 @@ async def start_live_server(settings: Settings) -> LiveServer:
     """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
     port = free_port()
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws="websockets-sansio",
-        ws_max_size=2 * 1024 * 1024,
-    )
+    config = server_config(app, "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
