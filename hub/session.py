@@ -11,6 +11,9 @@ acknowledged, and telemetry). No I/O, no clock, no randomness.
 An event that the state does not allow raises a :class:`hub.errors.SessionError`;
 after the end every event raises :class:`hub.errors.SessionEnded`.
 
+Value types live beside it: :mod:`hub.outputs` (what a step produces) and
+:mod:`hub.devices` (a device's presence and camera); they are re-exported here.
+
 The whole state round-trips through :meth:`Session.to_dict` /
 :meth:`Session.from_dict` so that several hub processes can share it in Redis.
 """
@@ -19,14 +22,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
+from hub.devices import Camera, Device
 from hub.errors import NotAllowed, SessionEnded
+from hub.outputs import Audience, Outputs, Record, Send
 from hub.violations import DEFAULT_DEBOUNCE_S, Violation, ViolationLedger
+
+__all__ = [
+    "Audience",
+    "Camera",
+    "Device",
+    "EndReason",
+    "Outputs",
+    "Record",
+    "Rules",
+    "Send",
+    "Session",
+    "Status",
+]
 
 DEVICES = ("pc", "phone")
 MAX_OPEN_CAPTURES = 32
-Audience = Literal["pc", "phone", "devices", "watchers", "all"]
 
 
 class Status(StrEnum):
@@ -40,13 +57,6 @@ class EndReason(StrEnum):
     FIFTH_VIOLATION = "fifth_violation"
     INVIGILATOR = "invigilator"
     ABANDONED = "abandoned"
-
-
-class Camera(StrEnum):
-    OFF = "off"  # never started
-    LIVE = "live"
-    LOST = "lost"  # stopped sending (track ended, muted, no packets)
-    ASLEEP = "asleep"  # rule H2: the phone went to sleep or left the page
 
 
 # Candidate-facing texts (zh-CN).
@@ -67,78 +77,6 @@ class Rules:
     debounce_s: float = DEFAULT_DEBOUNCE_S  # rule H3
     outage_grace_s: float = 120.0  # rule H1: an outage longer than this is flagged
     abandon_after_s: float = 1800.0  # both devices gone this long: the attempt is abandoned
-
-
-@dataclass(frozen=True)
-class Send:
-    """A server message for an audience."""
-
-    to: Audience
-    message: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Record:
-    """Something to write down. ``durable`` records (violations, ends, early
-    phone end, forgiveness) go to PostgreSQL before the client's ack; the rest
-    is telemetry that reaches PostgreSQL through the persistence worker."""
-
-    kind: str
-    device: str | None
-    at: float
-    data: dict[str, Any]
-    durable: bool = False
-
-
-@dataclass
-class Outputs:
-    sends: list[Send] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
-
-    def extend(self, other: Outputs) -> None:
-        self.sends.extend(other.sends)
-        self.records.extend(other.records)
-
-    @property
-    def durable(self) -> list[Record]:
-        return [r for r in self.records if r.durable]
-
-
-@dataclass
-class Device:
-    connected: bool = False
-    connected_at: float | None = None
-    last_heartbeat: float | None = None
-    outage_since: float | None = None  # rule H1: set while disconnected after a first connect
-    outages: int = 0
-    camera: Camera = Camera.OFF
-    camera_since: float | None = None
-    conn: str | None = None  # the connection that holds the device now
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "c": self.connected,
-            "ca": self.connected_at,
-            "hb": self.last_heartbeat,
-            "o": self.outage_since,
-            "on": self.outages,
-            "cam": self.camera.value,
-            "cs": self.camera_since,
-            "cn": self.conn,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Device:
-        return cls(
-            connected=bool(data["c"]),
-            connected_at=data["ca"],
-            last_heartbeat=data["hb"],
-            outage_since=data["o"],
-            outages=int(data["on"]),
-            camera=Camera(data["cam"]),
-            camera_since=data["cs"],
-            conn=data.get("cn"),
-        )
 
 
 def violation_view(v: Violation, now: float) -> dict[str, Any]:
