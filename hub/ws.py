@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketState
 
+from exam_api.assignments import can_watch
 from exam_api.auth import current_session
 from hub.errors import (
     CLOSE_ENDED,
@@ -426,8 +427,12 @@ def _same_origin(ws: WebSocket) -> bool:
 
 
 async def watch_socket(ws: WebSocket) -> None:
-    """``/ws/watch?attempt=<id>``: an invigilator or admin follows one attempt
-    (status, violations, cameras, heartbeats) and may warn, forgive or end."""
+    """``/ws/watch?attempt=<id>``: an invigilator of the attempt's room (an
+    admin: any room) follows one attempt — status, violations, cameras,
+    heartbeats (rules G5, H4). Read-only: commands (warn, end, forgive) go
+    through ``POST /api/invigilate/attempts/<id>/…``, which requires a reason
+    and audits each in ``invigilator_actions`` (rule H3); a command sent here
+    is refused with an error saying so."""
     hub = _hub(ws)
     await ws.accept()
     session = await current_session(cast(Request, ws))
@@ -441,8 +446,14 @@ async def watch_socket(ws: WebSocket) -> None:
     if not raw.isdigit():
         await _close(ws, CLOSE_POLICY, "bad_attempt: attempt=<id> is required")
         return
+    attempt_id = int(raw)
+    async with resources(ws).pool.acquire() as db:
+        allowed = await can_watch(db, session.user, attempt_id)
+    if not allowed:
+        await _close(ws, CLOSE_FORBIDDEN, "not_your_room: this attempt is in another room")
+        return
     try:
-        live = await hub.attempt(int(raw))
+        live = await hub.attempt(attempt_id)
     except HubError as error:
         await _close(ws, CLOSE_POLICY, f"{error.code}: {error.reason}")
         return
@@ -451,12 +462,18 @@ async def watch_socket(ws: WebSocket) -> None:
     try:
         now = time.time()
         conn.push(live.session.state_message(now))
-        await _run_pair(conn, _watch_reader(hub, live, conn, session.user.id))
+        await _run_pair(conn, _watch_reader(hub, live, conn))
     finally:
         await hub.detach(live, conn)
 
 
-async def _watch_reader(hub: Hub, live: LiveAttempt, conn: Connection, user_id: int) -> None:
+COMMANDS_OVER_HTTP = (
+    "commands are not taken here: POST /api/invigilate/attempts/<id>/warn (text), "
+    "/end (reason) or /forgive (index, reason); a reason is required and audited"
+)
+
+
+async def _watch_reader(hub: Hub, live: LiveAttempt, conn: Connection) -> None:
     while conn.closing is None:
         try:
             message = await asyncio.wait_for(conn.ws.receive(), WATCH_PRESENCE_S)
@@ -466,38 +483,9 @@ async def _watch_reader(hub: Hub, live: LiveAttempt, conn: Connection, user_id: 
             continue
         if message["type"] == "websocket.disconnect":
             return
-        try:
-            command = json.loads(message.get("text") or "")
-            if not isinstance(command, dict):
-                raise ValueError
-        except ValueError:
-            conn.push(error_message("bad_json", "a command is a JSON object"))
-            continue
-        now = time.time()
-        event = _watch_event(command, user_id, now)
-        if event is None:
-            conn.push(
-                error_message("unknown_command", "warn {text}, end {note} or forgive {index}")
+        # One command path for every staff page (rule H3): HTTP, audited.
+        conn.push(
+            error_message(
+                "use_http_commands", COMMANDS_OVER_HTTP.replace("<id>", str(live.attempt_id))
             )
-            continue
-        try:
-            await hub.apply(live, event, now=now)
-        except SessionError as error:
-            conn.push(error_message(error.code, error.reason))
-            continue
-        conn.push({"type": "done", "command": command["type"]})
-
-
-def _watch_event(command: dict[str, Any], user_id: int, now: float) -> Event | None:
-    """An invigilator's command as a session event (rules H3, H4)."""
-    kind = command.get("type")
-    if kind == "warn" and isinstance(command.get("text"), str):
-        text = command["text"][:200]
-        return lambda s: s.warn(user_id, text, now)
-    if kind == "end":
-        note = str(command.get("note", ""))[:200]
-        return lambda s: s.invigilator_end(user_id, note, now)
-    if kind == "forgive" and type(command.get("index")) is int:
-        index: int = command["index"]
-        return lambda s: s.forgive(index, user_id, now)
-    return None
+        )

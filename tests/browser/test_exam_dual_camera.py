@@ -11,16 +11,15 @@ shown and resumed, nothing lost), D5 (the phone ends after the PC).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-import websockets
 from playwright.async_api import Page, async_playwright, expect
 
+from exam_api.assignments import assign, attempt_class_id
 from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers, client_for
@@ -68,19 +67,16 @@ async def set_visibility(page: Page, state: str) -> None:
 
 
 async def warn(server: LiveServer, pool: asyncpg.Pool, attempt_id: int, text: str) -> None:
-    """An invigilator warns the candidate over the hub's watch socket."""
+    """An invigilator of the attempt's room warns the candidate (rule H4),
+    through the audited HTTP command (the watch socket takes no commands)."""
     invigilator = await create_user(pool, "invigilator")
-    login = await login_cookies(pool, invigilator.id)
-    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
-    async with websockets.connect(
-        f"{server.ws_url}/ws/watch?attempt={attempt_id}", additional_headers={"Cookie": cookie}
-    ) as watch:
-        await watch.send(json.dumps({"type": "warn", "text": text}))
-        while True:
-            message = json.loads(await asyncio.wait_for(watch.recv(), 10))
-            if message["type"] == "done":
-                return
-            assert message["type"] != "error", message
+    async with pool.acquire() as conn:
+        class_id = await attempt_class_id(conn, attempt_id)
+        assert class_id is not None
+        await assign(conn, class_id, invigilator.id)
+    async with await client_for(server.url, pool, invigilator.id) as http:
+        reply = await http.post(f"/api/invigilate/attempts/{attempt_id}/warn", json={"text": text})
+    assert reply.status_code == 200, reply.text
 
 
 async def switch_away(pc: Page) -> None:

@@ -11,11 +11,13 @@ import pytest
 import websockets
 from PIL import Image
 
+from exam_api.assignments import assign, attempt_class_id
 from hub.protocol import MAX_TEXT_BYTES, encode_photo
 from hub.tokens import sign_device_token
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
 from tests.support.live import LiveServer
+from tests.support.papers import client_for
 from tests.support.users import create_user, login_cookies
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64  # starts like a JPEG, is none
@@ -154,38 +156,81 @@ async def test_photo_for_an_unknown_capture_is_refused(
         await phone.close()
 
 
-async def test_watch_needs_an_invigilator_and_sees_the_end(
+async def _cookie(pool: asyncpg.Pool, user_id: int) -> str:
+    login = await login_cookies(pool, user_id)
+    return "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+
+
+async def test_watch_needs_an_invigilator_of_the_room_and_sees_the_end(
     server: LiveServer, pool: asyncpg.Pool, attempt: HubAttempt
 ) -> None:
-    # rule G5 / H4: invigilators watch live; candidates may not
+    # rule G5 / H4: the invigilators of the attempt's room (and admins) watch
+    # live; candidates and invigilators of other rooms may not
     url = f"{server.ws_url}/ws/watch?attempt={attempt.attempt_id}"
     code, _ = await _closed(url)
     assert code == 4401
-    candidate = await login_cookies(pool, attempt.user_id)
-    cookie = "; ".join(f"{k}={v}" for k, v in candidate.cookies.items())
+    cookie = await _cookie(pool, attempt.user_id)
     async with websockets.connect(url, additional_headers={"Cookie": cookie}) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
+    stranger = await create_user(pool, role="invigilator")  # assigned to no room of this attempt
+    cookie = await _cookie(pool, stranger.id)
+    for path in ("/ws/watch", "/ws/invigilate"):
+        watch_url = f"{server.ws_url}{path}?attempt={attempt.attempt_id}"
+        async with websockets.connect(watch_url, additional_headers={"Cookie": cookie}) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd is not None, path
+        assert closed.value.rcvd.code == 4403 and "not_your_room" in closed.value.rcvd.reason
+
     invigilator = await create_user(pool, role="invigilator")
-    login = await login_cookies(pool, invigilator.id)
-    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+    async with pool.acquire() as conn:
+        class_id = await attempt_class_id(conn, attempt.attempt_id)
+        assert class_id is not None
+        await assign(conn, class_id, invigilator.id)
+    admin = await create_user(pool, role="admin")  # every room, no assignment
     pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
-    async with websockets.connect(url, additional_headers={"Cookie": cookie}) as watch:
-        try:
+    try:
+        headers = {"Cookie": await _cookie(pool, admin.id)}
+        async with websockets.connect(url, additional_headers=headers) as watch:
+            assert json.loads(await watch.recv())["type"] == "state"
+        headers = {"Cookie": await _cookie(pool, invigilator.id)}
+        async with websockets.connect(url, additional_headers=headers) as watch:
             first = json.loads(await watch.recv())
             assert first["type"] == "state" and first["attempt_id"] == attempt.attempt_id
-            await watch.send(json.dumps({"type": "warn", "text": "请保持面部在画面内"}))
-            warning = await pc.wait_for("warning")
-            assert warning["message"] == "请保持面部在画面内"
+            # rule H3: no unaudited command path — the socket refuses commands,
+            # with or without a reason, and points to the audited HTTP ones
+            for command in (
+                {"type": "warn", "text": "请保持面部在画面内"},
+                {"type": "end", "note": "监考结束"},
+                {"type": "end", "reason": "替考"},
+            ):
+                await watch.send(json.dumps(command))
+                reply = json.loads(await watch.recv())
+                while reply["type"] != "error":
+                    reply = json.loads(await watch.recv())
+                assert reply["code"] == "use_http_commands"
+                assert f"/api/invigilate/attempts/{attempt.attempt_id}/" in reply["reason"]
             await pc.call("click_outside")
-            await watch.send(json.dumps({"type": "end", "note": "监考结束"}))
+            async with await client_for(server.url, pool, invigilator.id) as http:
+                path = f"/api/invigilate/attempts/{attempt.attempt_id}/end"
+                assert (await http.post(path, json={})).status_code == 400  # a reason is required
+                done = await http.post(path, json={"reason": "监考结束"})
+                assert done.status_code == 200
             seen = []
             while "ended" not in seen:
                 message = json.loads(await watch.recv())
                 seen.append(message["type"])
             assert "violation" in seen
             assert (await pc.wait_for("ended"))["reason"] == "invigilator"
-        finally:
-            await pc.close()
+    finally:
+        await pc.close()
+    async with pool.acquire() as conn:
+        audit = await conn.fetch(
+            "SELECT user_id, action, reason FROM invigilator_actions WHERE attempt_id = $1",
+            attempt.attempt_id,
+        )
+    # the allowed command is audited; the refused socket commands left nothing
+    assert [tuple(r) for r in audit] == [(invigilator.id, "end", "监考结束")]

@@ -15,6 +15,7 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
+from exam_api.assignments import assign, attempt_class_id
 from hub.session import Rules
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
@@ -361,6 +362,10 @@ async def test_the_end_reaches_a_watcher_on_another_process(
 ) -> None:
     # rule G5/H8: an invigilator watching on process B sees the end decided on A
     invigilator = await create_user(pool, role="invigilator")
+    async with pool.acquire() as conn:
+        class_id = await attempt_class_id(conn, attempt.attempt_id)
+        assert class_id is not None
+        await assign(conn, class_id, invigilator.id)  # rule G5: the attempt's room
     login = await login_cookies(pool, invigilator.id)
     cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
     url = f"{server_b.ws_url}/ws/watch?attempt={attempt.attempt_id}"
