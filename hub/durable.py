@@ -8,7 +8,6 @@ the slower way, through the persistence worker (``hub/persist.py``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -92,6 +91,10 @@ async def upsert_violations(
     await conn.executemany(_UPSERT_VIOLATION, rows)
 
 
+def _event_key(row: tuple[Any, ...]) -> tuple[int, str]:
+    return (row[0], row[1])
+
+
 def _violation_key(row: tuple[Any, ...]) -> tuple[int, int]:
     return (row[0], row[1])
 
@@ -128,9 +131,10 @@ async def write_durable(
     # Lock order, the same as the persistence worker's (hub/persist.py), so
     # that the two never deadlock: attempt_events by (attempt, stream id),
     # then attempt_violations by (attempt, index), then attempts.
+    # ``data`` as the object: the pool's jsonb codec encodes it (proctor/db.py)
     events = sorted(
-        (attempt_id, sid, r.device or "", r.kind, at(r.at), json.dumps(r.data))
-        for r, sid in durable
+        ((attempt_id, sid, r.device or "", r.kind, at(r.at), r.data) for r, sid in durable),
+        key=_event_key,
     )
     violations = sorted(
         (

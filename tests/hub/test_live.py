@@ -294,11 +294,13 @@ async def test_phone_early_end_asks_and_is_recorded(
         assert confirm["action"] == "phone_end" and confirm["message"]
         assert (await phone.call("phone_end", confirmed=True))["type"] == "ack"
         async with pool.acquire() as conn:
-            data = await conn.fetchval(
-                "SELECT data FROM attempt_events WHERE attempt_id = $1 AND kind = 'phone_end'",
+            early = await conn.fetchval(
+                """SELECT data->>'early' FROM attempt_events
+                    WHERE attempt_id = $1 AND kind = 'phone_end'""",
                 attempt.attempt_id,
             )
-        assert json.loads(data)["early"] is True
+        # stored as a JSON object, not a JSON string: SQL can read its keys
+        assert early == "true"
     finally:
         await pc.close()
         await phone.close()
@@ -380,3 +382,26 @@ async def test_the_end_reaches_a_watcher_on_another_process(
             assert seen[-1]["reason"] == "submitted"
     finally:
         await pc.close()
+
+
+async def test_durable_event_data_is_stored_as_objects(
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+) -> None:
+    # rules E3, H3: a violation's record in attempt_events is a JSON object
+    # whose keys SQL reads (not a JSON string holding one)
+    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
+    try:
+        assert (await pc.call("click_outside"))["type"] == "ack"
+    finally:
+        await pc.close()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            """SELECT jsonb_typeof(data) AS type, data->>'kind' AS kind,
+                      (data->>'index')::int AS index, data
+                 FROM attempt_events WHERE attempt_id = $1 AND kind = 'violation'
+                ORDER BY stream_id LIMIT 1""",
+            attempt.attempt_id,
+        )
+    assert row is not None
+    assert (row["type"], row["kind"], row["index"]) == ("object", "click_outside", 1)
+    assert isinstance(row["data"], dict)  # what readers (the timeline) get
