@@ -8,13 +8,13 @@ Keeps those tables bounded by time (rule A5 rows are short-lived by design).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from pathlib import Path
 
 from exam_api import captcha, documents, ratelimit, sms, uploads
 from proctor.resources import Resources
+from proctor.tasks import cancel_and_wait, run_every
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +39,14 @@ class Housekeeper:
         self._task = asyncio.create_task(self._run(), name="accounts-housekeeping")
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
+
+    async def _sweep(self) -> None:
+        async with self._res.pool.acquire() as conn:
+            root = uploads.uploads_root(self._res.settings.data_dir)
+            await sweep_once(conn, root, dt.datetime.now(dt.UTC))
 
     async def _run(self) -> None:
-        while True:
-            try:
-                async with self._res.pool.acquire() as conn:
-                    root = uploads.uploads_root(self._res.settings.data_dir)
-                    await sweep_once(conn, root, dt.datetime.now(dt.UTC))
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed sweep is retried next round, never fatal
-                log.exception("accounts housekeeping sweep failed")
-            await asyncio.sleep(self._interval_s)
+        # a failed sweep is retried next round, never fatal
+        await run_every(self._sweep, self._interval_s, log, "accounts housekeeping sweep")

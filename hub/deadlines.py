@@ -11,13 +11,13 @@ and watcher through the fan-out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
 from hub import durable
 from hub.live import Hub
+from proctor.tasks import cancel_and_wait, run_every
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +43,10 @@ class DeadlineScheduler:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("deadline pass failed; retrying")
-            await asyncio.sleep(self.interval_s)
+        await run_every(self.run_once, self.interval_s, log, "deadline pass")
 
     async def run_once(self) -> int:
         """End every attempt past its deadline; returns how many were ended."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from proctor.tasks import cancel_and_wait, run_every
 from webrtc.storage import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -111,17 +112,14 @@ class RetentionSweeper:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
+
+    async def _sweep(self) -> None:
+        # full batches mean more is due: sweep again at once
+        while (await sweep_expired(self._pool, self._store, self._now(), self._days))[
+            "snapshots"
+        ] == SWEEP_BATCH:
+            pass
 
     async def _run(self) -> None:
-        while True:
-            try:
-                while (await sweep_expired(self._pool, self._store, self._now(), self._days))[
-                    "snapshots"
-                ] == SWEEP_BATCH:
-                    pass
-            except Exception:
-                log.exception("evidence retention sweep failed")
-            await asyncio.sleep(SWEEP_EVERY_S)
+        await run_every(self._sweep, SWEEP_EVERY_S, log, "evidence retention sweep")
