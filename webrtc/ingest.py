@@ -408,20 +408,25 @@ class PeerRegistry:
         """Camera state into the attempt's stream (persisted, seen by the hub)."""
         keys, redis = self.res.keys, self.res.redis
         stream = keys.events(attempt_id)
-        await redis.sadd(keys.active_streams(), stream)
-        await redis.xadd(
-            stream,
-            {
-                "device": device,
-                "kind": "camera",
-                "at": str(int(at.timestamp() * 1000)),
-                # "source" tells these measurements from the session's own
-                # camera records, which the hub writes on the same stream
-                "data": json.dumps({"state": state, "source": "rtc"}),
-            },
-            maxlen=STREAM_MAXLEN,
-            approximate=True,
-        )
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                stream,
+                {
+                    "device": device,
+                    "kind": "camera",
+                    "at": str(int(at.timestamp() * 1000)),
+                    # "source" tells these measurements from the session's own
+                    # camera records, which the hub writes on the same stream
+                    "data": json.dumps({"state": state, "source": "rtc"}),
+                },
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+            # After the entry: the persistence worker copies dirty streams at
+            # once (no heartbeat needed), the active set is its safety sweep.
+            pipe.sadd(keys.dirty_streams(), stream)
+            pipe.sadd(keys.active_streams(), stream)
+            await pipe.execute()
         await redis.publish(
             keys.channel(attempt_id),
             json.dumps({"type": "camera", "device": device, "state": state}),
