@@ -10,13 +10,14 @@ blocking the exam).
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import cv2
 import numpy as np
+
+from webrtc.errors import RtcError
+from webrtc.workers import MediaWorkers
 
 FaceFlag = Literal["none", "one", "several", "unknown"]
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -68,33 +69,22 @@ def flag_for(count: int) -> FaceFlag:
 
 
 class FaceChecker:
-    """Runs face counts off the event loop, with a bounded backlog."""
+    """Runs face counts off the event loop, with a bounded backlog; never
+    makes the exam wait (rule H6): busy means the flag is ``unknown``."""
 
     def __init__(self, workers: int = 1, max_pending: int = 16) -> None:
-        self._workers = workers
-        self._max_pending = max_pending
-        self._pending = 0
-        self._executor: ThreadPoolExecutor | None = None
+        self._pool = MediaWorkers(workers, max_pending, thread_name_prefix="faces")
 
     def start(self) -> None:
-        assert self._executor is None
-        self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="faces")
+        self._pool.start()
 
     async def stop(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        await self._pool.stop()
 
     async def check_jpeg(self, jpeg: bytes) -> FaceFlag:
         """Face flag of a JPEG; ``unknown`` when busy, stopped or undecodable."""
-        if self._executor is None or self._pending >= self._max_pending:
-            return "unknown"
-        self._pending += 1
         try:
-            loop = asyncio.get_running_loop()
-            count = await loop.run_in_executor(self._executor, count_faces_in_jpeg, jpeg)
-        except (ValueError, cv2.error):
+            count = await self._pool.run(count_faces_in_jpeg, jpeg)
+        except (RtcError, ValueError, cv2.error):
             return "unknown"
-        finally:
-            self._pending -= 1
         return flag_for(count)
