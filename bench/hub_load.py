@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,166 +39,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds, free_port, percentile, rss_kib  # noqa: E402
+
 HEARTBEAT_S = 5.0
 FOCUS_MEAN_S = 60.0
 CONNECT_CONCURRENCY = 100
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-# ----- the two servers (child processes) ------------------------------------------
-
-
-def serve_hub(port: int, profile: str | None) -> None:
-    import uvicorn
-
-    from proctor.app import create_app
-    from proctor.server import server_config
-    from proctor.settings import load_settings
-
-    settings = load_settings(os.environ)
-    app = create_app(settings)
-    config = server_config(app, "127.0.0.1", port, log_level="warning")
-    # The hub's own heartbeats and idle timeout find dead peers: no transport
-    # pings in the benchmark (none on the echo server either).
-    config.ws_ping_interval = None
-    server = uvicorn.Server(config)
-    profiler = cProfile.Profile() if profile else None
-
-    async def watch() -> None:
-        """Every 5 s to stderr: event-loop lag and the batcher's backlog."""
-        await asyncio.sleep(5)  # the lifespan has started the hub by then
-        hub = app.state.res.components["hub"]
-        import gc
-
-        gc_worst = [0.0, 0.0]  # (start, worst) of full collections
-
-        def on_gc(phase: str, info: dict[str, int]) -> None:
-            if info["generation"] != 2:
-                return
-            if phase == "start":
-                gc_worst[0] = time.perf_counter()
-            else:
-                gc_worst[1] = max(gc_worst[1], time.perf_counter() - gc_worst[0])
-
-        gc.callbacks.append(on_gc)
-        persist = app.state.res.components["persist"]
-        slow = {"persist": 0.0, "deadlines": 0.0}
-        for name in slow:
-            component = app.state.res.components[name]
-            original = component.run_once
-
-            async def timed(*a: Any, _o: Any = original, _n: str = name) -> Any:
-                t0 = time.perf_counter()
-                try:
-                    return await _o(*a)
-                finally:
-                    slow[_n] = max(slow[_n], time.perf_counter() - t0)
-
-            component.run_once = timed
-        del persist
-        appends: list[float] = []
-        original_append = hub.batcher.append
-
-        async def timed_append(*a: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return await original_append(*a)
-            finally:
-                appends.append(time.perf_counter() - t0)
-
-        hub.batcher.append = timed_append
-        worst = 0.0
-        last_print = time.monotonic()
-        while True:
-            t = time.monotonic()
-            await asyncio.sleep(0.05)
-            worst = max(worst, time.monotonic() - t - 0.05)
-            if time.monotonic() - last_print >= 5:
-                print(
-                    f"hub: loop lag max {worst * 1000:.0f} ms, batcher queue "
-                    f"{len(hub.batcher._queue)}, attempts {len(hub.attempts)}, "
-                    f"full gc max {gc_worst[1] * 1000:.0f} ms, "
-                    f"persist pass max {slow['persist'] * 1000:.0f} ms, "
-                    f"deadline pass max {slow['deadlines'] * 1000:.0f} ms, "
-                    f"server-side append p50/p99 {percentile(appends, 0.5) * 1000:.1f}/"
-                    f"{percentile(appends, 0.99) * 1000:.1f} ms",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                worst, last_print = 0.0, time.monotonic()
-                gc_worst[1] = 0.0
-                slow["persist"] = slow["deadlines"] = 0.0
-                appends.clear()
-
-    async def run() -> None:
-        # Our own SIGTERM handler: uvicorn's re-raises the signal after shutdown.
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
-        watcher = asyncio.create_task(watch()) if os.environ.get("HUB_LOAD_WATCH") else None
-        await server.serve()
-        if watcher is not None:
-            watcher.cancel()
-
-    if profiler is not None:
-        # The load generator brackets the measured window with SIGUSR1/SIGUSR2,
-        # so the profile shows the steady state, not the connection storm.
-        signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
-        signal.signal(signal.SIGUSR2, lambda *_: profiler.disable())
-    import uvloop
-
-    try:
-        uvloop.run(run())
-    finally:
-        if profiler is not None and profile:
-            profiler.dump_stats(profile)
-
-
-def serve_echo(port: int) -> None:
-    import uvloop
-    from websockets.asyncio.server import ServerConnection, serve
-
-    async def echo(ws: ServerConnection) -> None:
-        async for message in ws:
-            await ws.send(message)
-
-    async def main() -> None:
-        stop = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
-        async with serve(
-            echo, "127.0.0.1", port, compression=None, backlog=4096, ping_interval=None
-        ):
-            await stop
-
-    uvloop.run(main())
-
-
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, *args], env=env)
+    """A hub or echo server (bench/hub_servers.py) in a process of its own."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "hub_servers.py"), *args], env=env
+    )
 
 
 async def wait_port(port: int, proc: subprocess.Popen[bytes], within: float = 60) -> None:
@@ -633,15 +483,8 @@ if __name__ == "__main__":
         "--hubs", type=int, default=1, help="hub processes (a session's devices split across them)"
     )
     parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
-    parser.add_argument("--serve-hub", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
     cli = parser.parse_args()
-    if cli.serve_hub:
-        serve_hub(cli.serve_hub, cli.profile)
-    elif cli.serve_echo:
-        serve_echo(cli.serve_echo)
-    else:
-        import uvloop
+    import uvloop
 
-        result = uvloop.run(main(cli))
-        print(json.dumps(result))
+    result = uvloop.run(main(cli))
+    print(json.dumps(result))

@@ -28,7 +28,6 @@ import fractions
 import io
 import json
 import math
-import os
 import pstats
 import random
 import statistics
@@ -51,6 +50,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
+from bench.measure import cpu_seconds, rss_kib
 from webrtc.capture import CapturedJpeg, MediaWorkers, capture_pc_jpeg
 from webrtc.ingest import LOW_REMB_BPS
 from webrtc.keyframes import KeyframeTap, install_keyframe_tap
@@ -60,7 +60,6 @@ from webrtc.storage import FileSnapshotStore
 WIDTH, HEIGHT = 640, 480
 CLIP_SECONDS = 20
 BASELINE_FPS = 15
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- senders ---
@@ -224,16 +223,8 @@ def percentile(values: list[float], pct: float) -> float | None:
     return values[min(len(values) - 1, round(pct / 100 * (len(values) - 1)))]
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    return rss_kib(pid) / 1024
 
 
 # -------------------------------------------------------------------- hub ---

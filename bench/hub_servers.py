@@ -1,0 +1,162 @@
+"""The two servers of ``bench/hub_load.py``, each run in a process of its own:
+the hub (the real app under uvicorn, as ``proctor serve`` runs it) and the bare
+websockets echo server that gives the baseline cost per message.
+
+    python bench/hub_servers.py --serve-hub PORT [--profile FILE]
+    python bench/hub_servers.py --serve-echo PORT
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.measure import percentile  # noqa: E402
+
+
+def serve_hub(port: int, profile: str | None) -> None:
+    import uvicorn
+
+    from proctor.app import create_app
+    from proctor.server import server_config
+    from proctor.settings import load_settings
+
+    settings = load_settings(os.environ)
+    app = create_app(settings)
+    config = server_config(app, "127.0.0.1", port, log_level="warning")
+    # The hub's own heartbeats and idle timeout find dead peers: no transport
+    # pings in the benchmark (none on the echo server either).
+    config.ws_ping_interval = None
+    server = uvicorn.Server(config)
+    profiler = cProfile.Profile() if profile else None
+
+    async def watch() -> None:
+        """Every 5 s to stderr: event-loop lag and the batcher's backlog."""
+        await asyncio.sleep(5)  # the lifespan has started the hub by then
+        hub = app.state.res.components["hub"]
+        import gc
+
+        gc_worst = [0.0, 0.0]  # (start, worst) of full collections
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if info["generation"] != 2:
+                return
+            if phase == "start":
+                gc_worst[0] = time.perf_counter()
+            else:
+                gc_worst[1] = max(gc_worst[1], time.perf_counter() - gc_worst[0])
+
+        gc.callbacks.append(on_gc)
+        persist = app.state.res.components["persist"]
+        slow = {"persist": 0.0, "deadlines": 0.0}
+        for name in slow:
+            component = app.state.res.components[name]
+            original = component.run_once
+
+            async def timed(*a: Any, _o: Any = original, _n: str = name) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return await _o(*a)
+                finally:
+                    slow[_n] = max(slow[_n], time.perf_counter() - t0)
+
+            component.run_once = timed
+        del persist
+        appends: list[float] = []
+        original_append = hub.batcher.append
+
+        async def timed_append(*a: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await original_append(*a)
+            finally:
+                appends.append(time.perf_counter() - t0)
+
+        hub.batcher.append = timed_append
+        worst = 0.0
+        last_print = time.monotonic()
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.05)
+            worst = max(worst, time.monotonic() - t - 0.05)
+            if time.monotonic() - last_print >= 5:
+                print(
+                    f"hub: loop lag max {worst * 1000:.0f} ms, batcher queue "
+                    f"{len(hub.batcher._queue)}, attempts {len(hub.attempts)}, "
+                    f"full gc max {gc_worst[1] * 1000:.0f} ms, "
+                    f"persist pass max {slow['persist'] * 1000:.0f} ms, "
+                    f"deadline pass max {slow['deadlines'] * 1000:.0f} ms, "
+                    f"server-side append p50/p99 {percentile(appends, 0.5) * 1000:.1f}/"
+                    f"{percentile(appends, 0.99) * 1000:.1f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                worst, last_print = 0.0, time.monotonic()
+                gc_worst[1] = 0.0
+                slow["persist"] = slow["deadlines"] = 0.0
+                appends.clear()
+
+    async def run() -> None:
+        # Our own SIGTERM handler: uvicorn's re-raises the signal after shutdown.
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+        watcher = asyncio.create_task(watch()) if os.environ.get("HUB_LOAD_WATCH") else None
+        await server.serve()
+        if watcher is not None:
+            watcher.cancel()
+
+    if profiler is not None:
+        # The load generator brackets the measured window with SIGUSR1/SIGUSR2,
+        # so the profile shows the steady state, not the connection storm.
+        signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+        signal.signal(signal.SIGUSR2, lambda *_: profiler.disable())
+    import uvloop
+
+    try:
+        uvloop.run(run())
+    finally:
+        if profiler is not None and profile:
+            profiler.dump_stats(profile)
+
+
+def serve_echo(port: int) -> None:
+    import uvloop
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def main() -> None:
+        stop = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+        async with serve(
+            echo, "127.0.0.1", port, compression=None, backlog=4096, ping_interval=None
+        ):
+            await stop
+
+    uvloop.run(main())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--serve-hub", type=int)
+    parser.add_argument("--serve-echo", type=int)
+    parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
+    cli = parser.parse_args()
+    if cli.serve_hub:
+        serve_hub(cli.serve_hub, cli.profile)
+    elif cli.serve_echo:
+        serve_echo(cli.serve_echo)
+    else:
+        parser.error("--serve-hub PORT or --serve-echo PORT")
