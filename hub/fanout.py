@@ -5,6 +5,15 @@ channel (``…{att:<id>}:updates``). Every hub process subscribes, once, to the
 channels of the attempts it holds a device or a watcher of, and hands each
 message to its local connections. So the end of an attempt reaches both
 devices and every watching invigilator whichever process they are on (rule H8).
+
+One envelope for everything published on that channel, by the hub and by the
+WebRTC ingest alike: a JSON list of items ``{"to": <who>, "m": <message>}``.
+``to`` is an audience of local connections (``pc``, ``phone``, ``devices``,
+``watchers``, ``all``: ``hub/live.py``) or a control that only its reader
+acts on — :data:`KICK` (the hub: drop a replaced device connection),
+:data:`RTC` (a command for the process holding the attempt's PC camera peer,
+``webrtc/commands.py``) and :data:`CAPTURE` (a capture request for a phone
+that uploads its photo over HTTP). Every reader skips the items not for it.
 """
 
 from __future__ import annotations
@@ -24,6 +33,42 @@ from hub.keys import Keys
 log = logging.getLogger(__name__)
 
 Handler = Callable[[int, list[dict[str, Any]]], None]
+
+KICK = "_kick"
+RTC = "_rtc"
+CAPTURE = "_capture"
+WATCHERS = "watchers"
+
+
+def envelope(*items: tuple[str, dict[str, Any]]) -> str:
+    """The text to publish: ``(to, message)`` pairs as one envelope."""
+    return json.dumps(
+        [{"to": to, "m": message} for to, message in items],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def unpack(data: bytes | str) -> list[dict[str, Any]] | None:
+    """The items of one published envelope; None when ``data`` is not one."""
+    try:
+        items = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(items, list):
+        return None
+    if not all(isinstance(item, dict) and isinstance(item.get("to"), str) for item in items):
+        return None
+    return items
+
+
+def messages_to(data: bytes | str, to: str) -> list[dict[str, Any]]:
+    """The messages of one envelope addressed to ``to`` (none if malformed)."""
+    return [
+        item["m"]
+        for item in unpack(data) or []
+        if item["to"] == to and isinstance(item.get("m"), dict)
+    ]
 
 
 class Fanout:
@@ -99,8 +144,11 @@ class Fanout:
                 continue
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
+            items = unpack(message["data"])
+            if items is None:
+                log.error("bad fan-out message on %s: not an envelope", channel)
+                continue
             try:
-                items = json.loads(message["data"])
                 self.handler(self._attempt_of(channel), items)
             except Exception:
-                log.exception("bad fan-out message on %s", channel)
+                log.exception("fan-out message on %s failed", channel)

@@ -24,7 +24,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from hub import durable
 from hub.errors import AuthError, HubError
-from hub.fanout import Fanout
+from hub.fanout import KICK, Fanout
 from hub.protocol import encode
 from hub.session import EndReason, Outputs, Rules, Session, Status
 from hub.store import StateStore, StreamBatcher
@@ -268,16 +268,16 @@ class Hub:
             return
         for item in items:
             to = item.get("to")
-            if to == "_kick":
+            if to == KICK:
                 keep, device = item.get("keep"), item.get("device")
                 for peer in list(live.peers.values()):
                     if peer.role == device and peer.id != keep:
                         peer.kick(4409, "replaced: this device connected again elsewhere")
                 continue
             roles = AUDIENCES.get(str(to))
-            if roles is None:
-                continue
-            message = item["m"]
+            message = item.get("m")
+            if roles is None or not isinstance(message, dict):
+                continue  # a control for another reader (hub/fanout.py)
             ended = message.get("type") == "ended"
             if ended:
                 live.ended_seen = True  # a fast local check; the shared state says why

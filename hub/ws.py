@@ -37,6 +37,7 @@ from hub.errors import (
     SessionError,
     TokenError,
 )
+from hub.fanout import KICK
 from hub.live import Event, Hub, LiveAttempt
 from hub.protocol import (
     PROTOCOL_VERSION,
@@ -276,7 +277,7 @@ async def _greet(hub: Hub, live: LiveAttempt, conn: Connection, hello: Hello) ->
     # Attached after the welcome so that it is the first message; what was
     # published before is superseded by the state our connect publishes.
     await hub.attach(live, conn)
-    kick = [{"to": "_kick", "device": device, "keep": conn.id}]
+    kick = [{"to": KICK, "device": device, "keep": conn.id}]
     try:
         await hub.apply(live, lambda s: s.connect(device, now, conn.id), control=kick, now=now)
     except SessionEnded:

@@ -2,10 +2,11 @@
 
 A candidate's PC peer lives in the process that answered its offer, while the
 hub may notice a violation, or an invigilator start watching, in another
-process. Commands go out on the attempt's pub/sub channel (the same channel
-the hub fans updates out on); the process holding the peer subscribes to the
-channels of its attempts and acts on them. Other message types on those
-channels are ignored here.
+process. Commands go out on the attempt's pub/sub channel in the hub's one
+envelope (``hub/fanout.py``), addressed to :data:`hub.fanout.RTC`; the process
+holding the peer subscribes to the channels of its attempts and acts on them.
+Items for other readers on those channels are skipped here, as the hub skips
+these.
 
     {"type": "rtc.snapshot", "reason": "violation"}   dual snapshot now
     {"type": "rtc.watch", "watched": true}              full / low frame rate
@@ -14,7 +15,6 @@ channels are ignored here.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -22,6 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from hub.fanout import RTC, envelope, messages_to
 from hub.keys import Keys
 from webrtc.schedule import REASONS
 
@@ -32,14 +33,14 @@ async def request_snapshot(redis: Redis, keys: Keys, attempt_id: int, reason: st
     """Ask whichever process holds the attempt's PC peer for a dual snapshot."""
     assert reason in REASONS
     await redis.publish(
-        keys.channel(attempt_id), json.dumps({"type": "rtc.snapshot", "reason": reason})
+        keys.channel(attempt_id), envelope((RTC, {"type": "rtc.snapshot", "reason": reason}))
     )
 
 
 async def request_watch(redis: Redis, keys: Keys, attempt_id: int, watched: bool) -> None:
     """Tell the attempt's PC page (via its peer's process) someone is watching."""
     await redis.publish(
-        keys.channel(attempt_id), json.dumps({"type": "rtc.watch", "watched": watched})
+        keys.channel(attempt_id), envelope((RTC, {"type": "rtc.watch", "watched": watched}))
     )
 
 
@@ -114,13 +115,8 @@ class ChannelCommands:
         attempt_id = self._channels.get(str(channel))
         if attempt_id is None:
             return
-        try:
-            data = json.loads(message["data"])
-        except (ValueError, TypeError):
-            return
-        if not isinstance(data, dict):
-            return
-        if data.get("type") == "rtc.snapshot" and data.get("reason") in REASONS:
-            self._on_snapshot(attempt_id, data["reason"])
-        elif data.get("type") == "rtc.watch" and isinstance(data.get("watched"), bool):
-            self._on_watch(attempt_id, data["watched"])
+        for data in messages_to(message.get("data") or b"", RTC):
+            if data.get("type") == "rtc.snapshot" and data.get("reason") in REASONS:
+                self._on_snapshot(attempt_id, data["reason"])
+            elif data.get("type") == "rtc.watch" and isinstance(data.get("watched"), bool):
+                self._on_watch(attempt_id, data["watched"])

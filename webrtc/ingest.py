@@ -19,7 +19,7 @@
 What the hub must connect: ``camera_listeners`` (camera state changes, also
 written to the attempt's Redis stream), ``snapshots.phone_capture`` (deliver
 a capture request to the phone; by default published on the attempt's
-pub/sub channel), ``snapshot_now`` on violations, ``close_attempt`` when an
+pub/sub channel, in the hub's envelope, for a phone that uploads over HTTP), ``snapshot_now`` on violations, ``close_attempt`` when an
 attempt ends, and ``store_phone_photo`` for photos arriving from the phone.
 """
 
@@ -37,6 +37,7 @@ from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
+from hub.fanout import CAPTURE, WATCHERS, envelope
 from hub.keys import STREAM_MAXLEN
 from proctor.resources import Resources
 from webrtc.commands import ChannelCommands
@@ -429,17 +430,21 @@ class PeerRegistry:
             await pipe.execute()
         await redis.publish(
             keys.channel(attempt_id),
-            json.dumps({"type": "camera", "device": device, "state": state}),
+            envelope((WATCHERS, {"type": "camera", "device": device, "state": state})),
         )
 
     async def _publish_capture_request(self, attempt_id: int, capture_id: str, reason: str) -> None:
         """Ask the phone for a photo via the attempt's channel (any hub process)."""
         message = {"type": "capture", "device": "phone", "capture_id": capture_id, "reason": reason}
-        await self.res.redis.publish(self.res.keys.channel(attempt_id), json.dumps(message))
+        await self.res.redis.publish(
+            self.res.keys.channel(attempt_id), envelope((CAPTURE, message))
+        )
 
     async def _publish_snapshot(self, record: SnapshotRecord) -> None:
+        """A stored snapshot, for the invigilators watching the attempt."""
         await self.res.redis.publish(
-            self.res.keys.channel(record.attempt_id), snapshot_message(record)
+            self.res.keys.channel(record.attempt_id),
+            envelope((WATCHERS, snapshot_message(record))),
         )
 
 

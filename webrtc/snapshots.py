@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -261,6 +260,6 @@ class SnapshotService:
                 log.exception("snapshot listener failed")
 
 
-def snapshot_message(record: SnapshotRecord) -> str:
-    """The JSON a hub/invigilator receives about a stored snapshot."""
-    return json.dumps({"type": "snapshot", **record.public()})
+def snapshot_message(record: SnapshotRecord) -> dict[str, Any]:
+    """What an invigilator receives about a stored snapshot."""
+    return {"type": "snapshot", **record.public()}

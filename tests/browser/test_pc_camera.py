@@ -22,6 +22,7 @@ from playwright.async_api import async_playwright, expect
 from redis.asyncio import Redis
 
 from exam_api.demo import demo_paper_id, seed_demo
+from hub.fanout import CAPTURE, messages_to
 from hub.keys import Keys
 from hub.tokens import sign_device_token
 from proctor.settings import Settings
@@ -57,17 +58,17 @@ async def simulated_phone(
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None:
                     continue
-                data = json.loads(message["data"])
-                # the hub's own messages share the channel (a list of them)
-                if not isinstance(data, dict) or data.get("type") != "capture":
-                    continue
-                response = await client.post(
-                    "/api/rtc/phone-photo",
-                    params={"capture_id": data["capture_id"]},
-                    content=photo,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                assert response.status_code == 201, response.text
+                # the hub's envelope: the items for a phone uploading over HTTP
+                for data in messages_to(message["data"], CAPTURE):
+                    if data.get("type") != "capture":
+                        continue
+                    response = await client.post(
+                        "/api/rtc/phone-photo",
+                        params={"capture_id": data["capture_id"]},
+                        content=photo,
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    assert response.status_code == 201, response.text
                 uploads.append(data["capture_id"])
     finally:
         await pubsub.aclose()

@@ -15,6 +15,7 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from redis.asyncio import Redis
 
+from hub.fanout import RTC, messages_to
 from hub.keys import Keys
 from proctor.settings import Settings
 from tests.support.faces import picture_with_faces
@@ -111,9 +112,9 @@ async def test_live_frame_and_frame_rate_for_the_watched_tile(
                 while len(commands) < 2:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
                     if message is not None:
-                        data = json.loads(message["data"])
-                        if data.get("type") == "rtc.watch":
-                            commands.append(data["watched"])
+                        for data in messages_to(message["data"], RTC):
+                            if data.get("type") == "rtc.watch":
+                                commands.append(data["watched"])
                 assert commands == [True, True]
                 assert (await admin_http.post(watch, json={"watched": False})).is_success
 

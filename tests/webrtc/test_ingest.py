@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 import webrtc.snapshots
+from hub.fanout import CAPTURE, messages_to
 from hub.keys import Keys
 from proctor.settings import Settings
 from tests.support.faces import jpeg_of, picture_with_faces
@@ -166,12 +167,10 @@ async def capture_requests(pubsub: PubSub, capture_id: str) -> list[dict[str, st
     found = []
     while (message := await pubsub.get_message(timeout=0.05)) is not None:
         if message["type"] == "message":
-            data = json.loads(message["data"])
-            # the hub publishes lists of its own messages on the same channel
-            if not isinstance(data, dict):
-                continue
-            if data.get("type") == "capture" and data["capture_id"] == capture_id:
-                found.append(data)
+            # one envelope for every reader of the channel (hub/fanout.py)
+            for data in messages_to(message["data"], CAPTURE):
+                if data.get("type") == "capture" and data["capture_id"] == capture_id:
+                    found.append(data)
     return found
 
 
