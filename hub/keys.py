@@ -28,6 +28,11 @@ class Keys:
         """The attempt's shared session state (hash)."""
         return f"{self.tag(attempt_id)}:state"
 
+    def watchers(self, attempt_id: int) -> str:
+        """Sorted set: who watches the attempt's live video, watcher id →
+        lease expiry (epoch seconds; ``hub/wall.py``, rule H4)."""
+        return f"{self.tag(attempt_id)}:watchers"
+
     def channel(self, attempt_id: int) -> str:
         """Pub/sub channel fanning an attempt's updates out to every hub process."""
         return f"{self.tag(attempt_id)}:updates"

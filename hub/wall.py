@@ -3,18 +3,18 @@
 The PC page sends full frame rate while at least one invigilator has the
 attempt's detail panel open. Several invigilators (or an invigilator and an
 administrator) may watch at once, and a browser may vanish without saying
-so; so each watcher holds a lease (a sorted-set member scored with its expiry)
+so; so each watcher holds a lease (a sorted-set member scored with its expiry,
+key ``Keys.watchers``, in the attempt's ``{att:<id>}`` hash tag, rule H8)
 that the panel renews while it polls, and the rate drops when the last live
 lease is released. A lease that lapsed (its browser crashed without the
-page's exit release) no longer counts; nothing sweeps on its own, so the high
-rate it left lasts until the next watcher leaves or the attempt ends.
-
-The key lives beside the attempt's other keys, in its ``{att:<id>}`` hash
-tag (rule H8). It belongs in ``hub/keys.py``; it is here while that module's
-owner is at work on it.
+page's exit release) no longer counts: the process holding the PC peer asks
+:func:`watched` every few seconds and drops the rate of an attempt nobody
+holds a live lease of any more (``webrtc/ingest.py``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
@@ -23,14 +23,9 @@ from hub.keys import Keys
 LEASE_S = 10.0
 
 
-def watchers_key(keys: Keys, attempt_id: int) -> str:
-    """Sorted set: watcher id → lease expiry (epoch seconds)."""
-    return f"{keys.tag(attempt_id)}:watchers"
-
-
 async def hold(redis: Redis, keys: Keys, attempt_id: int, watcher: str, now: float) -> bool:
     """Take or renew ``watcher``'s lease; True when nobody watched before."""
-    key = watchers_key(keys, attempt_id)
+    key = keys.watchers(attempt_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.zcard(key)
@@ -42,10 +37,23 @@ async def hold(redis: Redis, keys: Keys, attempt_id: int, watcher: str, now: flo
 
 async def release(redis: Redis, keys: Keys, attempt_id: int, watcher: str, now: float) -> bool:
     """Give up ``watcher``'s lease; True when nobody watches any more."""
-    key = watchers_key(keys, attempt_id)
+    key = keys.watchers(attempt_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.zrem(key, watcher)
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.zcard(key)
         _, _, left = await pipe.execute()
     return int(left) == 0
+
+
+async def watched(redis: Redis, keys: Keys, attempt_ids: Iterable[int], now: float) -> set[int]:
+    """The attempts among ``attempt_ids`` with a lease still live at ``now``
+    (epoch seconds); one round trip."""
+    ids = list(attempt_ids)
+    if not ids:
+        return set()
+    async with redis.pipeline(transaction=False) as pipe:
+        for attempt_id in ids:
+            pipe.zcount(keys.watchers(attempt_id), f"({now}", "+inf")
+        counts = await pipe.execute()
+    return {attempt_id for attempt_id, n in zip(ids, counts, strict=True) if int(n) > 0}

@@ -14,7 +14,8 @@
   the camera first goes live;
 - takes snapshots on demand (``snapshot_now``: violation, return to page);
 - tells the page its frame rate over a data channel: low while nobody
-  watches, full while an invigilator does (``set_watched``).
+  watches, full while an invigilator does (``set_watched``); a watch whose
+  every lease lapsed (``hub/wall.py``) drops back to low at a tick.
 
 What the hub must connect: ``camera_listeners`` (camera state changes, also
 written to the attempt's Redis stream), ``snapshots.phone_capture`` (deliver
@@ -37,6 +38,7 @@ from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
+from hub import wall
 from hub.fanout import CAPTURE, WATCHERS, envelope
 from hub.keys import STREAM_MAXLEN
 from proctor.resources import Resources
@@ -61,6 +63,7 @@ HIGH_REMB_BPS = 800_000
 FIRST_FRAME_WITHIN_S = 15.0  # a peer that never sends video may be replaced
 MAX_CAPTURES_IN_FLIGHT = 2  # per attempt
 ATTEMPT_CHECK_EVERY_S = 10.0
+LEASE_CHECK_EVERY_S = 2.0  # a lapsed watch lease (hub/wall.py) drops the rate within this
 
 CameraListener = Callable[[int, str, CameraState, datetime], Awaitable[None]]
 """``(attempt_id, device, state, at)``: a camera's state changed."""
@@ -127,6 +130,7 @@ class PeerRegistry:
         )
         self._monitor: asyncio.Task[None] | None = None
         self._next_attempt_check = 0.0
+        self._next_lease_check = 0.0
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -346,8 +350,10 @@ class PeerRegistry:
             except Exception:
                 log.exception("rtc monitor tick failed")
 
-    async def tick(self, now: float) -> None:
-        """One monitor step: liveness, due snapshots, ended attempts."""
+    async def tick(self, now: float, wall_now: float | None = None) -> None:
+        """One monitor step: liveness, due snapshots, lapsed watch leases,
+        ended attempts. ``now`` is the loop's clock; ``wall_now`` the epoch
+        time the watch leases are scored in (default: ``time.time()``)."""
         for attempt_id, peer in list(self.peers.items()):
             tap = peer.tap
             ended = (
@@ -380,9 +386,21 @@ class PeerRegistry:
                 self._spawn(self._announce(attempt_id, "phone", changed))
             if changed == "ended":
                 del self.phones[attempt_id]
+        if now >= self._next_lease_check and any(m.watched for m in self.media.values()):
+            self._next_lease_check = now + LEASE_CHECK_EVERY_S
+            await self._drop_lapsed_watches(time.time() if wall_now is None else wall_now)
         if now >= self._next_attempt_check and self.media:
             self._next_attempt_check = now + ATTEMPT_CHECK_EVERY_S
             await self._close_ended_attempts()
+
+    async def _drop_lapsed_watches(self, wall_now: float) -> None:
+        """Back to the low rate for an attempt whose every watch lease lapsed
+        (a browser that vanished without releasing its lease, rule H4)."""
+        ids = [a for a, m in self.media.items() if m.watched]
+        still = await wall.watched(self.res.redis, self.res.keys, ids, wall_now)
+        for attempt_id in ids:
+            if attempt_id not in still:
+                self.set_watched(attempt_id, False)
 
     async def _close_ended_attempts(self) -> None:
         ids = list(self.media)

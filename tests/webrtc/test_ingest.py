@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +21,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 import webrtc.snapshots
+from hub import wall
 from hub.fanout import CAPTURE, messages_to
 from hub.keys import Keys
+from hub.wall import LEASE_S
+from proctor.resources import Resources
 from proctor.settings import Settings
 from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.live import LiveServer
@@ -30,8 +35,9 @@ from tests.support.sdp import without_codec
 from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
 from webrtc.commands import request_snapshot, request_watch
-from webrtc.ingest import PeerRegistry
+from webrtc.ingest import LEASE_CHECK_EVERY_S, AttemptMedia, PeerRegistry
 from webrtc.loopback import enable_loopback_candidates
+from webrtc.schedule import SnapshotSchedule
 
 
 @dataclass
@@ -483,6 +489,8 @@ async def test_commands_from_any_process_reach_the_peer(
     registry = registry_of(rtc_server)
     try:
         await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
+        # an invigilator's lease first, as the HTTP watch takes it (rule H4)
+        await wall.hold(redis, keys, attempt.id, "invigilator", time.time())
         await request_watch(redis, keys, attempt.id, True)
         await eventually(lambda: _async(page.rates[-1:] == [15]))
         await request_snapshot(redis, keys, attempt.id, "violation")
@@ -496,3 +504,27 @@ async def test_commands_from_any_process_reach_the_peer(
         await eventually(lambda: _async(page.rates[-1:] == [3]))
     finally:
         await page.pc.close()
+
+
+async def test_a_lapsed_watch_lease_drops_the_frame_rate(
+    pool: asyncpg.Pool, redis: Redis, rtc_settings: Settings
+) -> None:
+    # rule H4: the watcher's browser vanished without releasing its lease;
+    # once the lease lapses a tick of the ingest drops the page to the low rate
+    attempt = await open_attempt(pool, rtc_settings)
+    keys = Keys(f"t{secrets.token_hex(4)}")
+    res = Resources(settings=rtc_settings, pool=pool, redis=redis, keys=keys)
+    registry = PeerRegistry(res)
+    registry.media[attempt.id] = AttemptMedia(SnapshotSchedule(random.Random(1), 45.0, 10.0))
+    t0 = 1_800_000_000.0  # the leases' clock, passed in
+    assert await wall.hold(redis, keys, attempt.id, "crashed", t0)
+    registry.set_watched(attempt.id, True)
+    await registry.tick(100.0, wall_now=t0 + LEASE_S - 1)
+    assert registry.media[attempt.id].watched  # the lease still holds
+    await registry.tick(100.0 + LEASE_CHECK_EVERY_S, wall_now=t0 + LEASE_S + 1)
+    assert not registry.media[attempt.id].watched
+    # a watcher coming back takes a fresh lease and asks for the full rate again
+    assert await wall.hold(redis, keys, attempt.id, "back", t0 + LEASE_S + 2)
+    registry.set_watched(attempt.id, True)
+    await registry.tick(100.0 + 2 * LEASE_CHECK_EVERY_S, wall_now=t0 + LEASE_S + 3)
+    assert registry.media[attempt.id].watched
