@@ -28,7 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from hub.keys import Keys
+from hub.keys import Keys, attempt_of
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +122,6 @@ class Fanout:
             self._refs.pop(attempt_id, None)
             await self._pubsub.unsubscribe(self.keys.channel(attempt_id))
 
-    def _attempt_of(self, channel: str) -> int:
-        return int(channel.split("{att:", 1)[1].split("}", 1)[0])
-
     async def _run(self) -> None:
         assert self._pubsub is not None
         pubsub = self._pubsub
@@ -149,6 +146,6 @@ class Fanout:
                 log.error("bad fan-out message on %s: not an envelope", channel)
                 continue
             try:
-                self.handler(self._attempt_of(channel), items)
+                self.handler(attempt_of(channel), items)
             except Exception:
                 log.exception("fan-out message on %s failed", channel)

@@ -7,10 +7,16 @@ or MULTI over them stays legal on a cluster.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 PERSIST_GROUP = "persist"
 STREAM_MAXLEN = 10_000
+
+
+def attempt_of(name: str) -> int:
+    """The attempt of a per-attempt key or channel: ``"…{att:42}:events"`` → 42."""
+    return int(name.split("{att:", 1)[1].split("}", 1)[0])
 
 
 @dataclass(frozen=True)
@@ -50,3 +56,8 @@ class Keys:
         """Set of stream keys written since the persistence worker last read
         them (SPOPped by the worker; the active set is swept now and then)."""
         return f"{self.prefix}:dirty-streams"
+
+    def own_channel(self, role: str) -> str:
+        """A pub/sub channel only this subscriber listens on (it keeps a
+        subscription open while the subscriber follows no attempt)."""
+        return f"{self.prefix}:{role}:{uuid.uuid4().hex}"

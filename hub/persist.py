@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from redis.exceptions import ResponseError
 
 from hub.durable import upsert_violations
-from hub.keys import PERSIST_GROUP
+from hub.keys import PERSIST_GROUP, attempt_of
 from proctor.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,6 @@ ON CONFLICT DO NOTHING
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def attempt_of(stream: str) -> int:
-    """``"<prefix>:{att:42}:events"`` → 42."""
-    return int(stream.split("{att:", 1)[1].split("}", 1)[0])
 
 
 def to_row(stream: str, entry_id: str, fields: dict[bytes | str, bytes | str]) -> Row:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -66,7 +65,7 @@ class ChannelCommands:
         self._task: asyncio.Task[None] | None = None
         self._channels: dict[str, int] = {}
         # A channel of our own keeps the subscription open while we hold no attempt.
-        self._own = f"{keys.prefix}:rtc-process:{uuid.uuid4().hex}"
+        self._own = keys.own_channel("rtc-process")
 
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub()
