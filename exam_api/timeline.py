@@ -14,6 +14,7 @@ room. Images are served by the evidence endpoint
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -193,7 +194,7 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
             "device": r["device"],
             "kind": r["kind"],
             "label": EVENT_LABELS.get(r["kind"], r["kind"]),
-            "data": r["data"],
+            "data": _object(r["data"]),
         }
         for r in event_rows
         # violations and the end have richer items of their own
@@ -255,3 +256,14 @@ async def get_timeline(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/api/attempts/{attempt_id:int}/timeline", get_timeline, methods=["GET"]),
 ]
+
+
+def _object(data: Any) -> Any:
+    """An event's data as an object. Rows written before the hub stored
+    objects hold a JSON string of one (hub/durable.py); read it as the object."""
+    if isinstance(data, str):
+        try:
+            return json.loads(data)
+        except ValueError:
+            return {"raw": data}
+    return data

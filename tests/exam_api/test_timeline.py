@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from exam_api.timeline import snapshots_around
+from exam_api.timeline import _object, snapshots_around
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient
 from tests.support.invigilation import room_with_attempts
@@ -39,6 +39,13 @@ async def _snapshot(
             faces,
         )
     return snapshot_id
+
+
+def test_event_data_of_older_rows_reads_as_an_object() -> None:
+    # rows the hub wrote before it stored objects hold a JSON string of one
+    assert _object('{"early": true}') == {"early": True}
+    assert _object({"early": True}) == {"early": True}
+    assert _object("not json") == {"raw": "not json"}
 
 
 async def test_timeline_puts_events_violations_snapshots_and_end_on_one_axis(
