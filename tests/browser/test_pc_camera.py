@@ -69,7 +69,7 @@ async def simulated_phone(
                         headers={"Authorization": f"Bearer {token}"},
                     )
                     assert response.status_code == 201, response.text
-                uploads.append(data["capture_id"])
+                    uploads.append(data["capture_id"])
     finally:
         await pubsub.aclose()
 
