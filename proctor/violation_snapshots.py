@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from typing import Any
 
 from redis.asyncio import Redis
@@ -54,7 +53,7 @@ class ViolationSnapshots:
         self._tasks: list[asyncio.Task[None]] = []
         self.taken = 0
         # A channel of our own keeps the subscription open while we follow none.
-        self._own = f"{keys.prefix}:violation-snapshots:{uuid.uuid4().hex}"
+        self._own = keys.own_channel("violation-snapshots")
 
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)

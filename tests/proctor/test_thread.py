@@ -87,7 +87,7 @@ async def test_heartbeats_reach_redis_and_postgres(
 @pytest.mark.parametrize(
     ("mutate", "code"),
     [
-        (lambda t: t[:-2] + "00", 4401),  # forged
+        (lambda t: t[:-1] + ("1" if t[-1] == "0" else "0"), 4401),  # forged: last digit changed
         (lambda t: "garbage", 4401),  # malformed
     ],
 )
