@@ -80,7 +80,9 @@ def to_row(stream: str, entry_id: str, fields: dict[bytes | str, bytes | str]) -
 class PersistWorker:
     res: Resources
     batch: int = 5000
-    idle_s: float = 2.0  # telemetry may wait; fewer, fuller reads cost less
+    # Idle pause between passes: telemetry reaches PostgreSQL within about a second
+    # (issue #2); under load passes run back to back with full batches anyway.
+    idle_s: float = 0.5
     sweep_s: float = 30.0
     max_streams: int = 20_000
     chunk: int = 200
