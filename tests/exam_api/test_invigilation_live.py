@@ -10,9 +10,8 @@ import secrets
 
 import asyncpg
 import cv2
-import httpx
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from redis.asyncio import Redis
 
 from hub.fanout import RTC, messages_to
@@ -22,7 +21,7 @@ from tests.support.faces import picture_with_faces
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer
 from tests.support.papers import client_for
-from tests.support.rtc_peers import FakeCamera
+from tests.support.rtc_peers import FakeCamera, offer_camera
 from tests.support.rtc_server import rtc_server, rtc_settings
 from tests.support.users import create_user
 from tests.support.waits import eventually
@@ -60,19 +59,7 @@ async def test_live_frame_and_frame_rate_for_the_watched_tile(
 
     registry: PeerRegistry = rtc_server.app.state.res.components["rtc"]
     try:
-        await page.setLocalDescription(await page.createOffer())
-        async with httpx.AsyncClient(base_url=rtc_server.url, timeout=30) as http:
-            answer = await http.post(
-                "/api/rtc/offer",
-                json={
-                    "token": attempt.pc_token,
-                    "sdp": page.localDescription.sdp,
-                    "type": "offer",
-                    "client_id": secrets.token_hex(8),
-                },
-            )
-        assert answer.status_code == 200, answer.text
-        await page.setRemoteDescription(RTCSessionDescription(**answer.json()))
+        await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
 
         async def camera_live() -> bool:
             return registry.camera_state(attempt.attempt_id) == "live" and rates == [LOW_FPS]

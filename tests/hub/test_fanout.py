@@ -12,10 +12,9 @@ import secrets
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 import websockets
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from PIL import Image
 
 from hub.fanout import CAPTURE, RTC, WATCHERS, envelope, messages_to, unpack
@@ -25,7 +24,7 @@ from tests.support.hub_client import DeviceClient
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer
 from tests.support.papers import client_for
-from tests.support.rtc_peers import FakeCamera
+from tests.support.rtc_peers import FakeCamera, offer_camera
 from tests.support.rtc_server import rtc_server, rtc_settings
 from tests.support.users import login_cookies
 from tests.support.waits import eventually
@@ -90,19 +89,7 @@ async def test_a_dual_camera_exam_logs_no_fanout_error(
     try:
         async with websockets.connect(watch_url, additional_headers={"Cookie": cookie}) as watch:
             assert (await _recv(watch))["type"] == "state"
-            await page.setLocalDescription(await page.createOffer())
-            async with httpx.AsyncClient(base_url=rtc_server.url, timeout=30) as http:
-                answer = await http.post(
-                    "/api/rtc/offer",
-                    json={
-                        "token": attempt.pc_token,
-                        "sdp": page.localDescription.sdp,
-                        "type": "offer",
-                        "client_id": secrets.token_hex(8),
-                    },
-                )
-            assert answer.status_code == 200, answer.text
-            await page.setRemoteDescription(RTCSessionDescription(**answer.json()))
+            await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
             # the start snapshot (rule E2): the phone is asked over its socket …
             capture = await phone.wait_for("capture")
             phone.seq += 1

@@ -14,12 +14,13 @@ import asyncpg
 import httpx
 import pytest
 import websockets
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from redis.asyncio import Redis
 
 from exam_api.demo import demo_paper_id, seed_demo
 from proctor.settings import Settings
 from tests.support.live import LiveServer
+from tests.support.rtc_peers import offer_camera
 from tests.support.synthetic_video import SyntheticCameraTrack
 from tests.support.users import login_cookies
 from tests.support.waits import eventually
@@ -129,18 +130,7 @@ async def test_pc_video_yields_a_stored_jpeg(
     peer = RTCPeerConnection()
     try:
         peer.addTrack(SyntheticCameraTrack())
-        await peer.setLocalDescription(await peer.createOffer())  # gathers ICE (no trickle)
-        async with httpx.AsyncClient(base_url=server.url) as http:
-            r = await http.post(
-                "/api/rtc/offer",
-                json={
-                    "token": started["pc_token"],
-                    "sdp": peer.localDescription.sdp,
-                    "type": "offer",
-                },
-            )
-        assert r.status_code == 200, r.text
-        await peer.setRemoteDescription(RTCSessionDescription(**r.json()))
+        await offer_camera(peer, server.url, started["pc_token"])
 
         async def stored() -> asyncpg.Record | None:
             async with pool.acquire() as conn:

@@ -64,3 +64,20 @@ async def connect_pair(
     answer = receiver.localDescription
     await sender.setRemoteDescription(RTCSessionDescription(answer.sdp, answer.type))
     return sender, receiver
+
+
+async def offer_camera(
+    pc: RTCPeerConnection, base_url: str, pc_token: str, client_id: str | None = None
+) -> None:
+    """The PC page's side of the signalling: the whole offer (ICE gathered, since
+    aiortc does not trickle) posted with the PC token, and the answer applied."""
+    import httpx
+
+    await pc.setLocalDescription(await pc.createOffer())
+    body: dict[str, str] = {"token": pc_token, "sdp": pc.localDescription.sdp, "type": "offer"}
+    if client_id is not None:
+        body["client_id"] = client_id
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        answer = await http.post("/api/rtc/offer", json=body)
+    assert answer.status_code == 200, answer.text
+    await pc.setRemoteDescription(RTCSessionDescription(**answer.json()))
