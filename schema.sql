@@ -228,6 +228,10 @@ CREATE INDEX IF NOT EXISTS snapshots_attempt ON snapshots (attempt_id, taken_at)
 -- capture_id (rule E2); faces: NULL unknown, 0 none, 1 one, 2+ several (H6).
 ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS capture_id text;
 ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS size_bytes integer;
+-- rule H10: a violation's dual snapshot is linked to it by index, not by time
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS violation_idx integer;
+CREATE INDEX IF NOT EXISTS snapshots_violation ON snapshots (attempt_id, violation_idx)
+    WHERE violation_idx IS NOT NULL;
 CREATE INDEX IF NOT EXISTS snapshots_capture ON snapshots (capture_id) WHERE capture_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS snapshots_sha256 ON snapshots (sha256);
 CREATE INDEX IF NOT EXISTS snapshots_taken_at ON snapshots (taken_at);

@@ -36,8 +36,8 @@ from exam_api.identity import (
     check_text,
     check_username,
 )
-from exam_api.web_sessions import COOKIE, create_session, delete_session
-from proctor.resources import resources
+from proctor.state import base
+from proctor.web_sessions import COOKIE, create_session, delete_session
 
 HOME_BY_ROLE = {
     "candidate": "/static/home.html",
@@ -98,7 +98,7 @@ async def check_captcha(
     if not captcha_id or not answer.strip():
         raise ApiError(400, "captcha_required", "请输入图形验证码")
     error = await captcha.take(
-        conn, resources(request).settings.secret_key, captcha_id, answer, now
+        conn, base(request).settings.secret_key, captcha_id, answer, now
     )
     if error is not None:
         raise ApiError(400, error, _CAPTCHA_MESSAGES[error])
@@ -107,9 +107,9 @@ async def check_captcha(
 async def captcha_image(request: Request) -> Response:
     """GET /api/auth/captcha — a new single-use captcha as a PNG data URL (rule A5)."""
     now = utcnow()
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         await enforce(conn, ratelimit.CAPTCHA_PER_ADDRESS, client_address(request), now)
-        issued = await captcha.issue(conn, resources(request).settings.secret_key, now)
+        issued = await captcha.issue(conn, base(request).settings.secret_key, now)
     image = "data:image/png;base64," + base64.b64encode(issued.png).decode()
     expires_in = int(captcha.LIFETIME.total_seconds())
     return JSONResponse(
@@ -125,7 +125,7 @@ async def login(request: Request) -> Response:
     if not username or not password:
         raise ApiError(400, "bad_request", "请输入用户名和密码")
     now = utcnow()
-    res = resources(request)
+    res = base(request)
     async with res.pool.acquire() as conn:
         await check_captcha(request, conn, body, now)
         await enforce(conn, ratelimit.LOGIN_PER_ADDRESS, client_address(request), now)
@@ -165,7 +165,7 @@ async def _consume(
         raise ApiError(400, "code_required", "请输入短信验证码")
     return await sms.consume_code(
         conn,
-        resources(request).settings.secret_key,
+        base(request).settings.secret_key,
         code_id=code_id,
         purpose=purpose,
         code=code,
@@ -212,7 +212,7 @@ async def login_verify(request: Request) -> Response:
     """POST /api/auth/login/verify — the SMS code of the login challenge → signed in (A1)."""
     body = await json_body(request)
     now = utcnow()
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         async with conn.transaction():
             check = await _consume(
                 request, conn, _str(body, "challenge_id"), "login", _str(body, "code"), now
@@ -235,7 +235,7 @@ async def send_sms(request: Request) -> Response:
     except FieldError as exc:
         raise field_error(exc) from None
     now = utcnow()
-    res = resources(request)
+    res = base(request)
     async with res.pool.acquire() as conn:
         await check_captcha(request, conn, body, now)
         owner = await identity(request).find_by_phone(conn, phone)
@@ -281,7 +281,7 @@ async def register(request: Request) -> Response:
     except (FieldError, IdCardError) as exc:
         raise field_error(exc) from None
     now = utcnow()
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         if await provider.username_taken(conn, new.username):
             raise ApiError(409, "username_taken", "该用户名已被使用，请换一个")
         if await conn.fetchval("SELECT 1 FROM users WHERE id_card = $1", new.id_card):
@@ -319,7 +319,7 @@ async def reset_password(request: Request) -> Response:
         raise field_error(exc) from None
     now = utcnow()
     provider = identity(request)
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         async with conn.transaction():
             check = await _consume(
                 request, conn, _str(body, "sms_id"), "reset", _str(body, "code"), now
@@ -342,7 +342,7 @@ async def logout(request: Request) -> Response:
     """POST /api/auth/logout — ends this browser's session (CSRF header required)."""
     await require_role(request)
     token = request.cookies.get(COOKIE, "")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         await delete_session(conn, token)
     response = JSONResponse({"ok": True})
     response.delete_cookie(COOKIE, path="/")
@@ -351,10 +351,10 @@ async def logout(request: Request) -> Response:
 
 async def dev_outbox(request: Request) -> Response:
     """GET /api/dev/sms-outbox?phone= — the development SMS outbox (rule A4)."""
-    if not resources(request).settings.dev_sms_outbox:
+    if not base(request).settings.dev_sms_outbox:
         raise ApiError(404, "not_found", "未启用开发短信收件箱")
     phone = request.query_params.get("phone") or None
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         messages = await sms.outbox(conn, phone)
     return JSONResponse({"messages": messages}, headers=_NO_STORE)
 

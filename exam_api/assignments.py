@@ -2,8 +2,9 @@
 
 Exam rooms are classes: an invigilator sees the running attempts of the
 classes assigned to them, an administrator sees every attempt. The
-administrator assigns and unassigns; ``can_watch`` is the one check every
-invigilation endpoint uses.
+administrator assigns and unassigns; ``can_watch`` (``proctor/web_auth.py``,
+shared with the hub and the ingest) is the one check every invigilation
+endpoint uses.
 """
 
 from __future__ import annotations
@@ -16,13 +17,9 @@ from starlette.routing import BaseRoute, Route
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import path_id, text_field
-from exam_api.web_sessions import User
-from proctor.resources import resources
-
-# Roles that see every room without an assignment.
-ALL_ROOMS_ROLES = frozenset({"admin"})
-# Roles that may read an attempt's evidence timeline whatever its room (rule H5).
-REVIEW_ROLES = frozenset({"reviewer", "admin"})
+from proctor.state import base
+from proctor.web_auth import ALL_ROOMS_ROLES, REVIEW_ROLES, can_watch
+from proctor.web_sessions import User
 
 
 async def assign(conn: asyncpg.Connection, class_id: int, user_id: int) -> bool:
@@ -61,23 +58,6 @@ async def attempt_class_id(conn: asyncpg.Connection, attempt_id: int) -> int | N
     return class_id
 
 
-async def can_watch(conn: asyncpg.Connection, user: User, attempt_id: int) -> bool:
-    """May ``user`` watch and command this attempt? Admins: any; invigilators:
-    attempts of their assigned rooms; nobody else."""
-    if user.role in ALL_ROOMS_ROLES:
-        return True
-    if user.role != "invigilator":
-        return False
-    allowed: int | None = await conn.fetchval(
-        """SELECT 1 FROM attempts a JOIN papers p ON p.id = a.paper_id
-             JOIN invigilator_assignments ia ON ia.class_id = p.class_id
-            WHERE a.id = $1 AND ia.user_id = $2""",
-        attempt_id,
-        user.id,
-    )
-    return allowed is not None
-
-
 async def require_watch(conn: asyncpg.Connection, user: User, attempt_id: int) -> None:
     """404 for an attempt that does not exist, 403 for another room's attempt."""
     if await attempt_class_id(conn, attempt_id) is None:
@@ -111,7 +91,7 @@ async def list_assignments(conn: asyncpg.Connection) -> list[dict[str, object]]:
 async def get_assignments(request: Request) -> Response:
     """GET /api/admin/invigilation/assignments — every room's invigilators."""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         return JSONResponse({"assignments": await list_assignments(conn)})
 
 
@@ -121,7 +101,7 @@ async def post_assignment(request: Request) -> Response:
     class_id = path_id(request.path_params["class_id"])
     body = await json_body(request)
     username = text_field(body, "username", "监考员用户名", max_chars=64)
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         if not await conn.fetchval("SELECT 1 FROM classes WHERE id = $1", class_id):
             raise ApiError(404, "class_not_found", "班级（考场）不存在")
         user = await conn.fetchrow(
@@ -150,7 +130,7 @@ async def delete_assignment(request: Request) -> Response:
     await require_role(request, "admin")
     class_id = path_id(request.path_params["class_id"])
     user_id = path_id(request.path_params["user_id"])
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         removed = await unassign(conn, class_id, user_id)
     return JSONResponse({"ok": True, "removed": removed})
 
@@ -164,3 +144,6 @@ routes: list[BaseRoute] = [
         methods=["DELETE"],
     ),
 ]
+
+
+__all__ = ["ALL_ROOMS_ROLES", "REVIEW_ROLES", "can_watch"]

@@ -3,8 +3,8 @@ are given, submit (rules C2–C4, E4, E7).
 
 The server's clock decides (rule E4): the deadline is fixed at start from the
 paper's time limit and window; an answer that arrives after it is refused and
-the attempt is ended and scored. Every end goes through :func:`end_attempt`
-(re-exported here for the hub; it lives in ``exam_api.ending``).
+the attempt is ended and scored. Every end goes through the hub
+(``ExamServices.ends``), which records it with :func:`end_attempt`.
 
 Answers (rule E7): ``PUT /api/attempts/{id}/answers/{question_id}`` is
 idempotent and committed before the 200, so a reload or a dropped network
@@ -15,7 +15,6 @@ orders retries: a late, older write never overwrites a newer one.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from exam_api.auth import require_role, utcnow
-from exam_api.ending import END_REASON_LABELS, END_REASONS, AttemptEnd, end_attempt
+from exam_api.ending import END_REASON_LABELS, END_REASONS, AttemptEnd, end_attempt, expire_overdue
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id
 from exam_api.outcomes import OUTCOME_LABELS
@@ -33,30 +32,13 @@ from exam_api.paper_access import attempt_deadline
 from exam_api.papers import KIND_LABELS, access_for
 from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
 from exam_api.question_rules import QuestionError, canonical_choice
+from exam_api.services import exam_services
 from hub.tokens import sign_device_token
-from proctor.resources import Resources, resources
+from proctor.state import Base, base
 
 __all__ = ["END_REASONS", "AttemptEnd", "end_attempt", "routes"]
 
 MAX_REV = 2**31 - 1
-
-# An optional hook the hub may register as ``res.components["answer_gate"]``:
-# awaited with the attempt id before an answer is stored; it raises ApiError
-# when answering is not allowed right now (rule D1: both cameras live).
-AnswerGate = Callable[[int], Awaitable[None]]
-
-# An optional hook the hub may register as ``res.components["attempt_ended"]``:
-# awaited with the attempt id after this API ended an attempt (submit, or the
-# deadline seen on an answer), so the hub can tell both devices and the
-# invigilators. Ends that come from the hub itself do not call it.
-EndedHook = Callable[[int], Awaitable[None]]
-
-
-async def _tell_hub(res: Resources, ended: AttemptEnd) -> None:
-    hook: EndedHook | None = res.components.get("attempt_ended")
-    if hook is not None and not ended.already_ended:
-        await hook(ended.attempt_id)
-
 
 async def start_or_resume(
     conn: asyncpg.Connection, user_id: int, paper_id: int, now: datetime
@@ -98,7 +80,7 @@ async def start_or_resume(
         return row, False
 
 
-def device_links(request: Request, res: Resources, attempt_id: int) -> dict[str, str]:
+def device_links(request: Request, res: Base, attempt_id: int) -> dict[str, str]:
     """Fresh short-lived tokens for the PC page and the phone, and their websocket URLs."""
     secret, ttl, now = res.settings.secret_key, res.settings.device_token_ttl_s, time.time()
     pc_token = sign_device_token(secret, attempt_id, "pc", now, ttl)
@@ -150,9 +132,6 @@ async def attempt_view(
 ) -> dict[str, Any]:
     """What the exam page shows: the paper without its keys, the saved answers."""
     row = await own_attempt(conn, attempt_id, user_id)
-    if row["status"] == "in_progress" and now >= row["deadline_at"]:
-        await end_attempt(conn, attempt_id, "time_up", now)  # rule E4
-        row = await own_attempt(conn, attempt_id, user_id)
     questions = await conn.fetch(
         """SELECT q.id, q.kind, q.stem, q.options, q.points, pq.position FROM paper_questions pq
              JOIN questions q ON q.id = pq.question_id
@@ -272,9 +251,11 @@ async def start_attempt(request: Request) -> Response:
     """POST /api/attempts {paper_id} → the attempt, its deadline and the device tokens."""
     user = await require_role(request, "candidate")
     paper_id = int_field(await json_body(request), "paper_id", "试卷编号")
-    res = resources(request)
+    res = base(request)
+    now = utcnow()
     async with res.pool.acquire() as conn:
-        row, resumed = await start_or_resume(conn, user.id, paper_id, utcnow())
+        await expire_overdue(conn, user.id, now, exam_services(request).ends)
+        row, resumed = await start_or_resume(conn, user.id, paper_id, now)
     return JSONResponse(
         {
             "attempt_id": row["id"],
@@ -289,17 +270,20 @@ async def start_attempt(request: Request) -> Response:
 async def get_attempt(request: Request) -> Response:
     """GET /api/attempts/{attempt_id} — the exam page's data (owner only)."""
     user = await require_role(request, "candidate")
-    async with resources(request).pool.acquire() as conn:
-        view = await attempt_view(
-            conn, path_id(request.path_params["attempt_id"]), user.id, utcnow()
-        )
+    attempt_id = path_id(request.path_params["attempt_id"])
+    now = utcnow()
+    async with base(request).pool.acquire() as conn:
+        row = await own_attempt(conn, attempt_id, user.id)
+        if row["status"] == "in_progress" and now >= row["deadline_at"]:
+            await exam_services(request).ends.end(attempt_id, "time_up")  # rule E4
+        view = await attempt_view(conn, attempt_id, user.id, now)
     return JSONResponse(view)
 
 
 async def post_tokens(request: Request) -> Response:
     """POST /api/attempts/{attempt_id}/tokens — fresh device tokens after a reload."""
     user = await require_role(request, "candidate")
-    res = resources(request)
+    res = base(request)
     attempt_id = path_id(request.path_params["attempt_id"])
     async with res.pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)
@@ -317,13 +301,13 @@ async def put_answer(request: Request) -> Response:
     rev = (
         None if body.get("rev") is None else int_field(body, "rev", "答案版本", low=0, high=MAX_REV)
     )
-    res = resources(request)
+    res = base(request)
+    services = exam_services(request)
     attempt_id = path_id(request.path_params["attempt_id"])
-    gate: AnswerGate | None = res.components.get("answer_gate")
     async with res.pool.acquire() as conn:
-        if gate is not None:
+        if services.gate is not None:
             await own_attempt(conn, attempt_id, user.id)  # 404 before any hub state leaks
-            await gate(attempt_id)  # rule D1, owned by the hub
+            await services.gate.check_answer(attempt_id)  # rules D1, H9, owned by the hub
         now = utcnow()
         try:
             saved = await save_answer(
@@ -338,10 +322,9 @@ async def put_answer(request: Request) -> Response:
         except ApiError as exc:
             if exc.code != "time_up":
                 raise
-            ended = await end_attempt(conn, attempt_id, "time_up", now)  # rule E4
         else:
             return JSONResponse(saved)
-    await _tell_hub(res, ended)
+    await services.ends.end(attempt_id, "time_up")  # rule E4
     raise ApiError(409, "time_up", "考试时间已到，系统已自动交卷")
 
 
@@ -350,17 +333,17 @@ async def post_submit(request: Request) -> Response:
     user = await require_role(request, "candidate")
     attempt_id = path_id(request.path_params["attempt_id"])
     now = utcnow()
-    res = resources(request)
+    res = base(request)
     async with res.pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)
-        # rule E4: after the deadline the server's clock has already ended it
-        reason = (
-            "time_up"
-            if row["status"] == "in_progress" and now >= row["deadline_at"]
-            else "submitted"
-        )
-        ended = await end_attempt(conn, attempt_id, reason, now)
-    await _tell_hub(res, ended)
+    # rule E4: after the deadline the server's clock has already ended it
+    reason = (
+        "time_up" if row["status"] == "in_progress" and now >= row["deadline_at"] else "submitted"
+    )
+    if row["status"] == "in_progress":
+        await exam_services(request).ends.end(attempt_id, reason)  # the hub's one path
+    async with res.pool.acquire() as conn:
+        ended = await end_attempt(conn, attempt_id, reason, now)  # the record, as written
     return JSONResponse(
         {**ended.to_json(), "outcome_label": OUTCOME_LABELS.get(ended.outcome, ended.outcome)}
     )

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import path_id, text_field
-from proctor.resources import resources
+from proctor.state import base
 
 MAX_CLASS_NAME = 100
 
@@ -89,7 +89,7 @@ async def enrol(conn: asyncpg.Connection, class_id: int, username: str) -> dict[
 async def get_classes(request: Request) -> Response:
     """GET /api/admin/classes"""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         return JSONResponse({"classes": await list_classes(conn)})
 
 
@@ -98,7 +98,7 @@ async def post_class(request: Request) -> Response:
     await require_role(request, "admin")
     body = await json_body(request)
     name = text_field(body, "name", "班级名称", max_chars=MAX_CLASS_NAME)
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         class_id = await create_class(conn, name)
     return JSONResponse({"id": class_id, "name": name}, status_code=201)
 
@@ -106,7 +106,7 @@ async def post_class(request: Request) -> Response:
 async def get_class(request: Request) -> Response:
     """GET /api/admin/classes/{class_id}"""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         return JSONResponse(await class_detail(conn, path_id(request.path_params["class_id"])))
 
 
@@ -115,7 +115,7 @@ async def post_member(request: Request) -> Response:
     await require_role(request, "admin")
     body = await json_body(request)
     username = text_field(body, "username", "用户名", max_chars=64)
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         member = await enrol(conn, path_id(request.path_params["class_id"]), username)
     return JSONResponse(member)
 
@@ -123,7 +123,7 @@ async def post_member(request: Request) -> Response:
 async def delete_member(request: Request) -> Response:
     """DELETE /api/admin/classes/{class_id}/members/{user_id}"""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         await conn.execute(
             "DELETE FROM class_members WHERE class_id = $1 AND user_id = $2",
             path_id(request.path_params["class_id"]),

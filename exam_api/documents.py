@@ -24,7 +24,7 @@ from starlette.routing import Route
 from exam_api import ratelimit, uploads
 from exam_api.auth import require_role
 from exam_api.errors import ApiError
-from proctor.resources import resources
+from proctor.state import base
 
 UPLOADS_PER_HOUR = ratelimit.Limit("upload_user", 40, 3600, "上传过于频繁，请稍后再试")
 STAFF_ROLES = ("reviewer", "admin")
@@ -59,7 +59,7 @@ def _too_large(max_bytes: int) -> ApiError:
 async def upload(request: Request) -> Response:
     """POST /api/uploads — store one jpg/png/pdf for the signed-in candidate."""
     user = await require_role(request, "candidate")
-    res = resources(request)
+    res = base(request)
     now = dt.datetime.now(dt.UTC)
     async with res.pool.acquire() as conn:
         await _enforce(conn, user.id, now)
@@ -108,7 +108,7 @@ async def download(request: Request) -> Response:
     """GET /api/uploads/{id} — only the owner, a reviewer or an administrator may read it."""
     user = await require_role(request)
     upload_id = request.path_params["upload_id"]
-    res = resources(request)
+    res = base(request)
     async with res.pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT owner_id, kind, original_name, relpath FROM uploads WHERE id = $1", upload_id

@@ -1,11 +1,12 @@
 """The one way an attempt ends (rules C4, E3, E4, F2).
 
 Submitted by the candidate, time up, fifth violation, ended by an invigilator
-or abandoned: every path calls :func:`end_attempt`, which marks the attempt
-ended, scores it from the saved answers and records its outcome, in one
-transaction under the attempt's row lock. Ending an ended attempt returns the
-existing end unchanged, so the hub, the deadline timer and the submit button
-may race freely. ``exam_api.attempts`` re-exports it for the hub.
+or abandoned: every end goes through the hub (``hub.live.Hub.apply``), whose
+durable write calls :func:`end_attempt` (the wiring passes it in as the hub's
+``record_end`` port). It marks the attempt ended, scores it from the saved
+answers and records its outcome, in one transaction under the attempt's row
+lock. Ending an ended attempt returns the existing end unchanged, so the hub
+processes and the deadline scheduler may race freely.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncpg
 from exam_api.errors import ApiError
 from exam_api.outcomes import outcome_after_scoring
 from exam_api.scoring import MarkingItem, score_attempt
+from exam_api.services import AttemptEnds
 
 # The hub's EndReason values (hub/session.py) plus the candidate's submit.
 END_REASONS = ("submitted", "time_up", "fifth_violation", "invigilator", "abandoned")
@@ -85,8 +87,11 @@ async def end_attempt(
     """End and score the attempt; idempotent (an ended attempt's end is returned).
 
     ``reason`` is one of END_REASONS. Raises ApiError 404 for an unknown id.
+    The hub calls it (its durable write, ``hub/ports.py``): every end goes
+    through the hub's one path, and this is its record.
     """
-    assert reason in END_REASONS, reason
+    if reason not in END_REASONS:
+        raise ValueError(f"unknown end reason {reason!r}")
     async with conn.transaction():
         row = await conn.fetchrow(
             """SELECT a.id, a.paper_id, a.status, a.ended_at, a.end_reason, a.score,
@@ -133,12 +138,12 @@ async def end_attempt(
     )
 
 
-async def expire_overdue(conn: asyncpg.Connection, user_id: int, now: datetime) -> None:
-    """End this candidate's attempts whose deadline has passed (rule E4).
-
-    The hub's deadline timer normally does it; this keeps reads truthful when
-    no hub process is running.
-    """
+async def expire_overdue(
+    conn: asyncpg.Connection, user_id: int, now: datetime, ends: AttemptEnds
+) -> None:
+    """End this candidate's attempts whose deadline has passed (rule E4),
+    through the hub (``ends``), so that a read never ends an attempt behind
+    the devices' back. The hub's deadline scheduler normally has done it."""
     overdue = await conn.fetch(
         """SELECT id FROM attempts
             WHERE user_id = $1 AND status = 'in_progress' AND deadline_at <= $2""",
@@ -146,4 +151,4 @@ async def expire_overdue(conn: asyncpg.Connection, user_id: int, now: datetime) 
         now,
     )
     for row in overdue:
-        await end_attempt(conn, row["id"], "time_up", now)
+        await ends.end(row["id"], "time_up")

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from proctor.errors import ProctorError
+from proctor.json_body import json_body
 
 
-class ApiError(Exception):
-    """Raised by handlers; rendered as ``{"error": code, "message": message}``."""
+class ApiError(ProctorError):
+    """Raised by handlers; rendered as ``{"error": code, "message": message}``
+    by the app's one handler for :class:`~proctor.errors.ProctorError`."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
+        self.http_status = status
+
+    @property
+    def status(self) -> int:
+        return self.http_status
 
 
-def api_error_response(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
-
-
-async def json_body(request: Request, max_bytes: int = 1_000_000) -> dict[str, object]:
-    """The request's JSON object, or a 400/413 with a readable reason."""
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise ApiError(413, "body_too_large", f"请求体过大（上限 {max_bytes} 字节）")
-    import json
-
-    try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        raise ApiError(400, "bad_json", "请求体不是合法的 JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_json", "请求体必须是 JSON 对象")
-    return data
+__all__ = ["ApiError", "json_body"]

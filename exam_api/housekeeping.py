@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from exam_api import captcha, documents, ratelimit, sms, uploads
-from proctor.resources import Resources
+from proctor.state import Base
 from proctor.tasks import cancel_and_wait, run_every
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ async def sweep_once(conn: object, uploads_root: Path, now: dt.datetime) -> dict
 
 
 class Housekeeper:
-    def __init__(self, res: Resources, interval_s: float = 60.0) -> None:
+    def __init__(self, res: Base, interval_s: float = 60.0) -> None:
         self._res = res
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None

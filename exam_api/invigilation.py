@@ -18,13 +18,12 @@ camera, decoded only when asked for.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -34,18 +33,18 @@ from exam_api.assignments import ALL_ROOMS_ROLES, assigned_class_ids, require_wa
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field
+from exam_api.services import exam_services
 from exam_api.wall import AttemptFacts, Snapshot, build_tile, sort_key
-from exam_api.web_sessions import User
 from hub import wall as wall_leases
 from hub.errors import HubError, SessionEnded, SessionError
-from hub.live import Event, Hub
+from hub.keys import Keys
+from hub.live import Event
 from hub.session import Session
-from hub.ws import watch_socket
-from proctor.resources import Resources, resources
-from webrtc.capture import capture_pc_jpeg
-from webrtc.commands import request_watch
-from webrtc.errors import RtcError
-from webrtc.ingest import PeerRegistry
+from hub.state_schema import read_views
+from hub.ws import hub_of, watch_socket
+from proctor.errors import ProctorError
+from proctor.state import base
+from proctor.web_sessions import User
 
 WATCH_ROLES = ("invigilator", "admin")
 MAX_ROOM_ATTEMPTS = 1000  # running attempts read per poll, at most
@@ -110,25 +109,12 @@ async def running_attempts(
 
 
 async def live_states(
-    res: Resources, attempt_ids: list[int]
+    redis: Redis, keys: Keys, attempt_ids: list[int]
 ) -> dict[int, tuple[Session | None, dict[str, float | None]]]:
     """The shared session state and the heartbeat times of many attempts,
-    read in one Redis pipeline (no hub process needs to hold them)."""
-    if not attempt_ids:
-        return {}
-    async with res.redis.pipeline(transaction=False) as pipe:
-        for attempt_id in attempt_ids:
-            pipe.hmget(res.keys.state(attempt_id), ["s", "hb:pc", "hb:phone"])
-        replies: list[list[Any]] = await pipe.execute()
-    out: dict[int, tuple[Session | None, dict[str, float | None]]] = {}
-    for attempt_id, (state, hb_pc, hb_phone) in zip(attempt_ids, replies, strict=True):
-        session = Session.from_dict(json.loads(state)) if state else None
-        beats = {
-            "pc": int(hb_pc) / 1000 if hb_pc else None,
-            "phone": int(hb_phone) / 1000 if hb_phone else None,
-        }
-        out[attempt_id] = (session, beats)
-    return out
+    read in one Redis pipeline (``hub/state_schema.py``)."""
+    views = await read_views(redis, keys, attempt_ids)
+    return {a: (v.session, v.heartbeats) for a, v in views.items()}
 
 
 def _page_arg(request: Request, name: str, default: int, high: int) -> int:
@@ -143,13 +129,13 @@ async def get_sessions(request: Request) -> Response:
     user = await require_role(request, *WATCH_ROLES)
     limit = max(1, _page_arg(request, "limit", DEFAULT_PAGE, MAX_PAGE))
     offset = _page_arg(request, "offset", 0, MAX_ROOM_ATTEMPTS)
-    res = resources(request)
+    res = base(request)
     async with res.pool.acquire() as conn:
         rooms = await _rooms(conn, user)
         class_ids = None if user.role in ALL_ROOMS_ROLES else [r["id"] for r in rooms]
         facts = await running_attempts(conn, class_ids, MAX_ROOM_ATTEMPTS)
-    states = await live_states(res, [f.attempt_id for f in facts])
-    now = time.time()
+    states = await live_states(res.redis, exam_services(request).keys, [f.attempt_id for f in facts])
+    now = res.clock.now()
     tiles = [build_tile(f, *states[f.attempt_id], now) for f in facts]
     tiles.sort(key=sort_key)
     return JSONResponse(
@@ -211,12 +197,12 @@ async def _command(
 ) -> Response:
     """Check the room, apply the session event through the hub, audit it.
     ``event_for(by_user, now)`` builds the session event."""
-    res = resources(request)
+    res = base(request)
     attempt_id = path_id(request.path_params["attempt_id"])
     async with res.pool.acquire() as conn:
         await require_watch(conn, user, attempt_id)
-    hub: Hub = res.components["hub"]
-    now = time.time()
+    hub = hub_of(request)
+    now = hub.clock.now()
     event: Event = event_for(user.id, now)
     try:
         live = await hub.attempt(attempt_id)
@@ -304,14 +290,15 @@ async def post_watch(request: Request) -> Response:
     watched = body.get("watched")
     if not isinstance(watched, bool):
         raise ApiError(400, "bad_watched", "watched 必须是 true 或 false")
-    res = resources(request)
+    res, services = base(request), exam_services(request)
+    now = res.clock.now()
     async with res.pool.acquire() as conn:
         await require_watch(conn, user, attempt_id)
     if watched:
-        await wall_leases.hold(res.redis, res.keys, attempt_id, str(user.id), time.time())
-        await request_watch(res.redis, res.keys, attempt_id, True)
-    elif await wall_leases.release(res.redis, res.keys, attempt_id, str(user.id), time.time()):
-        await request_watch(res.redis, res.keys, attempt_id, False)
+        await wall_leases.hold(res.redis, services.keys, attempt_id, str(user.id), now)
+        await services.live.request_watch(attempt_id, True)
+    elif await wall_leases.release(res.redis, services.keys, attempt_id, str(user.id), now):
+        await services.live.request_watch(attempt_id, False)
     return JSONResponse({"ok": True, "attempt_id": attempt_id, "watched": watched})
 
 
@@ -321,21 +308,19 @@ async def get_live_frame(request: Request) -> Response:
     elsewhere 404 ``no_live_video`` and the page shows the latest snapshot."""
     user = await require_role(request, *WATCH_ROLES)
     attempt_id = path_id(request.path_params["attempt_id"])
-    res = resources(request)
+    res, services = base(request), exam_services(request)
     async with res.pool.acquire() as conn:
         await require_watch(conn, user, attempt_id)
-    if await wall_leases.hold(res.redis, res.keys, attempt_id, str(user.id), time.time()):
+    if await wall_leases.hold(res.redis, services.keys, attempt_id, str(user.id), res.clock.now()):
         # the lease had lapsed (a long pause): the page may be at its low rate again
-        await request_watch(res.redis, res.keys, attempt_id, True)
-    registry: PeerRegistry | None = res.components.get("rtc")
-    peer = None if registry is None else registry.peers.get(attempt_id)
-    if registry is None or peer is None or peer.tap is None:
-        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接到本服务器）")
+        await services.live.request_watch(attempt_id, True)
     try:
-        shot = await capture_pc_jpeg(peer.tap, registry.snapshots.workers, timeout_s=2.5)
-    except RtcError as error:
-        raise ApiError(503, error.code, error.reason) from None
-    return Response(shot.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        jpeg = await services.live.live_still(attempt_id)
+    except ProctorError as error:
+        raise ApiError(503, error.code, error.message) from None
+    if jpeg is None:
+        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接到本服务器）")
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 # ----- the detail panel's live state -------------------------------------------------

@@ -23,7 +23,8 @@ from exam_api.outcomes import OUTCOME_LABELS
 from exam_api.paper_access import REQUEST_MESSAGES, Access, PaperFacts, paper_access, papers_visible
 from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
 from exam_api.requests import request_status
-from proctor.resources import resources
+from exam_api.services import exam_services
+from proctor.state import base
 
 MAX_TITLE = 100
 MIN_TIME_LIMIT_S = 60
@@ -167,8 +168,8 @@ async def delete_paper(conn: asyncpg.Connection, paper_id: int) -> None:
 async def candidate_papers(
     conn: asyncpg.Connection, user_id: int, now: datetime
 ) -> list[tuple[asyncpg.Record, Access]]:
-    """Every paper of the candidate's classes with its access at ``now``."""
-    await expire_overdue(conn, user_id, now)
+    """Every paper of the candidate's classes with its access at ``now``
+    (the handler has ended the candidate's overdue attempts first)."""
     rows = await conn.fetch(
         """SELECT p.id, p.class_id, c.name AS class_name, p.kind, p.title, p.time_limit_s,
                   p.opens_at, p.closes_at,
@@ -249,7 +250,9 @@ async def access_for(
 async def get_my_papers(request: Request) -> Response:
     """GET /api/papers — the candidate's paper center (rules C1–C3)."""
     user = await require_role(request, "candidate")
-    async with resources(request).pool.acquire() as conn:
+    now = utcnow()
+    async with base(request).pool.acquire() as conn:
+        await expire_overdue(conn, user.id, now, exam_services(request).ends)
         status = await request_status(conn, user.id)
         if not papers_visible(status):
             return JSONResponse(
@@ -260,7 +263,7 @@ async def get_my_papers(request: Request) -> Response:
                     "papers": [],
                 }
             )
-        items = await candidate_papers(conn, user.id, utcnow())
+        items = await candidate_papers(conn, user.id, now)
     return JSONResponse(
         {
             "visible": True,
@@ -274,7 +277,7 @@ async def get_my_papers(request: Request) -> Response:
 async def get_admin_papers(request: Request) -> Response:
     """GET /api/admin/papers"""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         return JSONResponse({"papers": await list_papers_admin(conn)})
 
 
@@ -291,7 +294,7 @@ async def post_admin_paper(request: Request) -> Response:
     )
     opens_at = time_field(body, "opens_at", "开始时间")
     closes_at = time_field(body, "closes_at", "结束时间")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         raw_ids = body.get("question_ids")
         if raw_ids is None and body.get("bank_id") is not None:
             bank_id = int_field(body, "bank_id", "题库")
@@ -316,7 +319,7 @@ async def post_admin_paper(request: Request) -> Response:
 async def delete_admin_paper(request: Request) -> Response:
     """DELETE /api/admin/papers/{paper_id}"""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         await delete_paper(conn, path_id(request.path_params["paper_id"]))
     return JSONResponse({"ok": True})
 

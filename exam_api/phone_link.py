@@ -33,7 +33,7 @@ from exam_api.fields import path_id
 from exam_api.papers import KIND_LABELS
 from hub.errors import TokenError
 from hub.tokens import DeviceClaim, sign_device_token, verify_device_token
-from proctor.resources import Resources, resources
+from proctor.state import Base, base
 
 PHONE_PAGE = "/static/phone.html"
 
@@ -66,10 +66,10 @@ def qr_svg(text: str) -> bytes:
 
 
 def _base(request: Request) -> str:
-    return phone_base(str(request.base_url), resources(request).settings.public_url)
+    return phone_base(str(request.base_url), base(request).settings.public_url)
 
 
-def _phone_token(res: Resources, attempt_id: int, now: float) -> tuple[str, int]:
+def _phone_token(res: Base, attempt_id: int, now: float) -> tuple[str, int]:
     ttl = res.settings.device_token_ttl_s
     return sign_device_token(res.settings.secret_key, attempt_id, "phone", now, ttl), int(now) + ttl
 
@@ -78,7 +78,7 @@ async def _open_attempt_of_owner(request: Request) -> int:
     """The attempt id if it is the signed-in candidate's and still running."""
     user = await require_role(request, "candidate")
     attempt_id = path_id(request.path_params["attempt_id"])
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)  # 404 for anyone else's
     if row["status"] != "in_progress" or utcnow() >= row["deadline_at"]:
         raise ApiError(409, "attempt_ended", "考试已结束，无需再连接手机")
@@ -88,7 +88,7 @@ async def _open_attempt_of_owner(request: Request) -> int:
 async def phone_qr(request: Request) -> Response:
     """The QR code the phone scans (rule D3), for the attempt's owner only."""
     attempt_id = await _open_attempt_of_owner(request)
-    token, _ = _phone_token(resources(request), attempt_id, time.time())
+    token, _ = _phone_token(base(request), attempt_id, time.time())
     return Response(
         qr_svg(phone_url(_base(request), token)),
         media_type="image/svg+xml",
@@ -99,7 +99,7 @@ async def phone_qr(request: Request) -> Response:
 async def phone_link(request: Request) -> Response:
     """The phone page's address as text, for typing it in by hand."""
     attempt_id = await _open_attempt_of_owner(request)
-    token, expires = _phone_token(resources(request), attempt_id, time.time())
+    token, expires = _phone_token(base(request), attempt_id, time.time())
     return JSONResponse(
         {
             "url": phone_url(_base(request), token),
@@ -115,7 +115,7 @@ def _phone_claim(request: Request) -> DeviceClaim:
         raise ApiError(401, "bad_token", "缺少手机端令牌，请用手机扫描电脑端考试页面的二维码")
     try:
         claim = verify_device_token(
-            resources(request).settings.secret_key, auth.removeprefix("Bearer "), time.time()
+            base(request).settings.secret_key, auth.removeprefix("Bearer "), time.time()
         )
     except TokenError:
         raise ApiError(401, "bad_token", "二维码已失效，请在电脑端考试页面重新扫描二维码") from None
@@ -161,7 +161,7 @@ async def _phone_view(conn: asyncpg.Connection, attempt_id: int) -> dict[str, An
 async def phone_info(request: Request) -> Response:
     """What the phone shows before it starts: whose exam, which paper (rules D3, D4)."""
     claim = _phone_claim(request)
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         view = await _phone_view(conn, claim.attempt_id)
     return JSONResponse(view, headers={"Cache-Control": "no-store"})
 
@@ -170,7 +170,7 @@ async def phone_token(request: Request) -> Response:
     """A valid phone token traded for a fresh one, so a phone that stays on
     the page keeps its connection for the whole exam."""
     claim = _phone_claim(request)
-    res = resources(request)
+    res = base(request)
     async with res.pool.acquire() as conn:
         view = await _phone_view(conn, claim.attempt_id)
     if view["status"] != "in_progress":

@@ -16,7 +16,7 @@ from exam_api.errors import ApiError, json_body
 from exam_api.fields import path_id, text_field
 from exam_api.question_import import MAX_FILE_BYTES, parse_question_file
 from exam_api.question_rules import QuestionDraft, QuestionError, build_question, fingerprint
-from proctor.resources import resources
+from proctor.state import base
 
 MAX_BANK_NAME = 100
 
@@ -124,7 +124,7 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 async def get_banks(request: Request) -> Response:
     """GET /api/admin/banks"""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         return JSONResponse({"banks": await list_banks(conn)})
 
 
@@ -132,7 +132,7 @@ async def post_bank(request: Request) -> Response:
     """POST /api/admin/banks {name}"""
     await require_role(request, "admin")
     name = text_field(await json_body(request), "name", "题库名称", max_chars=MAX_BANK_NAME)
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         bank_id = await create_bank(conn, name)
     return JSONResponse({"id": bank_id, "name": name}, status_code=201)
 
@@ -140,7 +140,7 @@ async def post_bank(request: Request) -> Response:
 async def get_questions(request: Request) -> Response:
     """GET /api/admin/banks/{bank_id}/questions — with the keys (admin only)."""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         items = await bank_questions(conn, path_id(request.path_params["bank_id"]))
     return JSONResponse({"questions": items})
 
@@ -160,7 +160,7 @@ async def post_question(request: Request) -> Response:
         )
     except QuestionError as exc:
         raise ApiError(400, f"bad_{exc.field}", exc.message) from None
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         added = await add_questions(conn, path_id(request.path_params["bank_id"]), [draft])
     if not added:
         raise ApiError(409, "question_exists", "题库中已有相同的题目")
@@ -184,7 +184,7 @@ async def post_import(request: Request) -> Response:
             },
             status_code=400,
         )
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         added = await add_questions(conn, path_id(request.path_params["bank_id"]), parsed.questions)
     return JSONResponse({"added": added, "skipped": len(parsed.questions) - added, "errors": []})
 
@@ -192,7 +192,7 @@ async def post_import(request: Request) -> Response:
 async def delete_question_route(request: Request) -> Response:
     """DELETE /api/admin/questions/{question_id}"""
     await require_role(request, "admin")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         await delete_question(conn, path_id(request.path_params["question_id"]))
     return JSONResponse({"ok": True})
 

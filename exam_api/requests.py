@@ -26,7 +26,7 @@ from exam_api.errors import ApiError, json_body
 from exam_api.idcard import IdCardError, parse_id_card
 from exam_api.identity import FieldError, check_phone, check_text
 from exam_api.uscc import UsccError, parse_uscc
-from proctor.resources import resources
+from proctor.state import base
 
 Status = Literal["none", "pending", "approved", "rejected"]
 CANDIDATE_TYPES = ("social", "non_social")
@@ -235,7 +235,7 @@ def _training_view(record: training.TrainingRecord | None) -> dict[str, Any]:
 async def my_request(request: Request) -> Response:
     """GET /api/requests/mine — status and the latest request (B6)."""
     user = await require_role(request, "candidate")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         latest = await latest_request(conn, user.id)
         profile = await conn.fetchrow(
             "SELECT real_name, id_card, phone FROM users WHERE id = $1", user.id
@@ -257,7 +257,7 @@ async def my_request(request: Request) -> Response:
 async def my_training(request: Request) -> Response:
     """GET /api/training/me — hours done and missing for the registered ID card (B2)."""
     user = await require_role(request, "candidate")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         id_card = await conn.fetchval("SELECT id_card FROM users WHERE id = $1", user.id)
         record = await training_lookup(request).lookup(conn, id_card) if id_card else None
     return JSONResponse(_training_view(record))
@@ -268,7 +268,7 @@ async def submit(request: Request) -> Response:
     user = await require_role(request, "candidate")
     body = await json_body(request)
     now = dt.datetime.now(dt.UTC)
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         await _refuse_if_open(conn, user.id)
         registered: str | None = await conn.fetchval(
             "SELECT id_card FROM users WHERE id = $1", user.id

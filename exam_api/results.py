@@ -22,7 +22,8 @@ from exam_api.errors import ApiError, json_body
 from exam_api.fields import path_id, text_field
 from exam_api.outcomes import OUTCOME_LABELS, apply_decision
 from exam_api.papers import KIND_LABELS
-from proctor.resources import resources
+from exam_api.services import exam_services
+from proctor.state import base
 
 MAX_REASON = 500
 
@@ -38,8 +39,8 @@ def _num(value: object) -> float | None:
 async def records_for(
     conn: asyncpg.Connection, user_id: int, now: datetime
 ) -> list[dict[str, Any]]:
-    """Rule F1: every attempt of the candidate, newest first."""
-    await expire_overdue(conn, user_id, now)
+    """Rule F1: every attempt of the candidate, newest first (the handler
+    has ended the candidate's overdue attempts first)."""
     rows = await conn.fetch(
         """SELECT a.id, a.status, a.started_at, a.ended_at, a.end_reason, a.score, a.outcome,
                   a.violations, p.kind, p.title, c.name AS class_name, r.reason AS review_reason
@@ -152,15 +153,17 @@ async def decide(
 async def get_records(request: Request) -> Response:
     """GET /api/records — the candidate's exam records (rule F1)."""
     user = await require_role(request, "candidate")
-    async with resources(request).pool.acquire() as conn:
-        return JSONResponse({"records": await records_for(conn, user.id, utcnow())})
+    now = utcnow()
+    async with base(request).pool.acquire() as conn:
+        await expire_overdue(conn, user.id, now, exam_services(request).ends)
+        return JSONResponse({"records": await records_for(conn, user.id, now)})
 
 
 async def get_result_reviews(request: Request) -> Response:
     """GET /api/result-reviews[?decided=1] — reviewers' queue (rule F2)."""
     await require_role(request, "reviewer", "admin")
     decided = request.query_params.get("decided") in ("1", "true")
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         return JSONResponse({"attempts": await review_queue(conn, decided)})
 
 
@@ -173,7 +176,7 @@ async def post_result_review(request: Request) -> Response:
         raise ApiError(400, "bad_decision", "审核结果只能是“合格”或“不合格”")
     reason = text_field(body, "reason", "审核意见", max_chars=MAX_REASON, required=False)
     attempt_id = path_id(request.path_params["attempt_id"])
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         outcome = await decide(conn, attempt_id, user.id, decision, reason, utcnow())
     return JSONResponse(
         {"attempt_id": attempt_id, "outcome": outcome, "outcome_label": OUTCOME_LABELS[outcome]}

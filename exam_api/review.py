@@ -21,7 +21,7 @@ from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.requests import load_request
 from exam_api.training import CATEGORY_NAMES
-from proctor.resources import resources
+from proctor.state import base
 
 REVIEW_ROLES = ("reviewer", "admin")
 STATUSES = ("pending", "approved", "rejected")
@@ -36,7 +36,7 @@ async def queue(request: Request) -> Response:
     if status not in (*STATUSES, "all"):
         raise ApiError(400, "bad_status", "状态参数不正确")
     order = "submitted_at ASC" if status == "pending" else "id DESC"
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         rows = await conn.fetch(
             f"""SELECT id, user_id, candidate_type, category, real_name, id_card, company_name,
                        status, reason, submitted_at, decided_at
@@ -72,7 +72,7 @@ async def detail(request: Request) -> Response:
     """GET /api/review/requests/{id} — everything a reviewer needs to decide."""
     await require_role(request, *REVIEW_ROLES)
     request_id = request.path_params["request_id"]
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         view = await load_request(conn, request_id)
         if view is None:
             raise ApiError(404, "request_not_found", "考试请求不存在")
@@ -128,7 +128,7 @@ async def decide(request: Request) -> Response:
     status, reason = parse_decision(await json_body(request))
     now = dt.datetime.now(dt.UTC)
     address = request.client.host if request.client else None
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         async with conn.transaction():
             current = await conn.fetchval(
                 "SELECT status FROM exam_requests WHERE id = $1 FOR UPDATE", request_id

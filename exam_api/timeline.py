@@ -30,7 +30,7 @@ from exam_api.errors import ApiError
 from exam_api.fields import path_id
 from exam_api.outcomes import OUTCOME_LABELS
 from exam_api.wall import face_flag
-from proctor.resources import resources
+from proctor.state import base
 
 MAX_EVENTS = 2000  # listed events (heartbeats excluded), oldest first
 MAX_SNAPSHOTS = 2000  # the ingest's per-attempt snapshot limit
@@ -247,7 +247,7 @@ async def get_timeline(request: Request) -> Response:
     """GET /api/attempts/{id}/timeline — reviewers, admins, the room's invigilators."""
     user = await require_role(request, "reviewer", "admin", "invigilator")
     attempt_id = path_id(request.path_params["attempt_id"])
-    async with resources(request).pool.acquire() as conn:
+    async with base(request).pool.acquire() as conn:
         if user.role not in REVIEW_ROLES:
             await require_watch(conn, user, attempt_id)
         return JSONResponse(await build_timeline(conn, attempt_id))

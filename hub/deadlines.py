@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 
 from hub import durable
 from hub.live import Hub
@@ -28,12 +26,11 @@ class DeadlineScheduler:
         hub: Hub,
         interval_s: float = 0.5,
         batch: int = 200,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.hub = hub
         self.interval_s = interval_s
         self.batch = batch
-        self.clock = clock
+        self.clock = hub.clock.now
         self.ended = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -51,7 +48,7 @@ class DeadlineScheduler:
     async def run_once(self) -> int:
         """End every attempt past its deadline; returns how many were ended."""
         now = self.clock()
-        async with self.hub.res.pool.acquire() as conn:
+        async with self.hub.pool.acquire() as conn:
             due = await durable.due_attempts(conn, now, self.batch)
         count = await self._abandoned(now)
         for attempt_id, deadline_at in due:
@@ -69,7 +66,7 @@ class DeadlineScheduler:
         hub = self.hub
         limit = now - hub.rules.abandon_after_s
         raw = await hub.redis.zrangebyscore(
-            hub.res.keys.unattended(), "-inf", limit, start=0, num=self.batch
+            hub.keys.unattended(), "-inf", limit, start=0, num=self.batch
         )
         count = 0
         for member in raw:
@@ -81,7 +78,7 @@ class DeadlineScheduler:
                 if live.session.ended:
                     count += 1
                 if live.session.ended or any(d.connected for d in live.session.devices.values()):
-                    await hub.redis.zrem(hub.res.keys.unattended(), member)
+                    await hub.redis.zrem(hub.keys.unattended(), member)
             except Exception:
                 log.exception("checking attempt %s for abandonment failed", attempt_id)
             finally:

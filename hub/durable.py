@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from exam_api.ending import end_attempt
+from hub.ports import EndRecorder
 from hub.session import Record, Session, violation_view
 
 
@@ -118,6 +118,7 @@ async def write_durable(
     records: list[Record],
     stream_ids: tuple[str, ...] | list[str],
     now: float,
+    record_end: EndRecorder,
 ) -> None:
     """Write the durable records of one committed event, in one transaction.
 
@@ -155,7 +156,7 @@ async def write_durable(
             )
     for record, _ in durable:
         if record.kind == "ended":
-            await end_in_db(conn, session, now)
+            await end_in_db(conn, session, record_end)
 
 
 def _with_forgiver(session: Session, view: dict[str, Any]) -> dict[str, Any]:
@@ -165,19 +166,22 @@ def _with_forgiver(session: Session, view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-async def end_in_db(conn: asyncpg.Connection, session: Session, now: float) -> None:
+async def end_in_db(conn: asyncpg.Connection, session: Session, record_end: EndRecorder) -> None:
     """Converge the database on the session's end: violations, then the one
     ``end_attempt`` (scoring; idempotent)."""
-    assert session.ended and session.end_reason is not None and session.ended_at is not None
+    if session.end_reason is None or session.ended_at is None:
+        raise ValueError(f"attempt {session.attempt_id} has not ended")
     await conn.execute(
         "UPDATE attempts SET violations = $2 WHERE id = $1 AND status = 'in_progress'",
         session.attempt_id,
         session.violation_count,
     )
-    await end_attempt(conn, session.attempt_id, session.end_reason.value, at(session.ended_at))
+    await record_end(conn, session.attempt_id, session.end_reason.value, at(session.ended_at))
 
 
-async def repair(conn: asyncpg.Connection, session: Session, now: float) -> None:
+async def repair(
+    conn: asyncpg.Connection, session: Session, now: float, record_end: EndRecorder
+) -> None:
     """Write everything durable that the shared state holds (idempotent).
 
     Covers a crash between the Redis commit and the PostgreSQL write: the
@@ -191,4 +195,4 @@ async def repair(conn: asyncpg.Connection, session: Session, now: float) -> None
     if rows:
         await conn.executemany(_UPSERT_VIOLATION, rows)
     if session.ended:
-        await end_in_db(conn, session, now)
+        await end_in_db(conn, session, record_end)

@@ -7,6 +7,8 @@ message and keep the connection open).
 
 from __future__ import annotations
 
+from proctor.errors import ProctorError
+
 # Websocket close codes used by the hub (RFC 6455 and the 4000-4999 private range).
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -21,16 +23,13 @@ CLOSE_REPLACED = 4409
 CLOSE_ENDED = 4410
 
 
-class HubError(Exception):
+class HubError(ProctorError):
     """Base of every hub error: a stable ``code`` and a readable ``reason``;
-    ``close_code`` is the websocket close code it maps onto."""
+    ``close_code`` is the websocket close code it maps onto, ``http_status``
+    the status when an HTTP endpoint meets it (the project's one error base)."""
 
     close_code: int | None = CLOSE_POLICY
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code = code
-        self.reason = reason
+    http_status = 409
 
 
 class ProtocolError(HubError):
@@ -67,9 +66,11 @@ class TokenError(HubError):
     """A device token is malformed, forged, expired or for another device."""
 
     close_code = CLOSE_BAD_TOKEN
+    http_status = 401
 
 
 class AuthError(HubError):
     """The token or cookie is valid but does not grant this connection."""
 
     close_code = CLOSE_FORBIDDEN
+    http_status = 404

@@ -1,19 +1,22 @@
-"""Cross-process fan-out: an attempt's messages reach every hub process.
+"""Cross-process fan-out: one channel router per process.
 
 The commit script publishes each committed event's messages on the attempt's
-channel (``…{att:<id>}:updates``). Every hub process subscribes, once, to the
-channels of the attempts it holds a device or a watcher of, and hands each
-message to its local connections. So the end of an attempt reaches both
-devices and every watching invigilator whichever process they are on (rule H8).
+channel (``…{att:<id>}:updates``), as one envelope: a JSON list of items
+``{"to": <who>, "m": <message>}``. Every process runs one
+:class:`ChannelRouter`: one pub/sub connection, reference-counted
+subscriptions (the hub subscribes for the attempts it holds a device or a
+watcher of, the ingest for those it holds a PC peer of), and each item is
+handed to the one handler registered for its ``to``:
 
-One envelope for everything published on that channel, by the hub and by the
-WebRTC ingest alike: a JSON list of items ``{"to": <who>, "m": <message>}``.
-``to`` is an audience of local connections (``pc``, ``phone``, ``devices``,
-``watchers``, ``all``: ``hub/live.py``) or a control that only its reader
-acts on — :data:`KICK` (the hub: drop a replaced device connection),
-:data:`RTC` (a command for the process holding the attempt's PC camera peer,
-``webrtc/commands.py``) and :data:`CAPTURE` (a capture request for a phone
-that uploads its photo over HTTP). Every reader skips the items not for it.
+- the audiences of local connections (``pc``, ``phone``, ``devices``,
+  ``watchers``, ``all``) and :data:`KICK` → the hub (``hub/live.py``);
+- :data:`RTC` → the ingest (``webrtc/commands.py``): a command for the
+  process holding the attempt's PC camera peer (a violation's snapshot,
+  the watched frame rate).
+
+So the end of an attempt reaches both devices and every watching invigilator
+whichever process they are on, and a violation's snapshot is taken wherever
+the PC peer is (rules H8, H10).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -33,10 +36,10 @@ from hub.keys import Keys, attempt_of
 log = logging.getLogger(__name__)
 
 Handler = Callable[[int, list[dict[str, Any]]], None]
+"""``(attempt_id, items)``: the items of one envelope addressed to the handler."""
 
 KICK = "_kick"
-RTC = "_rtc"
-CAPTURE = "_capture"
+RTC = "rtc"
 WATCHERS = "watchers"
 
 
@@ -62,32 +65,33 @@ def unpack(data: bytes | str) -> list[dict[str, Any]] | None:
     return items
 
 
-def messages_to(data: bytes | str, to: str) -> list[dict[str, Any]]:
-    """The messages of one envelope addressed to ``to`` (none if malformed)."""
-    return [
-        item["m"]
-        for item in unpack(data) or []
-        if item["to"] == to and isinstance(item.get("m"), dict)
-    ]
+class ChannelRouter:
+    """One pub/sub connection per process; start()/stop()."""
 
-
-class Fanout:
-    """One pub/sub connection per process, reference-counted subscriptions."""
-
-    def __init__(self, redis: Redis, keys: Keys, handler: Handler) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self.handler = handler
+        self._handlers: dict[str, Handler] = {}
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._refs: dict[int, int] = {}
         self._subscribed = asyncio.Event()
         self._lock = asyncio.Lock()
+        self.delivered = 0
+
+    def route(self, targets: Iterable[str], handler: Handler) -> None:
+        """Hand the items addressed to any of ``targets`` to ``handler``
+        (called before start, by the component that owns the target)."""
+        for to in targets:
+            if to in self._handlers:
+                raise ValueError(f"{to!r} already has a handler")
+            self._handlers[to] = handler
 
     async def start(self) -> None:
-        assert self._task is None
+        if self._task is not None:
+            raise RuntimeError("the router runs already")
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        self._task = asyncio.create_task(self._run(), name="hub-fanout")
+        self._task = asyncio.create_task(self._run(), name="channel-router")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -103,12 +107,12 @@ class Fanout:
     async def subscribe(self, attempt_id: int) -> None:
         """Receive this attempt's messages; returns once the subscription is
         in place, so that nothing published afterwards is missed."""
-        assert self._pubsub is not None
+        pubsub = self._running()
         async with self._lock:
             refs = self._refs.get(attempt_id, 0)
             self._refs[attempt_id] = refs + 1
             if refs == 0:
-                await self._pubsub.subscribe(self.keys.channel(attempt_id))
+                await pubsub.subscribe(self.keys.channel(attempt_id))
                 self._subscribed.set()
 
     async def unsubscribe(self, attempt_id: int) -> None:
@@ -119,12 +123,33 @@ class Fanout:
             if refs > 0:
                 self._refs[attempt_id] = refs
                 return
-            self._refs.pop(attempt_id, None)
-            await self._pubsub.unsubscribe(self.keys.channel(attempt_id))
+            if self._refs.pop(attempt_id, None) is not None:
+                await self._pubsub.unsubscribe(self.keys.channel(attempt_id))
+
+    def subscribed(self, attempt_id: int) -> bool:
+        return attempt_id in self._refs
+
+    def _running(self) -> PubSub:
+        if self._pubsub is None:
+            raise RuntimeError("the router is not started")
+        return self._pubsub
+
+    def dispatch(self, attempt_id: int, items: list[dict[str, Any]]) -> None:
+        """Hand each item to its target's handler, grouped, in order."""
+        grouped: dict[Handler, list[dict[str, Any]]] = {}
+        for item in items:
+            handler = self._handlers.get(item["to"])
+            if handler is not None:
+                grouped.setdefault(handler, []).append(item)
+        for handler, mine in grouped.items():
+            try:
+                handler(attempt_id, mine)
+            except Exception:
+                log.exception("channel handler failed for attempt %s", attempt_id)
+            self.delivered += len(mine)
 
     async def _run(self) -> None:
-        assert self._pubsub is not None
-        pubsub = self._pubsub
+        pubsub = self._running()
         while True:
             if not pubsub.subscribed:
                 self._subscribed.clear()
@@ -134,7 +159,7 @@ class Fanout:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("fan-out read failed; retrying")
+                log.exception("channel read failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
             if message is None or message.get("type") != "message":
@@ -143,9 +168,6 @@ class Fanout:
             channel = channel.decode() if isinstance(channel, bytes) else channel
             items = unpack(message["data"])
             if items is None:
-                log.error("bad fan-out message on %s: not an envelope", channel)
+                log.error("bad message on %s: not an envelope", channel)
                 continue
-            try:
-                self.handler(attempt_of(channel), items)
-            except Exception:
-                log.exception("fan-out message on %s failed", channel)
+            self.dispatch(attempt_of(channel), items)

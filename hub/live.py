@@ -15,30 +15,32 @@ import asyncio
 import gc
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import asyncpg
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from hub import durable
-from hub.errors import AuthError, HubError
-from hub.fanout import KICK, Fanout
+from hub.devices import Camera
+from hub.errors import AuthError, HubError, NotAllowed, SessionEnded, SessionError
+from hub.fanout import KICK, ChannelRouter
+from hub.keys import Keys
+from hub.ports import EndRecorder, PhotoSink
 from hub.protocol import encode
 from hub.session import EndReason, Outputs, Rules, Session, Status
 from hub.store import StateStore, StreamBatcher
-from proctor.resources import Resources
+from proctor.clock import Clock
 
 log = logging.getLogger(__name__)
 
 MAX_COMMIT_TRIES = 8
+PHOTO_STORE_TIMEOUT_S = 15.0
 REDIS_CONNECTIONS = 64
 REDIS_WAIT_S = 20.0
 
 Event = Callable[[Session], Outputs]
-# (attempt_id, request_id, reason, jpeg, now) -> stores the phone's photo
-PhotoSink = Callable[[int, int, str, bytes, float], Awaitable[None]]
 
 
 class Peer(Protocol):
@@ -90,41 +92,63 @@ class Applied:
     outputs: Outputs
     duplicate: bool = False
 
+    @property
+    def void(self) -> bool:
+        """The clock ended the attempt first: the event was not stored."""
+        return self.outputs.void
+
 
 class Hub:
-    """Started and stopped by the app lifespan (``res.components["hub"]``)."""
+    """The hub of this process; built by the wiring with its collaborators,
+    started and stopped by the app lifespan.
 
-    def __init__(self, res: Resources, rules: Rules | None = None) -> None:
-        self.res = res
+    ``record_end`` writes an end to PostgreSQL (the exam API's scoring end);
+    ``photo_sink`` stores the phone's photos (the ingest's evidence store).
+    """
+
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        pool: asyncpg.Pool,
+        keys: Keys,
+        router: ChannelRouter,
+        clock: Clock,
+        record_end: EndRecorder,
+        photo_sink: PhotoSink,
+        rules: Rules | None = None,
+    ) -> None:
+        self.pool = pool
+        self.keys = keys
+        self.clock = clock
         self.rules = rules or Rules()
+        self.record_end = record_end
+        self.photo_sink = photo_sink
         # The hub's own client: a pool that waits for a free connection (the
         # default one fails at its limit, which a storm of 10,000 connects or
         # disconnects reaches), sized for bursts, apart from the app's client.
-        assert res.settings.redis_url is not None
         self.redis: Redis = Redis(
             connection_pool=BlockingConnectionPool.from_url(
-                res.settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+                redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
             )
         )
-        self.store = StateStore(self.redis, res.keys)
+        self.store = StateStore(self.redis, keys)
         self.batcher = StreamBatcher(self.store)
-        self.fanout = Fanout(self.redis, res.keys, self._dispatch)
+        self.router = router
+        router.route((*AUDIENCES, KICK), self._dispatch)
         self.attempts: dict[int, LiveAttempt] = {}
         self._loading: dict[int, asyncio.Lock] = {}
-        self.photo_sink: PhotoSink | None = None
         self.dispatched = 0
 
     async def start(self) -> None:
         tune_gc()
         await self.store.load_scripts()
         await self.batcher.start()
-        await self.fanout.start()
 
     async def stop(self) -> None:
         for live in list(self.attempts.values()):
             for peer in list(live.peers.values()):
                 peer.kick(1001, "server shutting down")
-        await self.fanout.stop()
         await self.batcher.stop()
         await self.redis.aclose()
         await self.redis.connection_pool.disconnect()
@@ -152,7 +176,7 @@ class Hub:
         if loaded.state:
             session = Session.from_dict(_json(loaded.state))
             return LiveAttempt(attempt_id, session, loaded.version, session.to_dict())
-        async with self.res.pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             row = await durable.attempt_row(conn, attempt_id)
         if row is None:
             raise AuthError("no_attempt", f"attempt {attempt_id} does not exist")
@@ -181,12 +205,12 @@ class Hub:
             self.attempts.pop(live.attempt_id, None)
 
     async def attach(self, live: LiveAttempt, peer: Peer) -> None:
-        await self.fanout.subscribe(live.attempt_id)
+        await self.router.subscribe(live.attempt_id)
         live.peers[peer.id] = peer
 
     async def detach(self, live: LiveAttempt, peer: Peer) -> None:
         if live.peers.pop(peer.id, None) is not None:
-            await self.fanout.unsubscribe(live.attempt_id)
+            await self.router.unsubscribe(live.attempt_id)
         self.release(live)
 
     # ----- the one way an event changes an attempt --------------------------------
@@ -204,13 +228,16 @@ class Hub:
         PostgreSQL when this returns. Raises the event's ``SessionError``.
 
         ``seq`` > 0 is the device's client seq: one already stored (by any
-        process) makes this a duplicate, applied never twice.
+        process) makes this a duplicate, applied never twice. A void event
+        (the clock ended the attempt first) does not use up its seq.
         """
         attempt_id = live.attempt_id
         async with live.lock:
             for _ in range(MAX_COMMIT_TRIES):
                 session = Session.from_dict(live.state)
                 outputs = event(session)
+                if outputs.void:
+                    seq = 0  # not stored: never acknowledged as stored
                 state = session.to_dict()
                 if state == live.state and not outputs.sends and not outputs.records and seq == 0:
                     return Applied(outputs)
@@ -225,11 +252,16 @@ class Hub:
                     live.adopt(session, committed.version, state)
                     await self._track_presence(before, session)
                     if outputs.records:
-                        self.batcher.mark_dirty(self.res.keys.events(attempt_id))
+                        self.batcher.mark_dirty(self.keys.events(attempt_id))
                     if outputs.durable:
-                        async with self.res.pool.acquire() as conn:
+                        async with self.pool.acquire() as conn:
                             await durable.write_durable(
-                                conn, session, outputs.records, committed.stream_ids, _now(now)
+                                conn,
+                                session,
+                                outputs.records,
+                                committed.stream_ids,
+                                self._now(now),
+                                self.record_end,
                             )
                     return Applied(outputs)
                 if committed.status == "dup":
@@ -245,7 +277,7 @@ class Hub:
         now_connected = any(d.connected for d in after.devices.values())
         if was == now_connected and before.ended == after.ended:
             return
-        key = self.res.keys.unattended()
+        key = self.keys.unattended()
         if after.ended or now_connected:
             await self.redis.zrem(key, str(after.attempt_id))
         else:
@@ -257,8 +289,88 @@ class Hub:
         fresh = await self.store.load(live.attempt_id)
         if fresh.state and fresh.version != live.version:
             live.adopt(Session.from_dict(_json(fresh.state)), fresh.version)
-        async with self.res.pool.acquire() as conn:
-            await durable.repair(conn, live.session, _now(now))
+        async with self.pool.acquire() as conn:
+            await durable.repair(conn, live.session, self._now(now), self.record_end)
+
+    def _now(self, now: float | None) -> float:
+        return self.clock.now() if now is None else now
+
+    # ----- what the other components ask of the hub (filled in by the wiring) -----
+
+    async def event(self, attempt_id: int, event: Event, now: float) -> Applied:
+        """Apply ``event`` to an attempt this process may hold no device of."""
+        live = await self.attempt(attempt_id)
+        try:
+            return await self.apply(live, event, now=now)
+        finally:
+            self.release(live)
+
+    async def camera_measured(self, attempt_id: int, device: str, camera: Camera) -> None:
+        """The ingest measured a camera's change (rules D1, H2, H9)."""
+        now = self.clock.now()
+        try:
+            await self.event(attempt_id, lambda s: s.camera_measured(device, camera, now), now)
+        except SessionError as error:
+            log.info("attempt %s: camera measurement not applied: %s", attempt_id, error)
+
+    async def request_capture(self, attempt_id: int, capture_id: str) -> None:
+        """The phone's half of a dual snapshot the ingest decided (rule E2),
+        labelled by its capture id; a no-op once the attempt has ended."""
+        now = self.clock.now()
+        try:
+            await self.event(attempt_id, lambda s: s.capture_request(capture_id, now), now)
+        except SessionError as error:
+            log.info("attempt %s: capture %s not requested: %s", attempt_id, capture_id, error)
+
+    async def end(self, attempt_id: int, reason: str) -> None:
+        """End the attempt by the exam API's request (submit, or the deadline
+        seen on an answer): the one path of every end, so both devices and
+        the invigilators learn it at once and PostgreSQL records it (rule E4).
+        An attempt that had ended already stays as it was."""
+        now = self.clock.now()
+        event: Event = (
+            (lambda s: s.tick(now)) if reason == EndReason.TIME_UP else (lambda s: s.submit(now))
+        )
+        live = await self.attempt(attempt_id)
+        try:
+            try:
+                await self.apply(live, event, now=now)
+            except SessionEnded:
+                await self.repair(live, now)  # PostgreSQL holds the end too
+        finally:
+            self.release(live)
+
+    async def check_answer(self, attempt_id: int) -> None:
+        """Rule D1 on the server: raise ``NotAllowed("cameras_not_live")``
+        unless both cameras are live as measured (and the attempt runs)."""
+        now = self.clock.now()
+        loaded = await self.store.load(attempt_id)  # the shared state, fresh
+        if loaded.state:
+            session = Session.from_dict(_json(loaded.state))
+        else:
+            live = await self.attempt(attempt_id)  # created from PostgreSQL
+            session = live.session
+            self.release(live)
+        if not session.ended and now < session.deadline_at and not session.cameras_live(now):
+            raise NotAllowed(
+                "cameras_not_live", "电脑和手机两路摄像头都开启后才能答题，请检查设备。"
+            )
+
+    async def store_photo(self, live: LiveAttempt, request_id: int, jpeg: bytes, now: float) -> None:
+        """Store the phone's photo for an open capture request (rules D4, E2)
+        before its event is committed: an acknowledged photo is on disk."""
+        label = live.session.photo_label(request_id)
+        if label is None:
+            fresh = await self.store.load(live.attempt_id)
+            if fresh.state:
+                label = Session.from_dict(_json(fresh.state)).photo_label(request_id)
+        if label is None:
+            raise NotAllowed("unknown_capture", f"no open capture request {request_id}")
+        try:
+            async with asyncio.timeout(PHOTO_STORE_TIMEOUT_S):
+                await self.photo_sink(live.attempt_id, label, jpeg, now)
+        except TimeoutError:
+            raise NotAllowed("photo_not_stored", "the photo could not be stored in time") from None
 
     # ----- fan-out -----------------------------------------------------------------
 
@@ -315,7 +427,3 @@ def tune_gc() -> None:
 def _json(text: str) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(text)
     return value
-
-
-def _now(now: float | None) -> float:
-    return time.time() if now is None else now

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Audience = Literal["pc", "phone", "devices", "watchers", "all"]
+# "rtc": a command for the process that holds the attempt's PC camera peer
+# (webrtc/commands.py), delivered by the same commit as the rest.
+Audience = Literal["pc", "phone", "devices", "watchers", "all", "rtc"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,14 @@ class Record:
 class Outputs:
     sends: list[Send] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
+    # The clock ended the attempt before the event could apply: the event
+    # itself is void (not stored, so never acknowledged), the end stands.
+    void: bool = False
 
     def extend(self, other: Outputs) -> None:
         self.sends.extend(other.sends)
         self.records.extend(other.records)
+        self.void = self.void or other.void
 
     @property
     def durable(self) -> list[Record]:

@@ -26,11 +26,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import asyncpg
+from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from hub.durable import upsert_violations
-from hub.keys import PERSIST_GROUP, attempt_of
-from proctor.resources import Resources
+from hub.keys import PERSIST_GROUP, Keys, attempt_of
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,9 @@ def to_row(stream: str, entry_id: str, fields: dict[bytes | str, bytes | str]) -
 
 @dataclass
 class PersistWorker:
-    res: Resources
+    redis: Redis
+    pool: asyncpg.Pool
+    keys: Keys
     batch: int = 5000
     # Idle pause between passes: telemetry reaches PostgreSQL within about a second
     # (issue #2); under load passes run back to back with full batches anyway.
@@ -119,7 +122,7 @@ class PersistWorker:
         new = [s for s in streams if s not in self._known]
         if not new:
             return
-        async with self.res.redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
             for stream in new:
                 pipe.xgroup_create(stream, PERSIST_GROUP, id="0", mkstream=True)
             results = await pipe.execute(raise_on_error=False)
@@ -136,7 +139,7 @@ class PersistWorker:
         instead, including this consumer's pending entries: what a crash
         left unacknowledged, or a stream whose dirty mark was lost.
         """
-        redis, keys = self.res.redis, self.res.keys
+        redis, keys = self.redis, self.keys
         now = time.monotonic()
         if sweep is None:
             sweep = now - self._last_sweep >= self.sweep_s
@@ -174,7 +177,7 @@ class PersistWorker:
     async def _read_streams(
         self, streams: list[str], sweep: bool, rows: list[Row], acks: dict[str, list[str]]
     ) -> None:
-        redis, keys = self.res.redis, self.res.keys
+        redis, keys = self.redis, self.keys
         await self._ensure_groups(streams)
         starts = ("0", ">") if sweep else (">",)
         per_stream = max(50, self.batch // len(streams))
@@ -215,7 +218,7 @@ class PersistWorker:
     async def _write(self, rows: list[Row]) -> None:
         # A violation's duration arrives as telemetry (rules E3, H3): upsert it.
         violations = [(row[0], json.loads(row[5])) for row in rows if row[3] == "violation"]
-        async with self.res.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(_CREATE_TEMP)
             await conn.copy_records_to_table("attempt_events_in", records=rows)
             await conn.execute(_MERGE)
@@ -225,7 +228,7 @@ class PersistWorker:
     async def _retire(self, streams: list[str]) -> None:
         """Drop drained streams of ended attempts from the active set."""
         ids = [attempt_of(s) for s in streams]
-        async with self.res.pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             ended = {
                 r["id"]
                 for r in await conn.fetch(
@@ -235,4 +238,4 @@ class PersistWorker:
             }
         done = [s for s in streams if attempt_of(s) in ended]
         if done:
-            await self.res.redis.srem(self.res.keys.active_streams(), *done)
+            await self.redis.srem(self.keys.active_streams(), *done)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hub.captures import CaptureId
 from hub.devices import Camera, Device
 from hub.errors import NotAllowed, SessionEnded
 from hub.outputs import Audience, Outputs, Record, Send
@@ -77,6 +78,9 @@ class Rules:
     debounce_s: float = DEFAULT_DEBOUNCE_S  # rule H3
     outage_grace_s: float = 120.0  # rule H1: an outage longer than this is flagged
     abandon_after_s: float = 1800.0  # both devices gone this long: the attempt is abandoned
+    # rule H9: the phone camera is live while its photos answer capture
+    # requests within this many seconds (a request left longer: camera lost)
+    capture_answer_s: float = 30.0
 
 
 def violation_view(v: Violation, now: float) -> dict[str, Any]:
@@ -104,7 +108,8 @@ class Session:
     ledger: ViolationLedger = field(default_factory=ViolationLedger)
     phone_finished_at: float | None = None  # rule D5
     capture_seq: int = 0  # ids of capture requests sent to the phone
-    captures: dict[int, str] = field(default_factory=dict)  # open requests: id -> reason
+    captures: dict[int, str] = field(default_factory=dict)  # open requests: id -> label
+    capture_at: dict[int, float] = field(default_factory=dict)  # open requests: id -> issued
 
     def __post_init__(self) -> None:
         assert self.deadline_at >= self.started_at
@@ -121,23 +126,35 @@ class Session:
     def violation_count(self) -> int:
         return self.ledger.count
 
-    def cameras_live(self) -> bool:
-        """Rule D1: both the PC webcam and the phone camera are live."""
-        return all(self.devices[d].camera is Camera.LIVE for d in DEVICES)
+    def camera_state(self, device: str, now: float) -> Camera:
+        """The camera as measured (rule H9): the PC's from the received video
+        (the ingest), the phone's from its photos — live only while no
+        capture request has waited longer than ``capture_answer_s``."""
+        camera = self.devices[device].camera
+        if device == "phone" and camera is Camera.LIVE and self._capture_overdue(now):
+            return Camera.LOST
+        return camera
+
+    def _capture_overdue(self, now: float) -> bool:
+        limit = self.rules.capture_answer_s
+        return any(now - at > limit for at in self.capture_at.values())
+
+    def cameras_live(self, now: float) -> bool:
+        """Rule D1: both the PC webcam and the phone camera are live, as measured."""
+        return all(self.camera_state(d, now) is Camera.LIVE for d in DEVICES)
 
     def can_answer(self, now: float) -> bool:
         """Rule D1 and E4: answering is allowed only while the attempt runs,
         before the deadline, with both cameras live."""
-        return not self.ended and now < self.deadline_at and self.cameras_live()
+        return not self.ended and now < self.deadline_at and self.cameras_live(now)
 
     def check_answer(self, now: float) -> None:
         """Raise unless an answer may be saved now (rule D1)."""
         if self.ended:
-            assert self.end_reason is not None
-            raise SessionEnded(self.end_reason.value)
+            raise SessionEnded(self._ended_reason())
         if now >= self.deadline_at:
             raise SessionEnded(EndReason.TIME_UP.value)
-        if not self.cameras_live():
+        if not self.cameras_live(now):
             raise NotAllowed("cameras_not_live", "both cameras must be live to answer (rule D1)")
 
     def state_message(self, now: float) -> dict[str, Any]:
@@ -159,7 +176,7 @@ class Session:
                 name: {
                     "connected": dev.connected,
                     "last_heartbeat": dev.last_heartbeat,
-                    "camera": dev.camera.value,
+                    "camera": self.camera_state(name, now).value,
                     "outage_since": dev.outage_since,
                     "outages": dev.outages,
                 }
@@ -202,13 +219,19 @@ class Session:
 
     def _begin(self, now: float) -> Outputs | None:
         """Every event first applies the clock. Returns the outputs of an end
-        that the clock caused just now (the event itself is then void);
-        raises ``SessionEnded`` if the attempt had ended before."""
+        that the clock caused just now (the event itself is then void: not
+        stored, not acknowledged); raises ``SessionEnded`` if the attempt had
+        ended before."""
         if self.ended:
-            assert self.end_reason is not None
-            raise SessionEnded(self.end_reason.value)
+            raise SessionEnded(self._ended_reason())
         out = self.tick(now)
-        return out if self.ended else None
+        if self.ended:
+            out.void = True
+            return out
+        return None
+
+    def _ended_reason(self) -> str:
+        return "" if self.end_reason is None else self.end_reason.value
 
     # ----- devices (rules H1, H2) -------------------------------------------
 
@@ -282,26 +305,60 @@ class Session:
         dev.last_heartbeat = now
         return Outputs(records=[Record("heartbeat", device, now, {})])
 
-    def camera(self, device: str, state: Camera, now: float) -> Outputs:
-        """A camera changed state. Rule H2: the phone camera may be asleep."""
+    def camera_hint(self, device: str, state: Camera, now: float) -> Outputs:
+        """A device *says* its camera changed (rule H9: at most a hint).
+
+        The client's word may lower a camera (rule H2: the phone went to
+        sleep or lost its camera; that only costs the candidate), never raise
+        one: the PC camera is live when the ingest measures frames
+        (:meth:`camera_measured`), the phone's when its photo answers a
+        capture request — so a phone that says "live" is asked for one."""
         self._check_device(device)
         if state is Camera.ASLEEP and device != "phone":
             raise NotAllowed("bad_camera_state", "only the phone camera can be asleep")
         ended = self._begin(now)
         if ended is not None:
             return ended
-        dev = self.devices[device]
-        out = Outputs()
-        if dev.camera is state:
+        out = Outputs(records=[Record("camera_hint", device, now, {"state": state.value})])
+        if device == "pc":
+            return out  # the ingest measures the PC camera
+        if state is Camera.LIVE:
+            if self.camera_state("phone", now) is not Camera.LIVE and not self._check_open():
+                out.sends.append(self._capture("camera_check", now))
             return out
+        out.extend(self._set_camera(device, state, now, "client"))
+        return out
+
+    def camera_measured(self, device: str, state: Camera, now: float) -> Outputs:
+        """What the server measured of a camera (the ingest: frames arriving
+        or not, rules D1, H2, H9)."""
+        self._check_device(device)
+        ended = self._begin(now)
+        if ended is not None:
+            return ended
+        return self._set_camera(device, state, now, "measured")
+
+    def _set_camera(self, device: str, state: Camera, now: float, source: str) -> Outputs:
+        dev = self.devices[device]
+        if dev.camera is state:
+            return Outputs()
         previous = dev.camera
         dev.camera = state
         dev.camera_since = now
-        out.records.append(
-            Record("camera", device, now, {"state": state.value, "previous": previous.value})
+        return Outputs(
+            records=[
+                Record(
+                    "camera",
+                    device,
+                    now,
+                    {"state": state.value, "previous": previous.value, "source": source},
+                )
+            ],
+            sends=[Send("all", self.state_message(now))],
         )
-        out.sends.append(Send("all", self.state_message(now)))
-        return out
+
+    def _check_open(self) -> bool:
+        return "camera_check" in self.captures.values()
 
     # ----- focus and violations (rules E3, H3) --------------------------------
 
@@ -362,6 +419,12 @@ class Session:
                 },
             )
         )
+        # rule H10: the violation's dual snapshot is ordered by the same
+        # commit that counts it (the fifth's too, before the end below): the
+        # phone's photo and, from the process holding the PC peer, the frame.
+        capture = str(CaptureId.new(self.attempt_id, "violation", v.started_at, v.index))
+        out.sends.append(self._capture(capture, now))
+        out.sends.append(Send("rtc", {"type": "rtc.snapshot", "capture_id": capture}))
         out.sends.append(Send("all", self.state_message(now)))
         if count >= limit:
             out.extend(self._end(EndReason.FIFTH_VIOLATION, now))
@@ -382,11 +445,18 @@ class Session:
 
     # ----- the phone (rules D4, D5) ------------------------------------------
 
-    def _capture(self, reason: str, now: float) -> Send:
+    def _capture(self, label: str, now: float) -> Send:
+        """A capture request to the phone; ``label`` is a capture id
+        (``hub/captures.py``) or the phone's own reason (start, return …)."""
         self.capture_seq += 1
-        self.captures[self.capture_seq] = reason
+        self.captures[self.capture_seq] = label
+        self.capture_at[self.capture_seq] = now
         while len(self.captures) > MAX_OPEN_CAPTURES:  # bounded: the oldest is given up
-            del self.captures[min(self.captures)]
+            oldest = min(self.captures)
+            del self.captures[oldest]
+            self.capture_at.pop(oldest, None)
+        parsed = CaptureId.parse(label)
+        reason = label if parsed is None else parsed.reason
         return Send(
             "phone",
             {"type": "capture", "request_id": self.capture_seq, "reason": reason, "at": now},
@@ -421,24 +491,44 @@ class Session:
             records=[Record("page_return", "phone", now, {})],
         )
 
+    def photo_label(self, request_id: int) -> str | None:
+        """The label of an open capture request (what its photo is stored as)."""
+        return self.captures.get(request_id)
+
     def photo(self, request_id: int, size: int, now: float) -> Outputs:
-        """The phone uploaded a photo for an open capture request."""
-        ended = self._begin(now)
-        if ended is not None:
-            return ended
-        reason = self.captures.pop(request_id, None)
-        if reason is None:
+        """The phone sent the photo for an open capture request: stored, and
+        the phone camera measured live (rule H9). Rule H10: a request issued
+        before the end is still answered after it (the fifth violation's)."""
+        if self.ended:
+            issued = self.capture_at.get(request_id)
+            if issued is None or self.ended_at is None or issued > self.ended_at:
+                raise SessionEnded(self._ended_reason())
+        else:
+            ended = self._begin(now)
+            if ended is not None:
+                return ended
+        label = self.captures.pop(request_id, None)
+        issued = self.capture_at.pop(request_id, None)
+        if label is None:
             raise NotAllowed("unknown_capture", f"no open capture request {request_id}")
-        return Outputs(
+        out = Outputs(
             records=[
                 Record(
                     "photo",
                     "phone",
                     now,
-                    {"request_id": request_id, "reason": reason, "bytes": size},
+                    {
+                        "request_id": request_id,
+                        "reason": label,
+                        "bytes": size,
+                        "delay_s": None if issued is None else round(now - issued, 3),
+                    },
                 )
             ]
         )
+        if not self.ended and self.phone_finished_at is None:
+            out.extend(self._set_camera("phone", Camera.LIVE, now, "photo"))
+        return out
 
     def phone_end(self, confirmed: bool, now: float) -> Outputs:
         """Rule D5: the phone ends its part after the PC; earlier it must
@@ -506,7 +596,8 @@ class Session:
         at: float | None = None,
         extra: dict[str, Any] | None = None,
     ) -> Outputs:
-        assert not self.ended
+        if self.ended:
+            raise SessionEnded(self._ended_reason())
         at = now if at is None else at
         closed = self.ledger.close_open(at)
         self.status = Status.ENDED
@@ -549,6 +640,7 @@ class Session:
                 self.rules.debounce_s,
                 self.rules.outage_grace_s,
                 self.rules.abandon_after_s,
+                self.rules.capture_answer_s,
             ],
             "s": self.status.value,
             "er": None if self.end_reason is None else self.end_reason.value,
@@ -558,16 +650,18 @@ class Session:
             "pf": self.phone_finished_at,
             "cs": self.capture_seq,
             "cp": {str(k): v for k, v in self.captures.items()},
+            "ct": {str(k): v for k, v in self.capture_at.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:
-        max_v, debounce, grace, abandon = data["r"]
+        max_v, debounce, grace, abandon, *more = data["r"]
+        answer_s = float(more[0]) if more else Rules.capture_answer_s
         return cls(
             attempt_id=int(data["a"]),
             started_at=float(data["st"]),
             deadline_at=float(data["dl"]),
-            rules=Rules(int(max_v), float(debounce), float(grace), float(abandon)),
+            rules=Rules(int(max_v), float(debounce), float(grace), float(abandon), answer_s),
             status=Status(data["s"]),
             end_reason=None if data["er"] is None else EndReason(data["er"]),
             ended_at=data["ea"],
@@ -576,4 +670,5 @@ class Session:
             phone_finished_at=data["pf"],
             capture_seq=int(data["cs"]),
             captures={int(k): str(v) for k, v in data.get("cp", {}).items()},
+            capture_at={int(k): float(v) for k, v in data.get("ct", {}).items()},
         )

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
-import time
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
-from exam_api.assignments import can_watch
-from exam_api.auth import current_session
 from hub.errors import (
     CLOSE_ENDED,
     CLOSE_FORBIDDEN,
@@ -32,7 +28,6 @@ from hub.errors import (
     CLOSE_POLICY,
     CLOSE_TRY_AGAIN,
     HubError,
-    NotAllowed,
     SessionEnded,
     SessionError,
     TokenError,
@@ -63,7 +58,8 @@ from hub.protocol import (
 from hub.session import END_MESSAGES, Camera, Session
 from hub.store import Overloaded
 from hub.tokens import verify_device_token
-from proctor.resources import resources
+from proctor.state import base
+from proctor.web_auth import can_watch, current_session
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +67,6 @@ HELLO_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 45.0  # three missed heartbeats (every 5 s) and then some
 SEND_QUEUE = 64
 CLOSE_DRAIN_S = 5.0
-PHOTO_STORE_TIMEOUT_S = 15.0
 WATCH_PRESENCE_S = 5.0
 WATCH_ROLES = ("invigilator", "admin")
 
@@ -145,8 +140,9 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
             await ws.close(code, reason[:120])
 
 
-def _hub(ws: WebSocket) -> Hub:
-    hub: Hub = resources(ws).components["hub"]
+def hub_of(conn: HTTPConnection) -> Hub:
+    """This process's hub, from the lifespan state the wiring filled."""
+    hub: Hub = conn.state.hub
     return hub
 
 
@@ -192,12 +188,11 @@ async def any_device_socket(ws: WebSocket) -> None:
 
 
 async def device_socket(ws: WebSocket, device: str) -> None:
-    res = resources(ws)
-    hub = _hub(ws)
+    hub = hub_of(ws)
     await ws.accept()
     try:
         claim = verify_device_token(
-            res.settings.secret_key, ws.query_params.get("token", ""), time.time()
+            base(ws).settings.secret_key, ws.query_params.get("token", ""), hub.clock.now()
         )
     except TokenError as error:
         await _close(ws, error.close_code or CLOSE_POLICY, f"{error.code}: {error.reason}")
@@ -206,7 +201,7 @@ async def device_socket(ws: WebSocket, device: str) -> None:
         await _close(ws, CLOSE_FORBIDDEN, f"wrong_device: the token is for the {claim.device}")
         return
     conn = Connection(ws, device, ClientProtocol(device))
-    hello = await _await_hello(conn)
+    hello = await _await_hello(conn, hub.clock.now)
     if hello is None:
         return
     try:
@@ -230,7 +225,7 @@ async def device_socket(ws: WebSocket, device: str) -> None:
         await hub.detach(live, conn)
 
 
-async def _await_hello(conn: Connection) -> Hello | None:
+async def _await_hello(conn: Connection, clock: Any) -> Hello | None:
     assert conn.protocol is not None
     try:
         message = await asyncio.wait_for(conn.ws.receive(), HELLO_TIMEOUT_S)
@@ -239,7 +234,7 @@ async def _await_hello(conn: Connection) -> Hello | None:
         return None
     if message["type"] == "websocket.disconnect":
         return None
-    now = time.time()
+    now = clock()
     text = message.get("text")
     if text is not None:
         actions = conn.protocol.receive_text(text, now)
@@ -259,9 +254,14 @@ async def _greet(hub: Hub, live: LiveAttempt, conn: Connection, hello: Hello) ->
     """Welcome the device; register it as connected unless the attempt is over."""
     assert conn.protocol is not None
     device = conn.role
+    # The welcome's last_acked must be true of PostgreSQL too: whatever the
+    # shared state holds that is durable (a violation whose write failed
+    # mid-outage) is written first; while PostgreSQL is down this raises and
+    # the device is told to come back (rule: no acknowledged record lost).
+    await hub.repair(live)
     acked = (await hub.store.load(live.attempt_id)).acked[device]
     conn.protocol.start(acked)
-    now = time.time()
+    now = hub.clock.now()
     conn.push(
         {
             "type": "welcome",
@@ -305,7 +305,8 @@ def _ended_message(session: Session) -> dict[str, Any]:
 
 async def _disconnect(hub: Hub, live: LiveAttempt, device: str, conn_id: str) -> None:
     try:
-        await hub.apply(live, lambda s: s.disconnect(device, time.time(), conn_id))
+        now = hub.clock.now()
+        await hub.apply(live, lambda s: s.disconnect(device, now, conn_id))
     except Exception:
         log.exception("recording the disconnect of attempt %s failed", live.attempt_id)
 
@@ -324,7 +325,7 @@ async def _device_reader(hub: Hub, live: LiveAttempt, conn: Connection) -> None:
             return
         if message["type"] == "websocket.disconnect":
             return
-        now = time.time()
+        now = hub.clock.now()
         text = message.get("text")
         if text is not None:
             actions = protocol.receive_text(text, now)
@@ -363,8 +364,10 @@ async def _handle(
             conn.push_text(ack_text(seq, duplicate=stream_id is None))
             return
         if isinstance(message, Photo):
-            await _photo(hub, live, message, now)
+            await hub.store_photo(live, message.request_id, message.jpeg, now)
         applied = await hub.apply(live, _event(device, message, now), device, seq, now=now)
+        if applied.void:  # the clock ended the attempt first: not stored, no ack
+            raise SessionEnded(live.session.end_reason or "time_up")
     except SessionError as error:
         conn.push(error_message(error.code, error.reason, seq))
         if isinstance(error, SessionEnded) and live.session.ended:
@@ -386,7 +389,8 @@ def _event(device: str, message: SeqMessage, now: float) -> Event:
     if isinstance(message, ClickOutside):
         return lambda s: s.click_outside(now)
     if isinstance(message, CameraState):
-        return lambda s: s.camera(device, Camera(message.state), now)
+        # rule H9: the client's word is a hint; the server measures cameras
+        return lambda s: s.camera_hint(device, Camera(message.state), now)
     if isinstance(message, PhoneStart):
         return lambda s: s.phone_start(now)
     if isinstance(message, PageReturn):
@@ -397,24 +401,6 @@ def _event(device: str, message: SeqMessage, now: float) -> Event:
         return lambda s: s.submit(now)
     assert isinstance(message, Photo)
     return lambda s: s.photo(message.request_id, len(message.jpeg), now)
-
-
-async def _photo(hub: Hub, live: LiveAttempt, photo: Photo, now: float) -> None:
-    """Store the phone's photo for an open capture request (rules D4, E2)
-    before the event is committed: an acknowledged photo is on disk."""
-    reason = live.session.captures.get(photo.request_id)
-    if reason is None:
-        fresh = await hub.store.load(live.attempt_id)
-        if fresh.state:
-            reason = Session.from_dict(json.loads(fresh.state)).captures.get(photo.request_id)
-    if reason is None:
-        raise NotAllowed("unknown_capture", f"no open capture request {photo.request_id}")
-    if hub.photo_sink is not None:
-        try:
-            async with asyncio.timeout(PHOTO_STORE_TIMEOUT_S):
-                await hub.photo_sink(live.attempt_id, photo.request_id, reason, photo.jpeg, now)
-        except TimeoutError:
-            raise NotAllowed("photo_not_stored", "the photo could not be stored in time") from None
 
 
 # ----- invigilators --------------------------------------------------------------------
@@ -434,9 +420,9 @@ async def watch_socket(ws: WebSocket) -> None:
     through ``POST /api/invigilate/attempts/<id>/…``, which requires a reason
     and audits each in ``invigilator_actions`` (rule H3); a command sent here
     is refused with an error saying so."""
-    hub = _hub(ws)
+    hub = hub_of(ws)
     await ws.accept()
-    session = await current_session(cast(Request, ws))
+    session = await current_session(ws)
     if session is None:
         await _close(ws, 4401, "not_signed_in: sign in as an invigilator")
         return
@@ -448,7 +434,7 @@ async def watch_socket(ws: WebSocket) -> None:
         await _close(ws, CLOSE_POLICY, "bad_attempt: attempt=<id> is required")
         return
     attempt_id = int(raw)
-    async with resources(ws).pool.acquire() as db:
+    async with hub.pool.acquire() as db:
         allowed = await can_watch(db, session.user, attempt_id)
     if not allowed:
         await _close(ws, CLOSE_FORBIDDEN, "not_your_room: this attempt is in another room")
@@ -461,8 +447,7 @@ async def watch_socket(ws: WebSocket) -> None:
     conn = Connection(ws, "watch", None)
     await hub.attach(live, conn)
     try:
-        now = time.time()
-        conn.push(live.session.state_message(now))
+        conn.push(live.session.state_message(hub.clock.now()))
         await _run_pair(conn, _watch_reader(hub, live, conn))
     finally:
         await hub.detach(live, conn)
@@ -480,7 +465,7 @@ async def _watch_reader(hub: Hub, live: LiveAttempt, conn: Connection) -> None:
             message = await asyncio.wait_for(conn.ws.receive(), WATCH_PRESENCE_S)
         except TimeoutError:
             beats = await hub.store.heartbeats(live.attempt_id)
-            conn.push({"type": "presence", "heartbeats": beats, "server_time": time.time()})
+            conn.push({"type": "presence", "heartbeats": beats, "server_time": hub.clock.now()})
             continue
         if message["type"] == "websocket.disconnect":
             return

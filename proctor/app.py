@@ -1,9 +1,19 @@
-"""The ASGI application: routes of every package, and the lifespan that owns
-the shared resources (pool, Redis client, keys) and the background components."""
+"""The wiring: the one place that builds every component with its
+collaborators, passed in through constructors (STYLE rule 14), and hands
+them to the endpoints through Starlette's lifespan state.
+
+Layers, bottom up (``docs/architecture.md``): ``proctor`` base (settings,
+database, clock, errors, web auth) ← ``hub`` (pure session core, Redis stores,
+the hub service) ← ``webrtc`` (the PC camera ingest, evidence) and
+``exam_api`` (HTTP API) ← this module. Where a lower layer needs a higher
+one it calls a port (``hub/ports.py``, ``exam_api/services.py``) that is
+filled in here. Nothing imports this module but the command line.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,21 +25,32 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from exam_api.errors import ApiError, api_error_response
+from exam_api.ending import end_attempt
 from exam_api.housekeeping import Housekeeper
 from exam_api.routes import routes as exam_routes
+from exam_api.services import ExamServices
 from hub.deadlines import DeadlineScheduler
+from hub.fanout import ChannelRouter
 from hub.keys import Keys
 from hub.live import Hub
 from hub.persist import PersistWorker
 from hub.routes import routes as hub_routes
+from proctor.clock import Clock, SystemClock, as_datetime
 from proctor.db import apply_schema, create_pool
-from proctor.device_bridge import DeviceBridge
+from proctor.errors import ProctorError, error_response
 from proctor.health import healthz, readyz
-from proctor.resources import Resources
+from proctor.outages import OutageLog, outage_response
 from proctor.settings import Settings
-from webrtc.ingest import PeerRegistry
+from proctor.state import Base
+from webrtc.commands import request_watch
+from webrtc.faces import FaceChecker
+from webrtc.ingest import PeerRegistry, publish_snapshot
+from webrtc.phone_photos import PhonePhotoSink
+from webrtc.retention import RetentionSweeper
 from webrtc.routes import routes as rtc_routes
+from webrtc.snapshots import SnapshotService
+from webrtc.storage import FileSnapshotStore
+from webrtc.workers import MediaWorkers
 
 log = logging.getLogger(__name__)
 
@@ -40,47 +61,103 @@ async def _index(request: object) -> Response:
     return RedirectResponse("/static/index.html")
 
 
-def create_app(settings: Settings) -> Starlette:
+class LiveVideo:
+    """The exam API's ``LiveVideo`` port: the local peer's still, and the
+    watched rate told to whichever process holds the peer."""
+
+    def __init__(self, registry: PeerRegistry, redis: Redis, keys: Keys) -> None:
+        self._registry = registry
+        self._redis = redis
+        self._keys = keys
+
+    async def live_still(self, attempt_id: int) -> bytes | None:
+        return await self._registry.live_still(attempt_id)
+
+    async def request_watch(self, attempt_id: int, watched: bool) -> None:
+        await request_watch(self._redis, self._keys, attempt_id, watched)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     """The app for these settings; the database and Redis URLs must be resolved."""
-    assert settings.database_url and settings.redis_url, "start the services first"
+    if not (settings.database_url and settings.redis_url):
+        raise ValueError("start the services first: the database and Redis URLs are needed")
+    database_url, redis_url = settings.database_url, settings.redis_url
+    the_clock = clock or SystemClock()
+    outages = OutageLog()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        assert settings.database_url and settings.redis_url
-        pool = await create_pool(settings.database_url)
-        redis = Redis.from_url(settings.redis_url)
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        pool = await create_pool(database_url)
+        redis = Redis.from_url(redis_url)
+        started: list[Any] = []
         try:
             async with pool.acquire() as conn:
                 await apply_schema(conn)
-            res = Resources(
-                settings=settings, pool=pool, redis=redis, keys=Keys(settings.redis_prefix)
+            keys = Keys(settings.redis_prefix)
+            router = ChannelRouter(redis, keys)
+            store = FileSnapshotStore(settings.data_dir / "snapshots")
+            snapshots = SnapshotService(
+                pool,
+                store,
+                workers=MediaWorkers(),
+                faces=FaceChecker(),
+                listeners=[functools.partial(publish_snapshot, redis, keys)],
             )
-            app.state.res = res
-            hub = Hub(res)
-            bridge = DeviceBridge(res)
-            components: list[tuple[str, Any]] = [
-                ("hub", hub),
-                ("deadlines", DeadlineScheduler(hub)),
-                ("persist", PersistWorker(res)),
-                ("accounts-housekeeping", Housekeeper(res)),
-                ("rtc", PeerRegistry(res)),
-                # joins the two above: camera liveness, capture requests, phone photos
-                ("device-bridge", bridge),
+            hub = Hub(
+                redis_url=redis_url,
+                pool=pool,
+                keys=keys,
+                router=router,
+                clock=the_clock,
+                record_end=end_attempt,
+                photo_sink=PhonePhotoSink(snapshots),
+            )
+            rtc = PeerRegistry(
+                settings=settings,
+                pool=pool,
+                redis=redis,
+                keys=keys,
+                router=router,
+                sessions=hub,
+                snapshots=snapshots,
+                clock=the_clock,
+            )
+            services = ExamServices(
+                ends=hub,
+                gate=hub if settings.require_live_cameras else None,  # rules D1, H9
+                live=LiveVideo(rtc, redis, keys),
+                keys=keys,
+            )
+            base = Base(
+                settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages
+            )
+            components: list[Any] = [
+                router,
+                snapshots,
+                hub,
+                rtc,
+                DeadlineScheduler(hub),
+                PersistWorker(redis=redis, pool=pool, keys=keys),
+                Housekeeper(base),
+                RetentionSweeper(
+                    pool,
+                    store,
+                    settings.snapshot_retention_days,
+                    lambda: as_datetime(the_clock.now()),
+                ),
             ]
-            started = []
-            try:
-                for name, component in components:
-                    await component.start()
-                    res.components[name] = component
-                    started.append(component)
-                if settings.require_live_cameras:
-                    # rule D1 on the server: an answer needs both cameras live
-                    res.components["answer_gate"] = bridge.answer_gate
-                yield
-            finally:
-                for component in reversed(started):
-                    await component.stop()
+            for component in components:
+                started_now = component.start()
+                if started_now is not None:
+                    await started_now
+                started.append(component)
+            yield {"base": base, "hub": hub, "rtc": rtc, "exam": services}
         finally:
+            for component in reversed(started):
+                try:
+                    await component.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(component).__name__)
             await redis.aclose()
             await pool.close()
 
@@ -96,5 +173,8 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={ApiError: api_error_response},
+        exception_handlers={
+            ProctorError: error_response,
+            **dict.fromkeys(OutageLog.ERRORS, functools.partial(outage_response, outages)),
+        },
     )

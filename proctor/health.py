@@ -7,7 +7,7 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from proctor.resources import resources
+from proctor.state import base
 
 
 async def healthz(request: Request) -> Response:
@@ -17,7 +17,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """GET /readyz — PostgreSQL and Redis answer within a second each."""
-    res = resources(request)
+    res = base(request)
     checks: dict[str, str] = {}
 
     async def pg() -> None:
@@ -31,8 +31,10 @@ async def readyz(request: Request) -> Response:
         try:
             await asyncio.wait_for(probe(), timeout=1)
             checks[name] = "ok"
+            res.outages.answered(name)
         except Exception as exc:  # any failure means not ready; say which
             checks[name] = f"error: {type(exc).__name__}: {exc}"[:200]
+            res.outages.failed(name, exc)
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},

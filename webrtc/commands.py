@@ -1,39 +1,30 @@
-"""Commands for a PC camera peer from any hub process (rule H8).
+"""Commands for a PC camera peer from any process (rule H8).
 
 A candidate's PC peer lives in the process that answered its offer, while the
-hub may notice a violation, or an invigilator start watching, in another
-process. Commands go out on the attempt's pub/sub channel in the hub's one
-envelope (``hub/fanout.py``), addressed to :data:`hub.fanout.RTC`; the process
-holding the peer subscribes to the channels of its attempts and acts on them.
-Items for other readers on those channels are skipped here, as the hub skips
-these.
+hub may count a violation, or an invigilator start watching, in another
+process. Commands travel on the attempt's channel in the one envelope
+(``hub/fanout.py``), addressed to :data:`hub.fanout.RTC`: a violation's
+snapshot in the very commit that counts the violation (rule H10), the watch
+rate from the invigilation endpoints. This process's channel router hands
+them to :class:`ChannelCommands` for the attempts whose peer is here.
 
-    {"type": "rtc.snapshot", "reason": "violation"}   dual snapshot now
+    {"type": "rtc.snapshot", "capture_id": "<attempt>.violation.<ms>.<index>"}
     {"type": "rtc.watch", "watched": true}              full / low frame rate
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
 
-from hub.fanout import RTC, envelope, messages_to
+from hub.captures import CaptureId
+from hub.fanout import RTC, ChannelRouter, envelope
 from hub.keys import Keys
-from webrtc.schedule import REASONS
 
 log = logging.getLogger(__name__)
-
-
-async def request_snapshot(redis: Redis, keys: Keys, attempt_id: int, reason: str) -> None:
-    """Ask whichever process holds the attempt's PC peer for a dual snapshot."""
-    assert reason in REASONS
-    await redis.publish(
-        keys.channel(attempt_id), envelope((RTC, {"type": "rtc.snapshot", "reason": reason}))
-    )
 
 
 async def request_watch(redis: Redis, keys: Keys, attempt_id: int, watched: bool) -> None:
@@ -44,78 +35,48 @@ async def request_watch(redis: Redis, keys: Keys, attempt_id: int, watched: bool
 
 
 class ChannelCommands:
-    """Subscribes to the channels of this process's attempts; runs their commands.
+    """Runs the commands addressed to this process's PC peers.
 
-    ``on_snapshot(attempt_id, reason)`` and ``on_watch(attempt_id, watched)``
-    are the registry's methods. start/stop like every component.
-    """
+    ``on_snapshot(capture)`` and ``on_watch(attempt_id, watched)`` are the
+    peer registry's; the router delivers only for the attempts the registry
+    follows (``follow``/``unfollow``: reference-counted subscriptions)."""
 
     def __init__(
         self,
-        redis: Redis,
-        keys: Keys,
-        on_snapshot: Callable[[int, Any], object],
+        router: ChannelRouter,
+        on_snapshot: Callable[[CaptureId], object],
         on_watch: Callable[[int, bool], object],
     ) -> None:
-        self._redis = redis
-        self._keys = keys
+        self._router = router
         self._on_snapshot = on_snapshot
         self._on_watch = on_watch
-        self._pubsub: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._channels: dict[str, int] = {}
-        # A channel of our own keeps the subscription open while we hold no attempt.
-        self._own = keys.own_channel("rtc-process")
-
-    async def start(self) -> None:
-        self._pubsub = self._redis.pubsub()
-        await self._pubsub.subscribe(self._own)
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
-            self._pubsub = None
+        self._followed: set[int] = set()
+        router.route((RTC,), self._handle)
 
     async def follow(self, attempt_id: int) -> None:
-        channel = self._keys.channel(attempt_id)
-        if channel not in self._channels and self._pubsub is not None:
-            self._channels[channel] = attempt_id
-            await self._pubsub.subscribe(channel)
+        if attempt_id not in self._followed:
+            self._followed.add(attempt_id)
+            await self._router.subscribe(attempt_id)
 
     async def unfollow(self, attempt_id: int) -> None:
-        channel = self._keys.channel(attempt_id)
-        if self._channels.pop(channel, None) is not None and self._pubsub is not None:
-            await self._pubsub.unsubscribe(channel)
+        if attempt_id in self._followed:
+            self._followed.discard(attempt_id)
+            await self._router.unsubscribe(attempt_id)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=1.0
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("rtc command channel failed; retrying")
-                await asyncio.sleep(1.0)
-                continue
-            if message is not None:
-                self._handle(message)
+    async def stop(self) -> None:
+        for attempt_id in list(self._followed):
+            await self.unfollow(attempt_id)
 
-    def _handle(self, message: dict[str, Any]) -> None:
-        channel = message.get("channel")
-        if isinstance(channel, bytes):
-            channel = channel.decode()
-        attempt_id = self._channels.get(str(channel))
-        if attempt_id is None:
+    def _handle(self, attempt_id: int, items: list[dict[str, Any]]) -> None:
+        if attempt_id not in self._followed:
             return
-        for data in messages_to(message.get("data") or b"", RTC):
-            if data.get("type") == "rtc.snapshot" and data.get("reason") in REASONS:
-                self._on_snapshot(attempt_id, data["reason"])
+        for item in items:
+            data = item.get("m")
+            if not isinstance(data, dict):
+                continue
+            if data.get("type") == "rtc.snapshot":
+                capture = CaptureId.parse(str(data.get("capture_id", "")))
+                if capture is not None and capture.attempt_id == attempt_id:
+                    self._on_snapshot(capture)
             elif data.get("type") == "rtc.watch" and isinstance(data.get("watched"), bool):
                 self._on_watch(attempt_id, data["watched"])

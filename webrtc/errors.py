@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from proctor.errors import ProctorError
+
 # code -> HTTP status for the signalling and upload endpoints.
 HTTP_STATUS: dict[str, int] = {
     "bad_request": 400,
@@ -20,17 +22,16 @@ HTTP_STATUS: dict[str, int] = {
     "track_ended": 409,
     "keyframe_timeout": 504,
     "bad_keyframe": 502,
+    "bad_offer": 400,
+    "wrong_device": 403,
+    "not_found": 404,
+    "reason_required": 400,
 }
 
 
-class RtcError(Exception):
+class RtcError(ProctorError):
     """A refused input or a failed media operation, with a code and a reason."""
 
     def __init__(self, code: str, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code = code
-        self.reason = reason
-
-    @property
-    def http_status(self) -> int:
-        return HTTP_STATUS.get(self.code, 400)
+        super().__init__(code, reason)
+        self.http_status = HTTP_STATUS.get(code, 400)

@@ -1,6 +1,7 @@
 """The PC camera peers: one aiortc peer per attempt, liveness, random snapshots.
 
-``PeerRegistry`` is the component started in the app lifespan. It
+``PeerRegistry`` is built by the wiring with its collaborators and started in
+the app lifespan. It
 
 - answers ``POST /api/rtc/offer`` (non-trickle ICE, as aiortc needs): checks
   the offer (``webrtc/offers.py``), builds the peer, installs the keyframe
@@ -9,19 +10,15 @@
   ``client_id``: a reconnection after a network drop) replaces the old peer;
   from another page while the current one is live it is refused (409) and the
   current peer is left untouched; once the current one is dead it replaces it;
-- ticks every 0.5 s: camera liveness (rules D1/H2: known within 3 s) and the
-  attempt's random snapshot schedule (rule E2), plus a start snapshot when
-  the camera first goes live;
-- takes snapshots on demand (``snapshot_now``: violation, return to page);
+- ticks every 0.5 s: camera liveness measured on the received video (rules
+  D1, H2, H9: known within 3 s), told to the hub, which owns the session's
+  camera state; the attempt's random snapshot schedule (rule E2), plus a
+  start snapshot when the camera first goes live;
+- takes the snapshots the session orders (a violation's, in the commit that
+  counts it, rule H10) through the channel commands of this process;
 - tells the page its frame rate over a data channel: low while nobody
   watches, full while an invigilator does (``set_watched``); a watch whose
   every lease lapsed (``hub/wall.py``) drops back to low at a tick.
-
-What the hub must connect: ``camera_listeners`` (camera state changes, also
-written to the attempt's Redis stream), ``snapshots.phone_capture`` (deliver
-a capture request to the phone; by default published on the attempt's
-pub/sub channel, in the hub's envelope, for a phone that uploads over HTTP), ``snapshot_now`` on violations, ``close_attempt`` when an
-attempt ends, and ``store_phone_photo`` for photos arriving from the phone.
 """
 
 from __future__ import annotations
@@ -30,28 +27,31 @@ import asyncio
 import json
 import logging
 import random
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from redis.asyncio import Redis
 
 from hub import wall
-from hub.fanout import CAPTURE, WATCHERS, envelope
-from hub.keys import STREAM_MAXLEN
-from proctor.resources import Resources
+from hub.captures import CaptureId
+from hub.devices import Camera
+from hub.fanout import WATCHERS, ChannelRouter, envelope
+from hub.keys import Keys
+from proctor.clock import Clock
+from proctor.settings import Settings
+from webrtc.capture import capture_pc_jpeg
 from webrtc.commands import ChannelCommands
 from webrtc.errors import RtcError
 from webrtc.keyframes import KeyframeTap, install_keyframe_tap, restrict_to_vp8
 from webrtc.liveness import CameraLiveness, CameraState
 from webrtc.offers import check_offer
-from webrtc.retention import RetentionSweeper
-from webrtc.schedule import SnapshotReason, SnapshotSchedule
+from webrtc.schedule import SnapshotSchedule
 from webrtc.snapshot_rows import attempt_is_open
 from webrtc.snapshots import SnapshotRecord, SnapshotService, snapshot_message
-from webrtc.storage import FileSnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,23 @@ HIGH_FPS = 15  # an invigilator is watching
 LOW_REMB_BPS = 300_000  # bitrate caps told to the page (REMB) for each rate
 HIGH_REMB_BPS = 800_000
 FIRST_FRAME_WITHIN_S = 15.0  # a peer that never sends video may be replaced
-MAX_CAPTURES_IN_FLIGHT = 2  # per attempt
+MAX_CAPTURES_IN_FLIGHT = 2  # per attempt, random and start captures
+MAX_VIOLATION_CAPTURES_IN_FLIGHT = 8  # a violation's capture is never skipped for a random one
 ATTEMPT_CHECK_EVERY_S = 10.0
 LEASE_CHECK_EVERY_S = 2.0  # a lapsed watch lease (hub/wall.py) drops the rate within this
+LIVE_STILL_TIMEOUT_S = 2.5
 
-CameraListener = Callable[[int, str, CameraState, datetime], Awaitable[None]]
-"""``(attempt_id, device, state, at)``: a camera's state changed."""
+# What the ingest measures, as the session's camera state (rule H2: a camera
+# that stopped sending is lost; "waiting" for a first frame changes nothing).
+MEASURED = {"live": Camera.LIVE, "stalled": Camera.LOST, "ended": Camera.LOST}
+
+
+class Sessions(Protocol):
+    """What the ingest asks of the hub (``hub.live.Hub`` fills it)."""
+
+    async def camera_measured(self, attempt_id: int, device: str, camera: Camera) -> None: ...
+
+    async def request_capture(self, attempt_id: int, capture_id: str) -> None: ...
 
 
 @dataclass
@@ -79,17 +90,7 @@ class PcPeer:
     created_at: float
     tap: KeyframeTap | None = None
     control: RTCDataChannel | None = None
-    page_state: str = "live"  # what the page reports about its track
-    liveness: CameraLiveness = field(default_factory=CameraLiveness)
-
-
-@dataclass
-class PhoneCamera:
-    """What the hub tells us about the phone's camera (rule H2)."""
-
-    last_seen_at: float | None = None
-    camera_on: bool = True
-    gone: bool = False
+    page_state: str = "live"  # what the page reports about its track (it may only lower)
     liveness: CameraLiveness = field(default_factory=CameraLiveness)
 
 
@@ -101,32 +102,42 @@ class AttemptMedia:
     started: bool = False
     watched: bool = False
     in_flight: int = 0
+    violations_in_flight: int = 0
 
 
 class PeerRegistry:
     """All PC camera peers of this process; ``stop()`` closes every one."""
 
-    def __init__(self, res: Resources, rng: random.Random | None = None) -> None:
-        self.res = res
-        settings = res.settings
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        keys: Keys,
+        router: ChannelRouter,
+        sessions: Sessions,
+        snapshots: SnapshotService,
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.keys = keys
+        self.sessions = sessions
+        self.snapshots = snapshots
+        self.clock = clock
+        self._ice_loopback = settings.ice_loopback
         self._rng = rng or random.SystemRandom()  # unpredictable by clients
         self._mean_s = float(settings.snapshot_mean_interval_s)
         self._min_gap_s = min(float(settings.snapshot_min_gap_s), self._mean_s / 2)
         self._max_peers = settings.rtc_max_peers
-        self.store = FileSnapshotStore(settings.data_dir / "snapshots")
-        self.snapshots = SnapshotService(res.pool, self.store, settings.secret_key)
-        self.sweeper = RetentionSweeper(
-            res.pool, self.store, settings.snapshot_retention_days, lambda: datetime.now(UTC)
-        )
-        self.snapshots.phone_capture = self._publish_capture_request
-        self.snapshots.listeners.append(self._publish_snapshot)
-        self.camera_listeners: list[CameraListener] = [self._record_camera_state]
+        self.store = snapshots.store
         self.peers: dict[int, PcPeer] = {}
         self.media: dict[int, AttemptMedia] = {}
-        self.phones: dict[int, PhoneCamera] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.commands = ChannelCommands(
-            res.redis, res.keys, on_snapshot=self.snapshot_now, on_watch=self.set_watched
+            router, on_snapshot=self.snapshot_of, on_watch=self.set_watched
         )
         self._monitor: asyncio.Task[None] | None = None
         self._next_attempt_check = 0.0
@@ -134,13 +145,10 @@ class PeerRegistry:
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        if self.res.settings.ice_loopback:
+        if self._ice_loopback:
             from webrtc.loopback import enable_loopback_candidates
 
             enable_loopback_candidates()
-        self.snapshots.start()
-        self.sweeper.start()
-        await self.commands.start()
         self._monitor = asyncio.get_running_loop().create_task(self._run_monitor())
 
     async def stop(self) -> None:
@@ -155,8 +163,6 @@ class PeerRegistry:
         self.peers.clear()
         self.media.clear()
         await self.commands.stop()
-        await self.sweeper.stop()
-        await self.snapshots.stop()
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -173,7 +179,7 @@ class PeerRegistry:
             raise RtcError("peer_exists", "本场考试的摄像头已在另一个页面连接")
         if current is None and len(self.peers) >= self._max_peers:
             raise RtcError("busy", "视频服务繁忙，请稍后重试")
-        async with self.res.pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             if not await attempt_is_open(conn, attempt_id):
                 raise RtcError("attempt_closed", "考试已结束或不存在")
 
@@ -234,7 +240,8 @@ class PeerRegistry:
         @channel.on("message")
         def on_message(message: Any) -> None:
             # The page reports its track's mute/ended events (faster than
-            # waiting for packets to stop).
+            # waiting for packets to stop); it can only lower the state
+            # (rule H9: "live" needs frames, which the tap measures).
             try:
                 data = json.loads(message) if isinstance(message, str) else {}
             except ValueError:
@@ -273,72 +280,62 @@ class PeerRegistry:
         peer = self.peers.get(attempt_id)
         return None if peer is None else peer.liveness.state
 
-    def note_phone(self, attempt_id: int, now: float, camera_on: bool = True) -> None:
-        """The phone of ``attempt_id`` is heard from (hub: each heartbeat).
-
-        ``now`` is the event loop's clock (``loop.time()``). With heartbeats
-        every second, a phone that stops is reported ``stalled`` within 3 s;
-        ``camera_on=False`` (the phone says its camera is off) at once.
-        """
-        phone = self.phones.get(attempt_id)
-        if phone is None:
-            if len(self.phones) >= 2 * self._max_peers:
-                return
-            phone = self.phones[attempt_id] = PhoneCamera()
-        phone.last_seen_at = now
-        phone.camera_on = camera_on
-
-    def note_phone_gone(self, attempt_id: int) -> None:
-        """The phone left for good (ended its part, rule D5)."""
-        phone = self.phones.get(attempt_id)
-        if phone is not None:
-            phone.gone = True
-
-    def phone_state(self, attempt_id: int) -> CameraState | None:
-        phone = self.phones.get(attempt_id)
-        return None if phone is None else phone.liveness.state
+    async def live_still(self, attempt_id: int) -> bytes | None:
+        """The PC camera's picture now (a fresh keyframe, not stored as
+        evidence), or None when the attempt's peer is not on this process."""
+        peer = self.peers.get(attempt_id)
+        if peer is None or peer.tap is None:
+            return None
+        shot = await capture_pc_jpeg(peer.tap, self.snapshots.workers, LIVE_STILL_TIMEOUT_S)
+        return shot.jpeg
 
     async def close_attempt(self, attempt_id: int) -> None:
         """The attempt ended: stop its snapshots and close its peer."""
         if self.media.pop(attempt_id, None) is not None:
             await self.commands.unfollow(attempt_id)
-        self.phones.pop(attempt_id, None)
         peer = self.peers.pop(attempt_id, None)
         if peer is not None:
             await peer.pc.close()
 
-    def snapshot_now(self, attempt_id: int, reason: SnapshotReason) -> str | None:
-        """Start a dual snapshot now (violation, return to page …).
-
-        Returns the capture id, or None when the attempt has no media here or
-        already has captures in flight.
-        """
+    def snapshot_now(self, attempt_id: int, reason: str) -> str | None:
+        """Start a dual snapshot now (random, start …): the phone is asked
+        through the hub, the PC frame taken here. Returns the capture id, or
+        None when the attempt has no media here or has captures in flight."""
         media = self.media.get(attempt_id)
         if media is None or media.in_flight >= MAX_CAPTURES_IN_FLIGHT:
             return None
-        capture_id = self.snapshots.new_capture_id(attempt_id, reason, int(time.time() * 1000))
+        capture = CaptureId.new(attempt_id, reason, self.clock.now())
         media.in_flight += 1
-        self._spawn(self._capture(attempt_id, media, reason, capture_id))
-        return capture_id
+        self._spawn(self.sessions.request_capture(attempt_id, str(capture)))
+        self._spawn(self._capture(media, capture))
+        return str(capture)
 
-    async def _capture(
-        self, attempt_id: int, media: AttemptMedia, reason: str, capture_id: str
-    ) -> SnapshotRecord | None:
+    def snapshot_of(self, capture: CaptureId) -> bool:
+        """Take the PC frame of a capture the session ordered (a violation's:
+        its phone half was requested by the same commit, rule H10). False
+        when the attempt's peer is not here."""
+        media = self.media.get(capture.attempt_id)
+        if media is None or media.violations_in_flight >= MAX_VIOLATION_CAPTURES_IN_FLIGHT:
+            return False
+        media.violations_in_flight += 1
+        self._spawn(self._capture(media, capture))
+        return True
+
+    async def _capture(self, media: AttemptMedia, capture: CaptureId) -> SnapshotRecord | None:
         taken_at = datetime.now(UTC)
         try:
-            # The phone's request goes out first: it has the longer way to go.
-            self._spawn(self.snapshots.request_phone(attempt_id, capture_id, reason))
-            peer = self.peers.get(attempt_id)
+            peer = self.peers.get(capture.attempt_id)
             if peer is None or peer.tap is None:
                 return None
-            return await self.snapshots.capture_pc(
-                attempt_id, peer.tap, reason, capture_id, taken_at
-            )
+            return await self.snapshots.capture_pc(peer.tap, capture, taken_at)
         except RtcError as exc:
-            log.warning("PC snapshot of attempt %s failed: %s", attempt_id, exc)
+            log.warning("PC snapshot %s failed: %s", capture, exc)
             return None
         finally:
-            media.in_flight -= 1
+            if capture.violation is None:
+                media.in_flight -= 1
+            else:
+                media.violations_in_flight -= 1
 
     # ------------------------------------------------------------ monitor
     async def _run_monitor(self) -> None:
@@ -353,7 +350,7 @@ class PeerRegistry:
     async def tick(self, now: float, wall_now: float | None = None) -> None:
         """One monitor step: liveness, due snapshots, lapsed watch leases,
         ended attempts. ``now`` is the loop's clock; ``wall_now`` the epoch
-        time the watch leases are scored in (default: ``time.time()``)."""
+        time the watch leases are scored in (default: the clock's)."""
         for attempt_id, peer in list(self.peers.items()):
             tap = peer.tap
             ended = (
@@ -366,8 +363,9 @@ class PeerRegistry:
             muted = peer.page_state == "muted"
             changed = peer.liveness.observe(now, last, ended, muted)
             media = self.media.get(attempt_id)
-            if changed is not None:
-                self._spawn(self._announce(attempt_id, "pc", changed))
+            if changed in MEASURED:
+                self._spawn(self.sessions.camera_measured(attempt_id, "pc", MEASURED[changed]))
+                self._spawn(self._publish_camera(attempt_id, changed))
                 if changed == "live" and media is not None and not media.started:
                     media.started = True
                     media.schedule.start(now)
@@ -378,17 +376,9 @@ class PeerRegistry:
             if media is not None and peer.liveness.state == "live" and media.schedule.due(now):
                 media.schedule.fire(now)
                 self.snapshot_now(attempt_id, "random")
-        for attempt_id, phone in list(self.phones.items()):
-            changed = phone.liveness.observe(
-                now, phone.last_seen_at, phone.gone, muted=not phone.camera_on
-            )
-            if changed is not None:
-                self._spawn(self._announce(attempt_id, "phone", changed))
-            if changed == "ended":
-                del self.phones[attempt_id]
         if now >= self._next_lease_check and any(m.watched for m in self.media.values()):
             self._next_lease_check = now + LEASE_CHECK_EVERY_S
-            await self._drop_lapsed_watches(time.time() if wall_now is None else wall_now)
+            await self._drop_lapsed_watches(self.clock.now() if wall_now is None else wall_now)
         if now >= self._next_attempt_check and self.media:
             self._next_attempt_check = now + ATTEMPT_CHECK_EVERY_S
             await self._close_ended_attempts()
@@ -397,14 +387,16 @@ class PeerRegistry:
         """Back to the low rate for an attempt whose every watch lease lapsed
         (a browser that vanished without releasing its lease, rule H4)."""
         ids = [a for a, m in self.media.items() if m.watched]
-        still = await wall.watched(self.res.redis, self.res.keys, ids, wall_now)
+        still = await wall.watched(self.redis, self.keys, ids, wall_now)
         for attempt_id in ids:
             if attempt_id not in still:
                 self.set_watched(attempt_id, False)
 
     async def _close_ended_attempts(self) -> None:
-        ids = list(self.media)
-        async with self.res.pool.acquire() as conn:
+        # an attempt whose last captures are still being taken keeps its peer
+        # until they are stored (the fifth violation's frame, rule H10)
+        ids = [a for a, m in self.media.items() if not (m.in_flight or m.violations_in_flight)]
+        async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT id FROM attempts WHERE id = ANY($1::bigint[]) AND status <> 'in_progress'",
                 ids,
@@ -412,77 +404,17 @@ class PeerRegistry:
         for row in rows:
             await self.close_attempt(row["id"])
 
-    async def _announce(self, attempt_id: int, device: str, state: CameraState) -> None:
-        at = datetime.now(UTC)
-        for listener in list(self.camera_listeners):
-            try:
-                await listener(attempt_id, device, state, at)
-            except Exception:
-                log.exception("camera listener failed")
-
-    # ------------------------------------------------------------ defaults
-    async def _record_camera_state(
-        self, attempt_id: int, device: str, state: CameraState, at: datetime
-    ) -> None:
-        """Camera state into the attempt's stream (persisted, seen by the hub)."""
-        keys, redis = self.res.keys, self.res.redis
-        stream = keys.events(attempt_id)
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                stream,
-                {
-                    "device": device,
-                    "kind": "camera",
-                    "at": str(int(at.timestamp() * 1000)),
-                    # "source" tells these measurements from the session's own
-                    # camera records, which the hub writes on the same stream
-                    "data": json.dumps({"state": state, "source": "rtc"}),
-                },
-                maxlen=STREAM_MAXLEN,
-                approximate=True,
-            )
-            # After the entry: the persistence worker copies dirty streams at
-            # once (no heartbeat needed), the active set is its safety sweep.
-            pipe.sadd(keys.dirty_streams(), stream)
-            pipe.sadd(keys.active_streams(), stream)
-            await pipe.execute()
-        await redis.publish(
-            keys.channel(attempt_id),
-            envelope((WATCHERS, {"type": "camera", "device": device, "state": state})),
-        )
-
-    async def _publish_capture_request(self, attempt_id: int, capture_id: str, reason: str) -> None:
-        """Ask the phone for a photo via the attempt's channel (any hub process)."""
-        message = {"type": "capture", "device": "phone", "capture_id": capture_id, "reason": reason}
-        await self.res.redis.publish(
-            self.res.keys.channel(attempt_id), envelope((CAPTURE, message))
-        )
-
-    async def _publish_snapshot(self, record: SnapshotRecord) -> None:
-        """A stored snapshot, for the invigilators watching the attempt."""
-        await self.res.redis.publish(
-            self.res.keys.channel(record.attempt_id),
-            envelope((WATCHERS, snapshot_message(record))),
+    async def _publish_camera(self, attempt_id: int, state: CameraState) -> None:
+        """The measured camera state, for the invigilators watching the attempt."""
+        await self.redis.publish(
+            self.keys.channel(attempt_id),
+            envelope((WATCHERS, {"type": "camera", "device": "pc", "state": state})),
         )
 
 
-async def store_phone_photo(
-    res: Resources,
-    attempt_id: int,
-    jpeg: bytes,
-    *,
-    capture_id: str | None = None,
-    reason: str | None = None,
-    now: datetime,
-) -> SnapshotRecord:
-    """Store a photo the phone of ``attempt_id`` sent (hub: binary frame).
-
-    ``capture_id`` echoes the capture request it answers; without one,
-    ``reason`` is ``start`` or ``return_to_page`` (rule D4). Raises
-    ``RtcError`` (bad_photo, photo_too_large, wrong_attempt, bad_request,
-    attempt_closed) and then stores nothing.
-    """
-    registry: PeerRegistry = res.components["rtc"]
-    return await registry.snapshots.store_phone_photo(
-        attempt_id, jpeg, capture_id=capture_id, reason=reason, now=now
+async def publish_snapshot(redis: Redis, keys: Keys, record: SnapshotRecord) -> None:
+    """A stored snapshot, for the invigilators watching the attempt (the
+    snapshot service's listener, connected by the wiring)."""
+    await redis.publish(
+        keys.channel(record.attempt_id), envelope((WATCHERS, snapshot_message(record)))
     )

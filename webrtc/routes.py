@@ -8,13 +8,11 @@ from webrtc.endpoints import (
     attempt_snapshots,
     delete_evidence,
     offer,
-    phone_photo,
     snapshot_image,
 )
 
 routes: list[BaseRoute] = [
     Route("/api/rtc/offer", offer, methods=["POST"]),
-    Route("/api/rtc/phone-photo", phone_photo, methods=["POST"]),
     Route("/api/rtc/attempts/{attempt_id:int}/snapshots", attempt_snapshots, methods=["GET"]),
     Route("/api/rtc/snapshots/{snapshot_id:int}/image", snapshot_image, methods=["GET"]),
     Route("/api/rtc/attempts/{attempt_id:int}/evidence", delete_evidence, methods=["DELETE"]),

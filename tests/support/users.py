@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from exam_api.passwords import hash_password
-from exam_api.web_sessions import COOKIE, create_session
+from proctor.web_sessions import COOKIE, create_session
 
 _counter = itertools.count(1)
 PASSWORD = "Test@Pass123"
