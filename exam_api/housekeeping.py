@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+import asyncpg
+
 from exam_api import captcha, documents, ratelimit, sms, uploads
-from proctor.state import Base
 from proctor.tasks import cancel_and_wait, run_every
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,9 @@ async def sweep_once(conn: object, uploads_root: Path, now: dt.datetime) -> dict
 
 
 class Housekeeper:
-    def __init__(self, res: Base, interval_s: float = 60.0) -> None:
-        self._res = res
+    def __init__(self, pool: asyncpg.Pool, data_dir: Path, interval_s: float = 60.0) -> None:
+        self._pool = pool
+        self._data_dir = data_dir
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
 
@@ -43,8 +45,8 @@ class Housekeeper:
         await cancel_and_wait(task)
 
     async def _sweep(self) -> None:
-        async with self._res.pool.acquire() as conn:
-            root = uploads.uploads_root(self._res.settings.data_dir)
+        async with self._pool.acquire() as conn:
+            root = uploads.uploads_root(self._data_dir)
             await sweep_once(conn, root, dt.datetime.now(dt.UTC))
 
     async def _run(self) -> None:

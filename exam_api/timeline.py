@@ -34,7 +34,6 @@ from proctor.state import base
 
 MAX_EVENTS = 2000  # listed events (heartbeats excluded), oldest first
 MAX_SNAPSHOTS = 2000  # the ingest's per-attempt snapshot limit
-AROUND_S = 30.0  # rule H3: snapshots this close to a violation are its evidence
 
 EVENT_LABELS = {
     "connect": "设备连接",
@@ -110,7 +109,7 @@ async def _violations(conn: asyncpg.Connection, attempt_id: int) -> list[asyncpg
 
 async def _snapshots(conn: asyncpg.Connection, attempt_id: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT id, device, reason, taken_at, capture_id, faces FROM snapshots
+        """SELECT id, device, reason, taken_at, capture_id, violation_idx, faces FROM snapshots
             WHERE attempt_id = $1 ORDER BY taken_at, id LIMIT $2""",
         attempt_id,
         MAX_SNAPSHOTS,
@@ -128,13 +127,11 @@ async def _actions(conn: asyncpg.Connection, attempt_id: int) -> list[asyncpg.Re
     return rows
 
 
-def snapshots_around(
-    snapshots: list[dict[str, Any]], started_at: float, ended_at: float | None
-) -> list[int]:
-    """Ids of the snapshots (both cameras) from ``AROUND_S`` before a
-    violation to ``AROUND_S`` after it ended (rule H3)."""
-    end = started_at if ended_at is None else ended_at
-    return [s["id"] for s in snapshots if started_at - AROUND_S <= s["t"] <= end + AROUND_S]
+def snapshots_of(snapshots: list[dict[str, Any]], index: int) -> list[int]:
+    """Ids of the violation's own dual snapshot (both cameras), linked to it
+    by its index when they were taken — never guessed from a time window
+    (rules H3, H10)."""
+    return [s["id"] for s in snapshots if s["violation"] == index]
 
 
 async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str, Any]:
@@ -149,6 +146,7 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
             "reason": r["reason"],
             "t": r["taken_at"].timestamp(),
             "capture_id": r["capture_id"],
+            "violation": r["violation_idx"],
             "face_flag": face_flag(r["faces"]),
             "image_url": f"/api/rtc/snapshots/{r['id']}/image",
         }
@@ -181,9 +179,7 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
             "forgiven": r["forgiven_by"] is not None,
             "forgiven_by": r["forgiven_by_name"],
             "forgive_reason": forgive_reasons.get(r["idx"]),
-            "snapshot_ids": snapshots_around(
-                snapshots, r["started_at"].timestamp(), _t(r["ended_at"])
-            ),
+            "snapshot_ids": snapshots_of(snapshots, r["idx"]),
         }
         for r in await _violations(conn, attempt_id)
     ]

@@ -328,9 +328,14 @@ class Hub:
         the invigilators learn it at once and PostgreSQL records it (rule E4).
         An attempt that had ended already stays as it was."""
         now = self.clock.now()
-        event: Event = (
-            (lambda s: s.tick(now)) if reason == EndReason.TIME_UP else (lambda s: s.submit(now))
-        )
+        event: Event = lambda s: s.submit(now)  # noqa: E731
+        if reason == EndReason.TIME_UP:
+            # the deadline's owner is PostgreSQL: the session follows it (rule E4)
+            async with self.pool.acquire() as conn:
+                row = await durable.attempt_row(conn, attempt_id)
+            if row is not None:
+                deadline = row.deadline_at
+                event = lambda s: s.set_deadline(deadline, now)  # noqa: E731
         live = await self.attempt(attempt_id)
         try:
             try:

@@ -138,7 +138,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 rtc,
                 DeadlineScheduler(hub),
                 PersistWorker(redis=redis, pool=pool, keys=keys),
-                Housekeeper(base),
+                Housekeeper(pool, settings.data_dir),
                 RetentionSweeper(
                     pool,
                     store,

@@ -19,6 +19,7 @@ import { CameraLink, cameraErrorMessage, openCamera, showPreview } from './camer
 import { browserProblem, el } from './dom.js';
 import { HubSocket, watchFocus } from './hub.js';
 
+const CAMERA_AFTER_END_MS = 4000;  // rule H10: the last violation's PC frame
 const TOKEN_REFRESH_MS = 120_000;  // device tokens live 5 minutes by default
 const END_POLL_MS = 1000;
 const END_POLL_TRIES = 15;
@@ -260,9 +261,13 @@ class ExamDevices {
 
   stopDevices() {
     clearInterval(this.refreshTimer);
-    if (this.link) this.link.stop();
-    for (const track of this.stream?.getTracks() || []) track.stop();
     this.$('phone-link-box')?.setAttribute('hidden', '');
+    // Rule H10: the camera stays on a moment after the end, so the frame the
+    // server takes of the last violation (the fifth ends the exam) arrives.
+    setTimeout(() => {
+      if (this.link) this.link.stop();
+      for (const track of this.stream?.getTracks() || []) track.stop();
+    }, CAMERA_AFTER_END_MS);
   }
 
   // ----- the camera (rules D1, E1, G2) ------------------------------------------------

@@ -136,7 +136,7 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
                 await page.get_by_test_id(f"q2-opt-{letter}").check()
             await page.get_by_test_id("q3-opt-true").check()  # wrong on purpose
             await expect(page.get_by_test_id("save-state")).to_have_text("答案已保存")
-            rtc = server.app.state.res.components["rtc"]
+            rtc = server.rtc
             peer_before_reload = rtc.peers.get(attempt_id)
             await page.reload()
             await expect(page.get_by_test_id("exam-progress")).to_have_text("已答 3 / 4 题")

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.support.browser import launch_chromium
+from tests.support.devices import phone_proves_camera
 from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
@@ -24,7 +25,7 @@ async def _stored_snapshot(
     server: LiveServer, pool: asyncpg.Pool, attempt_id: int, device: str, faces: int
 ) -> int:
     """A real JPEG in the evidence store, linked to the attempt as the ingest does."""
-    store = server.app.state.res.components["rtc"].store
+    store = server.rtc.store
     blob = store.put(jpeg_of(picture_with_faces(faces)))
     async with pool.acquire() as conn:
         snapshot_id: int = await conn.fetchval(
@@ -54,8 +55,7 @@ async def test_reviewer_opens_the_timeline_from_result_review(
         pc = await DeviceClient.connect(server.ws_url, "pc", formal["pc_token"])
         phone = await DeviceClient.connect(server.ws_url, "phone", formal["phone_token"])
         try:
-            for device in (pc, phone):
-                await device.call("camera", state="live")
+            await phone_proves_camera(phone)  # rule H9: a photo, not a word
             await pc.call("focus", state="lost", cause="visibility")
             pc_shot = await _stored_snapshot(server, pool, attempt_id, "pc", 0)
             phone_shot = await _stored_snapshot(server, pool, attempt_id, "phone", 1)

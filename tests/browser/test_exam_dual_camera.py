@@ -11,7 +11,10 @@ shown and resumed, nothing lost), D5 (the phone ends after the PC).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import time
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -19,7 +22,10 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from exam_api.assignments import assign, attempt_class_id
+from hub.tokens import sign_device_token
 from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.devices import send_photo
+from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user, login_cookies
@@ -52,6 +58,24 @@ async def violation_pair(pool: asyncpg.Pool, attempt_id: int) -> bool:
     for row in rows:
         devices.setdefault(row["capture_id"], set()).add(row["device"])
     return any(found == {"pc", "phone"} for found in devices.values())
+
+
+async def violation_evidence(pool: asyncpg.Pool, attempt_id: int, count: int) -> dict[int, str]:
+    """Violation index → the capture id its PC frame and phone photo share,
+    once each of the first ``count`` violations has both (rule H10)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT violation_idx, capture_id, device FROM snapshots
+                WHERE attempt_id = $1 AND violation_idx IS NOT NULL""",
+            attempt_id,
+        )
+    found: dict[int, dict[str, str]] = {}
+    for row in rows:
+        found.setdefault(row["violation_idx"], {})[row["device"]] = row["capture_id"]
+    pairs = {i: d["pc"] for i, d in found.items() if d.keys() == {"pc", "phone"}}
+    if any(found[i]["pc"] != found[i]["phone"] for i in pairs):
+        raise AssertionError(f"PC and phone of one violation name different captures: {found}")
+    return pairs if len(pairs) >= count else {}
 
 
 async def set_visibility(page: Page, state: str) -> None:
@@ -91,7 +115,7 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
     user = await candidate_with_request(pool)  # real name 测试考生
     papers = await class_with_papers(pool, [user.id], time_limit_s=1800)
     login = await login_cookies(pool, user.id)
-    registry: PeerRegistry = server.app.state.res.components["rtc"]
+    registry: PeerRegistry = server.rtc
 
     async with async_playwright() as pw:
         browser = await launch_chromium(pw)
@@ -244,6 +268,10 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
             await expect(pc.get_by_test_id("exam-result")).to_contain_text("考试已结束")
             await expect(pc.get_by_test_id("q2-opt-a")).to_be_disabled()
             await expect(phone.get_by_test_id("phone-ended")).to_contain_text("电脑端考试已结束")
+            # rule H10: every counted violation, the fifth (which ended the exam)
+            # included, keeps its PC frame and phone photo, linked by its index
+            linked = await eventually(lambda: violation_evidence(pool, attempt_id, 5), within=30)
+            assert sorted(linked) == [1, 2, 3, 4, 5]
             # rule D5: after the PC, the phone ends its part without a warning
             await phone.get_by_test_id("phone-end").click()
             await expect(phone.get_by_test_id("phone-done")).to_be_visible()
@@ -365,4 +393,59 @@ async def test_exam_page_without_camera_stays_closed(
             await expect(page.get_by_test_id("exam-questions")).to_be_hidden()
             await expect(page.get_by_test_id("exam-blocked")).to_contain_text("无法打开摄像头")
         finally:
+            await browser.close()
+
+
+async def _answer_captures(ws_url: str, token: str) -> None:
+    """A phone that answers every capture request with a photo (its websocket)."""
+    phone = await DeviceClient.connect(ws_url, "phone", token)
+    try:
+        while True:
+            capture = await phone.wait_for_forever("capture")
+            await send_photo(phone, capture["request_id"])
+    finally:
+        await phone.close()
+
+
+async def test_a_violation_in_the_first_second_of_the_camera_keeps_its_evidence(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    # rule H10: the candidate switches away the moment the PC camera connects;
+    # that violation still gets its PC frame and phone photo, linked by index
+    user = await candidate_with_request(pool)
+    await class_with_papers(pool, [user.id], time_limit_s=1800)
+    login = await login_cookies(pool, user.id)
+    registry: PeerRegistry = server.rtc
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        phone: asyncio.Task[None] | None = None
+        try:
+            ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+            await ctx.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+            )
+            pc = await ctx.new_page()
+            await pc.goto(f"{server.url}/static/class-papers.html")
+            await pc.get_by_test_id("paper-start-mock").click()
+            await pc.get_by_test_id("paper-agree-mock").check()
+            await pc.get_by_test_id("paper-confirm-mock").click()
+            await pc.wait_for_url("**/static/exam.html?attempt=*")
+            attempt_id = int(pc.url.rsplit("=", 1)[1])
+            token = sign_device_token(
+                server.base.settings.secret_key, attempt_id, "phone", time.time(), 600
+            )
+            phone = asyncio.create_task(_answer_captures(server.ws_url, token))
+
+            async def camera_live() -> bool:
+                return registry.camera_state(attempt_id) == "live"
+
+            await eventually(camera_live, within=30)
+            await switch_away(pc)  # within moments of the first frames
+            linked = await eventually(lambda: violation_evidence(pool, attempt_id, 1), within=30)
+            assert list(linked) == [1]
+        finally:
+            if phone is not None:
+                phone.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await phone
             await browser.close()

@@ -10,7 +10,7 @@ from playwright.async_api import async_playwright, expect
 
 from proctor.settings import Settings
 from tests.support.browser import launch_chromium
-from tests.support.hub_client import DeviceClient
+from tests.support.devices import live_pair
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer
 from tests.support.users import login_cookies
@@ -24,11 +24,11 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
     room = await room_with_attempts(pool, settings, ["王小明", "李四"])
     attempt, calm = room.attempts
     devices = []
+    peers = []
     for a in (calm, attempt):  # the calm one started first: it is older and staler
-        for kind, token in (("pc", a.pc_token), ("phone", a.phone_token)):
-            device = await DeviceClient.connect(server.ws_url, kind, token)
-            assert (await device.call("camera", state="live"))["type"] == "ack"
-            devices.append(device)
+        a_pc, a_phone, peer = await live_pair(server.ws_url, a.pc_token, a.phone_token)
+        devices += [a_pc, a_phone]
+        peers.append(peer)
     pc = devices[2]
     try:
         async with async_playwright() as pw:
@@ -71,3 +71,5 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
     finally:
         for device in devices:
             await device.close()
+        for peer in peers:
+            await peer.close()

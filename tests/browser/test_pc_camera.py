@@ -2,8 +2,10 @@
 hub: random and violation dual snapshots on disk and in PostgreSQL with the
 phone's photo beside them; camera loss noticed (rules D1, E1, E2, G2, H2, H6).
 
-The phone is simulated: it reads the capture requests the hub publishes on
-the attempt's channel and uploads a JPEG for each, as the phone client does.
+The phone is simulated: it connects its websocket and answers every capture
+request of the hub with a JPEG (the binary photo frame), as the phone client
+does. A violation is counted by the session (the production path), whose
+commit orders the dual snapshot (rule H10).
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 import numpy as np
 import pytest
 from playwright.async_api import async_playwright, expect
 from redis.asyncio import Redis
 
 from exam_api.demo import demo_paper_id, seed_demo
-from hub.fanout import CAPTURE, messages_to
 from hub.keys import Keys
 from hub.tokens import sign_device_token
 from proctor.settings import Settings
 from tests.support.browser import launch_chromium, write_y4m
+from tests.support.devices import send_photo
 from tests.support.faces import jpeg_of, picture_with_faces
+from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
 from tests.support.users import login_cookies
 from tests.support.waits import eventually
@@ -45,33 +47,18 @@ def face_video(path: Path) -> Path:
     return write_y4m(path, frames)
 
 
-async def simulated_phone(
-    base_url: str, redis: Redis, keys: Keys, attempt_id: int, token: str, uploads: list[str]
-) -> None:
+async def simulated_phone(ws_url: str, token: str, uploads: list[int]) -> None:
     """Answer every capture request of the attempt with a photo (two people: H6)."""
     photo = jpeg_of(picture_with_faces(2))
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(keys.channel(attempt_id))
+    phone = await DeviceClient.connect(ws_url, "phone", token)
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    continue
-                # the hub's envelope: the items for a phone uploading over HTTP
-                for data in messages_to(message["data"], CAPTURE):
-                    if data.get("type") != "capture":
-                        continue
-                    response = await client.post(
-                        "/api/rtc/phone-photo",
-                        params={"capture_id": data["capture_id"]},
-                        content=photo,
-                        headers={"Authorization": f"Bearer {token}"},
-                    )
-                    assert response.status_code == 201, response.text
-                    uploads.append(data["capture_id"])
+        while True:
+            capture = await phone.wait_for_forever("capture")
+            reply = await send_photo(phone, capture["request_id"], photo)
+            assert reply["type"] == "ack", reply
+            uploads.append(capture["request_id"])
     finally:
-        await pubsub.aclose()
+        await phone.close()
 
 
 async def pairs(pool: asyncpg.Pool, attempt_id: int, reason: str) -> list[list[asyncpg.Record]]:
@@ -106,7 +93,7 @@ async def test_chromium_camera_gives_random_and_violation_dual_snapshots(
         paper_id = await demo_paper_id(conn, "mock")
         user_id = await conn.fetchval("SELECT id FROM users WHERE username = 'demo_candidate'")
     login = await login_cookies(pool, user_id)
-    registry: PeerRegistry = rtc_server.app.state.res.components["rtc"]
+    registry: PeerRegistry = rtc_server.rtc
     keys = Keys(rtc_settings.redis_prefix)
     video = face_video(tmp_path / "face.y4m")
     uploads: list[str] = []
@@ -138,9 +125,7 @@ async def test_chromium_camera_gives_random_and_violation_dual_snapshots(
             phone_token = sign_device_token(
                 rtc_settings.secret_key, attempt_id, "phone", time.time(), 600
             )
-            phone = asyncio.create_task(
-                simulated_phone(rtc_server.url, redis, keys, attempt_id, phone_token, uploads)
-            )
+            phone = asyncio.create_task(simulated_phone(rtc_server.ws_url, phone_token, uploads))
 
             async def live() -> bool:
                 return registry.camera_state(attempt_id) == "live"
@@ -162,13 +147,13 @@ async def test_chromium_camera_gives_random_and_violation_dual_snapshots(
             for row in random_pair:
                 assert (root / row["path"]).read_bytes()[:3] == b"\xff\xd8\xff"
 
-            # a violation takes a dual snapshot at once
-            capture_id = registry.snapshot_now(attempt_id, "violation")
-            assert capture_id is not None
+            # a violation takes a dual snapshot at once, linked to it by index (H10)
+            now = time.time()
+            await rtc_server.hub.event(attempt_id, lambda s: s.click_outside(now), now)
             violation_pairs = await eventually(
                 lambda: pairs(pool, attempt_id, "violation"), within=20
             )
-            assert capture_id in {group[0]["capture_id"] for group in violation_pairs}
+            assert {r["violation_idx"] for r in violation_pairs[0]} == {1}
 
             # a network drop: the hub loses the peer; the page offers again
             # with its client id and the camera comes back on a new peer
@@ -197,10 +182,9 @@ async def test_chromium_camera_gives_random_and_violation_dual_snapshots(
             async def camera_events() -> list[str]:
                 entries = await redis.xrange(stream)
                 data = [json.loads(f[b"data"]) for _, f in entries if f[b"kind"] == b"camera"]
-                # the ingest's measurements; the session's own camera records
-                # (the hub's D1 state, fed from them) carry "previous"
-                states = [d["state"] for d in data if "previous" not in d]
-                return states if states and states[-1] in ("stalled", "ended") else []
+                # the session's camera records of what the ingest measured (H9)
+                states = [d["state"] for d in data if d.get("source") == "measured"]
+                return states if states and states[-1] == "lost" else []
 
             states = await eventually(camera_events)
             assert "live" in states

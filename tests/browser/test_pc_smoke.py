@@ -69,7 +69,7 @@ async def test_pc_page_sends_camera_and_heartbeats(
 
             row = await eventually(pc_snapshot, within=30)
             # snapshots.path is relative to the content-addressed store's root
-            root = server.app.state.res.settings.data_dir / "snapshots"
+            root = server.base.settings.data_dir / "snapshots"
             assert (root / row["path"]).read_bytes()[:3] == b"\xff\xd8\xff"
             assert (row["width"], row["height"]) == (640, 480)
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from exam_api.attempts import end_attempt
-from exam_api.errors import ApiError
 from tests.support.devices import Devices
 from tests.support.live import LiveServer
 from tests.support.papers import (
@@ -226,41 +225,26 @@ async def test_one_running_attempt_at_a_time(server: LiveServer, pool: asyncpg.P
         assert (r.status_code, r.json()["error"]) == (409, "another_attempt_running")
 
 
-async def test_hub_hooks_gate_answers_and_hear_ends(
+async def test_a_submit_over_http_ends_the_attempt_through_the_hub(
     server: LiveServer, pool: asyncpg.Pool, devices: Devices
 ) -> None:
-    """The hub may veto an answer (rule D1: both cameras live) and hears of ends made here."""
+    """Every end goes through the hub's one path (rule E4): the devices hear
+    of a submit made over HTTP at once, and a second submit changes nothing."""
     user_id, attempt_id, qids = await _started(server, pool, devices)
-    components = server.app.state.res.components
-    saved = {name: components.get(name) for name in ("answer_gate", "attempt_ended")}
-    gated: list[int] = []
-    ended: list[int] = []
-
-    async def gate(aid: int) -> None:
-        gated.append(aid)
-        if len(gated) == 2:
-            raise ApiError(409, "cameras_not_live", "请先开启电脑和手机摄像头")
-
-    async def hook(aid: int) -> None:
-        ended.append(aid)
-
-    components["answer_gate"], components["attempt_ended"] = gate, hook
-    try:
-        async with await client_for(server.url, pool, user_id) as http:
-            base = f"/api/attempts/{attempt_id}/answers"
-            assert (await http.put(f"{base}/{qids[0]}", json={"answer": "A"})).status_code == 200
-            r = await http.put(f"{base}/{qids[1]}", json={"answer": "AB"})
-            assert (r.status_code, r.json()["error"]) == (409, "cameras_not_live")
-            await http.post(f"/api/attempts/{attempt_id}/submit")
-            await http.post(f"/api/attempts/{attempt_id}/submit")
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                components.pop(name, None)
-            else:
-                components[name] = value
-    assert gated == [attempt_id, attempt_id]
-    assert ended == [attempt_id]  # once: the second submit found it ended
+    pc, phone = devices.opened[-1]
+    async with await client_for(server.url, pool, user_id) as http:
+        base = f"/api/attempts/{attempt_id}/answers"
+        assert (await http.put(f"{base}/{qids[0]}", json={"answer": "A"})).status_code == 200
+        first = await http.post(f"/api/attempts/{attempt_id}/submit")
+        assert first.status_code == 200 and first.json()["end_reason"] == "submitted"
+        for device in (pc, phone):
+            assert (await device.wait_for("ended"))["reason"] == "submitted"
+        again = await http.post(f"/api/attempts/{attempt_id}/submit")
+        assert again.json()["ended_at"] == first.json()["ended_at"]
+        r = await http.put(f"{base}/{qids[1]}", json={"answer": "AB"})
+        assert (r.status_code, r.json()["error"]) == (409, "attempt_ended")
+    state = await server.hub.store.load(attempt_id)
+    assert '"s":"ended"' in state.state
 
 
 async def test_every_acknowledged_answer_is_scored_even_racing_the_end(

@@ -11,8 +11,6 @@ from redis.asyncio import Redis
 
 from exam_api import documents, ratelimit, uploads
 from exam_api.housekeeping import Housekeeper, sweep_once
-from hub.keys import Keys
-from proctor.resources import Resources
 from proctor.settings import Settings
 from tests.support import files
 from tests.support.accounts import known_captcha, signed_in_client, unique_phone
@@ -42,8 +40,7 @@ async def test_sweep_deletes_only_expired_rows(pool: asyncpg.Pool, tmp_path: Pat
 async def test_housekeeper_starts_and_stops(
     pool: asyncpg.Pool, redis: Redis, settings: Settings
 ) -> None:
-    res = Resources(settings=settings, pool=pool, redis=redis, keys=Keys(settings.redis_prefix))
-    keeper = Housekeeper(res, interval_s=0.01)
+    keeper = Housekeeper(pool, settings.data_dir, interval_s=0.01)
     await keeper.start()
     await asyncio.sleep(0.05)
     await keeper.stop()

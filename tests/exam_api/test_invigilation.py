@@ -13,6 +13,7 @@ import websockets
 
 from exam_api.demo import DEMO_CLASS, seed_demo
 from proctor.settings import Settings
+from tests.support.devices import live_pair
 from tests.support.hub_client import DeviceClient, HubAttempt
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer
@@ -21,11 +22,16 @@ from tests.support.users import create_user, login_cookies
 
 
 async def _devices(server: LiveServer, attempt: HubAttempt) -> tuple[DeviceClient, DeviceClient]:
-    """Both devices connected with live cameras (rule D1)."""
-    pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
-    phone = await DeviceClient.connect(server.ws_url, "phone", attempt.phone_token)
-    for device in (pc, phone):
-        assert (await device.call("camera", state="live"))["type"] == "ack"
+    """Both devices connected with live cameras as measured (rules D1, H9);
+    the PC's camera peer closes with the PC client."""
+    pc, phone, peer = await live_pair(server.ws_url, attempt.pc_token, attempt.phone_token)
+    close_socket = pc.close
+
+    async def close_both() -> None:
+        await peer.close()
+        await close_socket()
+
+    pc.close = close_both  # type: ignore[method-assign]
     return pc, phone
 
 

@@ -14,9 +14,10 @@ import numpy as np
 from aiortc import RTCPeerConnection
 from redis.asyncio import Redis
 
-from hub.fanout import RTC, messages_to
+from hub.fanout import RTC
 from hub.keys import Keys
 from proctor.settings import Settings
+from tests.support.channels import messages_to
 from tests.support.faces import picture_with_faces
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer
@@ -57,7 +58,7 @@ async def test_live_frame_and_frame_rate_for_the_watched_tile(
         if data.get("type") == "rate":
             rates.append(data["max_framerate"])
 
-    registry: PeerRegistry = rtc_server.app.state.res.components["rtc"]
+    registry: PeerRegistry = rtc_server.rtc
     try:
         await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import asyncpg
 
-from exam_api.timeline import _object, snapshots_around
+from exam_api.timeline import _object, snapshots_of
 from proctor.settings import Settings
+from tests.support.devices import phone_proves_camera, send_photo
 from tests.support.hub_client import DeviceClient
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer
@@ -18,12 +19,18 @@ from tests.support.users import create_user
 from tests.support.waits import eventually
 
 
-def test_snapshots_around_a_violation() -> None:
-    # rule H3: both cameras' snapshots from 30 s before to 30 s after
-    shots = [{"id": i, "t": t} for i, t in enumerate([0.0, 69.0, 75.0, 100.0, 131.0, 200.0])]
-    assert snapshots_around(shots, 100.0, 100.5) == [2, 3]
-    assert snapshots_around(shots, 100.0, None) == [2, 3]
-    assert snapshots_around(shots, 70.0, 101.0) == [1, 2, 3, 4]
+def test_a_violation_keeps_the_snapshots_linked_to_it_by_index() -> None:
+    # rules H3, H10: by the violation's index, not by a time window (a random
+    # snapshot a second later is not its evidence)
+    shots = [
+        {"id": 1, "t": 100.0, "violation": None},
+        {"id": 2, "t": 100.1, "violation": 1},
+        {"id": 3, "t": 100.2, "violation": 1},
+        {"id": 4, "t": 160.0, "violation": 2},
+    ]
+    assert snapshots_of(shots, 1) == [2, 3]
+    assert snapshots_of(shots, 2) == [4]
+    assert snapshots_of(shots, 3) == []
 
 
 async def _snapshot(
@@ -63,10 +70,12 @@ async def test_timeline_puts_events_violations_snapshots_and_end_on_one_axis(
     pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
     phone = await DeviceClient.connect(server.ws_url, "phone", attempt.phone_token)
     try:
-        for device in (pc, phone):
-            await device.call("camera", state="live")
+        await phone_proves_camera(phone)  # rule H9: a photo, not a word
         for cause in ("visibility", "blur"):
             await pc.call("focus", state="lost", cause=cause)
+        # rule H10: the violation's phone photo, requested by the same commit
+        capture = await phone.wait_for("capture", reason="violation")
+        assert (await send_photo(phone, capture["request_id"]))["type"] == "ack"
         await pc.call("focus", state="back")
         now = datetime.now(UTC)
         near_pc = await _snapshot(pool, aid, "pc", now - timedelta(seconds=5), 0)
@@ -100,9 +109,18 @@ async def test_timeline_puts_events_violations_snapshots_and_end_on_one_axis(
     assert violation["kind"] == "tab_hidden" and violation["label"] == "切换页面或窗口"
     assert violation["forgiven"] is True and violation["forgive_reason"] == "网络弹窗"
     assert violation["forgiven_by"] == "监考员甲"
-    assert set(violation["snapshot_ids"]) == {near_pc, near_phone}
+    # its own evidence by index; the rows merely near it in time are not (H10)
+    linked = [s for s in data["snapshots"] if s["id"] in violation["snapshot_ids"]]
+    assert [(s["device"], s["reason"], s["violation"]) for s in linked] == [
+        ("phone", "violation", 1)
+    ]
+    assert near_pc not in violation["snapshot_ids"] and near_phone not in violation["snapshot_ids"]
     flags = {s["id"]: s["face_flag"] for s in data["snapshots"]}
-    assert flags == {near_pc: "none", near_phone: "several", far: "one"}  # rule H6: flags
+    assert {i: flags[i] for i in (near_pc, near_phone, far)} == {
+        near_pc: "none",
+        near_phone: "several",
+        far: "one",
+    }  # rule H6: flags
     assert data["end"]["reason"] == "invigilator" and data["end"]["label"] == "监考员结束考试"
     actions = [(a["action"], a["reason"], a["by"]["real_name"]) for a in data["actions"]]
     assert actions == [

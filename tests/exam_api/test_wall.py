@@ -36,7 +36,7 @@ def _live_session(attempt_id: int, at: float) -> Session:
     s = Session(attempt_id=attempt_id, started_at=T0, deadline_at=T0 + 3600)
     for device in ("pc", "phone"):
         s.connect(device, at)
-        s.camera(device, Camera.LIVE, at)
+        s.camera_measured(device, Camera.LIVE, at)
     return s
 
 
@@ -67,7 +67,7 @@ def test_violations_and_an_open_switch_raise_the_risk() -> None:
 def test_lost_and_asleep_cameras_and_outages() -> None:
     # rules H1, H2: a lost camera and a dropped socket are risks, not violations
     s = _live_session(1, T0)
-    s.camera("pc", Camera.LOST, T0 + 5)
+    s.camera_measured("pc", Camera.LOST, T0 + 5)
     s.disconnect("phone", T0 + 6)  # the phone camera becomes lost with its socket
     tile = build_tile(_facts(1), s, {}, T0 + 7)
     assert tile["violations"] == 0
@@ -76,7 +76,7 @@ def test_lost_and_asleep_cameras_and_outages() -> None:
     assert set(tile["risk_reasons"]) == {"camera_lost", "disconnected"}
     assert tile["risk"] == 2 * POINTS["camera_lost"] + POINTS["disconnected"]
     asleep = _live_session(2, T0)
-    asleep.camera("phone", Camera.ASLEEP, T0 + 5)
+    asleep.camera_hint("phone", Camera.ASLEEP, T0 + 5)
     assert build_tile(_facts(2), asleep, {}, T0 + 7)["risk_reasons"] == ["camera_asleep"]
 
 

@@ -14,29 +14,35 @@ import pytest
 from redis.asyncio import Redis
 
 from hub.deadlines import DeadlineScheduler
-from hub.keys import Keys
 from hub.live import Hub
-from proctor.resources import Resources
 from proctor.settings import Settings
+from tests.support.clock import FakeClock
+from tests.support.components import started_hub
 from tests.support.hub_client import new_attempt
 
 
 @pytest.fixture
-async def fresh_hub(settings: Settings, pool: asyncpg.Pool, redis: Redis) -> AsyncIterator[Hub]:
-    """A hub process that has just started: no attempt in memory."""
-    res = Resources(settings=settings, pool=pool, redis=redis, keys=Keys(settings.redis_prefix))
-    hub = Hub(res)
-    await hub.start()
-    yield hub
-    await hub.stop()
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def fresh_hub(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, clock: FakeClock
+) -> AsyncIterator[Hub]:
+    """A hub process that has just started: no attempt in memory; its clock
+    is the test's."""
+    async with started_hub(settings, pool, redis, clock=clock) as parts:
+        yield parts.hub
 
 
 async def test_a_restarted_hub_ends_overdue_attempts(
-    fresh_hub: Hub, pool: asyncpg.Pool, settings: Settings, redis: Redis
+    fresh_hub: Hub, pool: asyncpg.Pool, settings: Settings, redis: Redis, clock: FakeClock
 ) -> None:
     attempt = await new_attempt(pool, settings, time_limit_s=600)
     later = time.time() + 601  # the scheduler's clock: past this attempt's deadline
-    scheduler = DeadlineScheduler(fresh_hub, clock=lambda: later)
+    clock.set(later)
+    scheduler = DeadlineScheduler(fresh_hub)
     assert attempt.attempt_id not in fresh_hub.attempts
     ended = await scheduler.run_once()
     assert ended >= 1
@@ -66,7 +72,7 @@ async def _due(pool: asyncpg.Pool, now: float) -> list[tuple[int, float]]:
 
 
 async def test_an_attempt_whose_devices_are_all_gone_is_abandoned(
-    fresh_hub: Hub, pool: asyncpg.Pool, settings: Settings
+    fresh_hub: Hub, pool: asyncpg.Pool, settings: Settings, clock: FakeClock
 ) -> None:
     # both devices gone for the rules' abandon_after_s: the attempt ends even
     # though nobody is there to send an event
@@ -77,7 +83,8 @@ async def test_an_attempt_whose_devices_are_all_gone_is_abandoned(
     await fresh_hub.apply(live, lambda s: s.disconnect("pc", t0 + 1, "c1"), now=t0 + 1)
     fresh_hub.release(live)
     later = t0 + 1 + fresh_hub.rules.abandon_after_s + 1
-    await DeadlineScheduler(fresh_hub, clock=lambda: later).run_once()
+    clock.set(later)
+    await DeadlineScheduler(fresh_hub).run_once()
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT status, end_reason FROM attempts WHERE id = $1", attempt.attempt_id

@@ -1,6 +1,7 @@
-"""One envelope on an attempt's channel for the hub and the WebRTC ingest
-(rule H8): a normal dual-camera exam publishes nothing the hub's fan-out
-cannot read, and every reader still gets its messages."""
+"""One envelope on an attempt's channel and one channel router per process
+for the hub and the WebRTC ingest (rule H8): each item reaches the handler
+of its ``to``, a normal dual-camera exam publishes nothing the router cannot
+read, and every reader still gets its messages."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pytest
 import websockets
 from aiortc import RTCPeerConnection
 from PIL import Image
+from redis.asyncio import Redis
 
-from hub.fanout import CAPTURE, RTC, WATCHERS, envelope, messages_to, unpack
+from hub.fanout import KICK, RTC, WATCHERS, ChannelRouter, envelope, unpack
+from hub.keys import Keys
 from hub.protocol import encode_photo
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient
@@ -36,14 +39,27 @@ __all__ = ["rtc_server", "rtc_settings"]
 WAIT_S = 20.0  # a wait for a message, never a timing assertion
 
 
-def test_envelope_items_are_read_by_their_reader_only() -> None:
-    text = envelope((WATCHERS, {"type": "snapshot"}), (RTC, {"type": "rtc.watch", "watched": True}))
-    assert messages_to(text, RTC) == [{"type": "rtc.watch", "watched": True}]
-    assert messages_to(text, WATCHERS) == [{"type": "snapshot"}]
-    assert messages_to(text, CAPTURE) == []
-    # a bare object is no envelope (what the ingest used to publish)
+def test_each_item_reaches_the_handler_of_its_target_only() -> None:
+    router = ChannelRouter(Redis(), Keys("t"))  # dispatch needs no connection
+    got: dict[str, list[tuple[int, list[str]]]] = {"hub": [], "rtc": []}
+    router.route(
+        (WATCHERS, "pc", KICK), lambda a, items: got["hub"].append((a, [i["to"] for i in items]))
+    )
+    router.route((RTC,), lambda a, items: got["rtc"].append((a, [i["m"]["type"] for i in items])))
+    text = envelope(
+        (WATCHERS, {"type": "snapshot"}),
+        (RTC, {"type": "rtc.snapshot", "capture_id": "7.violation.1.1"}),
+        ("pc", {"type": "violation"}),
+        ("nobody", {"type": "x"}),  # a target without a handler is skipped
+    )
+    items = unpack(text)
+    assert items is not None
+    router.dispatch(7, items)
+    assert got == {"hub": [(7, [WATCHERS, "pc"])], "rtc": [(7, ["rtc.snapshot"])]}
+    with pytest.raises(ValueError):
+        router.route((RTC,), lambda a, items: None)  # one owner per target
+    # a bare object is no envelope
     assert unpack(json.dumps({"type": "camera"})) is None
-    assert messages_to(json.dumps({"type": "camera"}), WATCHERS) == []
 
 
 async def _recv(ws: websockets.ClientConnection) -> dict[str, Any]:
@@ -66,9 +82,10 @@ async def test_a_dual_camera_exam_logs_no_fanout_error(
     # rules E2, H4, H8: the camera peer's snapshots, camera states and watch
     # commands share the channel with the hub's own messages
     caplog.set_level(logging.WARNING, logger="hub.fanout")
+    # one pub/sub connection for the whole process (the router's)
     room = await room_with_attempts(pool, rtc_settings, ["子"])
     attempt = room.attempts[0]
-    registry: PeerRegistry = rtc_server.app.state.res.components["rtc"]
+    registry: PeerRegistry = rtc_server.rtc
     login = await login_cookies(pool, room.invigilator.id)
     cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
     watch_url = f"{rtc_server.ws_url}/ws/watch?attempt={attempt.attempt_id}"
@@ -91,7 +108,7 @@ async def test_a_dual_camera_exam_logs_no_fanout_error(
             assert (await _recv(watch))["type"] == "state"
             await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
             # the start snapshot (rule E2): the phone is asked over its socket …
-            capture = await phone.wait_for("capture")
+            capture = await phone.wait_for("capture", reason="start")
             phone.seq += 1
             await phone.ws.send(encode_photo(phone.seq, capture["request_id"], _jpeg()))
             assert (await phone.wait_for("ack", seq=phone.seq))["type"] == "ack"

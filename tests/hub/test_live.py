@@ -16,8 +16,8 @@ import websockets
 from redis.asyncio import Redis
 
 from exam_api.assignments import assign, attempt_class_id
-from hub.session import Rules
 from proctor.settings import Settings
+from tests.support.devices import pc_camera, phone_proves_camera
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
 from tests.support.live import LiveServer, start_live_server
 from tests.support.users import create_user, login_cookies
@@ -32,14 +32,6 @@ async def server_b(settings: Settings, server: LiveServer) -> AsyncIterator[Live
     live = await start_live_server(settings)
     yield live
     await live.stop()
-
-
-@pytest.fixture(autouse=True)
-def short_debounce(server: LiveServer, server_b: LiveServer) -> None:
-    """Rule H3's debounce window, shortened so that switches a test makes
-    0.1 s apart count as separate switches (the rule itself is unit-tested)."""
-    for live in (server, server_b):
-        live.app.state.res.components["hub"].rules = Rules(debounce_s=DEBOUNCE_S)
 
 
 @pytest.fixture
@@ -160,9 +152,11 @@ async def test_pc_and_phone_on_two_hub_processes_agree(
     pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
     phone = await DeviceClient.connect(server_b.ws_url, "phone", attempt.phone_token)
     try:
-        assert (await phone.call("camera", state="live"))["type"] == "ack"
-        assert (await pc.call("camera", state="live"))["type"] == "ack"
+        # the phone's photo on process B, the PC's video on process A (H9)
+        assert (await phone_proves_camera(phone))["type"] == "ack"
+        peer = await pc_camera(server.ws_url, attempt.pc_token)
         state = await pc.wait_for("state", can_answer=True)
+        await peer.close()
         assert state["devices"]["phone"]["camera"] == "live"
         # both processes count violations into one ledger
         await pc.call("click_outside")

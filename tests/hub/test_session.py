@@ -18,8 +18,8 @@ def live_session() -> Session:
     session = make_session()
     session.connect("pc", T0 + 1)
     session.connect("phone", T0 + 2)
-    session.camera("pc", Camera.LIVE, T0 + 3)
-    session.camera("phone", Camera.LIVE, T0 + 4)
+    session.camera_measured("pc", Camera.LIVE, T0 + 3)
+    session.camera_measured("phone", Camera.LIVE, T0 + 4)
     return session
 
 
@@ -152,7 +152,7 @@ def test_events_after_the_end_are_refused() -> None:
         lambda: session.heartbeat("pc", T0 + 31),
         lambda: session.submit(T0 + 31),
         lambda: session.connect("phone", T0 + 31),
-        lambda: session.camera("pc", Camera.LOST, T0 + 31),
+        lambda: session.camera_measured("pc", Camera.LOST, T0 + 31),
     ):
         with pytest.raises(SessionEnded):
             event()
@@ -191,13 +191,13 @@ def test_answering_needs_both_cameras_live() -> None:
     session.connect("pc", T0 + 1)
     session.connect("phone", T0 + 1)
     assert not session.can_answer(T0 + 2)
-    session.camera("pc", Camera.LIVE, T0 + 2)
+    session.camera_measured("pc", Camera.LIVE, T0 + 2)
     with pytest.raises(NotAllowed):
         session.check_answer(T0 + 3)
-    out = session.camera("phone", Camera.LIVE, T0 + 3)
+    out = session.camera_measured("phone", Camera.LIVE, T0 + 3)
     assert messages(out, "state")[0]["can_answer"] is True
     session.check_answer(T0 + 4)
-    session.camera("phone", Camera.ASLEEP, T0 + 5)
+    session.camera_hint("phone", Camera.ASLEEP, T0 + 5)
     assert not session.can_answer(T0 + 6)
 
 
@@ -266,12 +266,12 @@ def test_a_device_back_in_time_keeps_the_attempt() -> None:
 def test_phone_camera_asleep_is_its_own_state() -> None:
     # rule H2: a lost or sleeping phone camera is its own state, shown to all
     session = live_session()
-    out = session.camera("phone", Camera.ASLEEP, T0 + 10)
+    out = session.camera_hint("phone", Camera.ASLEEP, T0 + 10)
     [state] = messages(out, "state")
     assert state["devices"]["phone"]["camera"] == "asleep"  # type: ignore[index]
     assert out.sends[0].to == "all"
     with pytest.raises(NotAllowed):
-        session.camera("pc", Camera.ASLEEP, T0 + 11)
+        session.camera_hint("pc", Camera.ASLEEP, T0 + 11)
 
 
 def test_phone_socket_drop_marks_its_camera_lost() -> None:

@@ -121,7 +121,7 @@ async def test_pc_video_yields_a_stored_jpeg(
     # The demo candidate's attempt is shared with earlier browser tests: their
     # page's camera peer must have stopped (no frames for 2 s) before a new
     # page may take over; a live one would rightly be kept (409 peer_exists).
-    registry = server.app.state.res.components["rtc"]
+    registry = server.rtc
 
     async def no_live_camera() -> bool:
         return registry.camera_state(attempt_id) != "live"

@@ -100,6 +100,15 @@ class DeviceClient:
                 self.inbox.remove(message)
                 return message
 
+    async def wait_for_forever(self, kind: str) -> dict[str, Any]:
+        """The next server message of this type, however long it takes (a
+        simulated device waiting for requests; cancel the task to stop)."""
+        while True:
+            try:
+                return await self.wait_for(kind)
+            except TimeoutError:
+                continue
+
     async def call(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Send a message and wait for its ack (or an error naming its seq)."""
         seq = await self.send(kind, **fields)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
+from hub.live import Hub
 from proctor.app import create_app
+from proctor.clock import Clock
 from proctor.server import server_config
 from proctor.settings import Settings
+from proctor.state import Base
+from webrtc.ingest import PeerRegistry
 
 
 def free_port() -> int:
@@ -33,11 +38,32 @@ class LiveServer:
         self.server.should_exit = True
         await asyncio.wait_for(self.task, timeout=15)
 
+    # What the wiring built, for tests that read a component (never swap one).
+    @property
+    def _state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.server.lifespan.state  # type: ignore[attr-defined]
+        return state
 
-async def start_live_server(settings: Settings) -> LiveServer:
+    @property
+    def base(self) -> Base:
+        value: Base = self._state["base"]
+        return value
+
+    @property
+    def hub(self) -> Hub:
+        value: Hub = self._state["hub"]
+        return value
+
+    @property
+    def rtc(self) -> PeerRegistry:
+        value: PeerRegistry = self._state["rtc"]
+        return value
+
+
+async def start_live_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
     """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
     port = free_port()
-    app = create_app(settings)
+    app = create_app(settings, clock)
     config = server_config(app, "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

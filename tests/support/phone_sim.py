@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 
 from hub.tokens import sign_device_token
+from tests.support.devices import phone_proves_camera
 from tests.support.hub_client import DeviceClient
 
 HEARTBEAT_S = 5.0
@@ -20,7 +21,7 @@ async def live_phone(ws_url: str, secret: bytes, attempt_id: int) -> AsyncIterat
     """The attempt's phone, connected, started, camera live, until the block ends."""
     token = sign_device_token(secret, attempt_id, "phone", time.time(), 3600)
     phone = await DeviceClient.connect(ws_url, "phone", token)
-    await phone.call("camera", state="live")
+    await phone_proves_camera(phone)
 
     async def beat() -> None:
         while True:

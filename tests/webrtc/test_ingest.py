@@ -18,23 +18,26 @@ import httpx
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 import webrtc.snapshots
 from hub import wall
-from hub.fanout import CAPTURE, messages_to
+from hub.captures import CaptureId
+from hub.fanout import RTC, envelope
 from hub.keys import Keys
 from hub.wall import LEASE_S
-from proctor.resources import Resources
+from proctor.clock import SystemClock
 from proctor.settings import Settings
+from tests.support.components import started_hub
+from tests.support.devices import send_photo
 from tests.support.faces import jpeg_of, picture_with_faces
+from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
 from tests.support.rtc_attempts import RtcAttempt, open_attempt
 from tests.support.rtc_peers import FakeCamera
 from tests.support.sdp import without_codec
 from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
-from webrtc.commands import request_snapshot, request_watch
+from webrtc.commands import request_watch
 from webrtc.ingest import LEASE_CHECK_EVERY_S, AttemptMedia, PeerRegistry
 from webrtc.loopback import enable_loopback_candidates
 from webrtc.schedule import SnapshotSchedule
@@ -91,7 +94,7 @@ async def client(rtc_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def registry_of(server: LiveServer) -> PeerRegistry:
-    registry: PeerRegistry = server.app.state.res.components["rtc"]
+    registry: PeerRegistry = server.rtc
     return registry
 
 
@@ -106,13 +109,11 @@ async def test_start_random_and_violation_snapshots_with_the_phone_photo(
     rtc_server: LiveServer,
     client: httpx.AsyncClient,
     pool: asyncpg.Pool,
-    redis: Redis,
     rtc_settings: Settings,
 ) -> None:
     attempt = await open_attempt(pool, rtc_settings)
-    channel = Keys(rtc_settings.redis_prefix).channel(attempt.id)
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(channel)
+    pc = await DeviceClient.connect(rtc_server.ws_url, "pc", attempt.pc_token)
+    phone = await DeviceClient.connect(rtc_server.ws_url, "phone", attempt.phone_token)
     page = await connect_page(client, attempt)
     registry = registry_of(rtc_server)
     try:
@@ -124,37 +125,27 @@ async def test_start_random_and_violation_snapshots_with_the_phone_photo(
             }
 
         await eventually(pc_reasons, within=30)
-        assert registry.snapshot_now(attempt.id, "violation") is not None
-
-        async def violation_row() -> list[asyncpg.Record]:
-            return [r for r in await snapshots(pool, attempt.id) if r["reason"] == "violation"]
-
-        (violation,) = await eventually(violation_row, within=15)
         # the page was asked for its low frame rate while nobody watches
         assert page.rates[:1] == [3]
         registry.set_watched(attempt.id, True)
         await eventually(lambda: _async(page.rates[-1:] == [15]))
 
-        # the phone got a capture request for the same moment and answers it
-        capture_id = violation["capture_id"]
-        requests = await eventually(lambda: capture_requests(pubsub, capture_id))
-        assert requests[0]["reason"] == "violation"
-        response = await client.post(
-            "/api/rtc/phone-photo",
-            params={"capture_id": capture_id},
-            content=jpeg_of(picture_with_faces(2)),
-            headers={"Authorization": f"Bearer {attempt.phone_token}"},
-        )
-        assert response.status_code == 201, response.text
-        assert response.json()["reason"] == "violation"
+        # rule H10: a violation's dual snapshot is ordered by the commit that
+        # counts it: the phone is asked, the PC frame is taken by the peer's process
+        assert (await pc.call("click_outside"))["type"] == "ack"
+        capture = await phone.wait_for("capture", reason="violation")
+        reply = await send_photo(phone, capture["request_id"], jpeg_of(picture_with_faces(2)))
+        assert reply["type"] == "ack", reply
 
-        # both images on disk, linked by capture id, face flags filled in (H6)
+        # both images on disk, linked by capture id and violation index, face flags (H6)
         async def pair() -> list[asyncpg.Record]:
-            rows = [r for r in await snapshots(pool, attempt.id) if r["capture_id"] == capture_id]
+            rows = [r for r in await snapshots(pool, attempt.id) if r["violation_idx"] == 1]
             return rows if len(rows) == 2 and all(r["faces"] is not None for r in rows) else []
 
         rows = await eventually(pair, within=15)
         by_device = {r["device"]: r for r in rows}
+        assert by_device["pc"]["capture_id"] == by_device["phone"]["capture_id"]
+        assert by_device["pc"]["reason"] == by_device["phone"]["reason"] == "violation"
         assert by_device["pc"]["faces"] == 1
         assert by_device["phone"]["faces"] == 2
         assert (by_device["pc"]["width"], by_device["pc"]["height"]) == (640, 480)
@@ -164,20 +155,9 @@ async def test_start_random_and_violation_snapshots_with_the_phone_photo(
             assert path.read_bytes()[:3] == b"\xff\xd8\xff"
             assert re.fullmatch(r"[0-9a-f]{2}/[0-9a-f]{64}\.jpg", row["path"])
     finally:
-        await pubsub.aclose()
         await page.pc.close()
-
-
-async def capture_requests(pubsub: PubSub, capture_id: str) -> list[dict[str, str]]:
-    """Capture requests for ``capture_id`` among the messages waiting now."""
-    found = []
-    while (message := await pubsub.get_message(timeout=0.05)) is not None:
-        if message["type"] == "message":
-            # one envelope for every reader of the channel (hub/fanout.py)
-            for data in messages_to(message["data"], CAPTURE):
-                if data.get("type") == "capture" and data["capture_id"] == capture_id:
-                    found.append(data)
-    return found
+        await pc.close()
+        await phone.close()
 
 
 async def _async(value: bool) -> bool:
@@ -191,7 +171,8 @@ async def test_camera_loss_is_recorded_in_the_attempt_stream(
     redis: Redis,
     rtc_settings: Settings,
 ) -> None:
-    # rules D1/H2: the hub learns the PC camera state (live, then lost)
+    # rules D1/H2/H9: the hub learns the PC camera state the ingest measures
+    # (live, then lost), recorded in the session's own stream
     attempt = await open_attempt(pool, rtc_settings)
     page = await connect_page(client, attempt)
     registry = registry_of(rtc_server)
@@ -203,8 +184,8 @@ async def test_camera_loss_is_recorded_in_the_attempt_stream(
     async def states() -> list[str]:
         entries = await redis.xrange(stream)
         data = [json.loads(f[b"data"]) for _, f in entries if f[b"kind"] == b"camera"]
-        out = [d["state"] for d in data if d.get("source") == "rtc"]
-        return out if out and out[-1] in ("stalled", "ended") else []
+        out = [d["state"] for d in data if d.get("source") == "measured"]
+        return out if out and out[-1] == "lost" else []
 
     seen = await eventually(states)
     assert seen[0] == "live"
@@ -278,58 +259,6 @@ async def test_bad_offers_get_clear_errors_and_change_nothing(
         await data_pc.close()
 
 
-async def test_bad_phone_photos_are_refused_and_nothing_is_stored(
-    rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
-) -> None:
-    attempt = await open_attempt(pool, rtc_settings)
-    other = await open_attempt(pool, rtc_settings)
-    registry = registry_of(rtc_server)
-    foreign_capture = registry.snapshots.new_capture_id(other.id, "random", _now_ms())
-    own_capture = registry.snapshots.new_capture_id(attempt.id, "random", _now_ms())
-    photo = jpeg_of(picture_with_faces(1))
-    auth = {"Authorization": f"Bearer {attempt.phone_token}"}
-    cases = [
-        ({"capture_id": own_capture}, b"GIF89a not a jpeg", auth, 400, "bad_photo"),
-        (
-            {"capture_id": own_capture},
-            b"\xff\xd8\xff" + bytes(30 * 1024 * 1024),
-            auth,
-            413,
-            "photo_too_large",
-        ),
-        ({"capture_id": foreign_capture}, photo, auth, 403, "wrong_attempt"),
-        ({"capture_id": own_capture[:-2] + "00"}, photo, auth, 400, "bad_request"),
-        ({}, photo, auth, 400, "bad_request"),
-        ({"reason": "random"}, photo, auth, 400, "bad_request"),
-        (
-            {"capture_id": own_capture},
-            photo,
-            {"Authorization": f"Bearer {attempt.pc_token}"},
-            403,
-            "wrong_device",
-        ),
-        ({"capture_id": own_capture}, photo, {}, 401, "bad_token"),
-    ]
-    for params, body, headers, status, code in cases:
-        response = await client.post(
-            "/api/rtc/phone-photo", params=params, content=body, headers=headers
-        )
-        assert (response.status_code, response.json()["error"]) == (status, code), params
-    assert await snapshots(pool, attempt.id) == []
-    assert await snapshots(pool, other.id) == []
-    # and a good one is accepted: the phone's own photo at the start (rule D4)
-    response = await client.post(
-        "/api/rtc/phone-photo", params={"reason": "start"}, content=photo, headers=auth
-    )
-    assert response.status_code == 201, response.text
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
-
-
 async def test_snapshot_listing_and_audited_deletion(
     rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
 ) -> None:
@@ -337,13 +266,13 @@ async def test_snapshot_listing_and_audited_deletion(
     picture = picture_with_faces(0)
     picture[:8, :8] = list(secrets.token_bytes(3))  # a file no other test shares
     photo = jpeg_of(picture)
-    response = await client.post(
-        "/api/rtc/phone-photo",
-        params={"reason": "return_to_page"},
-        content=photo,
-        headers={"Authorization": f"Bearer {attempt.phone_token}"},
-    )
-    assert response.status_code == 201
+    phone = await DeviceClient.connect(rtc_server.ws_url, "phone", attempt.phone_token)
+    try:  # rule D4: the phone's start takes a photo at once
+        assert (await phone.call("phone_start"))["type"] == "ack"
+        capture = await phone.wait_for("capture", reason="start")
+        assert (await send_photo(phone, capture["request_id"], photo))["type"] == "ack"
+    finally:
+        await phone.close()
     reviewer = await create_user(pool, role="reviewer")
     login = await login_cookies(pool, reviewer.id)
     client.cookies.update(login.cookies)
@@ -353,7 +282,7 @@ async def test_snapshot_listing_and_audited_deletion(
         return [s for s in listing["snapshots"] if s["face_flag"] != "unknown"]
 
     (shot,) = await eventually(flagged)
-    assert shot["face_flag"] == "none" and shot["reason"] == "return_to_page"
+    assert shot["face_flag"] == "none" and shot["reason"] == "start"
     image = await client.get(str(shot["image_url"]))
     assert image.status_code == 200 and image.content == photo
 
@@ -415,62 +344,34 @@ async def test_pending_work_never_outlives_the_attempt(
         # the monitor notices the ended attempt and lets the peer go
         await eventually(lambda: _async(attempt.id not in registry.media), within=20)
         assert attempt.id not in registry.peers
-        assert registry.snapshot_now(attempt.id, "violation") is None
+        assert registry.snapshot_now(attempt.id, "random") is None
     finally:
         await page.pc.close()
     await asyncio.sleep(0)
 
 
-async def test_phone_camera_state_follows_what_the_hub_reports(
-    rtc_server: LiveServer, pool: asyncpg.Pool, redis: Redis, rtc_settings: Settings
-) -> None:
-    # rule H2: a lost or sleeping phone camera is its own state
-    attempt = await open_attempt(pool, rtc_settings)
-    registry = registry_of(rtc_server)
-    loop = asyncio.get_running_loop()
-    registry.note_phone(attempt.id, loop.time())
-    await eventually(lambda: _async(registry.phone_state(attempt.id) == "live"))
-    registry.note_phone(attempt.id, loop.time(), camera_on=False)
-    await eventually(lambda: _async(registry.phone_state(attempt.id) == "stalled"))
-    registry.note_phone(attempt.id, loop.time())
-    await eventually(lambda: _async(registry.phone_state(attempt.id) == "live"))
-    # heartbeats stop: stalled without any further call
-    await eventually(lambda: _async(registry.phone_state(attempt.id) == "stalled"))
-    registry.note_phone_gone(attempt.id)
-    await eventually(lambda: _async(registry.phone_state(attempt.id) is None))
-    stream = Keys(rtc_settings.redis_prefix).events(attempt.id)
-
-    async def phone_states() -> list[str]:
-        entries = await redis.xrange(stream)
-        data = [
-            json.loads(f[b"data"])
-            for _, f in entries
-            if f[b"kind"] == b"camera" and f[b"device"] == b"phone"
-        ]
-        states = [d["state"] for d in data if d.get("source") == "rtc"]
-        return states if states[-1:] == ["ended"] else []
-
-    assert await eventually(phone_states) == ["live", "stalled", "live", "stalled", "ended"]
-
-
 async def test_a_flooding_phone_hits_the_per_attempt_limit(
     rtc_server: LiveServer,
-    client: httpx.AsyncClient,
     pool: asyncpg.Pool,
     rtc_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(webrtc.snapshots, "MAX_SNAPSHOTS_PER_ATTEMPT", 2)
     attempt = await open_attempt(pool, rtc_settings)
-    auth = {"Authorization": f"Bearer {attempt.phone_token}"}
-    codes = []
-    for i in range(3):
-        photo = jpeg_of(picture_with_faces(i % 2))
-        response = await client.post(
-            "/api/rtc/phone-photo", params={"reason": "return_to_page"}, content=photo, headers=auth
-        )
-        codes.append(response.status_code)
-    assert codes == [201, 201, 429]
+    phone = await DeviceClient.connect(rtc_server.ws_url, "phone", attempt.phone_token)
+    try:
+        assert (await phone.call("phone_start"))["type"] == "ack"
+        replies = []
+        for i in range(3):
+            if i:
+                assert (await phone.call("page_return"))["type"] == "ack"  # rule D4
+            capture = await phone.wait_for("capture")
+            photo = jpeg_of(picture_with_faces(i % 2))
+            replies.append(await send_photo(phone, capture["request_id"], photo))
+    finally:
+        await phone.close()
+    assert [r["type"] for r in replies] == ["ack", "ack", "error"]
+    assert replies[2]["code"] == "too_many_photos"
     assert len(await snapshots(pool, attempt.id)) == 2
 
 
@@ -493,7 +394,12 @@ async def test_commands_from_any_process_reach_the_peer(
         await wall.hold(redis, keys, attempt.id, "invigilator", time.time())
         await request_watch(redis, keys, attempt.id, True)
         await eventually(lambda: _async(page.rates[-1:] == [15]))
-        await request_snapshot(redis, keys, attempt.id, "violation")
+        # a violation's snapshot ordered by a commit on another process
+        capture = CaptureId.new(attempt.id, "violation", time.time(), violation=1)
+        await redis.publish(
+            keys.channel(attempt.id),
+            envelope((RTC, {"type": "rtc.snapshot", "capture_id": str(capture)})),
+        )
 
         async def violation() -> list[asyncpg.Record]:
             return [r for r in await snapshots(pool, attempt.id) if r["reason"] == "violation"]
@@ -513,18 +419,36 @@ async def test_a_lapsed_watch_lease_drops_the_frame_rate(
     # once the lease lapses a tick of the ingest drops the page to the low rate
     attempt = await open_attempt(pool, rtc_settings)
     keys = Keys(f"t{secrets.token_hex(4)}")
-    res = Resources(settings=rtc_settings, pool=pool, redis=redis, keys=keys)
-    registry = PeerRegistry(res)
-    registry.media[attempt.id] = AttemptMedia(SnapshotSchedule(random.Random(1), 45.0, 10.0))
+    async with started_hub(rtc_settings, pool, redis, keys=keys) as parts:
+        registry = PeerRegistry(
+            settings=rtc_settings,
+            pool=pool,
+            redis=redis,
+            keys=keys,
+            router=parts.router,
+            sessions=parts.hub,
+            snapshots=parts.snapshots,
+            clock=SystemClock(),
+        )
+        await _lapsed_lease_drops_the_rate(registry, redis, keys, attempt.id)
+
+
+async def _lapsed_lease_drops_the_rate(
+    registry: PeerRegistry, redis: Redis, keys: Keys, attempt_id: int
+) -> None:
+    class attempt:
+        id = attempt_id
+
+    registry.media[attempt_id] = AttemptMedia(SnapshotSchedule(random.Random(1), 45.0, 10.0))
     t0 = 1_800_000_000.0  # the leases' clock, passed in
-    assert await wall.hold(redis, keys, attempt.id, "crashed", t0)
-    registry.set_watched(attempt.id, True)
+    assert await wall.hold(redis, keys, attempt_id, "crashed", t0)
+    registry.set_watched(attempt_id, True)
     await registry.tick(100.0, wall_now=t0 + LEASE_S - 1)
-    assert registry.media[attempt.id].watched  # the lease still holds
+    assert registry.media[attempt_id].watched  # the lease still holds
     await registry.tick(100.0 + LEASE_CHECK_EVERY_S, wall_now=t0 + LEASE_S + 1)
-    assert not registry.media[attempt.id].watched
+    assert not registry.media[attempt_id].watched
     # a watcher coming back takes a fresh lease and asks for the full rate again
-    assert await wall.hold(redis, keys, attempt.id, "back", t0 + LEASE_S + 2)
-    registry.set_watched(attempt.id, True)
+    assert await wall.hold(redis, keys, attempt_id, "back", t0 + LEASE_S + 2)
+    registry.set_watched(attempt_id, True)
     await registry.tick(100.0 + 2 * LEASE_CHECK_EVERY_S, wall_now=t0 + LEASE_S + 3)
-    assert registry.media[attempt.id].watched
+    assert registry.media[attempt_id].watched
