@@ -43,7 +43,7 @@ def serve_hub(port: int, profile: str | None) -> None:
     async def watch() -> None:
         """Every 5 s to stderr: event-loop lag and the batcher's backlog."""
         await asyncio.sleep(5)  # the lifespan has started the hub by then
-        hub = app.state.res.components["hub"]
+        hub = server.lifespan.state["hub"]  # what the wiring built
         import gc
 
         gc_worst = [0.0, 0.0]  # (start, worst) of full collections
@@ -57,21 +57,6 @@ def serve_hub(port: int, profile: str | None) -> None:
                 gc_worst[1] = max(gc_worst[1], time.perf_counter() - gc_worst[0])
 
         gc.callbacks.append(on_gc)
-        persist = app.state.res.components["persist"]
-        slow = {"persist": 0.0, "deadlines": 0.0}
-        for name in slow:
-            component = app.state.res.components[name]
-            original = component.run_once
-
-            async def timed(*a: Any, _o: Any = original, _n: str = name) -> Any:
-                t0 = time.perf_counter()
-                try:
-                    return await _o(*a)
-                finally:
-                    slow[_n] = max(slow[_n], time.perf_counter() - t0)
-
-            component.run_once = timed
-        del persist
         appends: list[float] = []
         original_append = hub.batcher.append
 
@@ -94,8 +79,6 @@ def serve_hub(port: int, profile: str | None) -> None:
                     f"hub: loop lag max {worst * 1000:.0f} ms, batcher queue "
                     f"{len(hub.batcher._queue)}, attempts {len(hub.attempts)}, "
                     f"full gc max {gc_worst[1] * 1000:.0f} ms, "
-                    f"persist pass max {slow['persist'] * 1000:.0f} ms, "
-                    f"deadline pass max {slow['deadlines'] * 1000:.0f} ms, "
                     f"server-side append p50/p99 {percentile(appends, 0.5) * 1000:.1f}/"
                     f"{percentile(appends, 0.99) * 1000:.1f} ms",
                     file=sys.stderr,
@@ -103,7 +86,6 @@ def serve_hub(port: int, profile: str | None) -> None:
                 )
                 worst, last_print = 0.0, time.monotonic()
                 gc_worst[1] = 0.0
-                slow["persist"] = slow["deadlines"] = 0.0
                 appends.clear()
 
     async def run() -> None:

@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,31 @@ from exam_api.invigilation import live_states, running_attempts  # noqa: E402
 from exam_api.wall import build_tile, sort_key  # noqa: E402
 from hub.keys import Keys  # noqa: E402
 from hub.session import Camera, Session  # noqa: E402
+from proctor.clock import SystemClock  # noqa: E402
 from proctor.db import apply_schema, create_pool  # noqa: E402
 from proctor.embedded import start_services  # noqa: E402
-from proctor.resources import Resources  # noqa: E402
+from proctor.outages import OutageLog  # noqa: E402
 from proctor.settings import load_settings  # noqa: E402
+from proctor.state import Base  # noqa: E402
 
 
-async def seed(res: Resources, sessions: int) -> list[int]:
+@dataclass(frozen=True)
+class Bench:
+    """The shared resources and the key layout, as the wiring passes them."""
+
+    base: Base
+    keys: Keys
+
+    @property
+    def pool(self) -> Any:
+        return self.base.pool
+
+    @property
+    def redis(self) -> Redis:
+        return self.base.redis
+
+
+async def seed(res: Bench, sessions: int) -> list[int]:
     """A room with ``sessions`` running attempts, their shared state and snapshots."""
     now = datetime.now(UTC)
     t = now.timestamp()
@@ -108,13 +127,13 @@ async def seed(res: Resources, sessions: int) -> list[int]:
     return [class_id]
 
 
-async def poll(res: Resources, class_ids: list[int]) -> tuple[float, float, float, int]:
+async def poll(res: Bench, class_ids: list[int]) -> tuple[float, float, float, int]:
     """One wall poll; returns (sql ms, redis ms, tiles ms, tiles)."""
     t0 = time.perf_counter()
     async with res.pool.acquire() as conn:
         facts = await running_attempts(conn, class_ids, 1000)
     t1 = time.perf_counter()
-    states = await live_states(res, [f.attempt_id for f in facts])
+    states = await live_states(res.redis, res.keys, [f.attempt_id for f in facts])
     t2 = time.perf_counter()
     now = time.time()
     tiles = [build_tile(f, *states[f.attempt_id], now) for f in facts]
@@ -123,7 +142,7 @@ async def poll(res: Resources, class_ids: list[int]) -> tuple[float, float, floa
     return (t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000, len(tiles)
 
 
-async def naive_redis(res: Resources, attempt_ids: list[int]) -> float:
+async def naive_redis(res: Bench, attempt_ids: list[int]) -> float:
     t0 = time.perf_counter()
     for aid in attempt_ids:
         await res.redis.hmget(res.keys.state(aid), ["s", "hb:pc", "hb:phone"])
@@ -146,7 +165,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 async with pool.acquire() as conn:
                     await apply_schema(conn)
-                res = Resources(settings=settings, pool=pool, redis=redis, keys=Keys("bench"))
+                res = Bench(
+                    Base(settings, pool, redis, SystemClock(), OutageLog()), Keys("bench")
+                )
                 class_ids = await seed(res, args.sessions)
                 await poll(res, class_ids)  # warm up (prepared statements, connections)
                 sql, red, tiles, totals = [], [], [], []

@@ -16,7 +16,6 @@ from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.hub_client import DeviceClient, HubAttempt
 from tests.support.rtc_peers import FakeCamera, offer_camera
 
-
 FACE_PHOTO = jpeg_of(picture_with_faces(1))  # the phone's view: one person (rule H6)
 
 
