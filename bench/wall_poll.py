@@ -165,9 +165,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 async with pool.acquire() as conn:
                     await apply_schema(conn)
-                res = Bench(
-                    Base(settings, pool, redis, SystemClock(), OutageLog()), Keys("bench")
-                )
+                res = Bench(Base(settings, pool, redis, SystemClock(), OutageLog()), Keys("bench"))
                 class_ids = await seed(res, args.sessions)
                 await poll(res, class_ids)  # warm up (prepared statements, connections)
                 sql, red, tiles, totals = [], [], [], []

@@ -97,9 +97,7 @@ async def check_captcha(
     captcha_id, answer = _str(body, "captcha_id"), _str(body, "captcha")
     if not captcha_id or not answer.strip():
         raise ApiError(400, "captcha_required", "请输入图形验证码")
-    error = await captcha.take(
-        conn, base(request).settings.secret_key, captcha_id, answer, now
-    )
+    error = await captcha.take(conn, base(request).settings.secret_key, captcha_id, answer, now)
     if error is not None:
         raise ApiError(400, error, _CAPTCHA_MESSAGES[error])
 

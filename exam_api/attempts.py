@@ -14,7 +14,6 @@ orders retries: a late, older write never overwrites a newer one.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from exam_api.auth import require_role, utcnow
+from exam_api.auth import require_role
 from exam_api.ending import END_REASON_LABELS, END_REASONS, AttemptEnd, end_attempt, expire_overdue
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id
@@ -34,11 +33,12 @@ from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
 from exam_api.question_rules import QuestionError, canonical_choice
 from exam_api.services import exam_services
 from hub.tokens import sign_device_token
-from proctor.state import Base, base
+from proctor.state import Base, base, now_of
 
 __all__ = ["END_REASONS", "AttemptEnd", "end_attempt", "routes"]
 
 MAX_REV = 2**31 - 1
+
 
 async def start_or_resume(
     conn: asyncpg.Connection, user_id: int, paper_id: int, now: datetime
@@ -82,7 +82,7 @@ async def start_or_resume(
 
 def device_links(request: Request, res: Base, attempt_id: int) -> dict[str, str]:
     """Fresh short-lived tokens for the PC page and the phone, and their websocket URLs."""
-    secret, ttl, now = res.settings.secret_key, res.settings.device_token_ttl_s, time.time()
+    secret, ttl, now = res.settings.secret_key, res.settings.device_token_ttl_s, res.clock.now()
     pc_token = sign_device_token(secret, attempt_id, "pc", now, ttl)
     phone_token = sign_device_token(secret, attempt_id, "phone", now, ttl)
     ws_base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
@@ -252,7 +252,7 @@ async def start_attempt(request: Request) -> Response:
     user = await require_role(request, "candidate")
     paper_id = int_field(await json_body(request), "paper_id", "试卷编号")
     res = base(request)
-    now = utcnow()
+    now = now_of(request)
     async with res.pool.acquire() as conn:
         await expire_overdue(conn, user.id, now, exam_services(request).ends)
         row, resumed = await start_or_resume(conn, user.id, paper_id, now)
@@ -271,7 +271,7 @@ async def get_attempt(request: Request) -> Response:
     """GET /api/attempts/{attempt_id} — the exam page's data (owner only)."""
     user = await require_role(request, "candidate")
     attempt_id = path_id(request.path_params["attempt_id"])
-    now = utcnow()
+    now = now_of(request)
     async with base(request).pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)
         if row["status"] == "in_progress" and now >= row["deadline_at"]:
@@ -287,7 +287,7 @@ async def post_tokens(request: Request) -> Response:
     attempt_id = path_id(request.path_params["attempt_id"])
     async with res.pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)
-    if row["status"] != "in_progress" or utcnow() >= row["deadline_at"]:
+    if row["status"] != "in_progress" or now_of(request) >= row["deadline_at"]:
         raise ApiError(409, "attempt_ended", "考试已结束")
     return JSONResponse({"attempt_id": attempt_id, **device_links(request, res, attempt_id)})
 
@@ -308,7 +308,7 @@ async def put_answer(request: Request) -> Response:
         if services.gate is not None:
             await own_attempt(conn, attempt_id, user.id)  # 404 before any hub state leaks
             await services.gate.check_answer(attempt_id)  # rules D1, H9, owned by the hub
-        now = utcnow()
+        now = now_of(request)
         try:
             saved = await save_answer(
                 conn,
@@ -332,7 +332,7 @@ async def post_submit(request: Request) -> Response:
     """POST /api/attempts/{attempt_id}/submit — end and score (idempotent)."""
     user = await require_role(request, "candidate")
     attempt_id = path_id(request.path_params["attempt_id"])
-    now = utcnow()
+    now = now_of(request)
     res = base(request)
     async with res.pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)

@@ -134,7 +134,9 @@ async def get_sessions(request: Request) -> Response:
         rooms = await _rooms(conn, user)
         class_ids = None if user.role in ALL_ROOMS_ROLES else [r["id"] for r in rooms]
         facts = await running_attempts(conn, class_ids, MAX_ROOM_ATTEMPTS)
-    states = await live_states(res.redis, exam_services(request).keys, [f.attempt_id for f in facts])
+    states = await live_states(
+        res.redis, exam_services(request).keys, [f.attempt_id for f in facts]
+    )
     now = res.clock.now()
     tiles = [build_tile(f, *states[f.attempt_id], now) for f in facts]
     tiles.sort(key=sort_key)

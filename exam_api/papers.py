@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from exam_api.auth import require_role, utcnow
+from exam_api.auth import require_role
 from exam_api.ending import expire_overdue
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field, time_field
@@ -24,7 +24,7 @@ from exam_api.paper_access import REQUEST_MESSAGES, Access, PaperFacts, paper_ac
 from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
 from exam_api.requests import request_status
 from exam_api.services import exam_services
-from proctor.state import base
+from proctor.state import base, now_of
 
 MAX_TITLE = 100
 MIN_TIME_LIMIT_S = 60
@@ -250,7 +250,7 @@ async def access_for(
 async def get_my_papers(request: Request) -> Response:
     """GET /api/papers — the candidate's paper center (rules C1–C3)."""
     user = await require_role(request, "candidate")
-    now = utcnow()
+    now = now_of(request)
     async with base(request).pool.acquire() as conn:
         await expire_overdue(conn, user.id, now, exam_services(request).ends)
         status = await request_status(conn, user.id)

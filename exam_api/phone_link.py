@@ -15,7 +15,6 @@ POST /api/phone/token                phone token        → a fresh phone token
 from __future__ import annotations
 
 import io
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,13 +26,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from exam_api.attempts import own_attempt
-from exam_api.auth import require_role, utcnow
+from exam_api.auth import require_role
 from exam_api.errors import ApiError
 from exam_api.fields import path_id
 from exam_api.papers import KIND_LABELS
 from hub.errors import TokenError
 from hub.tokens import DeviceClaim, sign_device_token, verify_device_token
-from proctor.state import Base, base
+from proctor.state import Base, base, now_of
 
 PHONE_PAGE = "/static/phone.html"
 
@@ -80,7 +79,7 @@ async def _open_attempt_of_owner(request: Request) -> int:
     attempt_id = path_id(request.path_params["attempt_id"])
     async with base(request).pool.acquire() as conn:
         row = await own_attempt(conn, attempt_id, user.id)  # 404 for anyone else's
-    if row["status"] != "in_progress" or utcnow() >= row["deadline_at"]:
+    if row["status"] != "in_progress" or now_of(request) >= row["deadline_at"]:
         raise ApiError(409, "attempt_ended", "考试已结束，无需再连接手机")
     return attempt_id
 
@@ -88,7 +87,7 @@ async def _open_attempt_of_owner(request: Request) -> int:
 async def phone_qr(request: Request) -> Response:
     """The QR code the phone scans (rule D3), for the attempt's owner only."""
     attempt_id = await _open_attempt_of_owner(request)
-    token, _ = _phone_token(base(request), attempt_id, time.time())
+    token, _ = _phone_token(base(request), attempt_id, base(request).clock.now())
     return Response(
         qr_svg(phone_url(_base(request), token)),
         media_type="image/svg+xml",
@@ -99,7 +98,7 @@ async def phone_qr(request: Request) -> Response:
 async def phone_link(request: Request) -> Response:
     """The phone page's address as text, for typing it in by hand."""
     attempt_id = await _open_attempt_of_owner(request)
-    token, expires = _phone_token(base(request), attempt_id, time.time())
+    token, expires = _phone_token(base(request), attempt_id, base(request).clock.now())
     return JSONResponse(
         {
             "url": phone_url(_base(request), token),
@@ -115,7 +114,9 @@ def _phone_claim(request: Request) -> DeviceClaim:
         raise ApiError(401, "bad_token", "缺少手机端令牌，请用手机扫描电脑端考试页面的二维码")
     try:
         claim = verify_device_token(
-            base(request).settings.secret_key, auth.removeprefix("Bearer "), time.time()
+            base(request).settings.secret_key,
+            auth.removeprefix("Bearer "),
+            base(request).clock.now(),
         )
     except TokenError:
         raise ApiError(401, "bad_token", "二维码已失效，请在电脑端考试页面重新扫描二维码") from None
@@ -175,7 +176,7 @@ async def phone_token(request: Request) -> Response:
         view = await _phone_view(conn, claim.attempt_id)
     if view["status"] != "in_progress":
         raise ApiError(409, "attempt_ended", "考试已结束")
-    token, expires = _phone_token(res, claim.attempt_id, time.time())
+    token, expires = _phone_token(res, claim.attempt_id, base(request).clock.now())
     ws_base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
     return JSONResponse(
         {

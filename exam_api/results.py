@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from exam_api.auth import require_role, utcnow
+from exam_api.auth import require_role
 from exam_api.ending import END_REASON_LABELS, expire_overdue
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import path_id, text_field
 from exam_api.outcomes import OUTCOME_LABELS, apply_decision
 from exam_api.papers import KIND_LABELS
 from exam_api.services import exam_services
-from proctor.state import base
+from proctor.state import base, now_of
 
 MAX_REASON = 500
 
@@ -153,7 +153,7 @@ async def decide(
 async def get_records(request: Request) -> Response:
     """GET /api/records — the candidate's exam records (rule F1)."""
     user = await require_role(request, "candidate")
-    now = utcnow()
+    now = now_of(request)
     async with base(request).pool.acquire() as conn:
         await expire_overdue(conn, user.id, now, exam_services(request).ends)
         return JSONResponse({"records": await records_for(conn, user.id, now)})
@@ -177,7 +177,7 @@ async def post_result_review(request: Request) -> Response:
     reason = text_field(body, "reason", "审核意见", max_chars=MAX_REASON, required=False)
     attempt_id = path_id(request.path_params["attempt_id"])
     async with base(request).pool.acquire() as conn:
-        outcome = await decide(conn, attempt_id, user.id, decision, reason, utcnow())
+        outcome = await decide(conn, attempt_id, user.id, decision, reason, now_of(request))
     return JSONResponse(
         {"attempt_id": attempt_id, "outcome": outcome, "outcome_label": OUTCOME_LABELS[outcome]}
     )

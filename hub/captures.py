@@ -42,7 +42,9 @@ class CaptureId:
         return text if self.violation is None else f"{text}.{self.violation}"
 
     @classmethod
-    def new(cls, attempt_id: int, reason: str, now: float, violation: int | None = None) -> CaptureId:
+    def new(
+        cls, attempt_id: int, reason: str, now: float, violation: int | None = None
+    ) -> CaptureId:
         # floor: an id issued at the moment of the end is never after it (H10)
         return cls(attempt_id, reason, int(now * 1000), violation)
 

@@ -361,7 +361,9 @@ class Hub:
                 "cameras_not_live", "电脑和手机两路摄像头都开启后才能答题，请检查设备。"
             )
 
-    async def store_photo(self, live: LiveAttempt, request_id: int, jpeg: bytes, now: float) -> None:
+    async def store_photo(
+        self, live: LiveAttempt, request_id: int, jpeg: bytes, now: float
+    ) -> None:
         """Store the phone's photo for an open capture request (rules D4, E2)
         before its event is committed: an acknowledged photo is on disk."""
         label = live.session.photo_label(request_id)

@@ -128,9 +128,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 live=LiveVideo(rtc, redis, keys),
                 keys=keys,
             )
-            base = Base(
-                settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages
-            )
+            base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             components: list[Any] = [
                 router,
                 snapshots,

@@ -10,12 +10,13 @@ way through a typed accessor of its own (``hub.ws.hub_of``,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
-from proctor.clock import Clock
+from proctor.clock import Clock, as_datetime
 from proctor.outages import OutageLog
 from proctor.settings import Settings
 
@@ -33,3 +34,8 @@ def base(conn: HTTPConnection) -> Base:
     """The shared resources of the app serving ``conn``."""
     value: Base = conn.state.base
     return value
+
+
+def now_of(conn: HTTPConnection) -> datetime:
+    """Now, by the app's clock (the one the wiring passed in), as PostgreSQL stores it."""
+    return as_datetime(base(conn).clock.now())

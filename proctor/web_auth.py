@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from proctor.errors import ProctorError
-from proctor.state import base
+from proctor.state import base, now_of
 from proctor.web_sessions import (
     COOKIE,
     CSRF_HEADER,
@@ -48,7 +48,7 @@ async def current_session(conn: HTTPConnection) -> WebSession | None:
     if not token:
         return None
     async with base(conn).pool.acquire() as db:
-        return await load_session(db, token, utcnow())
+        return await load_session(db, token, now_of(conn))
 
 
 async def require_role(request: Request, *roles: str) -> User:
