@@ -33,7 +33,8 @@ def _cascade() -> Any:
     cascade = getattr(_local, "cascade", None)
     if cascade is None:
         cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE_FILE)  # type: ignore[attr-defined]
-        assert not cascade.empty(), "OpenCV's bundled Haar cascade is missing"
+        if cascade.empty():
+            raise RuntimeError("OpenCV's bundled Haar cascade is missing")
         _local.cascade = cascade
     return cascade
 

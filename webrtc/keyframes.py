@@ -299,20 +299,29 @@ def install_keyframe_tap(
     With ``remb_bps``, aiortc's bandwidth estimator is replaced by a
     :class:`FixedRemb` cap (``tap.remb``).
     """
-    assert aiortc.__version__ == AIORTC_VERSION, "the keyframe hook is tested on aiortc 1.16.0"
-    assert receiver.track is not None and receiver.track.kind == "video"
+    # Runtime guards, not asserts: they must hold under ``python -O`` too.
+    if aiortc.__version__ != AIORTC_VERSION:
+        raise RuntimeError(f"the keyframe hook is tested on aiortc {AIORTC_VERSION} only")
+    if receiver.track is None or receiver.track.kind != "video":
+        raise ValueError("the keyframe tap goes on a video receiver")
     internals: Any = receiver  # name-mangled private attributes of aiortc 1.16.0
-    assert not internals._RTCRtpReceiver__started, "install before the receiver starts"
-    assert isinstance(internals._RTCRtpReceiver__decoder_queue, queue.Queue)
+    if internals._RTCRtpReceiver__started:
+        raise RuntimeError("install the keyframe tap before the receiver starts")
     old_buffer = internals._RTCRtpReceiver__jitter_buffer
-    assert type(old_buffer) is JitterBuffer and old_buffer._is_video
+    if not (
+        isinstance(internals._RTCRtpReceiver__decoder_queue, queue.Queue)
+        and type(old_buffer) is JitterBuffer
+        and old_buffer._is_video
+    ):
+        raise RuntimeError("aiortc's receiver internals are not the ones the tap replaces")
     tap = KeyframeTap(receiver, clock, pli_min_interval_s)
     internals._RTCRtpReceiver__decoder_queue = _GateQueue(tap)
     internals._RTCRtpReceiver__jitter_buffer = MarkerJitterBuffer(
         capacity=old_buffer.capacity, is_video=True
     )
     if remb_bps is not None:
-        assert internals._RTCRtpReceiver__remote_bitrate_estimator is not None
+        if internals._RTCRtpReceiver__remote_bitrate_estimator is None:
+            raise RuntimeError("aiortc's receiver has no bitrate estimator to replace")
         tap.remb = FixedRemb(remb_bps)
         internals._RTCRtpReceiver__remote_bitrate_estimator = tap.remb
     return tap

@@ -42,7 +42,8 @@ async def delete_attempt_evidence(
     pool: asyncpg.Pool, store: SnapshotStore, attempt_id: int, admin_id: int, reason: str
 ) -> dict[str, int]:
     """An administrator deletes every snapshot of an attempt (audited)."""
-    assert reason.strip(), "an audited deletion needs a reason"
+    if not reason.strip():
+        raise ValueError("an audited deletion needs a reason")
     async with pool.acquire() as conn, conn.transaction():
         count = await conn.fetchval(
             "SELECT count(*) FROM snapshots WHERE attempt_id = $1", attempt_id

@@ -81,7 +81,8 @@ class FileSnapshotStore:
         self.root = root
 
     def path_for(self, sha256: str) -> Path:
-        assert _SHA256.match(sha256), "not a sha256 hex digest"
+        if not _SHA256.match(sha256):  # a path is built from it: never trust its shape
+            raise ValueError("not a sha256 hex digest")
         return self.root / sha256[:2] / f"{sha256}.jpg"
 
     def put(self, data: bytes) -> StoredBlob:
