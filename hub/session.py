@@ -323,7 +323,8 @@ class Session:
         if device == "pc":
             return out  # the ingest measures the PC camera
         if state is Camera.LIVE:
-            if self.camera_state("phone", now) is not Camera.LIVE and not self._check_open():
+            # any open request proves the camera once answered; else ask for one
+            if self.camera_state("phone", now) is not Camera.LIVE and not self.captures:
                 out.sends.append(self._capture("camera_check", now))
             return out
         out.extend(self._set_camera(device, state, now, "client"))
@@ -356,9 +357,6 @@ class Session:
             ],
             sends=[Send("all", self.state_message(now))],
         )
-
-    def _check_open(self) -> bool:
-        return "camera_check" in self.captures.values()
 
     # ----- focus and violations (rules E3, H3) --------------------------------
 

@@ -127,8 +127,9 @@ class PhoneClient {
     $('phone-start').textContent = '考试中';
     $('phone-end').hidden = false;
     this.cameraState('live');
-    this.hub.send('camera', { state: 'live' });
     this.hub.send('phone_start');   // the hub answers with a capture request: a photo at once
+    // a hint only (rule H9): the start photo is what makes the camera live
+    this.hub.send('camera', { state: 'live' });
     this.keepAwake();
   }
 

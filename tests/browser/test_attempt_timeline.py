@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.support.browser import launch_chromium
-from tests.support.devices import phone_proves_camera
+from tests.support.devices import live_pair
 from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
@@ -24,14 +24,15 @@ pytestmark = pytest.mark.browser
 async def _stored_snapshot(
     server: LiveServer, pool: asyncpg.Pool, attempt_id: int, device: str, faces: int
 ) -> int:
-    """A real JPEG in the evidence store, linked to the attempt as the ingest does."""
+    """A real JPEG in the evidence store, linked to the attempt's first
+    violation by its index, as the ingest links a violation's capture (H10)."""
     store = server.rtc.store
     blob = store.put(jpeg_of(picture_with_faces(faces)))
     async with pool.acquire() as conn:
         snapshot_id: int = await conn.fetchval(
             """INSERT INTO snapshots (attempt_id, device, reason, taken_at, sha256, path,
-                   width, height, faces)
-               VALUES ($1, $2, 'violation', $3, $4, $5, 640, 480, $6) RETURNING id""",
+                   width, height, faces, violation_idx)
+               VALUES ($1, $2, 'violation', $3, $4, $5, 640, 480, $6, 1) RETURNING id""",
             attempt_id,
             device,
             datetime.now(UTC),
@@ -52,10 +53,11 @@ async def test_reviewer_opens_the_timeline_from_result_review(
         await http.post(f"/api/attempts/{mock['attempt_id']}/submit")
         formal = (await http.post("/api/attempts", json={"paper_id": papers.formal_id})).json()
         attempt_id = formal["attempt_id"]
-        pc = await DeviceClient.connect(server.ws_url, "pc", formal["pc_token"])
-        phone = await DeviceClient.connect(server.ws_url, "phone", formal["phone_token"])
+        # both cameras live as measured (H9): the PC's video, the phone's photo
+        pc, phone, camera = await live_pair(
+            server.ws_url, formal["pc_token"], formal["phone_token"]
+        )
         try:
-            await phone_proves_camera(phone)  # rule H9: a photo, not a word
             await pc.call("focus", state="lost", cause="visibility")
             pc_shot = await _stored_snapshot(server, pool, attempt_id, "pc", 0)
             phone_shot = await _stored_snapshot(server, pool, attempt_id, "phone", 1)
@@ -64,6 +66,7 @@ async def test_reviewer_opens_the_timeline_from_result_review(
                 await http.put(f"/api/attempts/{attempt_id}/answers/{qid}", json={"answer": answer})
             end = (await http.post(f"/api/attempts/{attempt_id}/submit")).json()
         finally:
+            await camera.close()
             await pc.close()
             await phone.close()
     assert end["outcome"] == "under_review"
