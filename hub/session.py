@@ -266,6 +266,11 @@ class Session:
         dev.last_heartbeat = now
         out.records.append(Record("connect", device, now, {}))
         out.sends.append(Send("all", self.state_message(now)))
+        if device == "phone":
+            # requests sent while the phone was away are asked again: no
+            # snapshot is lost to an outage (rule H10), and the answer makes
+            # the camera live again (rule H9)
+            out.sends.extend(self._capture_message(i, now) for i in sorted(self.captures))
         return out
 
     def disconnect(self, device: str, now: float, conn: str | None = None) -> Outputs:
@@ -453,11 +458,15 @@ class Session:
             oldest = min(self.captures)
             del self.captures[oldest]
             self.capture_at.pop(oldest, None)
+        return self._capture_message(self.capture_seq, now)
+
+    def _capture_message(self, request_id: int, now: float) -> Send:
+        label = self.captures[request_id]
         parsed = CaptureId.parse(label)
         reason = label if parsed is None else parsed.reason
         return Send(
             "phone",
-            {"type": "capture", "request_id": self.capture_seq, "reason": reason, "at": now},
+            {"type": "capture", "request_id": request_id, "reason": reason, "at": now},
         )
 
     def capture_request(self, reason: str, now: float) -> Outputs:

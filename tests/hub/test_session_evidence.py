@@ -122,3 +122,15 @@ def test_an_event_at_the_deadline_is_void_not_stored() -> None:
     out = session.heartbeat("pc", T0 + 60)
     assert out.void and session.ended
     assert [r.kind for r in out.records] == ["ended"]  # the end, not the heartbeat
+
+
+def test_requests_sent_while_the_phone_was_away_are_asked_again() -> None:
+    session = connected()
+    prove_phone(session, T0 + 3)
+    session.disconnect("phone", T0 + 10)
+    (missed,) = captures(session.click_outside(T0 + 11))  # sent to nobody
+    again = captures(session.connect("phone", T0 + 20))
+    assert [m["request_id"] for m in again] == [missed["request_id"]]
+    assert session.camera_state("phone", T0 + 20) is Camera.LOST  # until the photo
+    session.photo(int(missed["request_id"]), 1000, T0 + 21)  # type: ignore[call-overload]
+    assert session.camera_state("phone", T0 + 21) is Camera.LIVE
