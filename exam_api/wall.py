@@ -88,7 +88,7 @@ def camera_tile(
         last_beat = heartbeat_at
     else:
         dev = session.devices[device]
-        connected, camera = dev.connected, dev.camera.value
+        connected, camera = dev.connected, session.camera_state(device, now).value  # H9
         camera_since, outage_since = dev.camera_since, dev.outage_since
         beats = [t for t in (heartbeat_at, dev.last_heartbeat) if t is not None]
         last_beat = max(beats) if beats else None

@@ -38,26 +38,38 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from hub.errors import HubError
+from hub import state_schema as fields
 from hub.keys import STREAM_MAXLEN, Keys
 from hub.session import Record
 
+_FIELDS = {
+    "ack": fields.ack(""),
+    "hb": fields.heartbeat(""),
+    "version": fields.VERSION,
+    "session": fields.SESSION,
+    "status": fields.STATUS,
+    "violations": fields.VIOLATIONS,
+    "deadline": fields.DEADLINE,
+}
+
 log = logging.getLogger(__name__)
 
+# Field names come from hub/state_schema.py (the one place that names them).
 _COMMIT = """
 local dev = ARGV[3]
 local seq = tonumber(ARGV[4])
 if seq > 0 then
-  local acked = tonumber(redis.call('HGET', KEYS[1], 'ack:' .. dev) or '0')
+  local acked = tonumber(redis.call('HGET', KEYS[1], '%(ack)s' .. dev) or '0')
   if seq <= acked then return {'dup', acked} end
 end
-local v = redis.call('HGET', KEYS[1], 'v') or '0'
+local v = redis.call('HGET', KEYS[1], '%(version)s') or '0'
 if v ~= ARGV[1] then
-  return {'conflict', v, redis.call('HGET', KEYS[1], 's') or ''}
+  return {'conflict', v, redis.call('HGET', KEYS[1], '%(session)s') or ''}
 end
 local nv = tostring(tonumber(v) + 1)
-redis.call('HSET', KEYS[1], 'v', nv, 's', ARGV[2], 'status', ARGV[5], 'violations', ARGV[6],
-           'deadline', ARGV[7])
-if seq > 0 then redis.call('HSET', KEYS[1], 'ack:' .. dev, seq) end
+redis.call('HSET', KEYS[1], '%(version)s', nv, '%(session)s', ARGV[2], '%(status)s', ARGV[5],
+           '%(violations)s', ARGV[6], '%(deadline)s', ARGV[7])
+if seq > 0 then redis.call('HSET', KEYS[1], '%(ack)s' .. dev, seq) end
 local n = tonumber(ARGV[9])
 local out = {'ok', nv}
 local i = 10
@@ -73,10 +85,10 @@ return out
 # ARGV: device, seq, at (ms)[, kind, data]: a heartbeat needs only three
 # arguments (fewer to pack per call on the hot path).
 _INGEST = """
-local acked = tonumber(redis.call('HGET', KEYS[1], 'ack:' .. ARGV[1]) or '0')
+local acked = tonumber(redis.call('HGET', KEYS[1], '%(ack)s' .. ARGV[1]) or '0')
 local seq = tonumber(ARGV[2])
 if seq <= acked then return false end
-redis.call('HSET', KEYS[1], 'ack:' .. ARGV[1], seq, 'hb:' .. ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], '%(ack)s' .. ARGV[1], seq, '%(hb)s' .. ARGV[1], ARGV[3])
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', '%(maxlen)d', '*',
   'device', ARGV[1], 'kind', ARGV[4] or 'heartbeat', 'at', ARGV[3], 'data', ARGV[5] or '{}',
   'seq', ARGV[2])
@@ -123,17 +135,21 @@ class StateStore:
         self.redis = redis
         self.keys = keys
         self.maxlen = maxlen
-        self._commit = redis.register_script(_COMMIT)
-        self.ingest_source = _INGEST % {"maxlen": maxlen}
+        self.commit_source = _COMMIT % _FIELDS
+        self._commit = redis.register_script(self.commit_source)
+        self.ingest_source = _INGEST % {"maxlen": maxlen, **_FIELDS}
         self.ingest_script = redis.register_script(self.ingest_source)
 
     async def load_scripts(self) -> None:
         """Load the scripts into Redis' cache (pipelines call them by sha)."""
-        await self.redis.script_load(_COMMIT)
+        await self.redis.script_load(self.commit_source)
         await self.redis.script_load(self.ingest_source)
 
     async def load(self, attempt_id: int) -> Loaded:
-        raw = await self.redis.hmget(self.keys.state(attempt_id), ["v", "s", "ack:pc", "ack:phone"])
+        raw = await self.redis.hmget(
+            self.keys.state(attempt_id),
+            [fields.VERSION, fields.SESSION, fields.ack("pc"), fields.ack("phone")],
+        )
         v, s, ack_pc, ack_phone = raw
         return Loaded(
             version=int(v or 0),
@@ -187,7 +203,9 @@ class StateStore:
         return Committed("conflict", int(_s(reply[1])), state=_s(reply[2]))
 
     async def heartbeats(self, attempt_id: int) -> dict[str, float | None]:
-        raw = await self.redis.hmget(self.keys.state(attempt_id), ["hb:pc", "hb:phone"])
+        raw = await self.redis.hmget(
+            self.keys.state(attempt_id), [fields.heartbeat(d) for d in fields.DEVICES]
+        )
         return {
             device: (int(value) / 1000 if value else None)
             for device, value in zip(("pc", "phone"), raw, strict=True)
