@@ -106,6 +106,7 @@ class Session:
     ended_at: float | None = None
     devices: dict[str, Device] = field(default_factory=lambda: {d: Device() for d in DEVICES})
     ledger: ViolationLedger = field(default_factory=ViolationLedger)
+    phone_started_at: float | None = None  # rule D4: the candidate placed it and tapped start
     phone_finished_at: float | None = None  # rule D5
     capture_seq: int = 0  # ids of capture requests sent to the phone
     captures: dict[int, str] = field(default_factory=dict)  # open requests: id -> label
@@ -329,7 +330,8 @@ class Session:
             return out  # the ingest measures the PC camera
         if state is Camera.LIVE:
             # any open request proves the camera once answered; else ask for one
-            if self.camera_state("phone", now) is not Camera.LIVE and not self.captures:
+            started = self.phone_started_at is not None
+            if started and self.camera_state("phone", now) is not Camera.LIVE and not self.captures:
                 out.sends.append(self._capture("camera_check", now))
             return out
         out.extend(self._set_camera(device, state, now, "client"))
@@ -482,6 +484,8 @@ class Session:
         if ended is not None:
             return ended
         self._phone_running()
+        if self.phone_started_at is None:
+            self.phone_started_at = now
         return Outputs(
             sends=[self._capture("start", now)],
             records=[Record("phone_start", "phone", now, {})],
@@ -533,7 +537,9 @@ class Session:
                 )
             ]
         )
-        if not self.ended and self.phone_finished_at is None:
+        # rule D4 + H9: live once started (placed, start tapped) and answering
+        running = self.phone_started_at is not None and self.phone_finished_at is None
+        if not self.ended and running:
             out.extend(self._set_camera("phone", Camera.LIVE, now, "photo"))
         return out
 
@@ -654,6 +660,7 @@ class Session:
             "ea": self.ended_at,
             "d": {name: dev.to_dict() for name, dev in self.devices.items()},
             "l": self.ledger.to_dict(),
+            "ps": self.phone_started_at,
             "pf": self.phone_finished_at,
             "cs": self.capture_seq,
             "cp": {str(k): v for k, v in self.captures.items()},
@@ -674,6 +681,7 @@ class Session:
             ended_at=data["ea"],
             devices={name: Device.from_dict(d) for name, d in data["d"].items()},
             ledger=ViolationLedger.from_dict(data["l"]),
+            phone_started_at=data.get("ps"),
             phone_finished_at=data["pf"],
             capture_seq=int(data["cs"]),
             captures={int(k): str(v) for k, v in data.get("cp", {}).items()},

@@ -37,8 +37,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from hub.errors import HubError
 from hub import state_schema as fields
+from hub.errors import HubError
 from hub.keys import STREAM_MAXLEN, Keys
 from hub.session import Record
 

@@ -13,7 +13,6 @@ from playwright.async_api import async_playwright, expect
 from tests.support.browser import launch_chromium
 from tests.support.devices import live_pair
 from tests.support.faces import jpeg_of, picture_with_faces
-from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
 from tests.support.papers import CORRECT, candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user, login_cookies

@@ -116,6 +116,8 @@ def test_sort_by_risk_then_staleness_then_age() -> None:
     now = T0 + 100
     risky = _live_session(1, T0)
     risky.click_outside(T0 + 50)
+    (request,) = risky.captures  # the phone answered the violation's capture (H10)
+    risky.photo(request, 1000, T0 + 51)
     fresh = _live_session(2, T0)
     stale = _live_session(3, T0)
     tiles = [

@@ -10,7 +10,7 @@ import json
 import asyncpg
 
 from hub.session import Session
-from tests.support.devices import Devices, pc_camera, send_photo
+from tests.support.devices import Devices, pc_camera, phone_proves_camera, send_photo
 from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers, client_for
@@ -45,7 +45,6 @@ async def test_cameras_claimed_without_video_cannot_answer(
     try:
         for device in (pc, phone):
             assert (await device.call("camera", state="live"))["type"] == "ack"
-        await phone.wait_for("capture", reason="camera_check")  # asked to prove it: ignored
         state = await pc.wait_for("state")
         assert state["can_answer"] is False
         assert state["devices"]["pc"]["camera"] != "live"
@@ -70,9 +69,7 @@ async def test_a_real_phone_photo_does_not_vouch_for_a_claimed_pc_camera(
     phone = await DeviceClient.connect(server.ws_url, "phone", start["phone_token"])
     try:
         assert (await pc.call("camera", state="live"))["type"] == "ack"
-        assert (await phone.call("camera", state="live"))["type"] == "ack"
-        capture = await phone.wait_for("capture", reason="camera_check")
-        assert (await send_photo(phone, capture["request_id"]))["type"] == "ack"
+        assert (await phone_proves_camera(phone))["type"] == "ack"
         state = await phone.wait_for("state")
         while state["devices"]["phone"]["camera"] != "live":
             state = await phone.wait_for("state")
@@ -101,7 +98,8 @@ async def test_a_phone_that_stops_answering_captures_is_not_live(
     _, phone = await devices.live(server.ws_url, start)
     rules = server.hub.rules
     hub = server.hub
-    start_capture = await phone.wait_for("capture", reason="start")  # the camera's first frame
+    # the PC camera's first frame took a start snapshot: its phone half
+    start_capture = await phone.wait_for("capture", reason="start")
     assert (await send_photo(phone, start_capture["request_id"]))["type"] == "ack"
     now = hub.clock.now()
     await hub.request_capture(

@@ -28,7 +28,8 @@ def rtc(out: Outputs) -> list[dict[str, object]]:
 
 
 def prove_phone(session: Session, at: float) -> None:
-    (request,) = captures(session.camera_hint("phone", Camera.LIVE, at))
+    """Rule D4: the phone starts; its start photo makes the camera live."""
+    (request,) = captures(session.phone_start(at))
     session.photo(int(request["request_id"]), 1000, at + 1)  # type: ignore[call-overload]
 
 
@@ -43,16 +44,36 @@ def test_a_client_saying_its_pc_camera_is_live_changes_nothing() -> None:
     assert not session.can_answer(T0 + 3)
 
 
-def test_the_phone_saying_live_is_asked_for_a_photo_that_makes_it_live() -> None:
+def test_a_photo_before_the_phone_started_does_not_make_it_live() -> None:
+    # rule D4: live only once the candidate placed the phone and tapped start
     session = connected()
-    out = session.camera_hint("phone", Camera.LIVE, T0 + 3)
-    (request,) = captures(out)
-    assert request["reason"] == "camera_check"
-    assert session.camera_state("phone", T0 + 3) is Camera.OFF  # still only a claim
+    assert captures(session.camera_hint("phone", Camera.LIVE, T0 + 3)) == []  # not started
+    (request,) = captures(session.capture_request("42.start.1000003000", T0 + 3))
+    session.photo(int(request["request_id"]), 1000, T0 + 4)  # type: ignore[call-overload]
+    assert session.camera_state("phone", T0 + 4) is Camera.OFF
+
+
+def test_the_start_photo_makes_the_phone_camera_live() -> None:
+    session = connected()
+    (request,) = captures(session.phone_start(T0 + 3))
+    assert request["reason"] == "start"
+    assert session.camera_state("phone", T0 + 3) is Camera.OFF  # not until the photo
     session.photo(int(request["request_id"]), 1000, T0 + 4)  # type: ignore[call-overload]
     assert session.camera_state("phone", T0 + 4) is Camera.LIVE
     session.camera_measured("pc", Camera.LIVE, T0 + 5)  # the ingest measured frames
     assert session.can_answer(T0 + 5)
+
+
+def test_a_live_hint_after_a_reconnect_asks_for_a_photo() -> None:
+    session = connected()
+    prove_phone(session, T0 + 3)
+    session.disconnect("phone", T0 + 10)  # rule H2: without its socket, lost
+    session.connect("phone", T0 + 12)
+    (request,) = captures(session.camera_hint("phone", Camera.LIVE, T0 + 13))
+    assert request["reason"] == "camera_check"
+    assert session.camera_state("phone", T0 + 13) is Camera.LOST
+    session.photo(int(request["request_id"]), 1000, T0 + 14)  # type: ignore[call-overload]
+    assert session.camera_state("phone", T0 + 14) is Camera.LIVE
 
 
 def test_the_phone_may_lower_its_camera_on_its_own_word() -> None:
@@ -75,9 +96,9 @@ def test_a_capture_left_unanswered_takes_the_phone_camera_down() -> None:
     assert session.can_answer(T0 + 5 + limit + 2)  # answered: live again
 
 
-def test_a_second_live_hint_while_a_request_is_open_asks_nothing_more() -> None:
+def test_a_live_hint_while_a_request_is_open_asks_nothing_more() -> None:
     session = connected()
-    assert len(captures(session.camera_hint("phone", Camera.LIVE, T0 + 3))) == 1
+    captures(session.phone_start(T0 + 3))  # the start photo is pending
     assert captures(session.camera_hint("phone", Camera.LIVE, T0 + 4)) == []
 
 

@@ -24,12 +24,16 @@ def http_url(ws_url: str) -> str:
 
 
 async def phone_proves_camera(phone: DeviceClient) -> dict[str, Any]:
-    """The phone says its camera is live; the hub asks for a photo (rule
-    H9); the phone sends one. Returns the photo's ack."""
+    """The phone starts (rule D4: a photo at once), answers with a photo and
+    says its camera is live; the photo, not the word, makes it live (rule
+    H9). Returns the photo's ack."""
+    start = await phone.call("phone_start")
+    assert start["type"] == "ack", start
+    capture = await phone.wait_for("capture", reason="start")
+    reply = await send_photo(phone, capture["request_id"])
     hint = await phone.call("camera", state="live")
     assert hint["type"] == "ack", hint
-    capture = await phone.wait_for("capture")
-    return await send_photo(phone, capture["request_id"])
+    return reply
 
 
 async def send_photo(
