@@ -295,6 +295,9 @@ async def post_tokens(request: Request) -> Response:
 async def put_answer(request: Request) -> Response:
     """PUT /api/attempts/{attempt_id}/answers/{question_id} {answer, rev?} (rule E7)."""
     user = await require_role(request, "candidate")
+    attempt_id = path_id(request.path_params["attempt_id"])
+    async with base(request).pool.acquire() as conn:
+        await own_attempt(conn, attempt_id, user.id)  # 404 before the body is looked at
     body = await json_body(request, max_bytes=16_000)
     if "answer" not in body:
         raise ApiError(400, "missing_answer", "缺少答案（answer）")
@@ -303,10 +306,8 @@ async def put_answer(request: Request) -> Response:
     )
     res = base(request)
     services = exam_services(request)
-    attempt_id = path_id(request.path_params["attempt_id"])
     async with res.pool.acquire() as conn:
         if services.gate is not None:
-            await own_attempt(conn, attempt_id, user.id)  # 404 before any hub state leaks
             await services.gate.check_answer(attempt_id)  # rules D1, H9, owned by the hub
         now = now_of(request)
         try:

@@ -189,20 +189,29 @@ async def record_action(
     return action_id
 
 
+async def _room_staff(request: Request) -> tuple[User, int]:
+    """The caller and the attempt of the path, once the caller may act on
+    it (its room's invigilator, or an admin): checked before the body is
+    read, so another room's invigilator learns nothing from validation."""
+    user = await require_role(request, *WATCH_ROLES)
+    attempt_id = path_id(request.path_params["attempt_id"])
+    async with base(request).pool.acquire() as conn:
+        await require_watch(conn, user, attempt_id)
+    return user, attempt_id
+
+
 async def _command(
     request: Request,
     user: User,
+    attempt_id: int,
     action: str,
     event_for: Callable[[int, float], Event],
     detail: dict[str, Any],
     reason: str,
 ) -> Response:
-    """Check the room, apply the session event through the hub, audit it.
-    ``event_for(by_user, now)`` builds the session event."""
+    """Apply the session event through the hub and audit it (the room was
+    checked by :func:`_room_staff`). ``event_for(by_user, now)`` builds the event."""
     res = base(request)
-    attempt_id = path_id(request.path_params["attempt_id"])
-    async with res.pool.acquire() as conn:
-        await require_watch(conn, user, attempt_id)
     hub = hub_of(request)
     now = hub.clock.now()
     event: Event = event_for(user.id, now)
@@ -234,12 +243,13 @@ _COMMAND_ERRORS = {
 
 async def post_warn(request: Request) -> Response:
     """POST …/warn {text} — the candidate's devices show the warning (rule H4)."""
-    user = await require_role(request, *WATCH_ROLES)
+    user, attempt_id = await _room_staff(request)
     body = await json_body(request)
     text = text_field(body, "text", "警告内容", max_chars=MAX_WARNING)
     return await _command(
         request,
         user,
+        attempt_id,
         "warn",
         lambda by, now: lambda s: s.warn(by, text, now),
         {"text": text},
@@ -249,12 +259,13 @@ async def post_warn(request: Request) -> Response:
 
 async def post_end(request: Request) -> Response:
     """POST …/end {reason} — end the attempt; the reason is required and audited."""
-    user = await require_role(request, *WATCH_ROLES)
+    user, attempt_id = await _room_staff(request)
     body = await json_body(request)
     reason = text_field(body, "reason", "结束考试的原因", max_chars=MAX_REASON)
     return await _command(
         request,
         user,
+        attempt_id,
         "end",
         lambda by, now: lambda s: s.invigilator_end(by, reason, now),
         {},
@@ -264,13 +275,14 @@ async def post_end(request: Request) -> Response:
 
 async def post_forgive(request: Request) -> Response:
     """POST …/forgive {index, reason} — forgive one violation (rule H3), audited."""
-    user = await require_role(request, *WATCH_ROLES)
+    user, attempt_id = await _room_staff(request)
     body = await json_body(request)
     index = int_field(body, "index", "违规序号", low=1, high=1000)
     reason = text_field(body, "reason", "撤销违规的原因", max_chars=MAX_REASON)
     return await _command(
         request,
         user,
+        attempt_id,
         "forgive",
         lambda by, now: lambda s: s.forgive(index, by, now),
         {"index": index},
@@ -286,16 +298,13 @@ async def post_watch(request: Request) -> Response:
     least one watcher holds a lease the PC page sends full frame rate
     (whichever process holds its peer); the panel renews its lease with each
     live still it fetches."""
-    user = await require_role(request, *WATCH_ROLES)
-    attempt_id = path_id(request.path_params["attempt_id"])
+    user, attempt_id = await _room_staff(request)
     body = await json_body(request)
     watched = body.get("watched")
     if not isinstance(watched, bool):
         raise ApiError(400, "bad_watched", "watched 必须是 true 或 false")
     res, services = base(request), exam_services(request)
     now = res.clock.now()
-    async with res.pool.acquire() as conn:
-        await require_watch(conn, user, attempt_id)
     if watched:
         await wall_leases.hold(res.redis, services.keys, attempt_id, str(user.id), now)
         await services.live.request_watch(attempt_id, True)
