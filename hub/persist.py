@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 
 from hub.durable import upsert_violations
 from hub.keys import PERSIST_GROUP, Keys, attempt_of
+from proctor.tasks import FailureLog
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +108,19 @@ class PersistWorker:
                 await task
 
     async def _run(self) -> None:
+        failures = FailureLog(log, "persistence pass")
         while True:
             try:
                 copied = await self.run_once()
-                if copied < self.batch // 2:
-                    await asyncio.sleep(self.idle_s)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("persistence pass failed; retrying")
+            except Exception as exc:
+                failures.failed(exc, 1.0)
                 await asyncio.sleep(1)
+                continue
+            failures.succeeded()
+            if copied < self.batch // 2:
+                await asyncio.sleep(self.idle_s)
 
     async def _ensure_groups(self, streams: Iterable[str]) -> None:
         new = [s for s in streams if s not in self._known]

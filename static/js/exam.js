@@ -178,7 +178,8 @@ export class ExamPage {
             continue;
           }
           const state = this.$('save-state');
-          state.textContent = `网络异常，${Math.round(this.retryMs / 1000)} 秒后重试保存（答案已暂存在本机）`;
+          const why = err instanceof ApiError && err.code === 'service_unavailable' ? '服务暂时不可用' : '网络异常';
+          state.textContent = `${why}，${Math.round(this.retryMs / 1000)} 秒后重试保存（答案已暂存在本机）`;
           state.classList.add('failed');
           await new Promise((r) => setTimeout(r, this.retryMs));
           this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -21,6 +20,7 @@ from proctor.embedded import EmbeddedPostgres
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, new_attempt
 from tests.support.live import LiveServer, start_live_server
+from tests.support.users import login_cookies
 from tests.support.waits import eventually
 
 
@@ -32,8 +32,11 @@ class Outage:
     url: str
 
 
-@pytest.fixture
-async def outage(settings: Settings, tmp_path: Path) -> AsyncIterator[Outage]:
+@pytest.fixture(scope="module")
+async def outage(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Outage]:
+    tmp_path = tmp_path_factory.mktemp("pg-outage")
     pg = EmbeddedPostgres(tmp_path / "own-pg")
     url = await asyncio.to_thread(pg.start)
     own = dataclasses.replace(
@@ -119,4 +122,41 @@ async def test_no_violation_is_acknowledged_while_postgresql_is_down(
         assert again["type"] == "ack"
     finally:
         await back.close()
+
+    async def ready() -> bool:
+        async with httpx.AsyncClient(base_url=outage.server.url) as http:
+            return (await http.get("/readyz")).status_code == 200
+
+    assert await eventually(ready, within=30)  # /readyz tells the truth again
     assert await _violations(outage.url, attempt.attempt_id) == 1
+
+
+async def test_answers_during_an_outage_get_a_503_the_page_understands(
+    outage: Outage, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a 503 with a code (the exam page keeps the answer and retries), and one
+    # log line for the outage, not a traceback per request
+    own = dataclasses.replace(settings, database_url=outage.url)
+    attempt = await new_attempt(outage.pool, own)
+    login = await login_cookies(outage.pool, attempt.user_id)
+    await asyncio.to_thread(outage.pg.stop)
+    caplog.set_level("ERROR")
+    try:
+        async with httpx.AsyncClient(
+            base_url=outage.server.url, cookies=login.cookies, headers=login.headers
+        ) as http:
+            for _ in range(5):
+                r = await http.put(
+                    f"/api/attempts/{attempt.attempt_id}/answers/1", json={"answer": "A"}
+                )
+                assert r.status_code == 503, r.text
+                assert r.json()["error"] == "service_unavailable"
+                assert "答案" in r.json()["message"] and r.headers["retry-after"]
+    finally:
+        await asyncio.to_thread(outage.pg.start)
+    outage_lines = [r for r in caplog.records if r.name == "proctor.outages"]
+    assert len(outage_lines) == 1  # one line for five failed requests
+    # the background passes say it once each, not a traceback every pass
+    for name in ("hub.persist", "hub.deadlines"):
+        assert len([r for r in caplog.records if r.name == name]) <= 1
+    assert not [r for r in caplog.records if r.exc_info and r.name.startswith("uvicorn")]
