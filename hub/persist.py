@@ -8,6 +8,13 @@ consumer's pending entries, then new ones), writes all rows with
 ``copy_records_to_table`` into a temporary table and one
 ``INSERT … ON CONFLICT DO NOTHING``, then acknowledges in one pipeline.
 
+A worker that read entries and died before acknowledging them leaves them
+pending under its consumer name, and a restarted hub reads under a new one:
+every sweep also claims (XAUTOCLAIM) entries pending longer than
+``claim_idle_s`` under any consumer, copies them like its own and
+acknowledges them. A stream never leaves the active set while anything in it
+is still pending.
+
 Active streams are kept in a Redis set (``keys.active_streams()``, added to by
 the hub as it writes); a stream whose attempt is over and which holds nothing
 unacknowledged leaves the set.
@@ -37,6 +44,9 @@ from proctor.tasks import FailureLog
 log = logging.getLogger(__name__)
 
 Row = tuple[int, str, str, str, datetime, str]
+Entry = tuple[bytes | str | None, dict[bytes | str, bytes | str] | None]
+
+CLAIM_IDLE_S = 30.0
 
 _CREATE_TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS attempt_events_in
@@ -90,6 +100,9 @@ class PersistWorker:
     sweep_s: float = 30.0
     max_streams: int = 20_000
     chunk: int = 200
+    # Entries pending this long under any consumer belong to a dead worker (a
+    # live one acknowledges within a pass): the sweep claims them.
+    claim_idle_s: float = CLAIM_IDLE_S
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     copied: int = 0
     _task: asyncio.Task[None] | None = None
@@ -140,8 +153,10 @@ class PersistWorker:
 
         A pass reads the streams popped from the dirty set. Every
         ``sweep_s`` (and on the first pass) it reads every active stream
-        instead, including this consumer's pending entries: what a crash
-        left unacknowledged, or a stream whose dirty mark was lost.
+        instead, including this consumer's pending entries (what a crash
+        left unacknowledged, or a stream whose dirty mark was lost) and the
+        entries any consumer left pending longer than ``claim_idle_s``
+        (XAUTOCLAIM: a dead worker's reads).
         """
         redis, keys = self.redis, self.keys
         now = time.monotonic()
@@ -168,6 +183,7 @@ class PersistWorker:
             await asyncio.sleep(0)
         if rows:
             await self._write(rows)
+        if acks:  # trimmed entries too: nothing to write, but off the pending list
             pending = list(acks.items())
             for first in range(0, len(pending), self.chunk):
                 async with redis.pipeline(transaction=False) as pipe:
@@ -175,7 +191,7 @@ class PersistWorker:
                         pipe.xack(stream, PERSIST_GROUP, *ids)
                     await pipe.execute()
                 await asyncio.sleep(0)
-            self.copied += len(rows)
+        self.copied += len(rows)
         return len(rows)
 
     async def _read_streams(
@@ -184,32 +200,36 @@ class PersistWorker:
         redis, keys = self.redis, self.keys
         await self._ensure_groups(streams)
         starts = ("0", ">") if sweep else (">",)
+        width = len(starts) + (1 if sweep else 0)
         per_stream = max(50, self.batch // len(streams))
         async with redis.pipeline(transaction=False) as pipe:
             for stream in streams:
                 for start in starts:
                     pipe.xreadgroup(PERSIST_GROUP, self.consumer, {stream: start}, count=per_stream)
+                if sweep:
+                    pipe.xautoclaim(
+                        stream,
+                        PERSIST_GROUP,
+                        self.consumer,
+                        min_idle_time=int(self.claim_idle_s * 1000),
+                        count=per_stream,
+                    )
             replies = await pipe.execute(raise_on_error=False)
         idle: list[str] = []
         again: list[str] = []
-        width = len(starts)
         for index, stream in enumerate(streams):
             got = 0
-            for reply in replies[width * index : width * index + width]:
+            for position, reply in enumerate(replies[width * index : width * index + width]):
                 if isinstance(reply, ResponseError) and "NOGROUP" in str(reply):
                     self._known.discard(stream)
                     again.append(stream)
                     continue
                 if isinstance(reply, Exception):
                     raise reply
-                for _, entries in reply or []:
-                    got += len(entries)
-                    for entry_id_b, fields in entries:
-                        if not fields:
-                            continue
-                        entry_id = _s(entry_id_b)
-                        rows.append(to_row(stream, entry_id, fields))
-                        acks.setdefault(stream, []).append(entry_id)
+                claimed = position == len(starts)
+                entries = _claimed_entries(reply) if claimed else _read_entries(reply)
+                got += len(entries)
+                _collect(stream, entries, rows, acks)
             if got >= per_stream:
                 again.append(stream)  # more to read: keep it dirty
             elif got == 0 and sweep:
@@ -230,8 +250,13 @@ class PersistWorker:
                 await upsert_violations(conn, violations)
 
     async def _retire(self, streams: list[str]) -> None:
-        """Drop drained streams of ended attempts from the active set."""
-        ids = [attempt_of(s) for s in streams]
+        """Drop drained streams of ended attempts from the active set. A stream
+        with entries still pending (a dead worker's, not yet idle long enough
+        to claim) stays, or no sweep would ever claim them."""
+        drained = await self._without_pending(streams)
+        if not drained:
+            return
+        ids = [attempt_of(s) for s in drained]
         async with self.pool.acquire() as conn:
             ended = {
                 r["id"]
@@ -240,6 +265,56 @@ class PersistWorker:
                     ids,
                 )
             }
-        done = [s for s in streams if attempt_of(s) in ended]
+        done = [s for s in drained if attempt_of(s) in ended]
         if done:
             await self.redis.srem(self.keys.active_streams(), *done)
+
+    async def _without_pending(self, streams: list[str]) -> list[str]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xpending(stream, PERSIST_GROUP)
+            summaries = await pipe.execute(raise_on_error=False)
+        return [
+            stream
+            for stream, summary in zip(streams, summaries, strict=True)
+            if isinstance(summary, dict) and int(summary.get("pending") or 0) == 0
+        ]
+
+
+def _read_entries(reply: object) -> list[Entry]:
+    """The entries of an XREADGROUP reply on one stream."""
+    entries: list[Entry] = []
+    for _, stream_entries in reply or []:  # type: ignore[attr-defined]
+        entries.extend(stream_entries)
+    return entries
+
+
+def _claimed_entries(reply: object) -> list[Entry]:
+    """The entries of an XAUTOCLAIM reply: ``[next, entries]`` (Redis 6.2) or
+    ``[next, entries, deleted ids]`` (Redis 7). An entry trimmed from the
+    stream comes back without fields (6.2) or as a deleted id (7): nothing to
+    copy, but it is acknowledged so that it leaves the pending list."""
+    if not isinstance(reply, list | tuple) or len(reply) < 2:
+        return []
+    entries: list[Entry] = list(reply[1] or [])
+    if len(reply) > 2:
+        entries.extend((entry_id, None) for entry_id in reply[2] or [])
+    return entries
+
+
+def _collect(
+    stream: str, entries: list[Entry], rows: list[Row], acks: dict[str, list[str]]
+) -> None:
+    """Rows to write and ids to acknowledge; an entry seen twice in one pass
+    (read as this consumer's own pending and claimed too) counts once."""
+    seen = set(acks.get(stream, ()))
+    for entry_id_b, fields in entries:
+        if entry_id_b is None:
+            continue
+        entry_id = _s(entry_id_b)
+        if entry_id in seen:
+            continue
+        seen.add(entry_id)
+        acks.setdefault(stream, []).append(entry_id)
+        if fields:
+            rows.append(to_row(stream, entry_id, fields))

@@ -2,11 +2,22 @@
 
 One switch away is one violation: the browser fires ``blur``,
 ``visibilitychange`` and ``pagehide`` for a single switch, in any order and a
-few milliseconds apart, and may flicker back and away again. Every signal that
-arrives while a violation is open, or within ``debounce_s`` of the last one's
-start or end, joins that violation instead of opening a new one. A click
-outside the paper counts too (rule E3). Each violation records its kind, the
-signals that made it, and how long the candidate was away.
+few milliseconds apart. Every departure signal that arrives while the ledger
+is *away* (a violation is open, no ``back`` since) joins that violation. A
+``back`` closes it, and the next departure is a new violation however short
+the return was: no time window after a return forgives a re-departure, so a
+candidate cannot leave again and again for the price of one (rule E3).
+
+A click outside the paper counts too (rule E3), with two single-use joins
+that cannot buy a departure (``debounce_s`` bounds both):
+
+- a departure right after a click that counted on its own (a click on a link
+  that takes the page away) joins that click's violation: the click paid it;
+- a click right after a return (the click that brought the window back,
+  landing outside the paper) joins the violation just closed, once.
+
+Each violation records its kind, the signals that made it, and how long the
+candidate was away.
 
 Pure: no I/O, time is passed in.
 """
@@ -87,6 +98,7 @@ class Violation:
 class ViolationLedger:
     """Turns focus signals into counted violations."""
 
+    # Bounds only the two click joins (module docstring); never a re-departure.
     debounce_s: float = DEFAULT_DEBOUNCE_S
     violations: list[Violation] = field(default_factory=list)
 
@@ -102,31 +114,39 @@ class ViolationLedger:
             return self.violations[-1]
         return None
 
-    def _joins_last(self, now: float) -> Violation | None:
-        """The last violation if a signal at ``now`` belongs to it (H3 debounce)."""
-        if not self.violations:
+    @property
+    def _last(self) -> Violation | None:
+        return self.violations[-1] if self.violations else None
+
+    def _paid_by_click(self, now: float) -> Violation | None:
+        """The last violation if it is a lone click outside the paper, counted
+        just now: a departure at ``now`` is the one that click caused."""
+        last = self._last
+        if last is None or last.causes != [CLICK_OUTSIDE]:
             return None
-        last = self.violations[-1]
-        if last.is_open:
-            return last
-        assert last.ended_at is not None
-        if now - last.started_at <= self.debounce_s or now - last.ended_at <= self.debounce_s:
-            return last
-        return None
+        return last if now - last.started_at <= self.debounce_s else None
+
+    def _returned_by_click(self, now: float) -> Violation | None:
+        """The violation just closed by a ``back``, if a click at ``now`` is
+        the click that brought the window back (joins once)."""
+        last = self._last
+        if last is None or last.ended_at is None or CLICK_OUTSIDE in last.causes:
+            return None
+        return last if now - last.ended_at <= self.debounce_s else None
 
     def away(self, cause: str, now: float) -> Violation | None:
         """The page left the paper. Returns the new violation, or ``None`` when
-        the signal joined the current one (rule H3: one switch, one violation)."""
+        the signal joined the current one (rule H3: one switch, one violation).
+        After a ``back`` every departure is a new violation (rule E3)."""
         if cause not in AWAY_CAUSES:
             raise NotAllowed("bad_cause", f"unknown focus cause {cause!r}")
-        joined = self._joins_last(now)
-        if joined is not None:
-            if cause not in joined.causes:
-                joined.causes.append(cause)
-            # A flicker back and away again within the window re-opens it.
-            joined.ended_at = None
-            return None
-        return self._open(cause, now, ended_at=None)
+        joined = self.current or self._paid_by_click(now)
+        if joined is None:
+            return self._open(cause, now, ended_at=None)
+        if cause not in joined.causes:
+            joined.causes.append(cause)
+        joined.ended_at = None  # away now, until the next ``back``
+        return None
 
     def back(self, now: float) -> Violation | None:
         """The page is back on the paper. Returns the violation it closes, if any."""
@@ -139,12 +159,12 @@ class ViolationLedger:
     def click_outside(self, now: float) -> Violation | None:
         """A click outside the paper (rule E3): a violation of no duration,
         unless it belongs to the switch being counted already."""
-        joined = self._joins_last(now)
-        if joined is not None:
-            if CLICK_OUTSIDE not in joined.causes:
-                joined.causes.append(CLICK_OUTSIDE)
-            return None
-        return self._open(CLICK_OUTSIDE, now, ended_at=now)
+        joined = self.current or self._returned_by_click(now)
+        if joined is None:
+            return self._open(CLICK_OUTSIDE, now, ended_at=now)
+        if CLICK_OUTSIDE not in joined.causes:
+            joined.causes.append(CLICK_OUTSIDE)
+        return None
 
     def close_open(self, now: float) -> Violation | None:
         """Close the open violation at the end of the attempt."""

@@ -34,6 +34,7 @@ from hub.fanout import ChannelRouter
 from hub.keys import Keys
 from hub.live import Hub
 from hub.persist import PersistWorker
+from hub.session import Rules
 from hub.routes import routes as hub_routes
 from proctor.clock import Clock, SystemClock, as_datetime
 from proctor.db import apply_schema, create_pool
@@ -77,8 +78,12 @@ class LiveVideo:
         await request_watch(self._redis, self._keys, attempt_id, watched)
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
-    """The app for these settings; the database and Redis URLs must be resolved."""
+def create_app(
+    settings: Settings, clock: Clock | None = None, rules: Rules | None = None
+) -> Starlette:
+    """The app for these settings; the database and Redis URLs must be resolved.
+    ``clock`` and ``rules`` are the defaults' stand-ins in tests (a fake clock,
+    a shorter debounce)."""
     if not (settings.database_url and settings.redis_url):
         raise ValueError("start the services first: the database and Redis URLs are needed")
     database_url, redis_url = settings.database_url, settings.redis_url
@@ -111,6 +116,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 clock=the_clock,
                 record_end=end_attempt,
                 photo_sink=PhonePhotoSink(snapshots),
+                rules=rules,
             )
             rtc = PeerRegistry(
                 settings=settings,

@@ -16,6 +16,7 @@ import websockets
 from redis.asyncio import Redis
 
 from exam_api.assignments import assign, attempt_class_id
+from hub.session import Rules
 from proctor.settings import Settings
 from tests.support.devices import pc_camera, phone_proves_camera
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
@@ -27,9 +28,20 @@ DEBOUNCE_S = 0.05
 
 
 @pytest.fixture(scope="module")
+async def server(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
+    """A hub process whose rule H3 window for a click after a return is short,
+    so that switches a test makes 0.1 s apart are separate ones (the rule
+    itself is unit-tested in tests/hub/test_violations.py); passed in, as
+    every collaborator is."""
+    live = await start_live_server(settings, rules=Rules(debounce_s=DEBOUNCE_S))
+    yield live
+    await live.stop()
+
+
+@pytest.fixture(scope="module")
 async def server_b(settings: Settings, server: LiveServer) -> AsyncIterator[LiveServer]:
     """A second hub process on the same Redis and PostgreSQL."""
-    live = await start_live_server(settings)
+    live = await start_live_server(settings, rules=Rules(debounce_s=DEBOUNCE_S))
     yield live
     await live.stop()
 

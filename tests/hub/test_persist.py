@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from hub.keys import Keys
+from hub.keys import PERSIST_GROUP, Keys
 from hub.live import Hub
 from hub.persist import PersistWorker
 from hub.session import Camera
@@ -86,3 +86,106 @@ async def test_events_of_an_attempt_without_heartbeats_reach_postgresql(
     await eventually(dirty)
     assert await worker.run_once(sweep=False) == 1
     assert ("camera", "lost") in await _kinds(pool, attempt.attempt_id)
+
+
+# ----- a dead worker's pending entries (issue #9) ------------------------------
+
+
+async def _entries_read_by_a_dead_worker(
+    own: Keys, redis: Redis, attempt_id: int, n: int
+) -> list[str]:
+    """``n`` heartbeats in the attempt's stream, read under consumer "A" with
+    XREADGROUP and never acknowledged: a worker killed between read and write."""
+    stream = own.events(attempt_id)
+    at_ms = int(time.time() * 1000)
+    ids = []
+    for k in range(n):
+        fields = {"device": "pc", "kind": "heartbeat", "at": at_ms + k, "data": "{}"}
+        ids.append(_str(await redis.xadd(stream, fields)))  # type: ignore[arg-type]
+    await redis.sadd(own.active_streams(), stream)
+    await redis.xgroup_create(stream, PERSIST_GROUP, id="0", mkstream=True)
+    read = await redis.xreadgroup(PERSIST_GROUP, "A", {stream: ">"}, count=n)
+    assert len(read[0][1]) == n
+    return ids
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def _stored_ids(pool: asyncpg.Pool, attempt_id: int) -> list[str]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT stream_id FROM attempt_events WHERE attempt_id = $1", attempt_id
+        )
+    return [r["stream_id"] for r in rows]
+
+
+async def test_entries_a_dead_worker_left_pending_reach_postgresql(
+    own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # rule G3, issue #9: consumer A read the entries and died; a restarted hub's
+    # worker runs under another name (B) and must claim them
+    attempt = await new_attempt(pool, settings)
+    ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 120)
+    stream = own.events(attempt.attempt_id)
+    worker = PersistWorker(
+        redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=0.2, batch=100
+    )
+
+    async def all_stored() -> bool:
+        await worker.run_once(sweep=True)
+        return sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)
+
+    await eventually(all_stored)
+    assert (await redis.xpending(stream, PERSIST_GROUP))["pending"] == 0
+    # copied again (a worker that wrote them and died before XACK): no error, no
+    # second row: the writes are idempotent
+    await redis.xgroup_setid(stream, PERSIST_GROUP, id="0")
+    await redis.sadd(own.dirty_streams(), stream)
+    again = PersistWorker(redis=redis, pool=pool, keys=own, consumer="C", batch=1000)
+    assert await again.run_once(sweep=False) == len(ids)
+    assert len(await _stored_ids(pool, attempt.attempt_id)) == len(ids)
+
+
+async def test_a_stream_with_a_dead_workers_entries_stays_active_until_claimed(
+    own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # the attempt ended while A's reads were pending and not yet idle long enough
+    # to claim: the sweep must not retire the stream, or nobody would claim them
+    attempt = await new_attempt(pool, settings)
+    ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 3)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE attempts SET status = 'ended' WHERE id = $1", attempt.attempt_id)
+    stream = own.events(attempt.attempt_id)
+    patient = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=3600.0)
+    assert await patient.run_once(sweep=True) == 0
+    assert await redis.sismember(own.active_streams(), stream)
+
+    worker = PersistWorker(redis=redis, pool=pool, keys=own, consumer="C", claim_idle_s=0.05)
+
+    async def retired() -> bool:
+        await worker.run_once(sweep=True)
+        return not await redis.sismember(own.active_streams(), stream)
+
+    await eventually(retired)
+    assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)
+
+
+async def test_an_entry_trimmed_while_pending_leaves_the_pending_list(
+    own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # XAUTOCLAIM of an entry the stream's MAXLEN trimmed: nothing to copy, but
+    # it must not stay pending (and keep the stream active) forever
+    attempt = await new_attempt(pool, settings)
+    ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 3)
+    stream = own.events(attempt.attempt_id)
+    await redis.xdel(stream, ids[0])
+    worker = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=0.05)
+
+    async def none_pending() -> bool:
+        await worker.run_once(sweep=True)
+        return bool((await redis.xpending(stream, PERSIST_GROUP))["pending"] == 0)
+
+    await eventually(none_pending)
+    assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids[1:])

@@ -11,6 +11,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from hub.live import Hub
+from hub.session import Rules
 from proctor.app import create_app
 from proctor.clock import Clock
 from proctor.server import server_config
@@ -60,10 +61,12 @@ class LiveServer:
         return value
 
 
-async def start_live_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
+async def start_live_server(
+    settings: Settings, clock: Clock | None = None, rules: Rules | None = None
+) -> LiveServer:
     """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
     port = free_port()
-    app = create_app(settings, clock)
+    app = create_app(settings, clock, rules)
     config = server_config(app, "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
