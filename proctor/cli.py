@@ -12,11 +12,15 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from proctor.db import apply_schema, create_pool
 from proctor.embedded import Services, start_services
 from proctor.settings import Settings, SettingsError, load_settings
+from proctor.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    import uvicorn
 
 T = TypeVar("T")
 log = logging.getLogger("proctor")
@@ -79,9 +83,25 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+def _serve(config: uvicorn.Config, services: Services) -> None:
+    """Run uvicorn with the embedded servers supervised (restarted when killed).
+    The supervisor stops before ``services`` are stopped, so it never restarts
+    a server being shut down."""
     import uvicorn
 
+    async def serve() -> None:
+        supervisor = Supervisor(services.embedded())
+        await supervisor.start()
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            await supervisor.stop()
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve())
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from proctor.app import create_app
     from proctor.server import server_config
 
@@ -119,7 +139,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
         config = server_config(create_app(resolved), resolved.host, resolved.port, args.log_level)
         with contextlib.suppress(KeyboardInterrupt, _Terminated):
-            uvicorn.Server(config).run()
+            _serve(config, services)
     except (KeyboardInterrupt, _Terminated):
         pass
     finally:
