@@ -68,9 +68,10 @@ ON CONFLICT (attempt_id, idx) DO UPDATE SET
     kind = EXCLUDED.kind, causes = EXCLUDED.causes, ended_at = EXCLUDED.ended_at,
     duration_s = EXCLUDED.duration_s,
     forgiven_by = COALESCE(EXCLUDED.forgiven_by, attempt_violations.forgiven_by)
--- an older, still open view (a late copy by the persistence worker) never
--- reopens a violation whose end is known
-WHERE attempt_violations.ended_at IS NULL OR EXCLUDED.ended_at IS NOT NULL
+-- an older view (a late or claimed copy by the persistence worker) never
+-- reopens a violation whose end is known, nor shortens a later-known end
+WHERE attempt_violations.ended_at IS NULL
+   OR (EXCLUDED.ended_at IS NOT NULL AND EXCLUDED.ended_at >= attempt_violations.ended_at)
 """
 
 _INSERT_EVENT = """

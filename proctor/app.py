@@ -34,8 +34,8 @@ from hub.fanout import ChannelRouter
 from hub.keys import Keys
 from hub.live import Hub
 from hub.persist import PersistWorker
-from hub.session import Rules
 from hub.routes import routes as hub_routes
+from hub.session import Rules
 from proctor.clock import Clock, SystemClock, as_datetime
 from proctor.db import apply_schema, create_pool
 from proctor.errors import ProctorError, error_response

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -33,10 +36,11 @@ class Outage:
 
 
 @pytest.fixture(scope="module")
-async def outage(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Outage]:
-    tmp_path = tmp_path_factory.mktemp("pg-outage")
+async def outage(settings: Settings) -> AsyncIterator[Outage]:
+    # a folder of its own outside pytest's: PostgreSQL runs as its own system
+    # user, and a concurrent pytest resets its temporary root to mode 700
+    tmp_path = Path(tempfile.mkdtemp(prefix="proctor-pg-outage-"))
+    tmp_path.chmod(0o755)
     pg = EmbeddedPostgres(tmp_path / "own-pg")
     url = await asyncio.to_thread(pg.start)
     own = dataclasses.replace(
@@ -55,6 +59,7 @@ async def outage(
         await server.stop()
         await pool.close()
         await asyncio.to_thread(pg.stop)
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 async def _violations(url: str, attempt_id: int) -> int:
