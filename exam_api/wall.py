@@ -90,7 +90,9 @@ def camera_tile(
         dev = session.devices[device]
         connected, camera = dev.connected, session.camera_state(device, now).value  # H9
         camera_since, outage_since = dev.camera_since, dev.outage_since
-        beats = [t for t in (heartbeat_at, dev.last_heartbeat) if t is not None]
+        # the heartbeat's one owner: the state's hb:<device> field; a device
+        # that has not beaten yet shows its connection as its sign of life
+        beats = [t for t in (heartbeat_at, dev.connected_at) if t is not None]
         last_beat = max(beats) if beats else None
     signs = [
         t for t in (last_beat, None if snapshot is None else snapshot.taken_at) if t is not None

@@ -19,7 +19,6 @@ class Camera(StrEnum):
 class Device:
     connected: bool = False
     connected_at: float | None = None
-    last_heartbeat: float | None = None
     outage_since: float | None = None  # rule H1: set while disconnected after a first connect
     outages: int = 0
     camera: Camera = Camera.OFF
@@ -30,7 +29,6 @@ class Device:
         return {
             "c": self.connected,
             "ca": self.connected_at,
-            "hb": self.last_heartbeat,
             "o": self.outage_since,
             "on": self.outages,
             "cam": self.camera.value,
@@ -43,7 +41,6 @@ class Device:
         return cls(
             connected=bool(data["c"]),
             connected_at=data["ca"],
-            last_heartbeat=data["hb"],
             outage_since=data["o"],
             outages=int(data["on"]),
             camera=Camera(data["cam"]),

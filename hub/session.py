@@ -176,7 +176,7 @@ class Session:
             "devices": {
                 name: {
                     "connected": dev.connected,
-                    "last_heartbeat": dev.last_heartbeat,
+                    "connected_at": dev.connected_at,
                     "camera": self.camera_state(name, now).value,
                     "outage_since": dev.outage_since,
                     "outages": dev.outages,
@@ -264,7 +264,6 @@ class Session:
         dev.connected = True
         dev.conn = conn
         dev.connected_at = now
-        dev.last_heartbeat = now
         out.records.append(Record("connect", device, now, {}))
         out.sends.append(Send("all", self.state_message(now)))
         if device == "phone":
@@ -308,7 +307,8 @@ class Session:
         dev = self.devices[device]
         if not dev.connected:
             raise NotAllowed("not_connected", f"{device} sent a heartbeat without hello")
-        dev.last_heartbeat = now
+        # the last heartbeat's one owner is the state's hb:<device> field
+        # (hub/state_schema.py), written by the fast path; this is the record
         return Outputs(records=[Record("heartbeat", device, now, {})])
 
     def camera_hint(self, device: str, state: Camera, now: float) -> Outputs:

@@ -253,7 +253,6 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
             await come_back(pc)
 
             for n in range(2, 6):
-                await pc.wait_for_timeout(1300)  # past the H3 debounce: a new switch
                 await switch_away(pc)
                 if n < 5:
                     await expect(pc.get_by_test_id("violation-count")).to_have_text(
