@@ -289,6 +289,8 @@ class Hub:
         fresh = await self.store.load(live.attempt_id)
         if fresh.state and fresh.version != live.version:
             live.adopt(Session.from_dict(_json(fresh.state)), fresh.version)
+        if not (live.session.ledger.violations or live.session.ended):
+            return  # nothing durable yet: no PostgreSQL round trip (a connect storm)
         async with self.pool.acquire() as conn:
             await durable.repair(conn, live.session, self._now(now), self.record_end)
 
