@@ -16,32 +16,39 @@ import websockets
 from redis.asyncio import Redis
 
 from exam_api.assignments import assign, attempt_class_id
-from hub.session import Rules
 from proctor.settings import Settings
+from tests.support.clock import SteppedClock
 from tests.support.devices import pc_camera, phone_proves_camera
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
 from tests.support.live import LiveServer, start_live_server
 from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
 
-DEBOUNCE_S = 0.05
+STEP_S = 2.0  # the fake clock's step between two switches: past rule H3's 1 s click window
 
 
 @pytest.fixture(scope="module")
-async def server(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
-    """A hub process whose rule H3 window for a click after a return is short,
-    so that switches a test makes 0.1 s apart are separate ones (the rule
-    itself is unit-tested in tests/hub/test_violations.py); passed in, as
-    every collaborator is."""
-    live = await start_live_server(settings, rules=Rules(debounce_s=DEBOUNCE_S))
+def clock() -> SteppedClock:
+    """The hub processes' clock, moved by the tests instead of sleeping."""
+    return SteppedClock()
+
+
+@pytest.fixture(scope="module")
+async def server(
+    settings: Settings, pool: asyncpg.Pool, clock: SteppedClock
+) -> AsyncIterator[LiveServer]:
+    """A hub process on the test's clock (passed in, as every collaborator is)."""
+    live = await start_live_server(settings, clock=clock)
     yield live
     await live.stop()
 
 
 @pytest.fixture(scope="module")
-async def server_b(settings: Settings, server: LiveServer) -> AsyncIterator[LiveServer]:
-    """A second hub process on the same Redis and PostgreSQL."""
-    live = await start_live_server(settings, rules=Rules(debounce_s=DEBOUNCE_S))
+async def server_b(
+    settings: Settings, server: LiveServer, clock: SteppedClock
+) -> AsyncIterator[LiveServer]:
+    """A second hub process on the same Redis, PostgreSQL and clock."""
+    live = await start_live_server(settings, clock=clock)
     yield live
     await live.stop()
 
@@ -57,8 +64,8 @@ async def _both(server: LiveServer, attempt: HubAttempt) -> tuple[DeviceClient, 
     return pc, phone
 
 
-async def _switch_away(pc: DeviceClient) -> None:
-    await asyncio.sleep(2 * DEBOUNCE_S)  # a new switch, not a flicker of the last one
+async def _switch_away(pc: DeviceClient, clock: SteppedClock) -> None:
+    clock.advance(STEP_S)  # a new switch, well apart from the last one
     for cause in ("visibility", "blur"):
         assert (await pc.call("focus", state="lost", cause=cause))["type"] == "ack"
     assert (await pc.call("focus", state="back"))["type"] == "ack"
@@ -73,13 +80,13 @@ async def _attempt_row(pool: asyncpg.Pool, attempt_id: int) -> asyncpg.Record:
 
 
 async def test_fifth_violation_ends_the_attempt_on_both_devices(
-    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool, clock: SteppedClock
 ) -> None:
     # rule E3 / G4: the 5th violation ends and submits; "n of 5" after each
     pc, phone = await _both(server, attempt)
     try:
         for n in range(1, 5):
-            await _switch_away(pc)
+            await _switch_away(pc, clock)
             assert (await pc.wait_for("violation"))["count"] == n
             assert (await phone.wait_for("violation"))["count"] == n
             # durable before the ack (checked right after the ack, no waiting)
@@ -89,7 +96,7 @@ async def test_fifth_violation_ends_the_attempt_on_both_devices(
                     attempt.attempt_id,
                 )
             assert rows == n
-        await asyncio.sleep(2 * DEBOUNCE_S)
+        clock.advance(STEP_S)
         ack = await pc.call("click_outside")
         assert ack["type"] == "ack"
         # the end is in PostgreSQL before the ack
@@ -113,7 +120,7 @@ async def test_fifth_violation_ends_the_attempt_on_both_devices(
 
 
 async def test_timeout_ends_with_both_devices_offline(
-    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings, clock: SteppedClock
 ) -> None:
     # rule E4: the server clock ends the attempt; no device needs to be there
     attempt = await new_attempt(pool, settings)
@@ -193,13 +200,14 @@ async def test_dropped_and_resumed_connection_loses_and_double_counts_nothing(
     redis: Redis,
     settings: Settings,
     pool: asyncpg.Pool,
+    clock: SteppedClock,
 ) -> None:
     # rule H1 / E7: resume exactly; a resend is dropped, never counted twice
     pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
     assert (await pc.call("heartbeat"))["type"] == "ack"
     assert (await pc.call("focus", state="lost", cause="blur"))["type"] == "ack"
     assert (await pc.call("focus", state="back"))["type"] == "ack"
-    await asyncio.sleep(2 * DEBOUNCE_S)
+    clock.advance(STEP_S)
     # three more sent, then the connection drops without waiting for the acks
     sent = [
         ("heartbeat", {}),
@@ -313,7 +321,7 @@ async def test_phone_early_end_asks_and_is_recorded(
 
 
 async def test_violation_duration_reaches_postgres(
-    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool, clock: SteppedClock
 ) -> None:
     # rule H3: a violation keeps its kind and how long the candidate was away
     pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
@@ -325,7 +333,7 @@ async def test_violation_duration_reaches_postgres(
                 attempt.attempt_id,
             )
         assert row["kind"] == "tab_hidden" and row["ended_at"] is None  # durable at once
-        await asyncio.sleep(0.3)
+        clock.advance(0.3)
         assert (await pc.call("focus", state="back"))["type"] == "ack"
     finally:
         await pc.close()
@@ -343,16 +351,16 @@ async def test_violation_duration_reaches_postgres(
 
 
 async def test_fifth_violation_by_leaving_the_page_is_stored_closed(
-    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool
+    server: LiveServer, attempt: HubAttempt, pool: asyncpg.Pool, clock: SteppedClock
 ) -> None:
     # rule E3/H3: the 5th switch ends the attempt while the candidate is away;
     # the end closes that violation and both views of it are stored in order
     pc = await DeviceClient.connect(server.ws_url, "pc", attempt.pc_token)
     try:
         for _ in range(4):
-            await asyncio.sleep(2 * DEBOUNCE_S)
+            clock.advance(STEP_S)
             assert (await pc.call("click_outside"))["type"] == "ack"
-        await asyncio.sleep(2 * DEBOUNCE_S)
+        clock.advance(STEP_S)
         assert (await pc.call("focus", state="lost", cause="visibility"))["type"] == "ack"
         assert (await pc.wait_for("ended"))["reason"] == "fifth_violation"
     finally:

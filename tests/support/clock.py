@@ -23,3 +23,22 @@ class FakeClock:
     def set(self, now: float) -> None:
         self._mono += max(0.0, now - self._now)
         self._now = now
+
+
+class SteppedClock:
+    """The real clock plus the steps a test takes: time flows as usual for
+    the parts of a live server the test does not drive (deadlines it moves in
+    the database), and a test that needs "two seconds later" steps instead of
+    sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
