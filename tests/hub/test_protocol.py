@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +21,7 @@ from hub.protocol import (
     MAX_PHOTO_BYTES,
     MAX_SEQ,
     MAX_TEXT_BYTES,
+    TEXT_MESSAGES,
     CameraState,
     ClientProtocol,
     Close,
@@ -343,6 +350,56 @@ def test_encode_keeps_utf8_and_escapes_lone_surrogates() -> None:
     assert text == '{"type":"warn","text":"\\ud800"}' and text.isascii()
     # no NaN in the wire text: it is not JSON
     assert encode({"type": "x", "v": float("nan")}) == '{"type":"x","v":null}'
+
+
+# ----- the documented messages are the structs ---------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _documented(operation: str) -> dict[str, dict[str, Any]]:
+    """The JSON payloads of one AsyncAPI operation, by their ``type``."""
+    doc = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text(encoding="utf-8"))
+    out = {}
+    for ref in doc["operations"][operation]["messages"]:
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        message = doc["components"]["messages"][name]
+        if message.get("contentType") == "application/octet-stream":
+            continue  # the photo: a binary frame, built by parse_binary
+        payload = message["payload"]
+        out[payload["properties"]["type"]["const"]] = payload
+    return out
+
+
+@pytest.mark.parametrize(("operation", "device"), [("pcSends", "pc"), ("phoneSends", "phone")])
+def test_asyncapi_names_the_struct_tags_and_fields(operation: str, device: str) -> None:
+    documented = _documented(operation)
+    assert set(documented) == ALLOWED[device]
+    for kind, payload in documented.items():
+        fields = msgspec.structs.fields(TEXT_MESSAGES[kind])
+        assert set(payload["properties"]) - {"type"} == {f.name for f in fields}, kind
+        assert set(payload["required"]) - {"type"} == {f.name for f in fields if f.required}, kind
+
+
+def test_the_schema_script_prints_every_client_message() -> None:
+    path = ROOT / "scripts" / "asyncapi_messages.py"
+    spec = importlib.util.spec_from_file_location("asyncapi_messages", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for device in ("pc", "phone"):
+        mapping = script.schema(device)["discriminator"]["mapping"]
+        assert set(mapping) == ALLOWED[device]
+    printed = subprocess.run(
+        [sys.executable, str(path), "phone"], capture_output=True, text=True, check=True
+    ).stdout
+    defs = json.loads(printed)["$defs"]
+    assert defs["PhoneEnd"]["properties"]["confirmed"] == {"type": "boolean", "default": False}
+    assert defs["Heartbeat"]["properties"]["seq"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_SEQ,
+    }
 
 
 def test_oversized_text_closes_1009() -> None:
