@@ -208,7 +208,8 @@ def parse_text(text: str, device: str) -> ClientMessage:
     """Parse one text frame from ``device``; raise ``ProtocolError`` on bad input."""
     if len(text) > MAX_TEXT_BYTES:
         raise _too_big()
-    raw = text.encode("utf-8", "surrogatepass")  # a lone surrogate is bad_json below
+    # bytes, not str: a lone surrogate cannot make msgspec raise UnicodeEncodeError
+    raw = text.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_TEXT_BYTES:
         raise _too_big()
     try:
@@ -221,7 +222,7 @@ def parse_text(text: str, device: str) -> ClientMessage:
 
 
 def _rejected(raw: bytes, device: str, detail: str) -> ProtocolError:
-    """The error for a well-typed-decoder failure, ranked as the protocol
+    """The error for a frame the typed decoder rejected, ranked as the protocol
     ranks faults (docs/protocol.md, "Bad input")."""
     try:
         data = _UNTYPED.decode(raw)
