@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from exam_api.assignments import assign, attempt_class_id
 from hub.tokens import sign_device_token
@@ -78,6 +78,21 @@ async def violation_evidence(pool: asyncpg.Pool, attempt_id: int, count: int) ->
     return pairs if len(pairs) >= count else {}
 
 
+async def start_mock_exam(
+    browser: Browser, server: LiveServer, cookies: dict[str, str]
+) -> tuple[BrowserContext, Page, int]:
+    """The candidate's PC: the paper center's confirm step, then the exam page."""
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await ctx.add_cookies([{"name": k, "value": v, "url": server.url} for k, v in cookies.items()])
+    pc = await ctx.new_page()
+    await pc.goto(f"{server.url}/static/class-papers.html")
+    await pc.get_by_test_id("paper-start-mock").click()
+    await pc.get_by_test_id("paper-agree-mock").check()
+    await pc.get_by_test_id("paper-confirm-mock").click()
+    await pc.wait_for_url("**/static/exam.html?attempt=*")
+    return ctx, pc, int(pc.url.rsplit("=", 1)[1])
+
+
 async def set_visibility(page: Page, state: str) -> None:
     """The page is hidden or shown again, as a phone's browser reports it."""
     await page.evaluate(
@@ -120,19 +135,7 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
     async with async_playwright() as pw:
         browser = await launch_chromium(pw)
         try:
-            pc_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
-            await pc_ctx.add_cookies(
-                [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
-            )
-            pc = await pc_ctx.new_page()
-
-            # The paper center's confirm step, then the exam page.
-            await pc.goto(f"{server.url}/static/class-papers.html")
-            await pc.get_by_test_id("paper-start-mock").click()
-            await pc.get_by_test_id("paper-agree-mock").check()
-            await pc.get_by_test_id("paper-confirm-mock").click()
-            await pc.wait_for_url("**/static/exam.html?attempt=*")
-            attempt_id = int(pc.url.rsplit("=", 1)[1])
+            pc_ctx, pc, attempt_id = await start_mock_exam(browser, server, login.cookies)
 
             # rule D7: the device check and the seed's preparation checklist
             await expect(pc.get_by_test_id("prep-checklist")).to_contain_text("手机电量准备")
@@ -419,17 +422,7 @@ async def test_a_violation_in_the_first_second_of_the_camera_keeps_its_evidence(
         browser = await launch_chromium(pw)
         phone: asyncio.Task[None] | None = None
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
-            await ctx.add_cookies(
-                [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
-            )
-            pc = await ctx.new_page()
-            await pc.goto(f"{server.url}/static/class-papers.html")
-            await pc.get_by_test_id("paper-start-mock").click()
-            await pc.get_by_test_id("paper-agree-mock").check()
-            await pc.get_by_test_id("paper-confirm-mock").click()
-            await pc.wait_for_url("**/static/exam.html?attempt=*")
-            attempt_id = int(pc.url.rsplit("=", 1)[1])
+            _, pc, attempt_id = await start_mock_exam(browser, server, login.cookies)
             token = sign_device_token(
                 server.base.settings.secret_key, attempt_id, "phone", time.time(), 600
             )
