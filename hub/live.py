@@ -32,6 +32,7 @@ from hub.protocol import encode
 from hub.session import EndReason, Outputs, Rules, Session, Status
 from hub.store import StateStore, StreamBatcher
 from proctor.clock import Clock
+from proctor.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,10 @@ class Hub:
         record_end: EndRecorder,
         photo_sink: PhotoSink,
         rules: Rules | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pool = pool
+        self.metrics = metrics or Metrics()
         self.keys = keys
         self.clock = clock
         self.rules = rules or Rules()
@@ -248,6 +251,7 @@ class Hub:
                     attempt_id, live.version, state, device, seq, outputs.records, publish
                 )
                 if committed.status == "ok":
+                    self._count(outputs)
                     before = live.session
                     live.adopt(session, committed.version, state)
                     await self._track_presence(before, session)
@@ -293,6 +297,14 @@ class Hub:
             return  # nothing durable yet: no PostgreSQL round trip (a connect storm)
         async with self.pool.acquire() as conn:
             await durable.repair(conn, live.session, self._now(now), self.record_end)
+
+    def _count(self, outputs: Outputs) -> None:
+        for send in outputs.sends:
+            kind = send.message["type"]
+            if kind == "violation":  # told once, when it is counted (rule E3)
+                self.metrics.violations.inc()
+            elif kind == "ended" and send.to == "all":
+                self.metrics.ends.labels(str(send.message.get("reason"))).inc()
 
     def _now(self, now: float | None) -> float:
         return self.clock.now() if now is None else now

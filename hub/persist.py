@@ -39,6 +39,7 @@ from redis.exceptions import ResponseError
 
 from hub.durable import upsert_violations
 from hub.keys import PERSIST_GROUP, Keys, attempt_of
+from proctor.metrics import Metrics
 from proctor.tasks import FailureLog
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class PersistWorker:
     claim_idle_s: float = CLAIM_IDLE_S
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     copied: int = 0
+    metrics: Metrics | None = None
     _task: asyncio.Task[None] | None = None
     _known: set[str] = field(default_factory=set)
     _last_sweep: float = -1e9
@@ -192,6 +194,8 @@ class PersistWorker:
                     await pipe.execute()
                 await asyncio.sleep(0)
         self.copied += len(rows)
+        if self.metrics is not None:
+            self.metrics.persisted.inc(len(rows))
         return len(rows)
 
     async def _read_streams(

@@ -58,6 +58,7 @@ from hub.protocol import (
 from hub.session import END_MESSAGES, Camera, Session
 from hub.store import Overloaded
 from hub.tokens import verify_device_token
+from proctor.outages import service_of
 from proctor.state import base
 from proctor.web_auth import can_watch, current_session
 
@@ -210,16 +211,23 @@ async def device_socket(ws: WebSocket, device: str) -> None:
         await _close(ws, error.close_code or CLOSE_POLICY, f"{error.code}: {error.reason}")
         return
     connected = False
+    sockets = hub.metrics.sockets.labels(device)
+    sockets.inc()
     try:
         connected = await _greet(hub, live, conn, hello)
         if connected:
             await _run_pair(conn, _device_reader(hub, live, conn))
         else:
             await conn.writer()
-    except Exception:
-        log.exception("device socket of attempt %s failed", live.attempt_id)
-        await _close(ws, CLOSE_INTERNAL, "internal error")
+    except Exception as error:
+        if service_of(error) is not None:  # PostgreSQL or Redis down: come back later
+            log.warning("device of attempt %s refused: %s", live.attempt_id, error)
+            await _close(ws, CLOSE_TRY_AGAIN, "unavailable: the service is down, retry")
+        else:
+            log.exception("device socket of attempt %s failed", live.attempt_id)
+            await _close(ws, CLOSE_INTERNAL, "internal error")
     finally:
+        sockets.dec()
         if connected:
             await asyncio.shield(_disconnect(hub, live, device, conn.id))
         await hub.detach(live, conn)
@@ -357,11 +365,15 @@ async def _handle(
     assert conn.protocol is not None
     device = conn.role
     seq = message.seq
+    kind = type(message).__name__
+    hub.metrics.messages.labels(kind).inc()
+    latency = hub.metrics.ack_seconds.labels(kind)
     try:
         if isinstance(message, Heartbeat) and not (live.ended or now >= live.session.deadline_at):
             # The fast path: telemetry only, batched into the stream.
             stream_id = await hub.batcher.append(live.attempt_id, device, seq, "heartbeat", now)
             conn.push_text(ack_text(seq, duplicate=stream_id is None))
+            latency.observe(max(0.0, hub.clock.now() - now))
             return
         if isinstance(message, Photo):
             await hub.store_photo(live, message.request_id, message.jpeg, now)
@@ -377,6 +389,7 @@ async def _handle(
         conn.kick(CLOSE_TRY_AGAIN, f"{error.code}: {error.reason}")
         return
     conn.push_text(ack_text(seq, duplicate=applied.duplicate))
+    latency.observe(max(0.0, hub.clock.now() - now))
 
 
 def _event(device: str, message: SeqMessage, now: float) -> Event:

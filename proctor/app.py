@@ -40,6 +40,7 @@ from proctor.clock import Clock, SystemClock, as_datetime
 from proctor.db import apply_schema, create_pool
 from proctor.errors import ProctorError, error_response
 from proctor.health import healthz, readyz
+from proctor.metrics import Metrics, metrics_endpoint
 from proctor.outages import OutageLog, outage_response
 from proctor.settings import Settings
 from proctor.state import Base
@@ -89,6 +90,7 @@ def create_app(
     database_url, redis_url = settings.database_url, settings.redis_url
     the_clock = clock or SystemClock()
     outages = OutageLog()
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -117,6 +119,7 @@ def create_app(
                 record_end=end_attempt,
                 photo_sink=PhonePhotoSink(snapshots),
                 rules=rules,
+                metrics=metrics,
             )
             rtc = PeerRegistry(
                 settings=settings,
@@ -127,6 +130,7 @@ def create_app(
                 sessions=hub,
                 snapshots=snapshots,
                 clock=the_clock,
+                metrics=metrics,
             )
             services = ExamServices(
                 ends=hub,
@@ -136,12 +140,13 @@ def create_app(
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             components: list[Any] = [
+                metrics,
                 router,
                 snapshots,
                 hub,
                 rtc,
                 DeadlineScheduler(hub),
-                PersistWorker(redis=redis, pool=pool, keys=keys),
+                PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics),
                 Housekeeper(pool, settings.data_dir),
                 RetentionSweeper(
                     pool,
@@ -169,6 +174,7 @@ def create_app(
         Route("/", _index),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(metrics)),
         *exam_routes,
         *hub_routes,
         *rtc_routes,

@@ -42,6 +42,7 @@ from hub.devices import Camera
 from hub.fanout import WATCHERS, ChannelRouter, envelope
 from hub.keys import Keys
 from proctor.clock import Clock
+from proctor.metrics import Metrics
 from proctor.settings import Settings
 from webrtc.capture import capture_pc_jpeg
 from webrtc.commands import ChannelCommands
@@ -120,8 +121,10 @@ class PeerRegistry:
         snapshots: SnapshotService,
         clock: Clock,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pool = pool
+        self.metrics = metrics or Metrics()
         self.redis = redis
         self.keys = keys
         self.sessions = sessions
@@ -322,12 +325,15 @@ class PeerRegistry:
         return True
 
     async def _capture(self, media: AttemptMedia, capture: CaptureId) -> SnapshotRecord | None:
-        taken_at = datetime.now(UTC)
+        taken_at = datetime.fromtimestamp(self.clock.now(), UTC)
+        started = self.clock.monotonic()
         try:
             peer = self.peers.get(capture.attempt_id)
             if peer is None or peer.tap is None:
                 return None
-            return await self.snapshots.capture_pc(peer.tap, capture, taken_at)
+            record = await self.snapshots.capture_pc(peer.tap, capture, taken_at)
+            self.metrics.snapshot_seconds.observe(self.clock.monotonic() - started)
+            return record
         except RtcError as exc:
             log.warning("PC snapshot %s failed: %s", capture, exc)
             return None
@@ -351,6 +357,7 @@ class PeerRegistry:
         """One monitor step: liveness, due snapshots, lapsed watch leases,
         ended attempts. ``now`` is the loop's clock; ``wall_now`` the epoch
         time the watch leases are scored in (default: the clock's)."""
+        self.metrics.peers.set(len(self.peers))
         for attempt_id, peer in list(self.peers.items()):
             tap = peer.tap
             ended = (

@@ -52,6 +52,7 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,  # figures only; keep it off the public address (deployment)
     ("GET", "/api/auth/captcha"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/login/verify"): PUBLIC,
