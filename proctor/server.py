@@ -11,7 +11,10 @@ from starlette.types import ASGIApp
 from hub.protocol import MAX_PHOTO_BYTES, PHOTO_HEADER
 
 
-def server_config(app: ASGIApp, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+def server_config(
+    app: ASGIApp, host: str, port: int, log_level: str = "info", own_logging: bool = False
+) -> uvicorn.Config:
+    """``own_logging``: the process configured logging itself (``proctor/logs.py``)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -26,5 +29,6 @@ def server_config(app: ASGIApp, host: str, port: int, log_level: str = "info") -
         ws_max_size=PHOTO_HEADER.size + MAX_PHOTO_BYTES,
         backlog=4096,
         log_level=log_level,
+        log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
     )

@@ -36,6 +36,7 @@ class Settings:
     snapshot_min_gap_s: float = 10.0
     snapshot_retention_days: int = 365
     rtc_max_peers: int = 1000
+    log_format: str = "text"  # "json": one JSON object a line (rule O2)
 
     @property
     def embedded_postgres(self) -> bool:
@@ -68,6 +69,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
@@ -124,4 +132,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         snapshot_min_gap_s=_int(env, "PROCTOR_SNAPSHOT_MIN_GAP", 10, 1, 600),
         snapshot_retention_days=_int(env, "PROCTOR_SNAPSHOT_RETENTION_DAYS", 365, 1, 3650),
         rtc_max_peers=_int(env, "PROCTOR_RTC_MAX_PEERS", 1000, 1, 100_000),
+        log_format=_choice(env, "PROCTOR_LOG_FORMAT", ("text", "json"), "text"),
     )
