@@ -1,11 +1,7 @@
--- Proctor hub: the one schema. Every statement is idempotent: the app applies
--- this file at each start (proctor/db.py) and `proctor db init` does the same.
-
-CREATE TABLE IF NOT EXISTS schema_version (
-    version     integer PRIMARY KEY,
-    digest      text NOT NULL,
-    applied_at  timestamptz NOT NULL DEFAULT now()
-);
+-- Proctor hub: the one schema, as a whole to read. Changes are versioned
+-- migrations (migrations/NNNN_*.sql, applied in order by proctor/migrate.py
+-- and recorded in schema_migrations); this file is kept equal to their
+-- result, checked by tests/proctor/test_migrations.py.
 
 -- ---------------------------------------------------------------- accounts
 CREATE TABLE IF NOT EXISTS users (

@@ -1,0 +1,330 @@
+-- 0001 baseline: the schema as it stood when migrations began (issue #10,
+-- rule O3). Idempotent, so it also applies to a database that the earlier
+-- apply-schema.sql-at-start created. Never edit an applied migration: add one.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     integer PRIMARY KEY,
+    digest      text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- ---------------------------------------------------------------- accounts
+CREATE TABLE IF NOT EXISTS users (
+    id            bigserial PRIMARY KEY,
+    username      text NOT NULL UNIQUE,
+    password_hash text NOT NULL,
+    role          text NOT NULL CHECK (role IN ('candidate', 'reviewer', 'invigilator', 'admin')),
+    real_name     text NOT NULL DEFAULT '',
+    id_card       text,
+    phone         text,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash  bytea PRIMARY KEY,
+    user_id     bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token  text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id);
+
+-- ---------------------------------------------------------------- accounts: captcha, SMS, rate limits (exam_api/captcha.py, sms.py, ratelimit.py)
+CREATE TABLE IF NOT EXISTS captchas (
+    id           text PRIMARY KEY,
+    answer_hash  text NOT NULL,
+    expires_at   timestamptz NOT NULL
+);
+
+-- Rule A4: the development SMS sender writes here instead of a network.
+CREATE TABLE IF NOT EXISTS sms_outbox (
+    id       bigserial PRIMARY KEY,
+    phone    text NOT NULL,
+    purpose  text NOT NULL,
+    body     text NOT NULL,
+    sent_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_outbox_phone ON sms_outbox (phone, id);
+
+CREATE TABLE IF NOT EXISTS sms_codes (
+    id          text PRIMARY KEY,
+    phone       text NOT NULL,
+    purpose     text NOT NULL CHECK (purpose IN ('login', 'register', 'reset')),
+    user_id     bigint REFERENCES users(id) ON DELETE CASCADE,
+    code_hash   text NOT NULL,
+    created_at  timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    guesses     integer NOT NULL DEFAULT 0,
+    used_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS sms_codes_expires ON sms_codes (expires_at);
+
+CREATE TABLE IF NOT EXISTS rate_hits (
+    name          text NOT NULL,
+    subject       text NOT NULL,
+    window_index  bigint NOT NULL,
+    hits          integer NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    PRIMARY KEY (name, subject, window_index)
+);
+CREATE INDEX IF NOT EXISTS rate_hits_expires ON rate_hits (expires_at);
+
+CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
+CREATE INDEX IF NOT EXISTS users_id_card ON users (id_card);
+
+-- ---------------------------------------------------------------- exam requests and review (exam_api/requests.py, review.py, training.py)
+-- Rule B7: training hours and category by ID-card number, imported from the training system.
+CREATE TABLE IF NOT EXISTS training_records (
+    id_card       text PRIMARY KEY,
+    real_name     text NOT NULL,
+    category      text NOT NULL CHECK (category IN ('A', 'B', 'C1', 'C2')),
+    hours         numeric(7, 1) NOT NULL CHECK (hours >= 0),
+    company_name  text,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- Rule B4: documents kept under data_dir/uploads with random names.
+CREATE TABLE IF NOT EXISTS uploads (
+    id             bigserial PRIMARY KEY,
+    owner_id       bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind           text NOT NULL CHECK (kind IN ('jpg', 'png', 'pdf')),
+    original_name  text NOT NULL,
+    relpath        text NOT NULL UNIQUE,
+    sha256         text NOT NULL,
+    size           integer NOT NULL,
+    width          integer,
+    height         integer,
+    created_at     timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_owner ON uploads (owner_id);
+
+CREATE TABLE IF NOT EXISTS exam_requests (
+    id              bigserial PRIMARY KEY,
+    user_id         bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    candidate_type  text NOT NULL CHECK (candidate_type IN ('social', 'non_social')),
+    category        text NOT NULL CHECK (category IN ('A', 'B', 'C1', 'C2')),
+    training_hours  numeric(7, 1),
+    real_name       text NOT NULL,
+    id_card         text NOT NULL,
+    gender          text NOT NULL CHECK (gender IN ('male', 'female')),
+    phone           text NOT NULL,
+    company_name    text NOT NULL,
+    company_uscc    text NOT NULL,
+    position        text NOT NULL,
+    status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+    reason          text,
+    submitted_at    timestamptz NOT NULL,
+    decided_at      timestamptz,
+    decided_by      bigint REFERENCES users(id)
+);
+CREATE INDEX IF NOT EXISTS exam_requests_user ON exam_requests (user_id, id DESC);
+CREATE INDEX IF NOT EXISTS exam_requests_pending ON exam_requests (submitted_at) WHERE status = 'pending';
+-- At most one open (pending or approved) request per candidate.
+CREATE UNIQUE INDEX IF NOT EXISTS exam_requests_one_open ON exam_requests (user_id)
+    WHERE status IN ('pending', 'approved');
+
+CREATE TABLE IF NOT EXISTS exam_request_documents (
+    request_id  bigint NOT NULL REFERENCES exam_requests(id) ON DELETE CASCADE,
+    role        text NOT NULL CHECK (role IN ('commitment_letter', 'study_proof')),
+    upload_id   bigint NOT NULL REFERENCES uploads(id),
+    PRIMARY KEY (request_id, role)
+);
+
+-- Rule B6: every decision audited (who, when, what, from where).
+CREATE TABLE IF NOT EXISTS review_audit (
+    id              bigserial PRIMARY KEY,
+    request_id      bigint NOT NULL REFERENCES exam_requests(id) ON DELETE CASCADE,
+    reviewer_id     bigint NOT NULL REFERENCES users(id),
+    decision        text NOT NULL CHECK (decision IN ('approved', 'rejected')),
+    reason          text,
+    decided_at      timestamptz NOT NULL,
+    client_address  text
+);
+CREATE INDEX IF NOT EXISTS review_audit_request ON review_audit (request_id, id);
+
+-- ---------------------------------------------------------------- classes and papers
+CREATE TABLE IF NOT EXISTS classes (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS class_members (
+    class_id  bigint NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    user_id   bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (class_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS papers (
+    id            bigserial PRIMARY KEY,
+    class_id      bigint NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    kind          text NOT NULL CHECK (kind IN ('mock', 'formal')),
+    title         text NOT NULL,
+    time_limit_s  integer NOT NULL CHECK (time_limit_s > 0),
+    opens_at      timestamptz,
+    closes_at     timestamptz,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS papers_class ON papers (class_id);
+
+-- ---------------------------------------------------------------- attempts
+CREATE TABLE IF NOT EXISTS attempts (
+    id           bigserial PRIMARY KEY,
+    user_id      bigint NOT NULL REFERENCES users(id),
+    paper_id     bigint NOT NULL REFERENCES papers(id),
+    status       text NOT NULL DEFAULT 'in_progress'
+                 CHECK (status IN ('in_progress', 'ended')),
+    started_at   timestamptz NOT NULL,
+    deadline_at  timestamptz NOT NULL,
+    ended_at     timestamptz,
+    end_reason   text,
+    score        numeric(6, 2),
+    violations   integer NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS attempts_user ON attempts (user_id);
+CREATE INDEX IF NOT EXISTS attempts_open_deadline ON attempts (deadline_at) WHERE status = 'in_progress';
+
+-- Telemetry copied from the attempt's Redis stream by the persistence worker;
+-- the stream entry id makes the copy idempotent (at-least-once delivery).
+CREATE TABLE IF NOT EXISTS attempt_events (
+    attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    stream_id   text NOT NULL,
+    device      text NOT NULL,
+    kind        text NOT NULL,
+    at          timestamptz NOT NULL,
+    data        jsonb NOT NULL DEFAULT '{}'::jsonb,
+    PRIMARY KEY (attempt_id, stream_id)
+);
+
+-- ---------------------------------------------------------------- hub: violations (rules E3, H3)
+-- Written by the hub before the client's event is acknowledged; one row per
+-- counted switch away, upserted again when its duration becomes known.
+CREATE TABLE IF NOT EXISTS attempt_violations (
+    attempt_id   bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    idx          integer NOT NULL,
+    kind         text NOT NULL,
+    causes       text[] NOT NULL,
+    started_at   timestamptz NOT NULL,
+    ended_at     timestamptz,
+    duration_s   double precision NOT NULL DEFAULT 0,
+    forgiven_by  bigint REFERENCES users(id),
+    PRIMARY KEY (attempt_id, idx)
+);
+
+-- ---------------------------------------------------------------- evidence
+CREATE TABLE IF NOT EXISTS snapshots (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    device      text NOT NULL CHECK (device IN ('pc', 'phone')),
+    reason      text NOT NULL,
+    taken_at    timestamptz NOT NULL,
+    sha256      text NOT NULL,
+    path        text NOT NULL,
+    width       integer,
+    height      integer,
+    faces       integer
+);
+CREATE INDEX IF NOT EXISTS snapshots_attempt ON snapshots (attempt_id, taken_at);
+-- webrtc: a PC frame and the phone photo taken for the same moment share a
+-- capture_id (rule E2); faces: NULL unknown, 0 none, 1 one, 2+ several (H6).
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS capture_id text;
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS size_bytes integer;
+-- rule H10: a violation's dual snapshot is linked to it by index, not by time
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS violation_idx integer;
+CREATE INDEX IF NOT EXISTS snapshots_violation ON snapshots (attempt_id, violation_idx)
+    WHERE violation_idx IS NOT NULL;
+CREATE INDEX IF NOT EXISTS snapshots_capture ON snapshots (capture_id) WHERE capture_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS snapshots_sha256 ON snapshots (sha256);
+CREATE INDEX IF NOT EXISTS snapshots_taken_at ON snapshots (taken_at);
+-- Every deletion of evidence: an administrator's (audited, with a reason) or
+-- the retention sweep's. No foreign keys: the record outlives what it deleted.
+CREATE TABLE IF NOT EXISTS evidence_deletions (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint,
+    kind        text NOT NULL CHECK (kind IN ('admin', 'retention')),
+    deleted_by  bigint,
+    reason      text NOT NULL,
+    snapshots   integer NOT NULL,
+    files       integer NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now()
+);
+
+-- ---------------------------------------------------------------- question banks, paper questions, answers, results (papers helper)
+CREATE TABLE IF NOT EXISTS question_banks (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- kind/options/answer follow exam_api/question_rules.py: answer is "B",
+-- ["A","C"] or true/false; fingerprint = sha256(kind, stem, options) makes
+-- re-imports of the same file add nothing.
+CREATE TABLE IF NOT EXISTS questions (
+    id           bigserial PRIMARY KEY,
+    bank_id      bigint NOT NULL REFERENCES question_banks(id) ON DELETE CASCADE,
+    kind         text NOT NULL CHECK (kind IN ('single', 'multiple', 'truefalse')),
+    stem         text NOT NULL,
+    options      jsonb NOT NULL,
+    answer       jsonb NOT NULL,
+    points       numeric(5, 1) NOT NULL CHECK (points > 0),
+    explanation  text NOT NULL DEFAULT '',
+    fingerprint  text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (bank_id, fingerprint)
+);
+
+CREATE TABLE IF NOT EXISTS paper_questions (
+    paper_id     bigint NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+    question_id  bigint NOT NULL REFERENCES questions(id),
+    position     integer NOT NULL,
+    PRIMARY KEY (paper_id, question_id)
+);
+CREATE INDEX IF NOT EXISTS paper_questions_question ON paper_questions (question_id);
+
+-- Scoring (exam_api/ending.py) and the F2 outcome: mock_done | failed | under_review | passed.
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS points_earned numeric(7, 1);
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS points_total numeric(7, 1);
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS outcome text;
+CREATE INDEX IF NOT EXISTS attempts_paper ON attempts (paper_id, user_id);
+CREATE INDEX IF NOT EXISTS attempts_under_review ON attempts (ended_at) WHERE outcome = 'under_review';
+
+-- Rule E7: one row per answered question, committed before the 200; rev
+-- orders a client's retries so a late older write never wins.
+CREATE TABLE IF NOT EXISTS attempt_answers (
+    attempt_id   bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    question_id  bigint NOT NULL REFERENCES questions(id),
+    answer       jsonb,
+    rev          integer NOT NULL,
+    saved_at     timestamptz NOT NULL,
+    PRIMARY KEY (attempt_id, question_id)
+);
+
+-- Rule F2: the reviewer's decision on a passing attempt, once, audited.
+CREATE TABLE IF NOT EXISTS result_reviews (
+    attempt_id   bigint PRIMARY KEY REFERENCES attempts(id) ON DELETE CASCADE,
+    reviewer_id  bigint NOT NULL REFERENCES users(id),
+    decision     text NOT NULL CHECK (decision IN ('passed', 'failed')),
+    reason       text NOT NULL DEFAULT '',
+    decided_at   timestamptz NOT NULL
+);
+
+-- ---------------------------------------------------------------- invigilation (exam_api/assignments.py, invigilation.py; rules G5, H3, H4)
+-- Exam rooms are classes: an invigilator watches the attempts of the classes assigned to them.
+CREATE TABLE IF NOT EXISTS invigilator_assignments (
+    class_id     bigint NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    user_id      bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    assigned_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (class_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS invigilator_assignments_user ON invigilator_assignments (user_id);
+-- Every command an invigilator gives an attempt: who, when, what, why (rule H3, H4).
+CREATE TABLE IF NOT EXISTS invigilator_actions (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    user_id     bigint NOT NULL REFERENCES users(id),
+    action      text NOT NULL CHECK (action IN ('warn', 'end', 'forgive')),
+    detail      jsonb NOT NULL DEFAULT '{}'::jsonb,
+    reason      text NOT NULL DEFAULT '',
+    at          timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invigilator_actions_attempt ON invigilator_actions (attempt_id, id);
