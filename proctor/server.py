@@ -4,6 +4,7 @@ tests' live servers and the benchmarks, so all of them measure the same thing.""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -11,7 +12,16 @@ from starlette.types import ASGIApp
 from hub.protocol import MAX_PHOTO_BYTES, PHOTO_HEADER
 
 
-def server_config(app: ASGIApp, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+def server_config(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    trusted_proxies: Sequence[str] = (),
+) -> uvicorn.Config:
+    """uvicorn's configuration; ``trusted_proxies`` (``PROCTOR_TRUSTED_PROXIES``) are the
+    only peers whose X-Forwarded-For/-Proto headers set the client address and scheme."""
     return uvicorn.Config(
         app,
         host=host,
@@ -25,6 +35,11 @@ def server_config(app: ASGIApp, host: str, port: int, log_level: str = "info") -
         # anything bigger is closed with 1009 before it is read.
         ws_max_size=PHOTO_HEADER.size + MAX_PHOTO_BYTES,
         backlog=4096,
+        # uvicorn would otherwise trust X-Forwarded-For from any loopback peer
+        # (FORWARDED_ALLOW_IPS), and rate limits key on the client address: only the
+        # configured proxies are believed, nobody by default.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies),
         log_level=log_level,
         lifespan="on",
     )

@@ -1,0 +1,68 @@
+"""Accounts against an attacker (issue #9 "Trust"): each test mounts the attack the
+issue describes against the real server, PostgreSQL and Redis, and shows it fails.
+
+The threats, controls and these tests are listed in docs/security.d/accounts.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from proctor.settings import Settings
+from tests.support.accounts import clear_rate_limits, known_captcha
+from tests.support.live import LiveServer, start_live_server
+
+
+@pytest.fixture(autouse=True)
+async def _fresh_limits(pool: asyncpg.Pool) -> None:
+    await clear_rate_limits(pool)
+
+
+@pytest.fixture
+async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        yield client
+
+
+async def _captcha_subjects(pool: asyncpg.Pool) -> set[str]:
+    """The client addresses the captcha rate limit counted (its subject is the address)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT subject FROM rate_hits WHERE name = 'captcha_address'")
+    return {r["subject"] for r in rows}
+
+
+# ---------------------------------------------------------------- finding 6: X-Forwarded-For
+
+
+async def test_forged_forwarded_for_does_not_change_the_client_address(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Rule A5 limits key on the client address: a loopback peer that is not a configured
+    proxy cannot pick a fresh address per request with X-Forwarded-For."""
+    r = await http.get("/api/auth/captcha", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert r.status_code == 200
+    assert await _captcha_subjects(pool) == {"127.0.0.1"}
+
+
+async def test_a_trusted_proxy_sets_the_client_address(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """PROCTOR_TRUSTED_PROXIES: the proxy's X-Forwarded-For is believed, right to left, up to
+    the first address that is not a trusted proxy (what a client prepends is ignored)."""
+    behind_proxy = await start_live_server(
+        dataclasses.replace(settings, trusted_proxies=("127.0.0.1/32",))
+    )
+    try:
+        async with httpx.AsyncClient(base_url=behind_proxy.url) as http:
+            r = await http.get(
+                "/api/auth/captcha", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
+            )
+        assert r.status_code == 200
+    finally:
+        await behind_proxy.stop()
+    assert await _captcha_subjects(pool) == {"203.0.113.9"}
