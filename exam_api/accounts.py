@@ -7,7 +7,7 @@ POST /api/auth/sms              {purpose: register|reset, phone, captcha_id, cap
 POST /api/auth/register         {username, password, real_name, id_card, phone, sms_id, code}
 POST /api/auth/reset            {phone, sms_id, code, password}
 POST /api/auth/logout
-GET  /api/dev/sms-outbox?phone= (development outbox, rule A4)
+GET  /api/dev/sms-outbox?phone= (the outbox, administrators only, rule A4)
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exam_api import captcha, ratelimit, sms
+from exam_api.account_services import AccountServices
 from exam_api.auth import require_role, set_session_cookie
 from exam_api.errors import ApiError, json_body
 from exam_api.idcard import IdCardError, parse_id_card
 from exam_api.identity import (
     Account,
-    BuiltinProvider,
     FieldError,
     IdentityProvider,
     NewAccount,
@@ -52,15 +52,22 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def services(request: Request) -> AccountServices:
+    """The account component started in the app's lifespan (hashing threads, SMS sender)."""
+    found: AccountServices = resources(request).components["accounts"]
+    return found
+
+
 def identity(request: Request) -> IdentityProvider:
     """The configured provider (``app.state.identity``), else the built-in one."""
-    provider: IdentityProvider = getattr(request.app.state, "identity", None) or BuiltinProvider()
-    return provider
+    configured: IdentityProvider | None = getattr(request.app.state, "identity", None)
+    return configured or services(request).identity
 
 
 def sms_sender(request: Request) -> sms.SmsSender:
-    sender: sms.SmsSender = getattr(request.app.state, "sms_sender", None) or sms.OutboxSender()
-    return sender
+    """The configured sender (``app.state.sms_sender``), else the component's (the outbox)."""
+    configured: sms.SmsSender | None = getattr(request.app.state, "sms_sender", None)
+    return configured or services(request).sms_sender
 
 
 def client_address(request: Request) -> str:
@@ -350,8 +357,14 @@ async def logout(request: Request) -> Response:
 
 
 async def dev_outbox(request: Request) -> Response:
-    """GET /api/dev/sms-outbox?phone= — the development SMS outbox (rule A4)."""
-    if not resources(request).settings.dev_sms_outbox:
+    """GET /api/dev/sms-outbox?phone= — the SMS outbox, for administrators only (rule A4).
+
+    Anyone who reads it can reset any password and pass any login's second factor,
+    so it is never anonymous; and it is off when a real gateway sends the messages.
+    """
+    await require_role(request, "admin")
+    outbox_in_use = isinstance(sms_sender(request), sms.OutboxSender)
+    if not (resources(request).settings.dev_sms_outbox and outbox_in_use):
         raise ApiError(404, "not_found", "未启用开发短信收件箱")
     phone = request.query_params.get("phone") or None
     async with resources(request).pool.acquire() as conn:

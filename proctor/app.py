@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from exam_api.account_services import AccountServices
 from exam_api.errors import ApiError, api_error_response
 from exam_api.housekeeping import Housekeeper
 from exam_api.routes import routes as exam_routes
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Starlette:
                 ("hub", hub),
                 ("deadlines", DeadlineScheduler(hub)),
                 ("persist", PersistWorker(res)),
+                ("accounts", AccountServices(settings)),  # password hashing, SMS sender
                 ("accounts-housekeeping", Housekeeper(res)),
                 ("rtc", PeerRegistry(res)),
                 # joins the two above: camera liveness, capture requests, phone photos

@@ -15,6 +15,7 @@ from tests.support.accounts import (
     known_captcha,
     last_sms_code,
     register,
+    signed_in_client,
     unique_id_card,
     unique_phone,
 )
@@ -379,7 +380,9 @@ async def test_outbox_shows_sent_messages(
             **await known_captcha(pool, settings.secret_key),
         },
     )
-    r = await http.get("/api/dev/sms-outbox", params={"phone": phone})
+    admin = await create_user(pool, role="admin")  # issue #9: the outbox is for admins only
+    async with await signed_in_client(str(http.base_url), pool, admin.id) as as_admin:
+        r = await as_admin.get("/api/dev/sms-outbox", params={"phone": phone})
     messages = r.json()["messages"]
     assert len(messages) == 1 and messages[0]["purpose"] == "register"
     assert await last_sms_code(pool, phone) in messages[0]["body"]

@@ -14,8 +14,16 @@ import httpx
 import pytest
 
 from proctor.settings import Settings
-from tests.support.accounts import clear_rate_limits, known_captcha
+from tests.support.accounts import (
+    clear_rate_limits,
+    known_captcha,
+    last_sms_code,
+    signed_in_client,
+    unique_phone,
+)
 from tests.support.live import LiveServer, start_live_server
+from tests.support.recording_sms import RecordingSmsSender
+from tests.support.users import create_user
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +74,47 @@ async def test_a_trusted_proxy_sets_the_client_address(
     finally:
         await behind_proxy.stop()
     assert await _captcha_subjects(pool) == {"203.0.113.9"}
+
+
+# ---------------------------------------------------------------- finding 1: the SMS outbox
+
+
+async def test_the_outbox_cannot_be_read_to_take_over_an_account(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, server: LiveServer
+) -> None:
+    """Rule A4: the attack asks a reset code for the victim's phone and reads it in the
+    outbox. Anonymous and non-admin callers get no message; an administrator does."""
+    phone = unique_phone()
+    await create_user(pool, phone=phone)
+    r = await http.post(
+        "/api/auth/sms",
+        json={"purpose": "reset", "phone": phone, **await known_captcha(pool, settings.secret_key)},
+    )
+    assert r.status_code == 200, r.text
+    anonymous = await http.get("/api/dev/sms-outbox", params={"phone": phone})
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "not_signed_in")
+    code = await last_sms_code(pool, phone)
+    assert code not in anonymous.text
+    candidate = await create_user(pool, phone=unique_phone())
+    async with await signed_in_client(server.url, pool, candidate.id) as as_candidate:
+        r = await as_candidate.get("/api/dev/sms-outbox", params={"phone": phone})
+    assert (r.status_code, r.json()["error"]) == (403, "forbidden")
+    admin = await create_user(pool, role="admin")
+    async with await signed_in_client(server.url, pool, admin.id) as as_admin:
+        r = await as_admin.get("/api/dev/sms-outbox", params={"phone": phone})
+    assert r.status_code == 200
+    assert code in r.json()["messages"][0]["body"]
+
+
+async def test_the_outbox_is_off_when_a_real_gateway_sends(
+    pool: asyncpg.Pool, server: LiveServer
+) -> None:
+    """Rule A4: with another sender configured there is no outbox to read, even for admins."""
+    admin = await create_user(pool, role="admin")
+    server.app.state.sms_sender = RecordingSmsSender()
+    try:
+        async with await signed_in_client(server.url, pool, admin.id) as as_admin:
+            r = await as_admin.get("/api/dev/sms-outbox")
+    finally:
+        server.app.state.sms_sender = None
+    assert (r.status_code, r.json()["error"]) == (404, "not_found")

@@ -43,7 +43,10 @@ def test_no_proxy_is_trusted_unless_configured(tmp_path: Path) -> None:
     """Issue #9: X-Forwarded-For is believed only from the configured proxies."""
     assert load_settings({"PROCTOR_DATA_DIR": str(tmp_path)}).trusted_proxies == ()
     s = load_settings(
-        {"PROCTOR_DATA_DIR": str(tmp_path), "PROCTOR_TRUSTED_PROXIES": " 10.1.2.3, 192.168.0.0/16,::1"}
+        {
+            "PROCTOR_DATA_DIR": str(tmp_path),
+            "PROCTOR_TRUSTED_PROXIES": " 10.1.2.3, 192.168.0.0/16,::1",
+        }
     )
     assert s.trusted_proxies == ("10.1.2.3/32", "192.168.0.0/16", "::1/128")
 
