@@ -135,11 +135,16 @@ async def login(request: Request) -> Response:
     res = resources(request)
     async with res.pool.acquire() as conn:
         await check_captcha(request, conn, body, now)
-        await enforce(conn, ratelimit.LOGIN_PER_ADDRESS, client_address(request), now)
-        await enforce(conn, ratelimit.LOGIN_PER_ACCOUNT, username.lower(), now)
+        address = client_address(request)
+        await enforce(conn, ratelimit.LOGIN_PER_ADDRESS, address, now)
+        # A locked (account, address) pair tries no password; other addresses are not locked.
+        tries = ratelimit.login_subject(username, address)
+        await enforce(conn, ratelimit.LOGIN_PER_ACCOUNT_ADDRESS, tries, now)
         account = await identity(request).authenticate(conn, username, password)
         if account is None:
             raise ApiError(401, "bad_credentials", "用户名或密码错误")
+        await ratelimit.forget(conn, ratelimit.LOGIN_PER_ACCOUNT_ADDRESS, tries)
+        # The SMS second factor is still required: a right password only sends the code.
         if not account.phone:
             raise ApiError(403, "no_phone", "该账号未绑定手机号，无法发送登录验证码，请联系管理员")
         await enforce(conn, ratelimit.SMS_PER_PHONE_MINUTE, account.phone, now)
@@ -340,6 +345,8 @@ async def reset_password(request: Request) -> Response:
                 if owner is None:
                     raise ApiError(404, "phone_unknown", "该手机号未注册")
                 await provider.set_password(conn, owner.id, password)
+                # The owner proved the phone: no address stays locked out of the account.
+                await ratelimit.forget_logins(conn, owner.username)
         if check.error is not None:
             raise ApiError(400, check.error, check.message)
     return JSONResponse({"ok": True, "message": "密码已重置，请使用新密码登录"})

@@ -183,7 +183,7 @@ async def test_expired_code_is_refused(
 async def test_login_attempts_per_account_are_rate_limited(
     http: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings
 ) -> None:
-    """Rule A5: the 11th attempt on one account within 15 minutes is refused."""
+    """Rule A5: the 11th try on one account from one address within 15 minutes is refused."""
     user = await create_user(pool, phone=unique_phone())
     statuses = [
         (

@@ -23,7 +23,7 @@ from tests.support.accounts import (
 )
 from tests.support.live import LiveServer, start_live_server
 from tests.support.recording_sms import RecordingSmsSender
-from tests.support.users import create_user
+from tests.support.users import PASSWORD, create_user
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +118,87 @@ async def test_the_outbox_is_off_when_a_real_gateway_sends(
     finally:
         server.app.state.sms_sender = None
     assert (r.status_code, r.json()["error"]) == (404, "not_found")
+
+
+# ---------------------------------------------------------------- finding 2: lockout
+
+
+async def _password_step(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, secret: bytes, username: str, password: str
+) -> httpx.Response:
+    captcha = await known_captcha(pool, secret)
+    return await http.post(
+        "/api/auth/login", json={"username": username, "password": password, **captcha}
+    )
+
+
+def _client_from(server: LiveServer, address: str) -> httpx.AsyncClient:
+    """A client whose TCP source is ``address`` (any 127.x.y.z reaches the loopback server)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=server.url, transport=transport)
+
+
+async def test_wrong_passwords_cannot_lock_the_owner_out_from_elsewhere(
+    pool: asyncpg.Pool, settings: Settings, server: LiveServer
+) -> None:
+    """Rule A5 without a lockout an attacker can aim: ten wrong passwords lock the
+    attacker's (account, address) pair, not the account; the owner signs in from
+    another address, and still needs the SMS code after the right password."""
+    phone = unique_phone()
+    victim = await create_user(pool, phone=phone)
+    secret = settings.secret_key
+    async with _client_from(server, "127.0.0.1") as attacker:
+        statuses = [
+            (await _password_step(attacker, pool, secret, victim.username, "Wrong1234")).status_code
+            for _ in range(11)
+        ]
+        assert statuses == [401] * 10 + [429]
+        locked = await _password_step(attacker, pool, secret, victim.username, PASSWORD)
+        assert (locked.status_code, locked.json()["error"]) == (429, "rate_limited")
+        assert "忘记密码" in locked.json()["message"]
+    async with _client_from(server, "127.0.0.2") as owner:
+        r = await _password_step(owner, pool, secret, victim.username, PASSWORD)
+        assert r.status_code == 200, r.text
+        assert "proctor_session" not in r.cookies  # the second factor is still required
+        r = await owner.post(
+            "/api/auth/login/verify",
+            json={
+                "challenge_id": r.json()["challenge_id"],
+                "code": await last_sms_code(pool, phone),
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert (await owner.get("/api/auth/me")).json()["user"]["id"] == victim.id
+
+
+async def test_a_locked_out_owner_gets_back_in_by_an_sms_reset(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Rule A3 is the SMS path a locked account keeps: proving the phone clears the lock
+    of every address, and the new password works from the address that was locked."""
+    phone = unique_phone()
+    user = await create_user(pool, phone=phone)
+    secret = settings.secret_key
+    for _ in range(10):
+        await _password_step(http, pool, secret, user.username, "Wrong1234")
+    r = await _password_step(http, pool, secret, user.username, PASSWORD)
+    assert r.status_code == 429
+    r = await http.post(
+        "/api/auth/sms",
+        json={"purpose": "reset", "phone": phone, **await known_captcha(pool, secret)},
+    )
+    assert r.status_code == 200, r.text
+    r = await http.post(
+        "/api/auth/reset",
+        json={
+            "phone": phone,
+            "sms_id": r.json()["sms_id"],
+            "code": await last_sms_code(pool, phone),
+            "password": "NewSecret99",
+        },
+    )
+    assert r.status_code == 200, r.text
+    async with pool.acquire() as conn:  # the reset SMS counts towards one SMS a minute
+        await conn.execute("DELETE FROM rate_hits WHERE name = 'sms_phone_minute'")
+    r = await _password_step(http, pool, secret, user.username, "NewSecret99")
+    assert r.status_code == 200, r.text
