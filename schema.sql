@@ -69,7 +69,23 @@ CREATE TABLE IF NOT EXISTS rate_hits (
 CREATE INDEX IF NOT EXISTS rate_hits_expires ON rate_hits (expires_at);
 
 CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
-CREATE INDEX IF NOT EXISTS users_id_card ON users (id_card);
+-- Issue #9: one account per ID-card number, also under concurrent registrations.
+-- A database that already holds duplicates stops the start with the query that
+-- lists them (an operator merges them), instead of a bare index error.
+DO $$
+BEGIN
+    IF to_regclass('users_id_card_unique') IS NULL AND EXISTS (
+        SELECT 1 FROM users WHERE id_card IS NOT NULL GROUP BY id_card HAVING count(*) > 1
+    ) THEN
+        RAISE EXCEPTION 'users: several accounts share an ID-card number; merge them first'
+            USING HINT = 'SELECT id_card, array_agg(id) FROM users WHERE id_card IS NOT NULL '
+                         || 'GROUP BY id_card HAVING count(*) > 1';
+    END IF;
+END
+$$;
+CREATE UNIQUE INDEX IF NOT EXISTS users_id_card_unique ON users (id_card)
+    WHERE id_card IS NOT NULL;
+DROP INDEX IF EXISTS users_id_card;  -- the unique index serves its lookups
 
 -- ---------------------------------------------------------------- exam requests and review (exam_api/requests.py, review.py, training.py)
 -- Rule B7: training hours and category by ID-card number, imported from the training system.

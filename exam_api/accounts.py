@@ -278,12 +278,10 @@ async def send_sms(request: Request) -> Response:
     )
 
 
-async def register(request: Request) -> Response:
-    """POST /api/auth/register — a new candidate account, signed in at once (A2)."""
-    body = await json_body(request)
-    provider = identity(request)
+def _new_account(body: dict[str, object]) -> NewAccount:
+    """The register form, each field checked on its own (422 names the field)."""
     try:
-        new = NewAccount(
+        return NewAccount(
             username=check_username(_str(body, "username").strip()),
             password=check_password(_str(body, "password")),
             real_name=check_text(body.get("real_name"), "真实姓名", code="bad_real_name"),
@@ -292,31 +290,81 @@ async def register(request: Request) -> Response:
         )
     except (FieldError, IdCardError) as exc:
         raise field_error(exc) from None
+
+
+_USERNAME_TAKEN = (409, "username_taken", "该用户名已被使用，请换一个")
+_ID_CARD_TAKEN = (409, "id_card_taken", "该身份证号码已注册，请直接登录或找回密码")
+_PHONE_TAKEN = (409, "phone_taken", "该手机号已注册，请直接登录或找回密码")
+# The unique constraints of ``users`` behind a registration that lost a race (issue #9).
+_UNIQUE_CONFLICTS = {
+    "users_username_key": _USERNAME_TAKEN,
+    "users_id_card_unique": _ID_CARD_TAKEN,
+}
+
+
+async def _taken(conn: Any, provider: IdentityProvider, new: NewAccount) -> ApiError | None:
+    """Which identity of ``new`` an existing account already has, if any."""
+    if await provider.username_taken(conn, new.username):
+        return ApiError(*_USERNAME_TAKEN)
+    if await conn.fetchval("SELECT 1 FROM users WHERE id_card = $1", new.id_card):
+        return ApiError(*_ID_CARD_TAKEN)
+    if await provider.find_by_phone(conn, new.phone) is not None:
+        return ApiError(*_PHONE_TAKEN)
+    return None
+
+
+async def _create_proven(
+    conn: Any, provider: IdentityProvider, new: NewAccount, proven_phone: str
+) -> Account | ApiError:
+    """The account, once the code proved ``proven_phone``; inside the code's transaction.
+
+    Raises (the transaction rolls back, the code stays usable) for a code sent to
+    another phone and for a taken username; returns the error (the transaction
+    commits, the code is spent) for a taken ID card or phone.
+    """
+    if proven_phone != new.phone:
+        raise ApiError(400, "code_phone_mismatch", "短信验证码不是发给该手机号的，请重新获取")
+    conflict = await _taken(conn, provider, new)
+    if conflict is not None and conflict.code == "username_taken":
+        raise conflict
+    if conflict is not None:
+        return conflict
+    try:
+        return await provider.create_candidate(conn, new)
+    except asyncpg.UniqueViolationError as exc:  # a concurrent registration won the race
+        status, code, message = _UNIQUE_CONFLICTS.get(exc.constraint_name or "", _ID_CARD_TAKEN)
+        raise ApiError(status, code, message) from None
+
+
+async def register(request: Request) -> Response:
+    """POST /api/auth/register — a new candidate account, signed in at once (A2).
+
+    Issue #9, enumeration: the SMS code is checked before any lookup, so without
+    the code every probe answers the same whatever the other fields hold, and
+    tries are limited per address and per phone.  Only someone who proved the
+    phone learns that a username, ID card or phone is taken.  A taken username
+    leaves the code usable (pick another name); a taken ID card or phone spends
+    it, so each probe of personal data costs an SMS to a phone the prober owns.
+    """
+    body = await json_body(request)
+    new = _new_account(body)
+    provider = identity(request)
     now = utcnow()
     async with resources(request).pool.acquire() as conn:
-        if await provider.username_taken(conn, new.username):
-            raise ApiError(409, "username_taken", "该用户名已被使用，请换一个")
-        if await conn.fetchval("SELECT 1 FROM users WHERE id_card = $1", new.id_card):
-            raise ApiError(409, "id_card_taken", "该身份证号码已注册，请直接登录或找回密码")
-        if await provider.find_by_phone(conn, new.phone) is not None:
-            raise ApiError(409, "phone_taken", "该手机号已注册，请直接登录或找回密码")
+        await enforce(conn, ratelimit.REGISTER_PER_ADDRESS, client_address(request), now)
+        await enforce(conn, ratelimit.REGISTER_PER_PHONE, new.phone, now)
         async with conn.transaction():
             check = await _consume(
                 request, conn, _str(body, "sms_id"), "register", _str(body, "code"), now
             )
-            if check.error is None and check.phone != new.phone:
-                raise ApiError(
-                    400, "code_phone_mismatch", "短信验证码不是发给该手机号的，请重新获取"
-                )
-            try:
-                account = (
-                    await provider.create_candidate(conn, new) if check.error is None else None
-                )
-            except asyncpg.UniqueViolationError:  # a concurrent registration won the race
-                raise ApiError(409, "username_taken", "该用户名已被使用，请换一个") from None
-        if check.error is not None or account is None:
-            raise ApiError(400, check.error or "code_missing", check.message)
-        response = await _signed_in(request, conn, account, now)
+            outcome = (
+                ApiError(400, check.error, check.message)
+                if check.error is not None
+                else await _create_proven(conn, provider, new, check.phone)
+            )
+        if isinstance(outcome, ApiError):
+            raise outcome
+        response = await _signed_in(request, conn, outcome, now)
     response.status_code = 201
     return response
 

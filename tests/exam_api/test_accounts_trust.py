@@ -6,7 +6,9 @@ The threats, controls and these tests are listed in docs/security.d/accounts.md.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -19,6 +21,7 @@ from tests.support.accounts import (
     known_captcha,
     last_sms_code,
     signed_in_client,
+    unique_id_card,
     unique_phone,
 )
 from tests.support.live import LiveServer, start_live_server
@@ -202,3 +205,122 @@ async def test_a_locked_out_owner_gets_back_in_by_an_sms_reset(
         await conn.execute("DELETE FROM rate_hits WHERE name = 'sms_phone_minute'")
     r = await _password_step(http, pool, secret, user.username, "NewSecret99")
     assert r.status_code == 200, r.text
+
+
+# ---------------------------------------------------------------- finding 3: enumeration
+
+
+async def _register_code(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, secret: bytes, phone: str
+) -> dict[str, str]:
+    r = await http.post(
+        "/api/auth/sms",
+        json={"purpose": "register", "phone": phone, **await known_captcha(pool, secret)},
+    )
+    assert r.status_code == 200, r.text
+    return {"sms_id": r.json()["sms_id"], "code": await last_sms_code(pool, phone)}
+
+
+def _form(**fields: str) -> dict[str, str]:
+    return {
+        "username": f"cand{secrets.token_hex(4)}",
+        "password": "Secret123",
+        "real_name": "张三",
+        "id_card": unique_id_card(),
+        "phone": unique_phone(),
+        **fields,
+    }
+
+
+async def test_register_probes_without_the_code_learn_nothing(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Issue #9: register answered username/id_card/phone_taken before the SMS code. Now a
+    probe with a wrong or missing code answers alike for taken and free identities."""
+    id_card, phone = unique_id_card(), unique_phone()
+    taken = await create_user(pool, id_card=id_card, phone=phone)
+    probes = [
+        _form(username=taken.username),
+        _form(id_card=id_card),
+        _form(phone=phone),
+        _form(),  # nothing taken
+    ]
+    for code in ({"sms_id": "no-such-code", "code": "123456"}, {}):
+        answers = set()
+        for probe in probes:
+            r = await http.post("/api/auth/register", json={**probe, **code})
+            answers.add((r.status_code, r.text))
+        assert len(answers) == 1, answers
+        ((status, _),) = answers
+        assert status == 400
+
+
+async def test_register_tries_are_limited_per_phone_and_per_address(
+    pool: asyncpg.Pool, server: LiveServer
+) -> None:
+    """Issue #9: 200 probes in 0.7 s were possible; now 10 per phone and 60 per address an hour."""
+    wrong = {"sms_id": "no-such-code", "code": "123456"}
+    async with _client_from(server, "127.0.0.3") as http:
+        phone = unique_phone()
+        statuses = [
+            (
+                await http.post("/api/auth/register", json={**_form(phone=phone), **wrong})
+            ).status_code
+            for _ in range(11)
+        ]
+        assert statuses == [400] * 10 + [429]
+        statuses = [
+            (await http.post("/api/auth/register", json={**_form(), **wrong})).status_code
+            for _ in range(50)
+        ]
+        assert statuses == [400] * 49 + [429]  # 11 + 49 = 60 tries from this address
+        r = await http.post("/api/auth/register", json={**_form(), **wrong})
+        assert (r.status_code, r.json()["error"]) == (429, "rate_limited")
+
+
+async def test_a_taken_id_card_spends_the_code_a_taken_username_does_not(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """The documented choice (docs/security.d/accounts.md): only the phone's owner hears that
+    an identity is taken. A taken username keeps the code for another try; a taken ID
+    card (personal data) spends it, so each such probe costs an SMS."""
+    id_card = unique_id_card()
+    taken = await create_user(pool, id_card=id_card, phone=unique_phone())
+    phone = unique_phone()
+    code = await _register_code(http, pool, settings.secret_key, phone)
+    r = await http.post(
+        "/api/auth/register", json={**_form(phone=phone, username=taken.username), **code}
+    )
+    assert (r.status_code, r.json()["error"]) == (409, "username_taken")
+    r = await http.post("/api/auth/register", json={**_form(phone=phone, id_card=id_card), **code})
+    assert (r.status_code, r.json()["error"]) == (409, "id_card_taken")
+    r = await http.post("/api/auth/register", json={**_form(phone=phone), **code})
+    assert (r.status_code, r.json()["error"]) == (400, "code_used")
+
+
+# ---------------------------------------------------------------- finding 4: duplicate identity
+
+
+async def test_concurrent_registrations_with_one_id_card_make_one_account(
+    pool: asyncpg.Pool, settings: Settings, server: LiveServer
+) -> None:
+    """Issue #9: two registrations of one ID-card number at the same moment both succeeded.
+    The unique index decides the race; the loser hears a clear 409 in Chinese."""
+    id_card = unique_id_card()
+    async with (
+        httpx.AsyncClient(base_url=server.url) as first,
+        httpx.AsyncClient(base_url=server.url) as second,
+    ):
+        forms = []
+        for http in (first, second):
+            phone = unique_phone()
+            code = await _register_code(http, pool, settings.secret_key, phone)
+            forms.append((http, {**_form(phone=phone, id_card=id_card), **code}))
+        answers = await asyncio.gather(
+            *(http.post("/api/auth/register", json=form) for http, form in forms)
+        )
+    assert sorted(r.status_code for r in answers) == [201, 409]
+    (lost,) = [r.json() for r in answers if r.status_code == 409]
+    assert lost == {"error": "id_card_taken", "message": "该身份证号码已注册，请直接登录或找回密码"}
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM users WHERE id_card = $1", id_card) == 1
