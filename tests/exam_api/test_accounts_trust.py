@@ -57,7 +57,7 @@ async def test_forged_forwarded_for_does_not_change_the_client_address(
     proxy cannot pick a fresh address per request with X-Forwarded-For."""
     r = await http.get("/api/auth/captcha", headers={"X-Forwarded-For": "203.0.113.9"})
     assert r.status_code == 200
-    assert await _captcha_subjects(pool) == {"127.0.0.1"}
+    assert await _captcha_subjects(pool) == {"127.0.0.1"}  # rule A5 keys on the TCP peer
 
 
 async def test_a_trusted_proxy_sets_the_client_address(
@@ -95,6 +95,7 @@ async def test_the_outbox_cannot_be_read_to_take_over_an_account(
     )
     assert r.status_code == 200, r.text
     anonymous = await http.get("/api/dev/sms-outbox", params={"phone": phone})
+    # rule A4: the outbox is never readable anonymously
     assert (anonymous.status_code, anonymous.json()["error"]) == (401, "not_signed_in")
     code = await last_sms_code(pool, phone)
     assert code not in anonymous.text
@@ -155,14 +156,14 @@ async def test_wrong_passwords_cannot_lock_the_owner_out_from_elsewhere(
             (await _password_step(attacker, pool, secret, victim.username, "Wrong1234")).status_code
             for _ in range(11)
         ]
-        assert statuses == [401] * 10 + [429]
+        assert statuses == [401] * 10 + [429]  # rule A5: passwords are rate limited
         locked = await _password_step(attacker, pool, secret, victim.username, PASSWORD)
         assert (locked.status_code, locked.json()["error"]) == (429, "rate_limited")
         assert "忘记密码" in locked.json()["message"]
     async with _client_from(server, "127.0.0.2") as owner:
         r = await _password_step(owner, pool, secret, victim.username, PASSWORD)
         assert r.status_code == 200, r.text
-        assert "proctor_session" not in r.cookies  # the second factor is still required
+        assert "proctor_session" not in r.cookies  # rule A1: the SMS step is still required
         r = await owner.post(
             "/api/auth/login/verify",
             json={
@@ -245,7 +246,7 @@ async def test_register_probes_without_the_code_learn_nothing(
         _form(phone=phone),
         _form(),  # nothing taken
     ]
-    for code in ({"sms_id": "no-such-code", "code": "123456"}, {}):
+    for code in ({"sms_id": "no-such-code", "code": "123456"}, {}):  # rule A2: code first
         answers = set()
         for probe in probes:
             r = await http.post("/api/auth/register", json={**probe, **code})
@@ -319,7 +320,7 @@ async def test_concurrent_registrations_with_one_id_card_make_one_account(
         answers = await asyncio.gather(
             *(http.post("/api/auth/register", json=form) for http, form in forms)
         )
-    assert sorted(r.status_code for r in answers) == [201, 409]
+    assert sorted(r.status_code for r in answers) == [201, 409]  # rule A2: one account per ID card
     (lost,) = [r.json() for r in answers if r.status_code == 409]
     assert lost == {"error": "id_card_taken", "message": "该身份证号码已注册，请直接登录或找回密码"}
     async with pool.acquire() as conn:

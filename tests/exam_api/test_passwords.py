@@ -37,6 +37,7 @@ async def test_the_event_loop_keeps_answering_while_hashes_run(hashing: Password
     /healthz for 1.37 s). On the loop, the first turn would run all eight to the end."""
     checks = asyncio.gather(*(hashing.verify(_HASH, "Secret123") for _ in range(8)))
     await _loop_turns(5)  # what a /healthz or a heartbeat needs: the loop, a few times
+    # rule A5: the memory-hard hash, without stalling the process
     assert not checks.done(), "the loop turned only after the hashes had finished"
     assert await checks == [True] * 8
 
