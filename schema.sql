@@ -65,7 +65,10 @@ CREATE TABLE IF NOT EXISTS rate_hits (
 CREATE INDEX IF NOT EXISTS rate_hits_expires ON rate_hits (expires_at);
 
 CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
-CREATE INDEX IF NOT EXISTS users_id_card ON users (id_card);
+-- Issue #9: one account per ID-card number, also under concurrent registrations
+-- (migration 0003 refuses a database that already holds duplicates).
+CREATE UNIQUE INDEX IF NOT EXISTS users_id_card_unique ON users (id_card)
+    WHERE id_card IS NOT NULL;
 
 -- ---------------------------------------------------------------- exam requests and review (exam_api/requests.py, review.py, training.py)
 -- Rule B7: training hours and category by ID-card number, imported from the training system.

@@ -7,7 +7,7 @@ POST /api/auth/sms              {purpose: register|reset, phone, captcha_id, cap
 POST /api/auth/register         {username, password, real_name, id_card, phone, sms_id, code}
 POST /api/auth/reset            {phone, sms_id, code, password}
 POST /api/auth/logout
-GET  /api/dev/sms-outbox?phone= (development outbox, rule A4)
+GET  /api/dev/sms-outbox?phone= (the outbox, administrators only, rule A4)
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exam_api import captcha, ratelimit, sms
+from exam_api.account_services import AccountServices
 from exam_api.auth import require_role, set_session_cookie
 from exam_api.errors import ApiError, json_body
 from exam_api.idcard import IdCardError, parse_id_card
 from exam_api.identity import (
     Account,
-    BuiltinProvider,
     FieldError,
     IdentityProvider,
     NewAccount,
@@ -36,6 +36,7 @@ from exam_api.identity import (
     check_text,
     check_username,
 )
+from exam_api.services import exam_services
 from proctor.state import base
 from proctor.web_sessions import COOKIE, create_session, delete_session
 
@@ -52,15 +53,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def services(request: Request) -> AccountServices:
+    """The account component the wiring built (hashing threads, SMS sender, identity)."""
+    return exam_services(request).accounts
+
+
 def identity(request: Request) -> IdentityProvider:
-    """The configured provider (``app.state.identity``), else the built-in one."""
-    provider: IdentityProvider = getattr(request.app.state, "identity", None) or BuiltinProvider()
-    return provider
+    """The identity provider the wiring passed in (the built-in one by default)."""
+    return services(request).identity
 
 
 def sms_sender(request: Request) -> sms.SmsSender:
-    sender: sms.SmsSender = getattr(request.app.state, "sms_sender", None) or sms.OutboxSender()
-    return sender
+    """The SMS sender the wiring passed in (the outbox by default, rule A4)."""
+    return services(request).sms_sender
 
 
 def client_address(request: Request) -> str:
@@ -126,11 +131,16 @@ async def login(request: Request) -> Response:
     res = base(request)
     async with res.pool.acquire() as conn:
         await check_captcha(request, conn, body, now)
-        await enforce(conn, ratelimit.LOGIN_PER_ADDRESS, client_address(request), now)
-        await enforce(conn, ratelimit.LOGIN_PER_ACCOUNT, username.lower(), now)
+        address = client_address(request)
+        await enforce(conn, ratelimit.LOGIN_PER_ADDRESS, address, now)
+        # A locked (account, address) pair tries no password; other addresses are not locked.
+        tries = ratelimit.login_subject(username, address)
+        await enforce(conn, ratelimit.LOGIN_PER_ACCOUNT_ADDRESS, tries, now)
         account = await identity(request).authenticate(conn, username, password)
         if account is None:
             raise ApiError(401, "bad_credentials", "用户名或密码错误")
+        await ratelimit.forget(conn, ratelimit.LOGIN_PER_ACCOUNT_ADDRESS, tries)
+        # The SMS second factor is still required: a right password only sends the code.
         if not account.phone:
             raise ApiError(403, "no_phone", "该账号未绑定手机号，无法发送登录验证码，请联系管理员")
         await enforce(conn, ratelimit.SMS_PER_PHONE_MINUTE, account.phone, now)
@@ -264,12 +274,10 @@ async def send_sms(request: Request) -> Response:
     )
 
 
-async def register(request: Request) -> Response:
-    """POST /api/auth/register — a new candidate account, signed in at once (A2)."""
-    body = await json_body(request)
-    provider = identity(request)
+def _new_account(body: dict[str, object]) -> NewAccount:
+    """The register form, each field checked on its own (422 names the field)."""
     try:
-        new = NewAccount(
+        return NewAccount(
             username=check_username(_str(body, "username").strip()),
             password=check_password(_str(body, "password")),
             real_name=check_text(body.get("real_name"), "真实姓名", code="bad_real_name"),
@@ -278,31 +286,81 @@ async def register(request: Request) -> Response:
         )
     except (FieldError, IdCardError) as exc:
         raise field_error(exc) from None
+
+
+_USERNAME_TAKEN = (409, "username_taken", "该用户名已被使用，请换一个")
+_ID_CARD_TAKEN = (409, "id_card_taken", "该身份证号码已注册，请直接登录或找回密码")
+_PHONE_TAKEN = (409, "phone_taken", "该手机号已注册，请直接登录或找回密码")
+# The unique constraints of ``users`` behind a registration that lost a race (issue #9).
+_UNIQUE_CONFLICTS = {
+    "users_username_key": _USERNAME_TAKEN,
+    "users_id_card_unique": _ID_CARD_TAKEN,
+}
+
+
+async def _taken(conn: Any, provider: IdentityProvider, new: NewAccount) -> ApiError | None:
+    """Which identity of ``new`` an existing account already has, if any."""
+    if await provider.username_taken(conn, new.username):
+        return ApiError(*_USERNAME_TAKEN)
+    if await conn.fetchval("SELECT 1 FROM users WHERE id_card = $1", new.id_card):
+        return ApiError(*_ID_CARD_TAKEN)
+    if await provider.find_by_phone(conn, new.phone) is not None:
+        return ApiError(*_PHONE_TAKEN)
+    return None
+
+
+async def _create_proven(
+    conn: Any, provider: IdentityProvider, new: NewAccount, proven_phone: str
+) -> Account | ApiError:
+    """The account, once the code proved ``proven_phone``; inside the code's transaction.
+
+    Raises (the transaction rolls back, the code stays usable) for a code sent to
+    another phone and for a taken username; returns the error (the transaction
+    commits, the code is spent) for a taken ID card or phone.
+    """
+    if proven_phone != new.phone:
+        raise ApiError(400, "code_phone_mismatch", "短信验证码不是发给该手机号的，请重新获取")
+    conflict = await _taken(conn, provider, new)
+    if conflict is not None and conflict.code == "username_taken":
+        raise conflict
+    if conflict is not None:
+        return conflict
+    try:
+        return await provider.create_candidate(conn, new)
+    except asyncpg.UniqueViolationError as exc:  # a concurrent registration won the race
+        status, code, message = _UNIQUE_CONFLICTS.get(exc.constraint_name or "", _ID_CARD_TAKEN)
+        raise ApiError(status, code, message) from None
+
+
+async def register(request: Request) -> Response:
+    """POST /api/auth/register — a new candidate account, signed in at once (A2).
+
+    Issue #9, enumeration: the SMS code is checked before any lookup, so without
+    the code every probe answers the same whatever the other fields hold, and
+    tries are limited per address and per phone.  Only someone who proved the
+    phone learns that a username, ID card or phone is taken.  A taken username
+    leaves the code usable (pick another name); a taken ID card or phone spends
+    it, so each probe of personal data costs an SMS to a phone the prober owns.
+    """
+    body = await json_body(request)
+    new = _new_account(body)
+    provider = identity(request)
     now = utcnow()
     async with base(request).pool.acquire() as conn:
-        if await provider.username_taken(conn, new.username):
-            raise ApiError(409, "username_taken", "该用户名已被使用，请换一个")
-        if await conn.fetchval("SELECT 1 FROM users WHERE id_card = $1", new.id_card):
-            raise ApiError(409, "id_card_taken", "该身份证号码已注册，请直接登录或找回密码")
-        if await provider.find_by_phone(conn, new.phone) is not None:
-            raise ApiError(409, "phone_taken", "该手机号已注册，请直接登录或找回密码")
+        await enforce(conn, ratelimit.REGISTER_PER_ADDRESS, client_address(request), now)
+        await enforce(conn, ratelimit.REGISTER_PER_PHONE, new.phone, now)
         async with conn.transaction():
             check = await _consume(
                 request, conn, _str(body, "sms_id"), "register", _str(body, "code"), now
             )
-            if check.error is None and check.phone != new.phone:
-                raise ApiError(
-                    400, "code_phone_mismatch", "短信验证码不是发给该手机号的，请重新获取"
-                )
-            try:
-                account = (
-                    await provider.create_candidate(conn, new) if check.error is None else None
-                )
-            except asyncpg.UniqueViolationError:  # a concurrent registration won the race
-                raise ApiError(409, "username_taken", "该用户名已被使用，请换一个") from None
-        if check.error is not None or account is None:
-            raise ApiError(400, check.error or "code_missing", check.message)
-        response = await _signed_in(request, conn, account, now)
+            outcome = (
+                ApiError(400, check.error, check.message)
+                if check.error is not None
+                else await _create_proven(conn, provider, new, check.phone)
+            )
+        if isinstance(outcome, ApiError):
+            raise outcome
+        response = await _signed_in(request, conn, outcome, now)
     response.status_code = 201
     return response
 
@@ -331,6 +389,8 @@ async def reset_password(request: Request) -> Response:
                 if owner is None:
                     raise ApiError(404, "phone_unknown", "该手机号未注册")
                 await provider.set_password(conn, owner.id, password)
+                # The owner proved the phone: no address stays locked out of the account.
+                await ratelimit.forget_logins(conn, owner.username)
         if check.error is not None:
             raise ApiError(400, check.error, check.message)
     return JSONResponse({"ok": True, "message": "密码已重置，请使用新密码登录"})
@@ -348,8 +408,14 @@ async def logout(request: Request) -> Response:
 
 
 async def dev_outbox(request: Request) -> Response:
-    """GET /api/dev/sms-outbox?phone= — the development SMS outbox (rule A4)."""
-    if not base(request).settings.dev_sms_outbox:
+    """GET /api/dev/sms-outbox?phone= — the SMS outbox, for administrators only (rule A4).
+
+    Anyone who reads it can reset any password and pass any login's second factor,
+    so it is never anonymous; and it is off when a real gateway sends the messages.
+    """
+    await require_role(request, "admin")
+    outbox_in_use = isinstance(sms_sender(request), sms.OutboxSender)
+    if not (base(request).settings.dev_sms_outbox and outbox_in_use):
         raise ApiError(404, "not_found", "未启用开发短信收件箱")
     phone = request.query_params.get("phone") or None
     async with base(request).pool.acquire() as conn:

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from exam_api.passwords import hash_password, verify_password
+from exam_api.passwords import PasswordHashing, hash_password
 from exam_api.sms import valid_phone
 
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -116,16 +116,19 @@ def _account(row: Any) -> Account:
 
 
 class BuiltinProvider:
-    """Accounts in the ``users`` table, passwords hashed with argon2id."""
+    """Accounts in the ``users`` table, passwords hashed with argon2id off the event loop."""
+
+    def __init__(self, hashing: PasswordHashing) -> None:
+        self._hashing = hashing
 
     async def authenticate(self, conn: Any, username: str, password: str) -> Account | None:
         row = await conn.fetchrow(
             f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = $1", username
         )
         if row is None:
-            verify_password(_DUMMY_HASH, password)
+            await self._hashing.verify(_DUMMY_HASH, password)
             return None
-        if not verify_password(row["password_hash"], password):
+        if not await self._hashing.verify(row["password_hash"], password):
             return None
         return _account(row)
 
@@ -146,7 +149,7 @@ class BuiltinProvider:
             f"""INSERT INTO users (username, password_hash, role, real_name, id_card, phone)
                 VALUES ($1, $2, 'candidate', $3, $4, $5) RETURNING {_COLUMNS}""",
             new.username,
-            hash_password(new.password),
+            await self._hashing.hash(new.password),
             new.real_name,
             new.id_card,
             new.phone,
@@ -154,8 +157,9 @@ class BuiltinProvider:
         return _account(row)
 
     async def set_password(self, conn: Any, user_id: int, password: str) -> None:
+        password_hash = await self._hashing.hash(password)
         await conn.execute(
-            "UPDATE users SET password_hash = $2 WHERE id = $1", user_id, hash_password(password)
+            "UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash
         )
         # A new password signs out every other browser.
         await conn.execute("DELETE FROM web_sessions WHERE user_id = $1", user_id)

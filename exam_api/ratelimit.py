@@ -1,4 +1,5 @@
-"""Rate limits (rule A5): login attempts per account and per address, SMS per phone.
+"""Rate limits (rule A5): password tries per (account, address), logins per address,
+SMS per phone and address, registrations per phone and address.
 
 A sliding-window estimate over two fixed windows (the Cloudflare/nginx trick):
 hits in the current window plus the previous window's hits weighted by how much
@@ -23,13 +24,29 @@ class Limit:
     message: str  # shown to the candidate (Chinese)
 
 
-LOGIN_PER_ACCOUNT = Limit("login_account", 10, 15 * 60, "该账号登录尝试过于频繁，请15分钟后再试")
+# Password tries per (account, client address) pair, not per account: ten wrong passwords
+# from one address lock that address out of that account only, so nobody can lock the
+# owner out from elsewhere (issue #9).  A right password or a reset by SMS clears it.
+LOGIN_PER_ACCOUNT_ADDRESS = Limit(
+    "login_account_address",
+    10,
+    15 * 60,
+    "该账号在当前网络的登录尝试过于频繁，请15分钟后再试，或通过“忘记密码”用短信验证码重设密码",
+)
 # Per-address limits are generous: a whole exam centre may sit behind one NAT address.
 LOGIN_PER_ADDRESS = Limit("login_address", 300, 15 * 60, "登录尝试过于频繁，请稍后再试")
 SMS_PER_PHONE_MINUTE = Limit("sms_phone_minute", 1, 60, "验证码发送过于频繁，请60秒后再试")
 SMS_PER_PHONE_DAY = Limit("sms_phone_day", 10, 24 * 3600, "该手机号今日验证码发送次数已达上限")
 SMS_PER_ADDRESS = Limit("sms_address", 200, 3600, "验证码发送过于频繁，请稍后再试")
+# Registration tries (issue #9): each needs a fresh SMS code after a conflict on the ID card.
+REGISTER_PER_ADDRESS = Limit("register_address", 60, 3600, "注册尝试过于频繁，请稍后再试")
+REGISTER_PER_PHONE = Limit("register_phone", 10, 3600, "该手机号注册尝试过于频繁，请1小时后再试")
 CAPTCHA_PER_ADDRESS = Limit("captcha_address", 600, 600, "请求过于频繁，请稍后再试")
+
+
+def login_subject(username: str, address: str) -> str:
+    """The subject of ``LOGIN_PER_ACCOUNT_ADDRESS``: the pair, unambiguous ('|' is in no username)."""
+    return f"{username.lower()}|{address}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,22 @@ async def hit(conn: Any, limit: Limit, subject: str, now: float) -> Decision:
         index - 1,
     )
     return decide(limit, previous or 0, current, now)
+
+
+async def forget_logins(conn: Any, username: str) -> None:
+    """Clear the account's password-try counters from every address (a proven owner)."""
+    await conn.execute(
+        "DELETE FROM rate_hits WHERE name = $1 AND starts_with(subject, $2)",
+        LOGIN_PER_ACCOUNT_ADDRESS.name,
+        login_subject(username, ""),
+    )
+
+
+async def forget(conn: Any, limit: Limit, subject: str) -> None:
+    """Clear one subject's counters (a right password ends its run of wrong ones)."""
+    await conn.execute(
+        "DELETE FROM rate_hits WHERE name = $1 AND subject = $2", limit.name, subject
+    )
 
 
 async def sweep(conn: Any, now: dt.datetime) -> int:

@@ -25,6 +25,7 @@ from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.idcard import IdCardError, parse_id_card
 from exam_api.identity import FieldError, check_phone, check_text
+from exam_api.services import exam_services
 from exam_api.uscc import UsccError, parse_uscc
 from proctor.state import base
 
@@ -46,11 +47,8 @@ async def request_status(conn: Any, user_id: int) -> Status:
 
 
 def training_lookup(request: Request) -> training.TrainingLookup:
-    """The configured training-system client (``app.state.training``), else the table."""
-    lookup: training.TrainingLookup = (
-        getattr(request.app.state, "training", None) or training.TableLookup()
-    )
-    return lookup
+    """The training-system client the wiring passed in (rule B7; the imported table)."""
+    return exam_services(request).training
 
 
 _REQUEST_COLUMNS = """id, user_id, candidate_type, category, training_hours, real_name, id_card,

@@ -5,11 +5,15 @@ wiring, and never ends an attempt behind the hub's back."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import HTTPConnection
 
 from hub.keys import Keys
+
+if TYPE_CHECKING:
+    from exam_api.account_services import AccountServices
+    from exam_api.training import TrainingLookup
 
 
 class AttemptEnds(Protocol):
@@ -44,6 +48,8 @@ class ExamServices:
     gate: AnswerGate | None  # None: PROCTOR_REQUIRE_LIVE_CAMERAS=0
     live: LiveVideo
     keys: Keys
+    accounts: AccountServices  # password hashing, the SMS sender, the identity provider
+    training: TrainingLookup  # the training system's records (rule B7)
 
 
 def exam_services(conn: HTTPConnection) -> ExamServices:

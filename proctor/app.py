@@ -25,10 +25,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from exam_api.account_services import AccountServices
 from exam_api.ending import end_attempt
 from exam_api.housekeeping import Housekeeper
 from exam_api.routes import routes as exam_routes
 from exam_api.services import ExamServices
+from exam_api.sms import SmsSender
+from exam_api.training import TableLookup
 from hub.deadlines import DeadlineScheduler
 from hub.fanout import ChannelRouter
 from hub.keys import Keys
@@ -80,11 +83,15 @@ class LiveVideo:
 
 
 def create_app(
-    settings: Settings, clock: Clock | None = None, rules: Rules | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    rules: Rules | None = None,
+    sms_sender: SmsSender | None = None,
 ) -> Starlette:
     """The app for these settings; the database and Redis URLs must be resolved.
-    ``clock`` and ``rules`` are the defaults' stand-ins in tests (a fake clock,
-    a shorter debounce)."""
+    ``clock``, ``rules`` and ``sms_sender`` replace the defaults (the system
+    clock, the exam rules, the outbox sender): a real SMS gateway in a
+    deployment, stand-ins in tests."""
     if not (settings.database_url and settings.redis_url):
         raise ValueError("start the services first: the database and Redis URLs are needed")
     database_url, redis_url = settings.database_url, settings.redis_url
@@ -132,15 +139,19 @@ def create_app(
                 clock=the_clock,
                 metrics=metrics,
             )
+            accounts = AccountServices(settings, sender=sms_sender)  # hashing, SMS (A4, A5)
             services = ExamServices(
                 ends=hub,
                 gate=hub if settings.require_live_cameras else None,  # rules D1, H9
                 live=LiveVideo(rtc, redis, keys),
                 keys=keys,
+                accounts=accounts,
+                training=TableLookup(),
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             components: list[Any] = [
                 metrics,
+                accounts,
                 router,
                 snapshots,
                 hub,

@@ -123,7 +123,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             logins, mock_paper = asyncio.run(_seed(resolved.database_url))
             _print_logins(logins)
         base = f"http://{resolved.host}:{resolved.port}"
-        outbox = f"{base}/static/dev-outbox.html" if resolved.dev_sms_outbox else "(off)"
+        outbox = (
+            f"{base}/static/dev-outbox.html (sign in as an admin; its code is in this log)"
+            if resolved.dev_sms_outbox
+            else "(off: codes are in this log only)"
+        )
         print(
             f"Proctor hub on {base}\n"
             f"  sign in (all roles) : {base}/static/login.html\n"
@@ -139,7 +143,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             flush=True,
         )
         config = server_config(
-            create_app(resolved), resolved.host, resolved.port, args.log_level, own_logging=True
+            create_app(resolved),
+            resolved.host,
+            resolved.port,
+            args.log_level,
+            trusted_proxies=resolved.trusted_proxies,
+            own_logging=True,
         )
         with contextlib.suppress(KeyboardInterrupt, _Terminated):
             _serve(config, services)

@@ -4,6 +4,7 @@ tests' live servers and the benchmarks, so all of them measure the same thing.""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -12,9 +13,17 @@ from hub.protocol import MAX_PHOTO_BYTES, PHOTO_HEADER
 
 
 def server_config(
-    app: ASGIApp, host: str, port: int, log_level: str = "info", own_logging: bool = False
+    app: ASGIApp,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    trusted_proxies: Sequence[str] = (),
+    own_logging: bool = False,
 ) -> uvicorn.Config:
-    """``own_logging``: the process configured logging itself (``proctor/logs.py``)."""
+    """uvicorn's configuration; ``trusted_proxies`` (``PROCTOR_TRUSTED_PROXIES``) are the
+    only peers whose X-Forwarded-For/-Proto headers set the client address and scheme;
+    ``own_logging``: the process configured logging itself (``proctor/logs.py``)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -28,6 +37,11 @@ def server_config(
         # anything bigger is closed with 1009 before it is read.
         ws_max_size=PHOTO_HEADER.size + MAX_PHOTO_BYTES,
         backlog=4096,
+        # uvicorn would otherwise trust X-Forwarded-For from any loopback peer
+        # (FORWARDED_ALLOW_IPS), and rate limits key on the client address: only the
+        # configured proxies are believed, nobody by default.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies),
         log_level=log_level,
         log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",

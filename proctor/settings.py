@@ -6,6 +6,7 @@ built at start (``load_settings``) and passed explicitly.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ class Settings:
     public_url: str
     ice_loopback: bool
     demo_seed: bool
-    dev_sms_outbox: bool = True  # rule A4: the SMS outbox API and page
+    dev_sms_outbox: bool = True  # rule A4: the SMS outbox API and page (administrators only)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (networks, e.g.
+    # "10.0.0.0/8"); none by default, so a client cannot pick its own address.
+    trusted_proxies: tuple[str, ...] = ()
     require_live_cameras: bool = True  # rule D1 enforced by the server, not only the page
     # webrtc: random snapshot gaps (rule E2), evidence retention, peer limit
     snapshot_mean_interval_s: float = 45.0
@@ -89,6 +93,21 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or CIDR networks, normalised ("10.0.0.0/8")."""
+    networks = []
+    for item in env.get(name, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks (CIDR), got {item.strip()!r}"
+            ) from None
+    return tuple(networks)
+
+
 def _secret(env: Mapping[str, str], data_dir: Path) -> bytes:
     """The signing key: from the environment, else one generated and kept in the data folder."""
     raw = env.get("PROCTOR_SECRET_KEY", "")
@@ -127,6 +146,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ice_loopback=_bool(env, "PROCTOR_ICE_LOOPBACK", True),
         demo_seed=_bool(env, "PROCTOR_DEMO_SEED", False),
         dev_sms_outbox=_bool(env, "PROCTOR_DEV_SMS_OUTBOX", True),
+        trusted_proxies=_networks(env, "PROCTOR_TRUSTED_PROXIES"),
         require_live_cameras=_bool(env, "PROCTOR_REQUIRE_LIVE_CAMERAS", True),
         snapshot_mean_interval_s=_int(env, "PROCTOR_SNAPSHOT_MEAN_INTERVAL", 45, 5, 3600),
         snapshot_min_gap_s=_int(env, "PROCTOR_SNAPSHOT_MIN_GAP", 10, 1, 600),

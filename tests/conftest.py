@@ -25,6 +25,7 @@ from proctor.embedded import Services, start_services
 from proctor.settings import Settings, load_settings
 from tests.support.devices import Devices
 from tests.support.live import LiveServer, start_live_server
+from tests.support.recording_sms import RecordingSmsSender
 
 
 def _with_database(url: str, name: str) -> str:
@@ -91,6 +92,22 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 @pytest.fixture(scope="session")
 async def server(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
     live = await start_live_server(settings)
+    yield live
+    await live.stop()
+
+
+@pytest.fixture(scope="session")
+def sms_gateway() -> RecordingSmsSender:
+    """What a real SMS gateway would have been asked to send (rule A4)."""
+    return RecordingSmsSender()
+
+
+@pytest.fixture(scope="session")
+async def gateway_server(
+    settings: Settings, pool: asyncpg.Pool, sms_gateway: RecordingSmsSender
+) -> AsyncIterator[LiveServer]:
+    """The app with another SMS sender passed in by the wiring: no outbox."""
+    live = await start_live_server(settings, sms_sender=sms_gateway)
     yield live
     await live.stop()
 

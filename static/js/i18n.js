@@ -5,6 +5,7 @@ export const zh = {
   'login.username': '用户名',
   'login.password': '密码',
   'login.submit': '登录',
+  'outbox.admin_only': '只有管理员可以查看短信收件箱，请以管理员身份登录',
   'pc.start': '开始模拟考试',
   'pc.status.connecting': '正在连接监考服务…',
   'pc.status.connected': '已连接监考服务',

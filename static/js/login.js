@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { CaptchaField } from './captcha.js';
 import { browserProblem, byTestId, setError } from './dom.js';
+import { safeNext } from './safe-next.js';
 
 const problem = browserProblem();  // rule A6: before login
 if (problem) {
@@ -59,8 +60,7 @@ function start() {
   });
 }
 
-// Where to go after signing in: a same-site path from ?next=, else the role's home.
+// Where to go after signing in: a path of this site from ?next=, else the role's home.
 function nextPage() {
-  const next = new URLSearchParams(location.search).get('next') || '';
-  return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : null;
+  return safeNext(new URLSearchParams(location.search).get('next'), location.origin);
 }

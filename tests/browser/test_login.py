@@ -11,7 +11,7 @@ from playwright.async_api import Page, async_playwright, expect
 from proctor.settings import Settings
 from tests.support.accounts import clear_rate_limits, last_sms_code, unique_phone
 from tests.support.browser import launch_chromium
-from tests.support.browser_accounts import ANSWER, known_captchas
+from tests.support.browser_accounts import ANSWER, known_captchas, signed_in_context
 from tests.support.live import LiveServer
 from tests.support.users import PASSWORD, create_user
 
@@ -101,5 +101,92 @@ async def test_browser_without_webrtc_is_told_which_browser_to_use(server: LiveS
             await expect(warning).to_contain_text("谷歌浏览器")
             await expect(warning).to_contain_text("极速模式")
             await expect(page.get_by_test_id("login-box")).to_be_hidden()
+        finally:
+            await browser.close()
+
+
+HOSTILE_NEXT = [
+    "//evil.example/",
+    "/\\evil.example/",
+    "/\t/evil.example/",
+    "/%09/evil.example/",  # not a plain path character after the '/': refused too
+    "/\n/evil.example/",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    " /static/home.html",
+    "/",
+    "",
+]
+
+
+async def test_login_never_follows_next_off_this_site(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Issue #9: login.html?next=/%09/host/… sent the browser to another site after login.
+    The page keeps only a path of this site; anything else goes to the role's home."""
+    await clear_rate_limits(pool)
+    phone = unique_phone()
+    user = await create_user(pool, phone=phone)
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            context = await browser.new_context()
+            await known_captchas(context, pool, settings)
+            page = await context.new_page()
+            await page.goto(f"{server.url}/static/login.html?next=/%09/evil.example/steal")
+            await login_form(page, user.username, PASSWORD)
+            await expect(page.get_by_test_id("code-sent")).to_be_visible()
+            await page.get_by_test_id("login-code").fill(await last_sms_code(pool, phone))
+            await page.get_by_test_id("code-submit").click()
+            await page.wait_for_url(f"{server.url}/static/home.html")
+            kept = await page.evaluate(
+                """async (cases) => {
+                    const { safeNext } = await import('/static/js/safe-next.js');
+                    return cases.map((c) => safeNext(c, location.origin));
+                }""",
+                [*HOSTILE_NEXT, "/static/records.html?x=1#top"],
+            )
+            assert kept == [None] * len(HOSTILE_NEXT) + ["/static/records.html?x=1#top"]
+        finally:
+            await browser.close()
+
+
+async def test_the_outbox_page_is_for_administrators(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Rule A4 and issue #9: the outbox page sends a visitor to sign in, tells a
+    candidate it is for administrators, and shows an administrator the codes."""
+    phone = unique_phone()
+    await create_user(pool, phone=phone)
+    candidate = await create_user(pool, phone=unique_phone())
+    admin = await create_user(pool, role="admin")
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{server.url}/static/dev-outbox.html")
+            await page.wait_for_url("**/static/login.html?next=%2Fstatic%2Fdev-outbox.html")
+            context = await signed_in_context(browser, server, pool, candidate.id)
+            page = await context.new_page()
+            await page.goto(f"{server.url}/static/dev-outbox.html")
+            await expect(page.get_by_test_id("outbox-error")).to_have_text(
+                "只有管理员可以查看短信收件箱，请以管理员身份登录"
+            )
+            await expect(page.get_by_test_id("outbox-row")).to_have_count(0)
+            await clear_rate_limits(pool)
+            context = await signed_in_context(browser, server, pool, admin.id)
+            await known_captchas(context, pool, settings)
+            page = await context.new_page()
+            await page.goto(f"{server.url}/static/forgot.html")
+            await page.get_by_test_id("forgot-phone").fill(phone)
+            await page.get_by_test_id("forgot-captcha").fill(ANSWER)
+            await page.get_by_test_id("forgot-send-code").click()
+            await expect(page.get_by_test_id("forgot-code-sent")).to_be_visible()
+            await page.goto(f"{server.url}/static/dev-outbox.html")
+            await page.get_by_test_id("outbox-phone").fill(phone)
+            await page.get_by_test_id("outbox-refresh").click()
+            code = await last_sms_code(pool, phone)
+            rows = page.get_by_test_id("outbox-body").filter(has_text=code)
+            await expect(rows).to_have_count(1)
         finally:
             await browser.close()

@@ -122,6 +122,8 @@ async def test_serve_embedded_then_sigterm_leaves_nothing(tmp_path: Path) -> Non
         out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     assert b"demo_candidate" in out and b"/readyz" in out
+    # rule A4, issue #9: the outbox sender says loudly that no code reaches a phone
+    assert b"WARNING exam_api.account_services: SMS codes are NOT sent to phones" in out
 
     def gone() -> bool:
         return not _children_using(data_dir)

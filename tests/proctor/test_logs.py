@@ -45,7 +45,7 @@ async def test_lines_inside_a_connection_carry_its_attempt_and_device() -> None:
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     inside = sorted((x["attempt"], x["device"]) for x in lines if x["msg"] == "inside")
     assert inside == [(7, "pc"), (8, "phone")]
-    assert "attempt" not in [x for x in lines if x["msg"] == "outside"][0]
+    assert "attempt" not in next(x for x in lines if x["msg"] == "outside")
 
 
 def test_an_exception_is_kept_in_the_line() -> None:

@@ -39,6 +39,18 @@ def test_urls_select_external_servers(tmp_path: Path) -> None:
     assert s.secret_key == b"x" * 32 and s.port == 9001
 
 
+def test_no_proxy_is_trusted_unless_configured(tmp_path: Path) -> None:
+    """Issue #9: X-Forwarded-For is believed only from the configured proxies."""
+    assert load_settings({"PROCTOR_DATA_DIR": str(tmp_path)}).trusted_proxies == ()
+    s = load_settings(
+        {
+            "PROCTOR_DATA_DIR": str(tmp_path),
+            "PROCTOR_TRUSTED_PROXIES": " 10.1.2.3, 192.168.0.0/16,::1",
+        }
+    )
+    assert s.trusted_proxies == ("10.1.2.3/32", "192.168.0.0/16", "::1/128")
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -49,6 +61,7 @@ def test_urls_select_external_servers(tmp_path: Path) -> None:
         ("PROCTOR_SECRET_KEY", "short", "at least 16"),
         ("PROCTOR_ICE_LOOPBACK", "maybe", "must be a boolean"),
         ("PROCTOR_REDIS_PREFIX", "a:b", "letters, digits"),
+        ("PROCTOR_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "PROCTOR_TRUSTED_PROXIES must list"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:

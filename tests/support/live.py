@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from exam_api.sms import SmsSender
 from hub.live import Hub
 from hub.session import Rules
 from proctor.app import create_app
@@ -62,12 +63,17 @@ class LiveServer:
 
 
 async def start_live_server(
-    settings: Settings, clock: Clock | None = None, rules: Rules | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    rules: Rules | None = None,
+    sms_sender: SmsSender | None = None,
 ) -> LiveServer:
     """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
     port = free_port()
-    app = create_app(settings, clock, rules)
-    config = server_config(app, "127.0.0.1", port, log_level="warning")
+    app = create_app(settings, clock, rules, sms_sender)
+    config = server_config(
+        app, "127.0.0.1", port, log_level="warning", trusted_proxies=settings.trusted_proxies
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
