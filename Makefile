@@ -5,14 +5,24 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
 
-.PHONY: run test test-external lint typecheck unit browser-deps bench-hub bench-video clean
+.PHONY: run test test-external lint typecheck unit browser-deps bench-hub bench-video lock clean
 
-$(STAMP): pyproject.toml
+# Reproducible installs: the exact versions and hashes of requirements.lock,
+# then the project itself without resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+## lock: re-resolve requirements.lock from pyproject.toml (after changing a dependency)
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o $(LOCK)
 
 ## run: start the system (embedded PostgreSQL and Redis unless PROCTOR_*_URL are set)
 run: $(STAMP)
