@@ -82,16 +82,27 @@ class LiveVideo:
         await request_watch(self._redis, self._keys, attempt_id, watched)
 
 
+ROLES = ("web", "worker")
+"""``web``: the HTTP API, the hub's sockets and the camera peers (many of
+them behind a load balancer). ``worker``: the persistence worker, the
+deadline scheduler, accounts housekeeping and evidence retention, off the
+web processes' event loops (safe to run twice). ``proctor serve`` runs both."""
+
+
 def create_app(
     settings: Settings,
     clock: Clock | None = None,
     rules: Rules | None = None,
     sms_sender: SmsSender | None = None,
+    roles: frozenset[str] = frozenset(ROLES),
 ) -> Starlette:
     """The app for these settings; the database and Redis URLs must be resolved.
     ``clock``, ``rules`` and ``sms_sender`` replace the defaults (the system
     clock, the exam rules, the outbox sender): a real SMS gateway in a
-    deployment, stand-ins in tests."""
+    deployment, stand-ins in tests. ``roles`` (``ROLES``) choose what this
+    process runs; a worker serves only its health and metrics."""
+    if not roles or not roles <= set(ROLES):
+        raise ValueError(f"roles must be some of {', '.join(ROLES)}")
     if not (settings.database_url and settings.redis_url):
         raise ValueError("start the services first: the database and Redis URLs are needed")
     database_url, redis_url = settings.database_url, settings.redis_url
@@ -149,23 +160,21 @@ def create_app(
                 training=TableLookup(),
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
-            components: list[Any] = [
-                metrics,
-                accounts,
-                router,
-                snapshots,
-                hub,
-                rtc,
-                DeadlineScheduler(hub),
-                PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics),
-                Housekeeper(pool, settings.data_dir),
-                RetentionSweeper(
-                    pool,
-                    store,
-                    settings.snapshot_retention_days,
-                    lambda: as_datetime(the_clock.now()),
-                ),
-            ]
+            web: list[Any] = [rtc] if "web" in roles else []
+            worker: list[Any] = []
+            if "worker" in roles:
+                worker = [
+                    DeadlineScheduler(hub),
+                    PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics),
+                    Housekeeper(pool, settings.data_dir),
+                    RetentionSweeper(
+                        pool,
+                        store,
+                        settings.snapshot_retention_days,
+                        lambda: as_datetime(the_clock.now()),
+                    ),
+                ]
+            components: list[Any] = [metrics, accounts, router, snapshots, hub, *web, *worker]
             for component in components:
                 started_now = component.start()
                 if started_now is not None:
@@ -182,15 +191,18 @@ def create_app(
             await pool.close()
 
     routes: list[BaseRoute] = [
-        Route("/", _index),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint(metrics)),
-        *exam_routes,
-        *hub_routes,
-        *rtc_routes,
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    if "web" in roles:
+        routes += [
+            Route("/", _index),
+            *exam_routes,
+            *hub_routes,
+            *rtc_routes,
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,

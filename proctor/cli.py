@@ -103,7 +103,7 @@ def _serve(config: uvicorn.Config, services: Services) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from proctor.app import create_app
+    from proctor.app import ROLES, create_app
     from proctor.server import server_config
 
     if args.host:
@@ -142,8 +142,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             + ("  (embedded Redis)" if services.redis else ""),
             flush=True,
         )
+        roles = frozenset(ROLES) if args.role == "all" else frozenset({args.role})
         config = server_config(
-            create_app(resolved),
+            create_app(resolved, roles=roles),
             resolved.host,
             resolved.port,
             args.log_level,
@@ -224,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="bind address (default PROCTOR_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default PROCTOR_PORT or 8000)")
+    serve.add_argument(
+        "--role",
+        default="all",
+        choices=["all", "web", "worker"],
+        help="web: HTTP API, hub sockets, camera peers (run many); worker: persistence, "
+        "deadlines, housekeeping, retention (health and metrics only); all: both (default)",
+    )
     serve.add_argument(
         "--demo", action="store_true", help="load the demo data first and print its logins"
     )

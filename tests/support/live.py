@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from exam_api.sms import SmsSender
 from hub.live import Hub
 from hub.session import Rules
-from proctor.app import create_app
+from proctor.app import ROLES, create_app
 from proctor.clock import Clock
 from proctor.server import server_config
 from proctor.settings import Settings
@@ -67,10 +67,11 @@ async def start_live_server(
     clock: Clock | None = None,
     rules: Rules | None = None,
     sms_sender: SmsSender | None = None,
+    roles: frozenset[str] = frozenset(ROLES),
 ) -> LiveServer:
     """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
     port = free_port()
-    app = create_app(settings, clock, rules, sms_sender)
+    app = create_app(settings, clock, rules, sms_sender, roles)
     config = server_config(
         app, "127.0.0.1", port, log_level="warning", trusted_proxies=settings.trusted_proxies
     )
