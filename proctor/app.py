@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from exam_api.ending import end_attempt
 from exam_api.housekeeping import Housekeeper
+from exam_api.oidc_client import OidcClient
 from exam_api.routes import routes as exam_routes
 from exam_api.services import ExamServices
 from hub.deadlines import DeadlineScheduler
@@ -135,6 +136,8 @@ def create_app(
                 keys=keys,
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
+            # the province's single sign-on (issue #15); None: off
+            sso = OidcClient(settings.oidc, the_clock) if settings.oidc else None
             components: list[Any] = [
                 router,
                 snapshots,
@@ -149,13 +152,14 @@ def create_app(
                     settings.snapshot_retention_days,
                     lambda: as_datetime(the_clock.now()),
                 ),
+                *([sso] if sso else []),
             ]
             for component in components:
                 started_now = component.start()
                 if started_now is not None:
                     await started_now
                 started.append(component)
-            yield {"base": base, "hub": hub, "rtc": rtc, "exam": services}
+            yield {"base": base, "hub": hub, "rtc": rtc, "exam": services, "sso": sso}
         finally:
             for component in reversed(started):
                 try:
