@@ -12,15 +12,16 @@
 // Province-style claim names (xm 姓名, sfzh 身份证号, sjhm 手机号码) under
 // the scope `msb_profile`: the relying party maps them by configuration.
 //
-// One test hook, on a path no client uses: `POST /__test__/jwks/other` makes
-// /jwks publish another key under the same key id (the ID tokens are still
-// signed with the real one: "signed by another key" as the relying party sees
-// it), `POST /__test__/jwks/real` restores it.
+// One test hook, on a path no client uses: `POST /__test__/signing/other`
+// makes the token endpoint hand out ID tokens signed with another key under
+// the published key id (the JWKS still shows the real key: "an ID token signed
+// by another key"); `POST /__test__/signing/real` restores it.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
+import { CompactSign, decodeProtectedHeader, importJWK } from 'jose';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -31,14 +32,36 @@ function rsaJwk() {
   return { ...privateKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' };
 }
 
-function publicPart(jwk) {
-  const { kty, n, e, kid, alg, use } = jwk;
-  return { kty, n, e, kid, alg, use };
+const signing = rsaJwk();
+const otherKey = await importJWK(rsaJwk(), 'RS256');
+let signWithOther = false;
+
+// The same header and payload, signed with the other key.
+async function resign(idToken) {
+  const [, payload] = idToken.split('.');
+  return new CompactSign(Buffer.from(payload, 'base64url'))
+    .setProtectedHeader(decodeProtectedHeader(idToken))
+    .sign(otherKey);
 }
 
-const signing = rsaJwk();
-const other = rsaJwk();
-let publishOther = false;
+// Pass the token endpoint's answer through, its id_token signed with the other key.
+function resigningTokens(res) {
+  const chunks = [];
+  const { end, write } = res;
+  res.write = (chunk) => { chunks.push(Buffer.from(chunk)); return true; };
+  res.end = (chunk, ...rest) => {
+    if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const finish = (text) => {
+      res.write = write;
+      res.setHeader('content-length', Buffer.byteLength(text));
+      end.call(res, text);
+    };
+    if (!body.id_token) return finish(JSON.stringify(body));
+    resign(body.id_token).then((token) => finish(JSON.stringify({ ...body, id_token: token })));
+    return res;
+  };
+}
 
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -74,16 +97,12 @@ server.listen(0, '127.0.0.1', () => {
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
   const callback = provider.callback();
   server.on('request', (req, res) => {
-    if (req.method === 'POST' && req.url.startsWith('/__test__/jwks/')) {
-      publishOther = req.url.endsWith('/other');
+    if (req.method === 'POST' && req.url.startsWith('/__test__/signing/')) {
+      signWithOther = req.url.endsWith('/other');
       res.writeHead(204).end();
       return;
     }
-    if (req.method === 'GET' && req.url === '/jwks' && publishOther) {
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json' });
-      res.end(JSON.stringify({ keys: [publicPart(other)] }));
-      return;
-    }
+    if (req.method === 'POST' && req.url === '/token' && signWithOther) resigningTokens(res);
     callback(req, res);
   });
   process.stdout.write(`READY ${issuer}\n`);

@@ -62,10 +62,14 @@ class LiveServer:
 
 
 async def start_live_server(
-    settings: Settings, clock: Clock | None = None, rules: Rules | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    rules: Rules | None = None,
+    port: int | None = None,
 ) -> LiveServer:
-    """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
-    port = free_port()
+    """Serve ``create_app(settings)`` on ``port`` (a free loopback port by default);
+    return once it is up."""
+    port = port or free_port()
     app = create_app(settings, clock, rules)
     config = server_config(app, "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(config)
