@@ -12,7 +12,7 @@ import httpx
 
 from proctor.web_sessions import COOKIE
 from tests.support.live import LiveServer
-from tests.support.oidc_flow import form_of, sign_in_url, start
+from tests.support.oidc_flow import form_of, sign_in_url, start, through_provider
 from tests.support.oidc_servers import Person, SsoSystem, sso_system
 from tests.support.users import create_user
 
@@ -127,25 +127,15 @@ async def test_first_sign_in_links_the_existing_candidate_by_id_card(
     app = sso_system.app
     async with httpx.AsyncClient() as client:
         location = await start(client, app.url, next_path="/static/records.html")
-        url = await sign_in_url_from(client, location, person.login, sso_system.callback)
+        url = await through_provider(client, location, person.login, sso_system.callback)
         callback = await client.get(url)
         assert callback.headers["location"] == "/static/records.html"
         me = await _me(client, app)
     assert isinstance(me["user"], dict) and me["user"]["id"] == existing.id
     async with pool.acquire() as conn:
-        link = await conn.fetchval(
-            "SELECT user_id FROM sso_links WHERE subject = $1", person.login
-        )
+        link = await conn.fetchval("SELECT user_id FROM sso_links WHERE subject = $1", person.login)
         count = await conn.fetchval("SELECT count(*) FROM users WHERE id_card = $1", person.id_card)
     assert (link, count) == (existing.id, 1)
-
-
-async def sign_in_url_from(
-    client: httpx.AsyncClient, location: str, login: str, callback: str
-) -> str:
-    from tests.support.oidc_flow import through_provider
-
-    return await through_provider(client, location, login, callback)
 
 
 async def test_a_wrong_state_is_refused(sso_system: SsoSystem, pool: asyncpg.Pool) -> None:
