@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: run test test-external lint typecheck unit browser-deps bench-hub bench-video lock clean
+.PHONY: run test test-external lint typecheck unit browser-deps oidc-deps bench-hub bench-video lock clean
 
 # Reproducible installs: the exact versions and hashes of requirements.lock,
 # then the project itself without resolving anything again.
@@ -29,13 +29,13 @@ run: $(STAMP)
 	exec $(BIN)/proctor serve --demo
 
 ## test: lint, types and the whole test suite (browser tests included)
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps oidc-deps
 	$(BIN)/ruff check proctor hub exam_api webrtc tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## test-external: the same suite against the PostgreSQL and Redis given by URL
-test-external: $(STAMP)
+test-external: $(STAMP) oidc-deps
 	PROCTOR_TEST_DATABASE_URL=$${PROCTOR_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 	PROCTOR_TEST_REDIS_URL=$${PROCTOR_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -43,6 +43,10 @@ test-external: $(STAMP)
 ## browser-deps: Debian's Chromium for the real-browser tests
 browser-deps:
 	@bash scripts/ensure-chromium.sh
+
+## oidc-deps: the tests' OpenID provider (npm ci in tests/oidc, pinned by its package-lock.json)
+oidc-deps:
+	@bash scripts/ensure-oidc-provider.sh
 
 bench-hub: $(STAMP)
 	$(BIN)/python bench/hub_load.py --sessions 5000 --duration 60

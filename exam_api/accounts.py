@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exam_api import captcha, ratelimit, sms
+from exam_api import captcha, ratelimit, sms, sso_sessions
 from exam_api.account_services import AccountServices
 from exam_api.auth import require_role, set_session_cookie
 from exam_api.errors import ApiError, json_body
@@ -401,8 +401,10 @@ async def logout(request: Request) -> Response:
     await require_role(request)
     token = request.cookies.get(COOKIE, "")
     async with base(request).pool.acquire() as conn:
+        # a session that began at the province's SSO ends there too (issue #15)
+        end_session = await sso_sessions.logout_url(request, conn, token)
         await delete_session(conn, token)
-    response = JSONResponse({"ok": True})
+    response = JSONResponse({"ok": True, "end_session": end_session})
     response.delete_cookie(COOKIE, path="/")
     return response
 

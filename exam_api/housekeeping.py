@@ -1,5 +1,5 @@
 """Housekeeping for the account tables: expired captchas, SMS codes, rate counters,
-and uploads no request uses.
+SSO sign-ins never finished, and uploads no request uses.
 
 One background task with ``start()``/``stop()``; ``stop()`` cancels and awaits.
 Keeps those tables bounded by time (rule A5 rows are short-lived by design).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from exam_api import captcha, documents, ratelimit, sms, uploads
+from exam_api import captcha, documents, oidc_logins, ratelimit, sms, uploads
 from proctor.tasks import cancel_and_wait, run_every
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ async def sweep_once(conn: object, uploads_root: Path, now: dt.datetime) -> dict
         "sms_codes": await sms.sweep(conn, now),
         "rate_hits": await ratelimit.sweep(conn, now),
         "orphan_uploads": await documents.sweep_orphans(conn, uploads_root, now),
+        "oidc_logins": await oidc_logins.sweep(conn, now),
     }
 
 

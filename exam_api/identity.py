@@ -1,7 +1,9 @@
 """Who a person is: the identity provider interface and the built-in provider (rule A1).
 
-In production identity comes from the province's single sign-on (蒙速办);
-this interface is the seam where an OIDC provider plugs in.  The built-in
+In production identity comes from the province's single sign-on (蒙速办):
+the OpenID Connect relying party (``exam_api/oidc.py``) proves who the person
+is and finds or creates the account through this interface
+(``exam_api/sso_links.py``).  The built-in
 provider keeps accounts in the ``users`` table with argon2id hashes.  The
 field rules here (username, password, real name, phone) are shared by
 register, reset and the request wizard.
@@ -100,6 +102,10 @@ class IdentityProvider(Protocol):
 
     async def set_password(self, conn: Any, user_id: int, password: str) -> None: ...
 
+    async def find_by_id(self, conn: Any, user_id: int) -> Account | None: ...
+
+    async def find_by_id_card(self, conn: Any, id_card: str) -> Account | None: ...
+
 
 _COLUMNS = "id, username, role, real_name, phone, id_card"
 
@@ -163,3 +169,13 @@ class BuiltinProvider:
         )
         # A new password signs out every other browser.
         await conn.execute("DELETE FROM web_sessions WHERE user_id = $1", user_id)
+
+    async def find_by_id(self, conn: Any, user_id: int) -> Account | None:
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
+        return None if row is None else _account(row)
+
+    async def find_by_id_card(self, conn: Any, id_card: str) -> Account | None:
+        row = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM users WHERE id_card = $1 ORDER BY id LIMIT 1", id_card
+        )
+        return None if row is None else _account(row)

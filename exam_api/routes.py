@@ -12,6 +12,7 @@ from exam_api import (
     classes,
     documents,
     invigilation,
+    oidc,
     papers,
     phone_link,
     questions,
@@ -28,6 +29,8 @@ routes: list[BaseRoute] = [
     *requests.routes,
     *review.routes,
     Route("/api/auth/me", auth.me, methods=["GET"]),
+    # single sign-on: the province's OpenID provider (issue #15)
+    *oidc.routes,
     # papers helper: classes, banks, papers, attempts/answers, results (C1-C4, E7, F1-F2)
     *classes.routes,
     *questions.routes,

@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from exam_api.account_services import AccountServices
 from exam_api.ending import end_attempt
 from exam_api.housekeeping import Housekeeper
+from exam_api.oidc_client import OidcClient
 from exam_api.routes import routes as exam_routes
 from exam_api.services import ExamServices
 from exam_api.sms import SmsSender
@@ -160,7 +161,9 @@ def create_app(
                 training=TableLookup(),
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
-            web: list[Any] = [rtc] if "web" in roles else []
+            # the province's single sign-on (issue #15); None: off
+            sso = OidcClient(settings.oidc, the_clock) if settings.oidc else None
+            web: list[Any] = [rtc, *([sso] if sso else [])] if "web" in roles else []
             worker: list[Any] = []
             if "worker" in roles:
                 worker = [
@@ -180,7 +183,7 @@ def create_app(
                 if started_now is not None:
                     await started_now
                 started.append(component)
-            yield {"base": base, "hub": hub, "rtc": rtc, "exam": services}
+            yield {"base": base, "hub": hub, "rtc": rtc, "exam": services, "sso": sso}
         finally:
             for component in reversed(started):
                 try:

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -34,6 +35,7 @@ class Settings:
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (networks, e.g.
     # "10.0.0.0/8"); none by default, so a client cannot pick its own address.
     trusted_proxies: tuple[str, ...] = ()
+    oidc: OidcSettings | None = None  # the province's single sign-on; None: off
     require_live_cameras: bool = True  # rule D1 enforced by the server, not only the page
     # webrtc: random snapshot gaps (rule E2), evidence retention, peer limit
     snapshot_mean_interval_s: float = 45.0
@@ -133,6 +135,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("PROCTOR_REDIS_PREFIX") or "proctor"
     if not prefix.replace("_", "").replace("-", "").isalnum():
         raise SettingsError("PROCTOR_REDIS_PREFIX may hold letters, digits, '-' and '_' only")
+    public_url = (env.get("PROCTOR_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/")
     return Settings(
         database_url=_url(env, "PROCTOR_DATABASE_URL", ("postgres", "postgresql")),
         redis_url=_url(env, "PROCTOR_REDIS_URL", ("redis", "rediss", "unix")),
@@ -142,15 +145,99 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         secret_key=_secret(env, data_dir),
         redis_prefix=prefix,
         device_token_ttl_s=_int(env, "PROCTOR_DEVICE_TOKEN_TTL", 300, 10, 86400),
-        public_url=(env.get("PROCTOR_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
+        public_url=public_url,
         ice_loopback=_bool(env, "PROCTOR_ICE_LOOPBACK", True),
         demo_seed=_bool(env, "PROCTOR_DEMO_SEED", False),
         dev_sms_outbox=_bool(env, "PROCTOR_DEV_SMS_OUTBOX", True),
         trusted_proxies=_networks(env, "PROCTOR_TRUSTED_PROXIES"),
+        oidc=load_oidc_settings(env, public_url=public_url),
         require_live_cameras=_bool(env, "PROCTOR_REQUIRE_LIVE_CAMERAS", True),
         snapshot_mean_interval_s=_int(env, "PROCTOR_SNAPSHOT_MEAN_INTERVAL", 45, 5, 3600),
         snapshot_min_gap_s=_int(env, "PROCTOR_SNAPSHOT_MIN_GAP", 10, 1, 600),
         snapshot_retention_days=_int(env, "PROCTOR_SNAPSHOT_RETENTION_DAYS", 365, 1, 3650),
         rtc_max_peers=_int(env, "PROCTOR_RTC_MAX_PEERS", 1000, 1, 100_000),
         log_format=_choice(env, "PROCTOR_LOG_FORMAT", ("text", "json"), "text"),
+    )
+
+
+# ---------------------------------------------------------------- single sign-on (OIDC)
+OIDC_CALLBACK_PATH = "/api/auth/oidc/callback"
+OIDC_AFTER_LOGOUT_PATH = "/static/login.html"
+# What the exam system needs from the SSO, and the claim names of standard OIDC.
+OIDC_FIELDS = ("real_name", "id_card", "phone")
+_DEFAULT_CLAIMS = {"real_name": "name", "id_card": "id_card_no", "phone": "phone_number"}
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class OidcClaims:
+    """The claim names of one province's SSO for the fields the exam system needs."""
+
+    real_name: str
+    id_card: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    issuer: str
+    client_id: str
+    client_secret: str
+    claims: OidcClaims
+    label: str
+    scopes: str
+    redirect_uri: str  # public URL + OIDC_CALLBACK_PATH: register it at the provider
+    post_logout_redirect_uri: str  # public URL + OIDC_AFTER_LOGOUT_PATH
+    timeout_s: float
+
+
+def _oidc_claims(raw: str) -> OidcClaims:
+    """``real_name:name,id_card:id_card_no,phone:phone_number``; fields left out keep the default."""
+    names = dict(_DEFAULT_CLAIMS)
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        field, sep, claim = (piece.strip() for piece in item.partition(":"))
+        if not sep or not claim or field not in OIDC_FIELDS:
+            raise SettingsError(
+                "PROCTOR_OIDC_CLAIMS must be field:claim pairs separated by commas, "
+                f"the fields being {', '.join(OIDC_FIELDS)}; got {item!r}"
+            )
+        names[field] = claim
+    return OidcClaims(**names)
+
+
+def _oidc_issuer(raw: str) -> str:
+    issuer = raw.strip()  # kept exactly: the ID token's iss must equal it
+    if issuer.startswith("https://"):
+        return issuer
+    if issuer.startswith("http://") and urlsplit(issuer).hostname in _LOOPBACK_HOSTS:
+        return issuer  # a provider on this machine (development, tests)
+    raise SettingsError("PROCTOR_OIDC_ISSUER must be an https:// URL (http:// only on loopback)")
+
+
+def load_oidc_settings(env: Mapping[str, str], *, public_url: str) -> OidcSettings | None:
+    """The single sign-on settings; None (off) unless ``PROCTOR_OIDC_ISSUER`` is set."""
+    raw_issuer = env.get("PROCTOR_OIDC_ISSUER", "").strip()
+    if not raw_issuer:
+        return None
+    client_id = env.get("PROCTOR_OIDC_CLIENT_ID", "").strip()
+    client_secret = env.get("PROCTOR_OIDC_CLIENT_SECRET", "")
+    if not client_id or not client_secret:
+        raise SettingsError(
+            "PROCTOR_OIDC_CLIENT_ID and PROCTOR_OIDC_CLIENT_SECRET are needed with PROCTOR_OIDC_ISSUER"
+        )
+    scopes = " ".join((env.get("PROCTOR_OIDC_SCOPES") or "openid profile phone").split())
+    if "openid" not in scopes.split():
+        raise SettingsError("PROCTOR_OIDC_SCOPES must include openid")
+    return OidcSettings(
+        issuer=_oidc_issuer(raw_issuer),
+        client_id=client_id,
+        client_secret=client_secret,
+        claims=_oidc_claims(env.get("PROCTOR_OIDC_CLAIMS", "")),
+        label=(env.get("PROCTOR_OIDC_LABEL") or "蒙速办登录").strip(),
+        scopes=scopes,
+        redirect_uri=public_url + OIDC_CALLBACK_PATH,
+        post_logout_redirect_uri=public_url + OIDC_AFTER_LOGOUT_PATH,
+        timeout_s=_int(env, "PROCTOR_OIDC_TIMEOUT", 10, 1, 120),
     )

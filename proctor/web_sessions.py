@@ -66,3 +66,8 @@ async def load_session(conn: asyncpg.Connection, token: str, now: datetime) -> W
 
 async def delete_session(conn: asyncpg.Connection, token: str) -> None:
     await conn.execute("DELETE FROM web_sessions WHERE token_hash = $1", _digest(token))
+
+
+def token_digest(token: str) -> bytes:
+    """The stored form of a session token, for tables keyed on a session (``sso_sessions``)."""
+    return _digest(token)

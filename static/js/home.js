@@ -44,8 +44,9 @@ const STAFF_HOME = { reviewer: '/static/reviewer.html', admin: '/static/admin.ht
 if (STAFF_HOME[user.role]) location.replace(STAFF_HOME[user.role]);
 byTestId('user-name').textContent = user.real_name || user.username;
 byTestId('logout').addEventListener('click', async () => {
-  await api('POST', '/api/auth/logout');
-  location.href = '/static/login.html';
+  const data = await api('POST', '/api/auth/logout');
+  // a session begun at the province's SSO ends there too, then comes back to login
+  location.href = data.end_session || '/static/login.html';
 });
 let current = await refresh({ autoOpen: true });
 const reopen = async () => { current = await api('GET', '/api/requests/mine'); start(current); };

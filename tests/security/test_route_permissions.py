@@ -62,6 +62,10 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/auth/logout"): SIGNED_IN,
     ("GET", "/api/dev/sms-outbox"): ADMIN,
     ("GET", "/api/auth/me"): SIGNED_IN,
+    # single sign-on (issue #15): the sign-in itself; tests/exam_api/test_oidc.py
+    ("GET", "/api/auth/oidc/config"): PUBLIC,
+    ("GET", "/api/auth/oidc/start"): PUBLIC,
+    ("GET", "/api/auth/oidc/callback"): PUBLIC,
     ("POST", "/api/uploads"): CANDIDATE,
     ("GET", "/api/uploads/{upload_id:int}"): OWNER | REVIEW,
     ("GET", "/api/requests/mine"): CANDIDATE,

@@ -68,9 +68,11 @@ async def start_live_server(
     rules: Rules | None = None,
     sms_sender: SmsSender | None = None,
     roles: frozenset[str] = frozenset(ROLES),
+    port: int | None = None,
 ) -> LiveServer:
-    """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
-    port = free_port()
+    """Serve ``create_app(settings)`` on ``port`` (a free loopback port by default);
+    return once it is up."""
+    port = port or free_port()
     app = create_app(settings, clock, rules, sms_sender, roles)
     config = server_config(
         app, "127.0.0.1", port, log_level="warning", trusted_proxies=settings.trusted_proxies
