@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+with warnings.catch_warnings():
+    # Authlib 1.9 announces a move of its httpx integration; the one used here works
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc.jwk import KeySet
