@@ -11,6 +11,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -23,10 +24,13 @@ from hub.keys import Keys
 from hub.live import Hub
 from hub.persist import PersistWorker
 from hub.routes import routes as hub_routes
+from proctor.body_limits import body_limits
 from proctor.db import apply_schema, create_pool
 from proctor.device_bridge import DeviceBridge
 from proctor.health import healthz, readyz
+from proctor.http_guard import BodyGuard
 from proctor.resources import Resources
+from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from webrtc.ingest import PeerRegistry
 from webrtc.routes import routes as rtc_routes
@@ -97,4 +101,9 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={ApiError: api_error_response},
+        # issue #9: headers outermost, so the guard's own 413/408 carry them too
+        middleware=[
+            Middleware(SecurityHeaders, https=settings.public_url.startswith("https://")),
+            Middleware(BodyGuard, limits=body_limits(settings.http)),
+        ],
     )

@@ -117,7 +117,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             + ("  (embedded Redis)" if services.redis else ""),
             flush=True,
         )
-        config = server_config(create_app(resolved), resolved.host, resolved.port, args.log_level)
+        config = server_config(
+            create_app(resolved), resolved.host, resolved.port, args.log_level, resolved.http
+        )
         with contextlib.suppress(KeyboardInterrupt, _Terminated):
             uvicorn.Server(config).run()
     except (KeyboardInterrupt, _Terminated):

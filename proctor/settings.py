@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from proctor.http_settings import HttpLimits, HttpSettingsError, load_http_limits
 
 
 class SettingsError(ValueError):
@@ -36,6 +38,8 @@ class Settings:
     snapshot_min_gap_s: float = 10.0
     snapshot_retention_days: int = 365
     rtc_max_peers: int = 1000
+    # body sizes, header and body timeouts, connection cap (proctor/http_settings.py)
+    http: HttpLimits = field(default_factory=HttpLimits)
 
     @property
     def embedded_postgres(self) -> bool:
@@ -124,4 +128,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         snapshot_min_gap_s=_int(env, "PROCTOR_SNAPSHOT_MIN_GAP", 10, 1, 600),
         snapshot_retention_days=_int(env, "PROCTOR_SNAPSHOT_RETENTION_DAYS", 365, 1, 3650),
         rtc_max_peers=_int(env, "PROCTOR_RTC_MAX_PEERS", 1000, 1, 100_000),
+        http=_http(env),
     )
+
+
+def _http(env: Mapping[str, str]) -> HttpLimits:
+    try:
+        return load_http_limits(env)
+    except HttpSettingsError as exc:
+        raise SettingsError(str(exc)) from None

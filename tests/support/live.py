@@ -34,11 +34,11 @@ class LiveServer:
         await asyncio.wait_for(self.task, timeout=15)
 
 
-async def start_live_server(settings: Settings) -> LiveServer:
+async def start_live_server(settings: Settings, log_level: str = "warning") -> LiveServer:
     """Serve ``create_app(settings)`` on a free loopback port; return once it is up."""
     port = free_port()
     app = create_app(settings)
-    config = server_config(app, "127.0.0.1", port, log_level="warning")
+    config = server_config(app, "127.0.0.1", port, log_level=log_level, limits=settings.http)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
