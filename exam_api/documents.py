@@ -69,7 +69,8 @@ async def upload(request: Request) -> Response:
     except uploads.UploadError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     root = uploads.uploads_root(res.settings.data_dir)
-    stored = await asyncio.to_thread(uploads.store, root, data, sniffed.kind)
+    # images are stored as their clean re-encoding (no EXIF), PDFs as sent
+    stored = await asyncio.to_thread(uploads.store, root, sniffed.content, sniffed.kind)
     name = clean_name(request.query_params.get("name", ""), sniffed.kind)
     async with res.pool.acquire() as conn:
         upload_id = await conn.fetchval(
@@ -122,12 +123,30 @@ async def download(request: Request) -> Response:
     return FileResponse(
         path,
         media_type=uploads.CONTENT_TYPES[row["kind"]],
-        headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(row['original_name'])}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
+        headers=document_headers(row["kind"], row["original_name"]),
     )
+
+
+# A stored file opened on its own is a document in a sandbox with nothing to
+# load: no script runs, no form posts, no same-origin access even if a file
+# ever slipped past the checks.  (GitHub serves raw files the same way.)
+DOCUMENT_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+
+
+def document_headers(kind: str, original_name: str) -> dict[str, str]:
+    """Headers for serving a stored upload of the validated ``kind`` (never the client's type).
+
+    Pictures are shown inline (an ``<img>`` never runs anything); a PDF is an
+    attachment, opened by the reviewer's PDF reader rather than inside our origin.
+    """
+    disposition = "inline" if kind in ("jpg", "png") else "attachment"
+    return {
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(original_name)}",
+        "Content-Security-Policy": DOCUMENT_CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Cache-Control": "private, no-store",
+    }
 
 
 routes = [

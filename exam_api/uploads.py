@@ -1,29 +1,35 @@
 """Uploaded documents: what a file really is, and where it is kept (rule B4).
 
-The kind is decided by content, never by the name the browser sends: JPEG and
-PNG must start with their magic bytes *and* decode completely with Pillow
-under a pixel limit (so a truncated picture or a decompression bomb is
-refused); a PDF must start with ``%PDF-1.x`` and end with ``%%EOF`` after a
-``startxref``.  Files live under ``data_dir/uploads`` with random names, out
-of any public folder; the routes serve them only after an authorization check.
+The kind is decided by content, never by the name the browser sends:
+
+* JPEG and PNG must start with their magic bytes, stay under a pixel limit
+  (each side and in total, so a decompression bomb is refused before it is
+  decoded), hold every row their header claims (``png_rows``) and decode
+  completely with Pillow.  What is stored is a fresh encoding without EXIF or
+  other metadata, turned upright (``image_clean``).
+* A PDF must be a plain document: parseable, no scripts, automatic actions or
+  embedded files, no second file hidden in it (``pdf_check``).
+
+Files live under ``data_dir/uploads`` with random names, out of any public
+folder; the routes serve them only after an authorization check.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import re
 import secrets
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from PIL import Image
 
+from exam_api import image_clean, pdf_check, png_rows
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # a 48-megapixel phone photo is scaled; 20000×20000 is not
+MAX_IMAGE_SIDE = 12_000  # an A4 page scanned at 1200 dpi is 9921 pixels high
 
 Kind = Literal["jpg", "png", "pdf"]
 CONTENT_TYPES: dict[Kind, str] = {
@@ -34,7 +40,6 @@ CONTENT_TYPES: dict[Kind, str] = {
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
 _PDF_TAIL_WINDOW = 1024
 
 
@@ -50,9 +55,12 @@ class UploadError(ValueError):
 
 @dataclass(frozen=True)
 class Sniffed:
+    """What a file is, and the bytes to store: for images a clean re-encoding."""
+
     kind: Kind
     width: int | None = None
     height: int | None = None
+    content: bytes = field(default=b"", repr=False)
 
 
 def sniff(
@@ -82,43 +90,53 @@ def sniff(
     )
 
 
-def _check_image(data: bytes, kind: Kind, max_pixels: int) -> Sniffed:
+def _check_image(data: bytes, kind: Literal["jpg", "png"], max_pixels: int) -> Sniffed:
     broken = UploadError("upload_image_broken", "图片文件已损坏或不完整，请重新上传")
+    if kind == "png":
+        # The size from the header, before anything is inflated.
+        try:
+            _check_pixels(*png_rows.header_size(data), max_pixels)
+            png_rows.check_complete(data)
+        except png_rows.PngIncomplete:
+            raise broken from None
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (and later raises) about bombs; the explicit check below decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=["JPEG" if kind == "jpg" else "PNG"])
-            width, height = image.size
-            if width * height > max_pixels:
-                raise UploadError(
-                    "upload_image_too_large",
-                    f"图片尺寸过大（{width}×{height}），像素总数不能超过 {max_pixels // 1_000_000} 百万",
-                )
-            image.load()  # decodes every pixel: a truncated file fails here
+        image = image_clean.open_image(data, kind)
+        _check_pixels(image.width, image.height, max_pixels)
+        image_clean.load_all(image)
     except UploadError:
         raise
     except Image.DecompressionBombError:
-        # Pillow refuses before we can ask the size; a PNG states it in its header.
-        size = ""
-        if kind == "png" and len(data) >= 24:
-            size = f"（{int.from_bytes(data[16:20], 'big')}×{int.from_bytes(data[20:24], 'big')}）"
         raise UploadError(
             "upload_image_too_large",
-            f"图片尺寸过大{size}，像素总数不能超过 {max_pixels // 1_000_000} 百万",
+            f"图片尺寸过大，像素总数不能超过 {max_pixels // 1_000_000} 百万",
         ) from None
     except (OSError, SyntaxError, ValueError):
         raise broken from None
-    return Sniffed(kind=kind, width=width, height=height)
+    try:
+        clean = image_clean.reencode(image, kind)
+    except (OSError, ValueError):
+        raise broken from None
+    return Sniffed(kind=kind, width=clean.width, height=clean.height, content=clean.data)
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels or max(width, height) > MAX_IMAGE_SIDE:
+        raise UploadError(
+            "upload_image_too_large",
+            f"图片尺寸过大（{width}×{height}），像素总数不能超过 {max_pixels // 1_000_000} 百万，"
+            f"边长不能超过 {MAX_IMAGE_SIDE} 像素",
+        )
 
 
 def _check_pdf(data: bytes) -> Sniffed:
-    if not _PDF_HEADER.match(data):
-        raise UploadError("upload_pdf_broken", "PDF 文件头不正确，文件可能已损坏")
     tail = data[-_PDF_TAIL_WINDOW:].rstrip(b"\r\n\t \x00")
     if not tail.endswith(b"%%EOF") or b"startxref" not in tail:
         raise UploadError("upload_pdf_broken", "PDF 文件不完整（缺少文件结尾），请重新导出后上传")
-    return Sniffed(kind="pdf")
+    try:
+        pdf_check.check_pdf(data)
+    except pdf_check.PdfRefused as exc:
+        raise UploadError(exc.code, exc.message) from None
+    return Sniffed(kind="pdf", content=data)
 
 
 @dataclass(frozen=True)

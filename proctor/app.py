@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -40,12 +41,15 @@ from hub.live import Hub
 from hub.persist import PersistWorker
 from hub.routes import routes as hub_routes
 from hub.session import Rules
+from proctor.body_limits import body_limits
 from proctor.clock import Clock, SystemClock, as_datetime
 from proctor.db import apply_schema, create_pool
 from proctor.errors import ProctorError, error_response
 from proctor.health import healthz, readyz
+from proctor.http_guard import BodyGuard
 from proctor.metrics import Metrics, metrics_endpoint
 from proctor.outages import OutageLog, outage_response
+from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from proctor.state import Base
 from webrtc.commands import request_watch
@@ -213,4 +217,9 @@ def create_app(
             ProctorError: error_response,
             **dict.fromkeys(OutageLog.ERRORS, functools.partial(outage_response, outages)),
         },
+        # issue #9: headers outermost, so the guard's own 413/408 carry them too
+        middleware=[
+            Middleware(SecurityHeaders, https=settings.public_url.startswith("https://")),
+            Middleware(BodyGuard, limits=body_limits(settings.http)),
+        ],
     )

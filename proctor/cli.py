@@ -148,6 +148,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             resolved.host,
             resolved.port,
             args.log_level,
+            limits=resolved.http,
             trusted_proxies=resolved.trusted_proxies,
             own_logging=True,
         )

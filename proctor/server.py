@@ -1,5 +1,11 @@
 """How uvicorn serves the app: one configuration for ``proctor serve``, the
-tests' live servers and the benchmarks, so all of them measure the same thing."""
+tests' live servers and the benchmarks, so all of them measure the same thing.
+
+The HTTP limits (issue #9, ``proctor/http_settings.py``) are applied here:
+a deadline and a size cap on request headers (``proctor/http_protocol.py``),
+the keep-alive timeout, the connection cap, and the log filter that keeps
+device tokens out of the logs.  Body sizes and body deadlines are the app's
+``BodyGuard`` (``proctor/http_guard.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +16,9 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from hub.protocol import MAX_PHOTO_BYTES, PHOTO_HEADER
+from proctor import log_redaction
+from proctor.http_protocol import guarded_protocol
+from proctor.http_settings import HttpLimits
 
 
 def server_config(
@@ -18,13 +27,16 @@ def server_config(
     port: int,
     log_level: str = "info",
     *,
+    limits: HttpLimits | None = None,
     trusted_proxies: Sequence[str] = (),
     own_logging: bool = False,
 ) -> uvicorn.Config:
-    """uvicorn's configuration; ``trusted_proxies`` (``PROCTOR_TRUSTED_PROXIES``) are the
-    only peers whose X-Forwarded-For/-Proto headers set the client address and scheme;
+    """uvicorn's configuration. ``limits``: the HTTP limits (``Settings.http``);
+    ``trusted_proxies`` (``PROCTOR_TRUSTED_PROXIES``) are the only peers whose
+    X-Forwarded-For/-Proto headers set the client address and scheme;
     ``own_logging``: the process configured logging itself (``proctor/logs.py``)."""
-    return uvicorn.Config(
+    http = limits or HttpLimits()
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -45,4 +57,11 @@ def server_config(
         log_level=log_level,
         log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
+        http=guarded_protocol(http.header_timeout_s, http.max_header_bytes),
+        timeout_keep_alive=http.keep_alive_s,
+        # the same cap if the h11 protocol is ever chosen instead of httptools
+        h11_max_incomplete_event_size=http.max_header_bytes,
+        limit_concurrency=http.max_connections,
     )
+    log_redaction.install()  # after uvicorn configured its loggers
+    return config

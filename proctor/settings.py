@@ -9,9 +9,11 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from proctor.http_settings import HttpLimits, HttpSettingsError, load_http_limits
 
 
 class SettingsError(ValueError):
@@ -42,6 +44,8 @@ class Settings:
     snapshot_min_gap_s: float = 10.0
     snapshot_retention_days: int = 365
     rtc_max_peers: int = 1000
+    # body sizes, header and body timeouts, connection cap (proctor/http_settings.py)
+    http: HttpLimits = field(default_factory=HttpLimits)
     log_format: str = "text"  # "json": one JSON object a line (rule O2)
 
     @property
@@ -157,6 +161,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         snapshot_retention_days=_int(env, "PROCTOR_SNAPSHOT_RETENTION_DAYS", 365, 1, 3650),
         rtc_max_peers=_int(env, "PROCTOR_RTC_MAX_PEERS", 1000, 1, 100_000),
         log_format=_choice(env, "PROCTOR_LOG_FORMAT", ("text", "json"), "text"),
+        http=_http(env),
     )
 
 
@@ -241,3 +246,10 @@ def load_oidc_settings(env: Mapping[str, str], *, public_url: str) -> OidcSettin
         post_logout_redirect_uri=public_url + OIDC_AFTER_LOGOUT_PATH,
         timeout_s=_int(env, "PROCTOR_OIDC_TIMEOUT", 10, 1, 120),
     )
+
+
+def _http(env: Mapping[str, str]) -> HttpLimits:
+    try:
+        return load_http_limits(env)
+    except HttpSettingsError as exc:
+        raise SettingsError(str(exc)) from None

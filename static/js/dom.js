@@ -6,6 +6,8 @@ export function el(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === 'testid') node.dataset.testid = value;
     else if (key === 'class') node.className = value;
+    // CSSOM, not a style attribute: the CSP forbids inline style attributes
+    else if (key === 'style') node.style.cssText = value;
     else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? '' : value);
   }

@@ -95,6 +95,7 @@ export class ExamPage {
     const { view } = this;
     this.$('exam-title').textContent = `${view.paper.kind_label}：${view.paper.title}`;
     const form = this.$('exam-questions');
+    form.onsubmit = (event) => event.preventDefault();  // answers save on change, never by a form post
     form.replaceChildren(...view.questions.map((q) => this.renderQuestion(q)));
     this.block(this.blocked);
     const submit = this.$('exam-submit');

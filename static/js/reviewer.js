@@ -30,8 +30,11 @@ async function loadQueue() {
 }
 
 function documentView(doc) {
+  // A PDF is served as an attachment (docs/security.d/http.md): the reviewer's
+  // PDF reader opens it, never a frame inside this origin.
   const view = doc.kind === 'pdf'
-    ? el('iframe', { src: doc.url, title: doc.name, testid: `doc-${doc.role}` })
+    ? el('a', { href: doc.url, download: doc.name, class: 'doc-download', testid: `doc-${doc.role}` },
+      `下载 PDF 查看：${doc.name}`)
     : el('img', { src: doc.url, alt: doc.name, testid: `doc-${doc.role}` });
   return el('div', { class: 'doc-view' },
     el('h3', {}, `${doc.role_name}：`, el('a', { href: doc.url, target: '_blank', rel: 'noopener' }, doc.name)), view);

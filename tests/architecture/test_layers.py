@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("proctor", "hub", "exam_api", "webrtc")
 # the shell: the proctor modules that build the app out of the packages
-SHELL = {"proctor.app", "proctor.cli", "proctor.server"}
+SHELL = {"proctor.app", "proctor.cli", "proctor.server", "proctor.body_limits"}
 # who may import whom (besides itself and the proctor base)
 ALLOWED = {
     "hub": set(),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
+from PIL import Image
 
 from proctor.settings import Settings
 from tests.support import files
@@ -114,3 +116,65 @@ async def test_upload_needs_the_csrf_header(http: httpx.AsyncClient) -> None:
         "/api/uploads", content=files.pdf_bytes(), headers={"X-CSRF-Token": "wrong"}
     )
     assert (r.status_code, r.json()["error"]) == (403, "csrf_failed")
+
+
+# ---------------------------------------------------------------- issue #9: trust
+
+
+async def test_pdf_with_javascript_is_refused_in_chinese(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        before = await conn.fetchval("SELECT count(*) FROM uploads")
+    r = await http.post("/api/uploads", params={"name": "承诺书.pdf"}, content=files.JS_OPEN_ACTION)
+    assert (r.status_code, r.json()["error"]) == (422, "upload_pdf_active")
+    assert "脚本" in r.json()["message"]
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM uploads") == before
+
+
+async def test_pdf_html_polyglot_is_refused(http: httpx.AsyncClient) -> None:
+    r = await http.post(
+        "/api/uploads", params={"name": "承诺书.pdf"}, content=files.pdf_html_polyglot()
+    )
+    assert (r.status_code, r.json()["error"]) == (422, "upload_pdf_polyglot")
+
+
+async def test_stored_photo_has_no_gps(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    r = await http.post("/api/uploads", params={"name": "photo.jpg"}, content=files.jpeg_with_gps())
+    assert r.status_code == 201, r.text
+    async with pool.acquire() as conn:
+        relpath = await conn.fetchval("SELECT relpath FROM uploads WHERE id = $1", r.json()["id"])
+    stored = (settings.data_dir / "uploads" / relpath).read_bytes()
+    assert not Image.open(io.BytesIO(stored)).getexif()
+    served = (await http.get(r.json()["url"])).content
+    assert served == stored and b"ProctorPhone" not in served
+
+
+async def test_pdf_is_served_as_a_sandboxed_attachment_of_its_real_type(
+    http: httpx.AsyncClient,
+) -> None:
+    """The name says .html; the kind was decided by content, and so is the type served."""
+    url = (
+        await http.post("/api/uploads", params={"name": "letter.html"}, content=files.pdf_bytes())
+    ).json()["url"]
+    r = await http.get(url)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("attachment;")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    csp = r.headers["content-security-policy"]
+    assert csp.startswith("sandbox") and "default-src 'none'" in csp
+
+
+async def test_picture_is_served_inline_in_a_sandbox(http: httpx.AsyncClient) -> None:
+    url = (
+        await http.post("/api/uploads", params={"name": "a.svg"}, content=files.png_bytes())
+    ).json()["url"]
+    r = await http.get(url)
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["content-disposition"].startswith("inline;")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"].startswith("sandbox")

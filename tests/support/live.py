@@ -69,13 +69,19 @@ async def start_live_server(
     sms_sender: SmsSender | None = None,
     roles: frozenset[str] = frozenset(ROLES),
     port: int | None = None,
+    log_level: str = "warning",
 ) -> LiveServer:
     """Serve ``create_app(settings)`` on ``port`` (a free loopback port by default);
     return once it is up."""
     port = port or free_port()
     app = create_app(settings, clock, rules, sms_sender, roles)
     config = server_config(
-        app, "127.0.0.1", port, log_level="warning", trusted_proxies=settings.trusted_proxies
+        app,
+        "127.0.0.1",
+        port,
+        log_level=log_level,
+        limits=settings.http,
+        trusted_proxies=settings.trusted_proxies,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
