@@ -380,16 +380,18 @@ class Hub:
     ) -> None:
         """Store the phone's photo for an open capture request (rules D4, E2)
         before its event is committed: an acknowledged photo is on disk."""
-        label = live.session.photo_label(request_id)
-        if label is None:
+        session = live.session
+        if session.photo_label(request_id) is None:
             fresh = await self.store.load(live.attempt_id)
             if fresh.state:
-                label = Session.from_dict(_json(fresh.state)).photo_label(request_id)
+                session = Session.from_dict(_json(fresh.state))
+        label = session.photo_label(request_id)
         if label is None:
             raise NotAllowed("unknown_capture", f"no open capture request {request_id}")
+        issued_at = session.capture_at.get(request_id, now)
         try:
             async with asyncio.timeout(PHOTO_STORE_TIMEOUT_S):
-                await self.photo_sink(live.attempt_id, label, jpeg, now)
+                await self.photo_sink(live.attempt_id, label, jpeg, issued_at, now)
         except TimeoutError:
             raise NotAllowed("photo_not_stored", "the photo could not be stored in time") from None
 

@@ -22,7 +22,11 @@ class EndRecorder(Protocol):
 class PhotoSink(Protocol):
     """Stores the phone's photo as evidence before the hub acknowledges it
     (the ingest's snapshot store). ``label`` is the capture request's label:
-    a capture id (``hub/captures.py``) or the phone's own reason. Raises a
-    :class:`hub.errors.SessionError` when the photo is refused."""
+    a capture id (``hub/captures.py``) or the phone's own reason; ``issued_at``
+    when the request went out (evidence of a moment before the end is accepted
+    after it, rule H10). Raises a :class:`hub.errors.SessionError` when the
+    photo is refused."""
 
-    async def __call__(self, attempt_id: int, label: str, jpeg: bytes, now: float) -> None: ...
+    async def __call__(
+        self, attempt_id: int, label: str, jpeg: bytes, issued_at: float, now: float
+    ) -> None: ...

@@ -22,10 +22,12 @@ class PhonePhotoSink:
     def __init__(self, snapshots: SnapshotService) -> None:
         self._snapshots = snapshots
 
-    async def __call__(self, attempt_id: int, label: str, jpeg: bytes, now: float) -> None:
+    async def __call__(
+        self, attempt_id: int, label: str, jpeg: bytes, issued_at: float, now: float
+    ) -> None:
         try:
             await self._snapshots.store_phone_photo(
-                attempt_id, jpeg, label, issued_at=now, now=datetime.fromtimestamp(now, UTC)
+                attempt_id, jpeg, label, issued_at=issued_at, now=datetime.fromtimestamp(now, UTC)
             )
         except RtcError as error:
             # the phone is told with the session error of the same code

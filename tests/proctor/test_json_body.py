@@ -46,7 +46,7 @@ async def test_lone_surrogate_is_a_400(server: LiveServer) -> None:
 def test_lone_surrogates_anywhere_are_refused(value: object) -> None:
     with pytest.raises(ProctorError) as caught:
         check_json_value(value)
-    assert (caught.value.status, caught.value.code) == (400, "bad_json")
+    assert (caught.value.http_status, caught.value.code) == (400, "bad_json")
 
 
 def test_real_emoji_and_chinese_pass() -> None:
