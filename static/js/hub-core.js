@@ -353,10 +353,9 @@ export class PhoneSession {
   // One tap to rejoin (rule H2), and the return after a hide: camera live, a photo.
   rejoin() {
     if (!this.started || this.finished || !this.camera.ready()) { this.changed(); return false; }
-    if (!this.pcEnded) {
-      this.hub.send('camera', { state: 'live' });
-      this.hub.send('page_return');
-    }
+    // page_return alone: its capture's photo is what makes the camera live
+    // again (rule H9); a `live` hint as well would only ask for a second photo
+    if (!this.pcEnded) this.hub.send('page_return');
     this.answerPending();
     this.changed();
     return true;
@@ -382,9 +381,13 @@ export class PhoneSession {
     return 'confirm';
   }
 
+  // An unconfirmed phone_end before the PC's end is answered by `confirm`
+  // (and acknowledged without ending); only a confirmed one, or one after the
+  // PC's end, ends the phone's part once acknowledged.
   end(confirmed) {
     if (this.finished) return;
-    this.endSeq = this.hub.send('phone_end', { confirmed: Boolean(confirmed) });
+    const seq = this.hub.send('phone_end', { confirmed: Boolean(confirmed) });
+    if (confirmed || this.pcEnded) this.endSeq = seq;
   }
 
   finish() {
@@ -410,7 +413,8 @@ export class PhoneSession {
     this.hubStatus = status;
     if (this.finished) return;
     if (status === 'ended') { this.finish(); return; }
-    if (status === 'connected' && this.started && !this.pcEnded && this.visible && this.camera.ready()) {
+    const photoQueued = this.hub.outbox.some((m) => m.type === 'page_return' || m.type === 'phone_start');
+    if (status === 'connected' && this.started && !this.pcEnded && this.visible && this.camera.ready() && !photoQueued) {
       // rule H1/H2: the hub lowered the camera when the socket dropped; announce
       // it again (a hint: the hub asks for a photo if none is pending, rule H9)
       this.hub.send('camera', { state: 'live' });
