@@ -45,5 +45,9 @@ def verify_device_token(secret: bytes, token: str, now: float) -> DeviceClaim:
     if device not in DEVICES or not attempt.isdigit() or not expires.isdigit():
         raise TokenError("token_malformed", "device token is malformed")
     if int(expires) < now:
-        raise TokenError("token_expired", "device token has expired; start the attempt again")
+        # a close reason is cut at 120 characters: short, and no "start again"
+        # — a device renews its token while it is valid (docs/protocol.md, Tokens)
+        raise TokenError(
+            "token_expired", "device token has expired; renew tokens before they expire"
+        )
     return DeviceClaim(attempt_id=int(attempt), device=device, expires_at=int(expires))

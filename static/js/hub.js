@@ -1,133 +1,34 @@
-// The hub's websocket client (protocol v1, docs/protocol.md): hello, numbered
-// messages acknowledged by the hub, resume after a drop (unacknowledged
-// messages are sent again; the hub drops duplicates), heartbeats every 5 s.
+// The hub's websocket client for the web pages (protocol v1, docs/protocol.md):
+// the protocol itself is the platform-free core in hub-core.js (hello, numbered
+// messages acknowledged by the hub, resume after a drop, heartbeats every
+// 5 s); this file is its browser adapter — WebSocket, sessionStorage, timers.
 // Usable by the PC page and the phone page alike.
+import { HubConnection } from './hub-core.js';
 
-const HEARTBEAT_MS = 5000;
-const MAX_OUTBOX = 500;
-const WINDOW = 32;  // unacknowledged messages on the wire at most (the hub rate-limits bursts)
+// The socket adapter of the core over the browser's WebSocket.
+export const browserSocket = {
+  open(url, { onOpen, onMessage, onClose }) {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    ws.addEventListener('open', () => onOpen());
+    ws.addEventListener('message', (event) => onMessage(event.data));
+    ws.addEventListener('close', (event) => onClose(event.code, event.reason));
+    return { ws, send: (data) => ws.send(data), close: (code, reason) => ws.close(code, reason) };
+  },
+};
 
-export class HubSocket {
+// The storage adapter over sessionStorage (the outbox survives a reload of the tab).
+export const sessionStore = {
+  load: (key) => sessionStorage.getItem(key),
+  save: (key, value) => sessionStorage.setItem(key, value),
+  remove: (key) => sessionStorage.removeItem(key),
+};
+
+export class HubSocket extends HubConnection {
   // url: ws_pc_url / ws_phone_url from POST /api/attempts.
-  // handlers: { onMessage(msg), onStatus('connecting'|'connected'|'offline'|'ended'), onAck(seq) }
+  // handlers: { onMessage(msg), onStatus('connecting'|'connected'|'offline'|'ended', code), onAck(seq) }
   constructor(url, handlers = {}) {
-    this.url = url;
-    this.handlers = handlers;
-    this.key = 'hub-outbox:' + url.split('token=')[1]?.slice(0, 40);
-    const saved = JSON.parse(sessionStorage.getItem(this.key) || '{"seq":0,"outbox":[]}');
-    this.seq = saved.seq;           // last number given to a message
-    this.outbox = saved.outbox;     // sent or not, not yet acknowledged
-    this.sentUpTo = 0;              // highest seq sent on this connection
-    this.lastSeen = 0;              // last server message number seen on this connection
-    this.ws = null;
-    this.welcomed = false;
-    this.ended = false;
-    this.backoff = 500;
-    this.timer = null;
-  }
-
-  start() {
-    this.connect();
-    this.timer = setInterval(() => this.send('heartbeat'), HEARTBEAT_MS);
-  }
-
-  stop() {
-    clearInterval(this.timer);
-    this.ended = true;
-    if (this.ws) this.ws.close(1000, 'bye');
-  }
-
-  // Queue a message; it is sent now if connected, else after the next welcome.
-  send(type, fields = {}) {
-    if (this.ended) return;
-    if (type === 'heartbeat' && !this.welcomed) return;  // nothing to resend later
-    const message = { type, seq: ++this.seq, ...fields };
-    this.outbox.push(message);
-    if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
-    this.save();
-    this.flush();
-  }
-
-  // Send what is queued, in order, at most WINDOW ahead of the acks.
-  flush() {
-    if (!this.welcomed) return;
-    for (const m of this.outbox) {
-      if (m.seq <= this.sentUpTo) continue;
-      if (m.seq - (this.outbox[0]?.seq ?? m.seq) >= WINDOW) break;
-      this.ws.send(m.frame || JSON.stringify(m));
-      this.sentUpTo = m.seq;
-    }
-  }
-
-  // A photo answering capture request `requestId` (the phone, rules D4/E2): a
-  // binary frame 'PH', seq, request id (uint32 big-endian), then the JPEG,
-  // numbered with the other messages so that a resume re-sends it in order.
-  sendPhoto(requestId, jpeg) {
-    if (this.ended) return;
-    const seq = ++this.seq;
-    const bytes = new Uint8Array(jpeg);
-    const frame = new Uint8Array(10 + bytes.length);
-    frame.set([0x50, 0x48]);  // 'PH'
-    const header = new DataView(frame.buffer);
-    header.setUint32(2, seq);
-    header.setUint32(6, requestId);
-    frame.set(bytes, 10);
-    this.outbox.push({ type: 'photo', seq, request_id: requestId, frame });
-    if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
-    this.save();
-    this.flush();
-  }
-
-  save() {
-    // Photos are kept in memory only; after a reload their numbers go out as
-    // heartbeats, so the numbering the hub expects has no gap.
-    const outbox = this.outbox.map((m) => (m.frame ? { type: 'heartbeat', seq: m.seq } : m));
-    sessionStorage.setItem(this.key, JSON.stringify({ seq: this.seq, outbox }));
-  }
-
-  // code: the websocket close code with 'offline' (4401: the token expired).
-  status(s, code) { this.handlers.onStatus?.(s, code); }
-
-  connect() {
-    this.status('connecting');
-    const ws = new WebSocket(this.url);
-    this.ws = ws;
-    this.welcomed = false;
-    ws.addEventListener('open', () => {
-      ws.send(JSON.stringify({ type: 'hello', v: 1, last_seen: this.lastSeen, resume: this.seq > 0 }));
-    });
-    ws.addEventListener('message', (event) => this.receive(JSON.parse(event.data)));
-    ws.addEventListener('close', (event) => {
-      this.welcomed = false;
-      if (event.code === 4410 || this.ended) { this.ended = true; this.status('ended'); return; }
-      if (event.code === 4401 || event.code === 4403 || event.code === 4409) { this.status('offline', event.code); return; }
-      this.status('offline', event.code);
-      setTimeout(() => this.connect(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, 10000);
-    });
-  }
-
-  receive(msg) {
-    if (typeof msg.n === 'number') this.lastSeen = msg.n;
-    if (msg.type === 'welcome') {
-      this.welcomed = true;
-      this.backoff = 500;
-      // rule H1: resume exactly — drop what the hub stored, resend the rest in order
-      this.outbox = this.outbox.filter((m) => m.seq > msg.last_acked);
-      if (this.seq < msg.last_acked) this.seq = msg.last_acked;
-      this.sentUpTo = msg.last_acked;
-      this.save();
-      this.flush();
-      this.status('connected');
-    } else if (msg.type === 'ack' || (msg.type === 'error' && typeof msg.seq === 'number')) {
-      this.outbox = this.outbox.filter((m) => m.seq > msg.seq);
-      this.save();
-      this.flush();
-      if (msg.type === 'ack') this.handlers.onAck?.(msg.seq);
-    } else if (msg.type === 'ended') {
-      this.ended = true;
-    }
-    this.handlers.onMessage?.(msg);
+    super({ url, socket: browserSocket, storage: sessionStore, handlers });
   }
 }
 

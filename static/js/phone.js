@@ -6,15 +6,14 @@
 // flip to 'user'); "开始考试" sends phone_start and the hub asks for a photo at
 // once; every return to the page sends page_return (another photo); every
 // capture request from the hub is answered with a JPEG over the websocket
-// (binary frame via HubSocket.sendPhoto). Camera state goes to the hub: live,
+// (the binary frame of the shared core, hub-core.js). Camera state goes to the hub: live,
 // asleep while the page is hidden, lost when the track stops (H2), with a
 // one-tap rejoin. Ending before the PC asks for confirmation (D5).
-import { HubSocket } from './hub.js';
+import { PhoneSession } from './hub-core.js';
+import { browserSocket, sessionStore } from './hub.js';
 
-const TOKEN_REFRESH_MS = 120_000;
 const PHOTO_MAX_SIDE = 960;
 const PHOTO_MAX_BYTES = 600 * 1024;
-const MAX_PENDING_CAPTURES = 8;
 const BINDING_KEY = 'proctor.phone.binding';
 
 const TEXT = {
@@ -35,20 +34,30 @@ class PhoneClient {
     this.info = info;
     this.facing = 'environment';   // rule D4: the rear camera by default
     this.stream = null;
-    this.hub = null;
-    this.started = sessionStorage.getItem(this.startedKey()) === '1';
-    this.pcEnded = false;
-    this.finished = false;
-    this.pending = [];              // capture requests waiting for the camera
-    this.endSeq = 0;
+    // the protocol and the phone's rules are the shared core (hub-core.js);
+    // this page gives it the browser's socket, storage and camera
+    this.session = new PhoneSession({
+      url: this.wsUrl(token),
+      socket: browserSocket,
+      storage: sessionStore,
+      key: `proctor.phone.${info.attempt_id}`,
+      camera: { ready: () => this.cameraReady(), takePhoto: () => this.takePhoto() },
+      renewToken: () => this.renewToken(),
+      handlers: {
+        onChange: (view) => this.render(view),
+        onConfirm: (message) => this.askEnd(message),
+        onWarning: (text) => this.say(`监考员提醒：${text}`),
+        onExpired: () => this.say(TEXT.expired),
+      },
+    });
+    this.hub = this.session.hub;
   }
-
-  startedKey() { return `proctor.phone.${this.info.attempt_id}.started`; }
 
   async run() {
     $('phone-paper').textContent = `${this.info.paper.kind_label}：${this.info.paper.title}`;
     $('phone-exam').hidden = false;
-    this.connectHub();     // rule D6: either device may come first
+    window.phoneHub = this.hub;  // for debugging and tests
+    this.session.run();     // rule D6: either device may come first
     $('phone-flip').addEventListener('click', () => this.flip());
     $('phone-start').addEventListener('click', () => this.start());
     $('phone-rejoin').addEventListener('click', () => this.rejoin());
@@ -56,9 +65,8 @@ class PhoneClient {
     $('phone-end-yes').addEventListener('click', () => this.end(true));
     $('phone-end-no').addEventListener('click', () => { $('phone-end-confirm').hidden = true; });
     document.addEventListener('visibilitychange', () => this.onVisibility());
-    setInterval(() => this.refreshToken(), TOKEN_REFRESH_MS);
     await this.openCamera();
-    if (this.started) await this.rejoin();  // a reload during the exam: carry on
+    if (this.session.started) await this.rejoin();  // a reload during the exam: carry on
   }
 
   // ----- the camera (rule D4) ----------------------------------------------------
@@ -75,7 +83,7 @@ class PhoneClient {
       this.cameraState('lost');
       this.say(TEXT.cameraFailed);
       $('phone-rejoin').hidden = false;
-      if (this.started) this.hub.send('camera', { state: 'lost' });
+      this.session.cameraLost();
       return false;
     }
     const video = $('phone-preview');
@@ -85,10 +93,9 @@ class PhoneClient {
     for (const track of this.stream.getVideoTracks()) {
       track.addEventListener('ended', () => this.onTrackEnded(track));
     }
-    $('phone-start').disabled = this.started;
     $('phone-rejoin').hidden = true;
-    this.cameraState(this.started ? 'live' : 'preview');
-    this.answerPending();
+    this.cameraState(this.session.started ? 'live' : 'preview');
+    this.session.cameraReady();
     return true;
   }
 
@@ -99,11 +106,11 @@ class PhoneClient {
   }
 
   onTrackEnded(track) {
-    if (!this.stream || !this.stream.getVideoTracks().includes(track) || this.finished) return;
+    if (!this.stream || !this.stream.getVideoTracks().includes(track) || this.session.finished) return;
     // rule H2: the camera stopped (taken by another app, or the system): lost, one tap to rejoin
     this.cameraState('lost');
     $('phone-rejoin').hidden = false;
-    if (this.started) this.hub.send('camera', { state: 'lost' });
+    this.session.cameraLost();
   }
 
   cameraState(state) {
@@ -120,16 +127,8 @@ class PhoneClient {
   // ----- start, returns, rejoin (rules D4, H2) ---------------------------------------
 
   start() {
-    if (!this.cameraReady() || this.finished) return;
-    this.started = true;
-    sessionStorage.setItem(this.startedKey(), '1');
-    $('phone-start').disabled = true;
-    $('phone-start').textContent = '考试中';
-    $('phone-end').hidden = false;
+    if (!this.session.start()) return;
     this.cameraState('live');
-    this.hub.send('phone_start');   // the hub answers with a capture request: a photo at once
-    // a hint only (rule H9): the start photo is what makes the camera live
-    this.hub.send('camera', { state: 'live' });
     this.keepAwake();
   }
 
@@ -143,50 +142,24 @@ class PhoneClient {
   }
 
   async rejoin() {
-    if (this.finished) return;
+    if (this.session.finished) return;
     if (!this.cameraReady() && !(await this.openCamera())) return;
-    if (!this.started) return;
-    $('phone-start').disabled = true;
-    $('phone-start').textContent = '考试中';
-    $('phone-end').hidden = false;
+    if (!this.session.rejoin()) return;
     this.cameraState('live');
-    this.hub.send('camera', { state: 'live' });
-    this.hub.send('page_return');   // back on the page: a photo
     this.keepAwake();  // a wake lock ends when the page is hidden
   }
 
   onVisibility() {
-    if (!this.started || this.finished || this.pcEnded) return;
     if (document.visibilityState === 'hidden') {
-      this.cameraState('asleep');
-      this.hub.send('camera', { state: 'asleep' });  // rule H2: asleep, not a violation
+      if (this.session.started && !this.session.finished && !this.session.pcEnded) this.cameraState('asleep');
+      this.session.hidden();  // rule H2: asleep, not a violation
     } else {
+      this.session.visible = true;
       this.rejoin();  // rule D4: every return to the exam page takes a photo
     }
   }
 
   // ----- photos (rules D4, E2) ---------------------------------------------------------
-
-  onCapture(requestId) {
-    this.pending.push(requestId);
-    if (this.pending.length > MAX_PENDING_CAPTURES) this.pending.shift();
-    this.answerPending();
-  }
-
-  async answerPending() {
-    if (this.taking || !this.cameraReady()) return;
-    this.taking = true;
-    try {
-      while (this.pending.length && this.cameraReady()) {
-        const requestId = this.pending[0];
-        const jpeg = await this.takePhoto();
-        this.pending.shift();
-        if (jpeg) this.hub.sendPhoto(requestId, jpeg);
-      }
-    } finally {
-      this.taking = false;
-    }
-  }
 
   async takePhoto() {
     const video = $('phone-preview');
@@ -209,8 +182,6 @@ class PhoneClient {
       blob = await toJpeg(canvas, quality);
     }
     if (!blob || blob.size > PHOTO_MAX_BYTES) return null;
-    const count = Number($('phone-status').dataset.photos || 0) + 1;
-    $('phone-status').dataset.photos = String(count);
     return blob.arrayBuffer();
   }
 
@@ -221,102 +192,63 @@ class PhoneClient {
     return `${origin}/ws/phone?token=${encodeURIComponent(token)}`;
   }
 
-  connectHub() {
-    this.hub = new HubSocket(this.wsUrl(this.token), {
-      onMessage: (msg) => this.onMessage(msg),
-      onStatus: (status, code) => this.onStatus(status, code),
-      onAck: (seq) => { if (seq === this.endSeq) this.finish(); },
+  async renewToken() {
+    const res = await fetch('/api/phone/token', {
+      method: 'POST', headers: { Authorization: `Bearer ${this.token}` },
     });
-    window.phoneHub = this.hub;  // for debugging and tests
-    this.hub.start();
+    if (!res.ok) return null;
+    const data = await res.json();
+    this.token = data.token;
+    // a reload of this page uses the fresh token, not the scanned one
+    const url = new URL(location.href);
+    url.searchParams.set('token', data.token);
+    history.replaceState(null, '', url);
+    return data;
   }
 
-  async refreshToken() {
-    if (this.finished || this.pcEnded) return false;
-    try {
-      const res = await fetch('/api/phone/token', {
-        method: 'POST', headers: { Authorization: `Bearer ${this.token}` },
-      });
-      if (!res.ok) return false;
-      const data = await res.json();
-      this.token = data.token;
-      this.hub.url = data.ws_phone_url;
-      // a reload of this page uses the fresh token, not the scanned one
-      const url = new URL(location.href);
-      url.searchParams.set('token', data.token);
-      history.replaceState(null, '', url);
-      return true;
-    } catch {
-      return false;
+  render(view) {
+    if (view.finished) { this.showDone(); return; }
+    $('phone-status').textContent = TEXT.hub[view.hub] ?? '';
+    $('phone-status').dataset.hub = view.hub;
+    $('phone-status').dataset.photos = String(view.photos);
+    $('phone-start').disabled = view.started || !this.cameraReady();
+    if (view.started) {
+      $('phone-start').textContent = '考试中';
+      $('phone-end').hidden = false;
     }
-  }
-
-  async onStatus(status, code) {
-    if (this.finished) return;
-    $('phone-status').textContent = TEXT.hub[status] ?? '';
-    $('phone-status').dataset.hub = status;
-    if (status === 'connected' && this.started && !this.pcEnded && this.cameraReady()
-        && document.visibilityState === 'visible') {
-      // rule H1/H2: the hub marked the camera lost when the socket dropped; it is back
-      this.hub.send('camera', { state: 'live' });
+    if (view.pc) {
+      const pc = view.pc;
+      $('phone-pc-state').textContent = pc.status === 'ended' ? '电脑端考试已结束'
+        : pc.connected ? `电脑端考试中（已切屏 ${pc.violations} 次，共 ${pc.max} 次）` : '电脑端未连接';
     }
-    if (status === 'offline' && code === 4401) {
-      if (await this.refreshToken()) this.hub.connect();
-      else this.say(TEXT.expired);
+    if (view.pcEnded && this.session.endMessage !== undefined) {
+      // rule D5: the PC has ended; the phone ends its part now
+      const note = $('phone-ended');
+      note.textContent = `电脑端考试已结束：${this.session.endMessage}请点击“结束考试”完成手机监控。`;
+      note.hidden = false;
+      $('phone-end').hidden = false;
+      $('phone-pc-state').textContent = '电脑端考试已结束';
     }
-  }
-
-  onMessage(msg) {
-    if (msg.type === 'capture') this.onCapture(msg.request_id);
-    else if (msg.type === 'state') this.onState(msg);
-    else if (msg.type === 'ended') this.onEnded(msg);
-    else if (msg.type === 'confirm' && msg.action === 'phone_end') this.askEnd(msg.message);
-    else if (msg.type === 'warning') this.say(`监考员提醒：${msg.message}`);
-    else if (msg.type === 'error' && msg.seq === this.endSeq) this.finish();
-  }
-
-  onState(msg) {
-    const pc = msg.devices.pc;
-    const text = msg.status === 'ended' ? '电脑端考试已结束'
-      : pc.connected ? `电脑端考试中（已切屏 ${msg.violations} 次，共 ${msg.max_violations} 次）` : '电脑端未连接';
-    $('phone-pc-state').textContent = text;
-    if (msg.phone_finished && !this.finished) this.finish();
-  }
-
-  onEnded(msg) {
-    // rule D5: the PC has ended; the phone ends its part now
-    this.pcEnded = true;
-    // HubSocket stops sending after "ended"; the phone's part goes on until
-    // its own phone_end (the hub keeps the phone's socket open for it).
-    this.hub.ended = false;
-    const note = $('phone-ended');
-    note.textContent = `电脑端考试已结束：${msg.message}请点击“结束考试”完成手机监控。`;
-    note.hidden = false;
-    $('phone-end').hidden = false;
-    $('phone-pc-state').textContent = '电脑端考试已结束';
   }
 
   // ----- the end (rule D5) ---------------------------------------------------------------
 
   askEnd(message) {
-    if (this.finished) return;
-    if (this.pcEnded) { this.end(false); return; }
+    const next = this.session.requestEnd();
+    if (next !== 'confirm') return;
     if (message) $('phone-end-confirm-text').textContent = message;
     $('phone-end-confirm').hidden = false;
   }
 
   end(confirmed) {
     $('phone-end-confirm').hidden = true;
-    this.hub.send('phone_end', { confirmed });
-    this.endSeq = this.hub.seq;
+    this.session.end(confirmed);
   }
 
-  finish() {
-    if (this.finished) return;
-    this.finished = true;
-    sessionStorage.removeItem(this.startedKey());
+  showDone() {
+    if (this.done) return;
+    this.done = true;
     for (const track of this.stream?.getTracks() || []) track.stop();
-    this.hub.stop();
     $('phone-exam').hidden = true;
     $('phone-done').hidden = false;
   }
