@@ -54,11 +54,10 @@ async def test_core_in_node_against_the_hub(
     # rule D4: the start photo, a photo on each return (one resumed after the
     # drop, one after the restart)
     assert reasons[0] == "start" and reasons.count("return_to_page") == 3, reasons
-    # every photo the phone sent is stored (a camera check after a reconnect
-    # may add some); the camera check asked before the end is the node
-    # test's todo (rule H10: the hub refuses that photo, see the report)
+    # every photo the phone sent is stored, the camera check asked before the
+    # end and answered after it included (rule H10)
     result = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
-    assert len(reasons) in (result["photos"], result["photos"] - 1), (reasons, result)
+    assert len(reasons) == result["photos"], (reasons, result)
 
     async def events() -> list[str] | None:
         async with pool.acquire() as conn:

@@ -142,11 +142,9 @@ test('the phone through the core: bind, start, captures, a drop, a restart, the 
     assert.equal(phone.finished, false);
   });
 
-  // todo: the hub refuses this photo with `attempt_closed` — webrtc/phone_photos.py
-  // passes the photo's arrival time as the capture's issue time to
-  // evidence_accepted, so a request issued before the end cannot be answered
-  // after it (rule H10 broken for phone photos); see the report of issue #13.
-  await t.test('a capture asked before the end is answered after it (rule H10)', { todo: 'hub: phone photo issue time' }, async () => {
+  // rule H10: the hub stores a photo for a request issued before the end,
+  // whatever its label, with the request's own issue time
+  await t.test('a capture asked before the end is answered after it (rule H10)', async () => {
     camera.on = false;
     phone.cameraLost();
     phone.hub.send('camera', { state: 'live' });   // a hint: the hub asks for a photo
