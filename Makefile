@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: run test test-external lint typecheck unit browser-deps oidc-deps bench-hub bench-video lock clean
+.PHONY: run test test-external lint typecheck unit browser-deps oidc-deps node-deps bench-hub bench-video lock clean
 
 # Reproducible installs: the exact versions and hashes of requirements.lock,
 # then the project itself without resolving anything again.
@@ -29,14 +29,13 @@ run: $(STAMP)
 	exec $(BIN)/proctor serve --demo
 
 ## test: lint, types and the whole test suite (browser tests included)
-test: $(STAMP) browser-deps oidc-deps
+test: $(STAMP) browser-deps oidc-deps node-deps
 	$(BIN)/ruff check proctor hub exam_api webrtc tests bench
 	$(BIN)/mypy
-	@bash scripts/ensure-node-deps.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## test-external: the same suite against the PostgreSQL and Redis given by URL
-test-external: $(STAMP) oidc-deps
+test-external: $(STAMP) browser-deps oidc-deps node-deps
 	PROCTOR_TEST_DATABASE_URL=$${PROCTOR_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 	PROCTOR_TEST_REDIS_URL=$${PROCTOR_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -44,6 +43,10 @@ test-external: $(STAMP) oidc-deps
 ## browser-deps: Debian's Chromium for the real-browser tests
 browser-deps:
 	@bash scripts/ensure-chromium.sh
+
+## node-deps: the Node tests' packages (npm ci in tests/js and the mini-program's, pinned)
+node-deps:
+	@bash scripts/ensure-node-deps.sh
 
 ## oidc-deps: the tests' OpenID provider (npm ci in tests/oidc, pinned by its package-lock.json)
 oidc-deps:
