@@ -1,6 +1,6 @@
 // The mini-program's pages (miniprogram/pages/*) in miniprogram-simulate, with
 // `wx` the RecordingWx adapter (recording-wx.js, the only fake): binding (D3),
-// the camera, its photos and the page's hide/show (D4, H2), the early end (D5).
+// the paper entry, the camera, its photos and the page's hide/show (D4, H2), the early end (D5).
 // Run by tests/clients/test_miniprogram_pages.py.
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -93,6 +93,25 @@ test('bind: a QR code that is not ours is refused before any request (D3)', asyn
   await until(() => page.querySelector('#error'), 'the error');
   assert.match(text(page, '#error'), /不是考试系统的二维码/);
   assert.equal(rec.called('request').length, 0);
+});
+
+test('paper: the entries, one chosen, confirmed; a restart during the exam goes back to the camera (D4)', async () => {
+  const rec = recording();
+  rec.storage.set('proctor.phone.link', JSON.stringify({ origin: ORIGIN, token: TOKEN, info: INFO }));
+  const page = openPage('paper');
+  assert.equal(text(page, '#paper'), '正式考试：高等数学');
+  assert.equal(page.querySelectorAll('.entry').length, 3);
+  assert.equal(page.instance.data.chosen, 'home');
+  await tap(page, '#entry-class');
+  assert.equal(page.instance.data.chosen, 'class');
+  await tap(page, '#paper-ok');
+  assert.equal(rec.last('redirectTo').options.url, '/pages/camera/index');
+
+  const restarted = recording();
+  restarted.storage.set('proctor.phone.link', JSON.stringify({ origin: ORIGIN, token: TOKEN, info: INFO }));
+  restarted.storage.set('proctor.phone.12:started', '1');
+  openPage('paper');
+  assert.equal(restarted.last('redirectTo').options.url, '/pages/camera/index');
 });
 
 // The camera page bound to attempt 12, its socket opened and welcomed.
