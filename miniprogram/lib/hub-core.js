@@ -394,6 +394,13 @@ class PhoneSession {
     if (confirmed || this.pcEnded) this.endSeq = seq;
   }
 
+  // The page goes away (the shell's unload): no socket, no token renewal;
+  // the exam's state stays stored for the next visit.
+  stop() {
+    this.timers.clearInterval(this.refresh);
+    this.hub.stop();
+  }
+
   finish() {
     if (this.finished) return;
     this.finished = true;

@@ -122,10 +122,8 @@ async function cameraPage(t) {
   rec.answer('compressImage', (o) => ({ tempFilePath: `${o.src}.q${o.quality}` }));
   rec.answer('FileSystemManager.readFile', () => ({ data: JPEG.buffer.slice(0) }));
   const page = openPage('camera');
-  t.after(() => {   // the page's timers: the heartbeat (onUnload) and the token refresh
-    const session = page.instance.session;
+  t.after(() => {   // onUnload stops the page's timers: the heartbeat and the token refresh
     page.instance.onUnload();
-    session.timers.clearInterval(session.refresh);
     page.detach();
   });
   const socket = rec.sockets[0];

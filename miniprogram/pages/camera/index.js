@@ -59,7 +59,7 @@ Component({
     },
 
     onUnload() {
-      if (this.session && !this.session.finished) this.session.hub.stop();
+      if (this.session && !this.session.finished) this.session.stop();
     },
 
     // ----- the camera (rule D4) -----------------------------------------------------
