@@ -206,7 +206,8 @@ class ExamDevices {
       pc.camera === 'live' ? '正常（画面已接入监考服务）' : '摄像头已打开，正在接入监考服务…');
     const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? '未连接' : PHONE_CAMERA.lost);
     this.check('phone', phone.connected && phone.camera === 'live' ? 'ok' : 'failed', phoneText);
-    if (msg.violations > 0) this.showCount(msg.violations, msg.max_violations);
+    // once shown, the count follows every state: a forgiven violation brings it down
+    if (msg.violations > 0 || !this.$('violation-count').hidden) this.showCount(msg.violations, msg.max_violations);
     if (this.ended) return;
     const reason = blockReason(msg);
     this.page.block(reason);

@@ -60,6 +60,21 @@ async def violation_pair(pool: asyncpg.Pool, attempt_id: int) -> bool:
     return any(found == {"pc", "phone"} for found in devices.values())
 
 
+async def forgive(server: LiveServer, pool: asyncpg.Pool, attempt_id: int, index: int) -> None:
+    """An invigilator of the attempt's room forgives a violation (rule H3), audited."""
+    invigilator = await create_user(pool, "invigilator")
+    async with pool.acquire() as conn:
+        class_id = await attempt_class_id(conn, attempt_id)
+        assert class_id is not None
+        await assign(conn, class_id, invigilator.id)
+    async with await client_for(server.url, pool, invigilator.id) as http:
+        reply = await http.post(
+            f"/api/invigilate/attempts/{attempt_id}/forgive",
+            json={"index": index, "reason": "系统弹窗抢占焦点"},
+        )
+    assert reply.status_code == 200, reply.text
+
+
 async def violation_evidence(pool: asyncpg.Pool, attempt_id: int, count: int) -> dict[int, str]:
     """Violation index → the capture id its PC frame and phone photo share,
     once each of the first ``count`` violations has both (rule H10)."""
@@ -435,6 +450,14 @@ async def test_a_violation_in_the_first_second_of_the_camera_keeps_its_evidence(
             await switch_away(pc)  # within moments of the first frames
             linked = await eventually(lambda: violation_evidence(pool, attempt_id, 1), within=30)
             assert list(linked) == [1]
+            # rule H3: forgiven by an invigilator, the page's count goes down again
+            await expect(pc.get_by_test_id("violation-count")).to_have_text(
+                "已切屏 1 次（共 5 次）"
+            )
+            await forgive(server, pool, attempt_id, 1)
+            await expect(pc.get_by_test_id("violation-count")).to_have_text(
+                "已切屏 0 次（共 5 次）"
+            )
         finally:
             if phone is not None:
                 phone.cancel()
