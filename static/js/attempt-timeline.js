@@ -26,7 +26,9 @@ function eventText(e) {
   if (e.kind === 'warning') return `监考员警告：${d.text ?? ''}`;
   if (e.kind === 'outage_end') return `${DEVICE[e.device]}重新连接（断线 ${d.duration_s} 秒${d.over_grace ? '，超过宽限' : ''}）`;
   if (e.kind === 'phone_end') return d.early ? '手机端提前结束监控' : '手机端结束监控';
-  return `${DEVICE[e.device]}${e.label}`;
+  const device = DEVICE[e.device] ?? '';
+  // labels that name their device already ("手机拍照") are not prefixed twice
+  return e.label.startsWith(device) ? e.label : `${device}${e.label}`;
 }
 
 function itemRow(item, snapshots) {
@@ -36,7 +38,7 @@ function itemRow(item, snapshots) {
     return el('li', { class: 'violation', testid: `tl-violation-${item.index}` }, time, el('div', {},
       el('strong', {}, `第 ${item.index} 次违规：${item.label}`), `，持续 ${item.duration_s} 秒`,
       item.forgiven ? el('div', { class: 'meta' }, `已由${item.forgiven_by ?? '监考员'}撤销：${item.forgive_reason ?? ''}`) : '',
-      el('div', {}, around.length ? around.map(snapshotFigure) : el('span', { class: 'meta' }, '前后 30 秒内无抓拍'))));
+      el('div', {}, around.length ? around.map(snapshotFigure) : el('span', { class: 'meta' }, '本次违规无抓拍'))));
   }
   if (item.type === 'snapshot') {
     return el('li', { class: 'snapshot' }, time, el('div', {}, `${SNAP_REASON[item.reason] ?? item.reason}抓拍 `, snapshotFigure(item)));
