@@ -106,22 +106,28 @@ function renderLedger(ledger) {
   const list = byTestId('detail-ledger');
   list.replaceChildren(...(ledger.length ? ledger.map((v) => el('li', { class: v.forgiven ? 'forgiven' : '' },
     `第 ${v.index} 次 · ${zh.kind[v.kind] ?? v.kind} · ${v.duration_s} 秒 `,
-    v.forgiven ? '（已撤销）' : el('button', { type: 'button', class: 'secondary', testid: `forgive-${v.index}`, onclick: () => forgive(v.index) }, '撤销'))) : [el('li', { class: 'meta' }, '暂无违规')]));
+    v.forgiven ? '（已撤销）' : el('button', { type: 'button', class: 'secondary', testid: `forgive-${v.index}`, onclick: () => forgive(v.index) }, '撤销'))) : []));
+  // an empty ledger says so beside the list, not as its item "1."
+  byTestId('detail-ledger-empty').hidden = ledger.length > 0;
 }
 
 async function command(path, body, done) {
   try {
     await api('POST', `/api/invigilate/attempts/${openId}/${path}`, body);
     message(done);
+    return true;
   } catch (err) {
     message(err.message);
+    return false;
   }
 }
 
-function forgive(index) {
-  const reason = byTestId('forgive-reason').value.trim();
+async function forgive(index) {
+  const field = byTestId('forgive-reason');
+  const reason = field.value.trim();
   if (!reason) { message('请先填写撤销违规的原因'); return; }
-  command('forgive', { index, reason }, `已撤销第 ${index} 次违规`);
+  // a reason is for one violation: the field is emptied once it has been used
+  if (await command('forgive', { index, reason }, `已撤销第 ${index} 次违规`)) field.value = '';
 }
 
 function openSocket(id) {

@@ -76,7 +76,7 @@ async function showDetail(id) {
     el('div', { class: 'buttons' },
       el('button', { type: 'button', class: 'danger', testid: 'decision-reject', onclick: () => decide('reject') }, '不通过'),
       el('button', { type: 'button', testid: 'decision-approve', onclick: () => decide('approve') }, '通过')))
-    : null;
+    : '';  // decided: no actions (null would be shown as the text "null")
   const audit = el('ul', { testid: 'audit' }, ...(r.audit || []).map((a) => el('li', {},
     `${when(a.decided_at)} ${a.reviewer.real_name || a.reviewer.username}：${t(`request.status.${a.decision}`)}`,
     a.reason ? `（${a.reason}）` : '')));

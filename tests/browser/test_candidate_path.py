@@ -106,6 +106,9 @@ async def decide(reviewer: Page, server: LiveServer, decision: str, reason: str 
     await expect(reviewer.get_by_test_id("audit")).to_contain_text(
         "审核通过" if decision == "approve" else "审核不通过"
     )
+    # decided: the actions are gone, and nothing is shown in their place ("null")
+    await expect(reviewer.get_by_test_id("decision-approve")).to_have_count(0)
+    await expect(reviewer.get_by_test_id("detail")).not_to_contain_text("null")
 
 
 async def test_candidate_path(server: LiveServer, pool: asyncpg.Pool, settings: Settings) -> None:

@@ -58,7 +58,7 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
                 await expect(page.get_by_test_id("detail-name")).to_have_text("王小明")
                 await expect(page.get_by_test_id("detail-违规")).to_have_text("1/5")
                 await expect(page.get_by_test_id("forgive-1")).to_be_visible()
-                # no PC camera peer in this test: the panel says so instead of a picture
+                # the live still comes from the process holding the PC peer
                 await expect(page.get_by_test_id("detail-live-note")).to_contain_text("实时画面")
                 await page.get_by_test_id("warn-text").fill("请勿切换页面，再次违规将记录在案")
                 await page.get_by_test_id("warn-send").click()
@@ -66,6 +66,12 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
                 warning = await pc.wait_for("warning")
                 assert warning["message"] == "请勿切换页面，再次违规将记录在案"
                 await expect(tile).to_contain_text("已警告 1 次")
+                # rule H3: forgiven with a reason, audited; the reason is not kept for the next
+                await page.get_by_test_id("forgive-reason").fill("系统弹窗抢占焦点")
+                await page.get_by_test_id("forgive-1").click()
+                await expect(page.get_by_test_id("detail-违规")).to_have_text("0/5")
+                await expect(page.get_by_test_id("forgive-reason")).to_have_value("")
+                await expect(page.get_by_test_id("detail-ledger-empty")).to_be_hidden()
             finally:
                 await browser.close()
     finally:
