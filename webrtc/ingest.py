@@ -104,6 +104,9 @@ class AttemptMedia:
     watched: bool = False
     in_flight: int = 0
     violations_in_flight: int = 0
+    # the attempt is known to have ended: no new random captures; the peer
+    # closes as soon as the captures in flight are stored
+    ending: bool = False
 
 
 class PeerRegistry:
@@ -305,7 +308,7 @@ class PeerRegistry:
         through the hub, the PC frame taken here. Returns the capture id, or
         None when the attempt has no media here or has captures in flight."""
         media = self.media.get(attempt_id)
-        if media is None or media.in_flight >= MAX_CAPTURES_IN_FLIGHT:
+        if media is None or media.ending or media.in_flight >= MAX_CAPTURES_IN_FLIGHT:
             return None
         capture = CaptureId.new(attempt_id, reason, self.clock.now())
         media.in_flight += 1
@@ -336,12 +339,17 @@ class PeerRegistry:
             return record
         except RtcError as exc:
             log.warning("PC snapshot %s failed: %s", capture, exc)
+            if exc.code == "attempt_closed":
+                media.ending = True  # the peer goes once the captures in flight are done
             return None
         finally:
             if capture.violation is None:
                 media.in_flight -= 1
             else:
                 media.violations_in_flight -= 1
+            if media.ending and not (media.in_flight or media.violations_in_flight):
+                if self.media.get(capture.attempt_id) is media:
+                    self._spawn(self.close_attempt(capture.attempt_id))
 
     # ------------------------------------------------------------ monitor
     async def _run_monitor(self) -> None:
@@ -401,15 +409,22 @@ class PeerRegistry:
 
     async def _close_ended_attempts(self) -> None:
         # an attempt whose last captures are still being taken keeps its peer
-        # until they are stored (the fifth violation's frame, rule H10)
-        ids = [a for a, m in self.media.items() if not (m.in_flight or m.violations_in_flight)]
+        # until they are stored (the fifth violation's frame, rule H10); it
+        # takes no new random ones, so the peer goes when those are done
+        ids = [a for a, m in self.media.items() if not m.ending]
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT id FROM attempts WHERE id = ANY($1::bigint[]) AND status <> 'in_progress'",
                 ids,
             )
         for row in rows:
-            await self.close_attempt(row["id"])
+            media = self.media.get(row["id"])
+            if media is None:
+                continue
+            if media.in_flight or media.violations_in_flight:
+                media.ending = True
+            else:
+                await self.close_attempt(row["id"])
 
     async def _publish_camera(self, attempt_id: int, state: CameraState) -> None:
         """The measured camera state, for the invigilators watching the attempt."""

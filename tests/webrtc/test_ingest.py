@@ -350,6 +350,31 @@ async def test_pending_work_never_outlives_the_attempt(
     await asyncio.sleep(0)
 
 
+async def test_a_capture_in_flight_delays_the_close_but_never_stops_it(
+    rtc_server: LiveServer, client: httpx.AsyncClient, pool: asyncpg.Pool, rtc_settings: Settings
+) -> None:
+    # a capture being taken when the check finds the attempt ended keeps the
+    # peer only until it is done, and no new random capture starts meanwhile
+    # (under load the schedule could otherwise keep one in flight at every check)
+    attempt = await open_attempt(pool, rtc_settings)
+    page = await connect_page(client, attempt)
+    registry = registry_of(rtc_server)
+    try:
+        await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE attempts SET status = 'ended', ended_at = now() WHERE id = $1", attempt.id
+            )
+        await eventually(lambda: _async(registry.snapshot_now(attempt.id, "random") is not None))
+        await registry.tick(time.monotonic() + 3600)  # the attempt check is due
+        assert registry.snapshot_now(attempt.id, "random") is None
+        await eventually(lambda: _async(attempt.id not in registry.media), within=20)
+        assert attempt.id not in registry.peers
+    finally:
+        await page.pc.close()
+    await asyncio.sleep(0)
+
+
 async def test_a_flooding_phone_hits_the_per_attempt_limit(
     rtc_server: LiveServer,
     pool: asyncpg.Pool,
