@@ -41,6 +41,8 @@ SMS_PER_ADDRESS = Limit("sms_address", 200, 3600, "验证码发送过于频繁�
 # Registration tries (issue #9): each needs a fresh SMS code after a conflict on the ID card.
 REGISTER_PER_ADDRESS = Limit("register_address", 60, 3600, "注册尝试过于频繁，请稍后再试")
 REGISTER_PER_PHONE = Limit("register_phone", 10, 3600, "该手机号注册尝试过于频繁，请1小时后再试")
+# Short phone binding codes typed by hand (issue #14): guessing one of 31^8 is hopeless at this rate.
+PHONE_BIND_PER_ADDRESS = Limit("phone_bind_address", 30, 600, "绑定码输入过于频繁，请稍后再试")
 CAPTCHA_PER_ADDRESS = Limit("captcha_address", 600, 600, "请求过于频繁，请稍后再试")
 
 

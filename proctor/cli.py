@@ -103,6 +103,7 @@ def _serve(config: uvicorn.Config, services: Services) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from exam_api.phone_link import loopback_warning
     from proctor.app import ROLES, create_app
     from proctor.server import server_config
 
@@ -142,6 +143,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             + ("  (embedded Redis)" if services.redis else ""),
             flush=True,
         )
+        warning = loopback_warning(resolved.public_url)
+        if warning:
+            print(warning, flush=True)
         roles = frozenset(ROLES) if args.role == "all" else frozenset({args.role})
         config = server_config(
             create_app(resolved, roles=roles),

@@ -101,6 +101,8 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/attempts/{attempt_id:int}/phone-link"): OWNER,
     ("GET", "/api/phone/info"): DEVICE,
     ("POST", "/api/phone/token"): DEVICE,
+    ("POST", "/api/phone/bind"): PUBLIC,  # the short code is the credential (rate-limited)
+    ("GET", "/p"): PUBLIC,
     ("GET", "/api/admin/invigilation/assignments"): ADMIN,
     ("POST", "/api/admin/classes/{class_id:int}/invigilators"): ADMIN,
     ("DELETE", "/api/admin/classes/{class_id:int}/invigilators/{user_id:int}"): ADMIN,
