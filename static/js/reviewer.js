@@ -5,12 +5,7 @@ import { byTestId, el, setError } from './dom.js';
 import { t } from './i18n.js';
 import { signedIn } from './page-session.js';
 
-const user = await signedIn();
-byTestId('user-name').textContent = user.real_name || user.username;
-byTestId('logout').addEventListener('click', async () => {
-  await api('POST', '/api/auth/logout');
-  location.href = '/static/login.html';
-});
+await signedIn();
 
 const filter = byTestId('queue-filter');
 filter.addEventListener('change', () => loadQueue());
