@@ -8,6 +8,7 @@
 // server's deadline and clock (rule E4), never from the browser's clock alone.
 import { api, ApiError } from './api.js';
 import { el } from './dom.js';
+import { t } from './i18n.js';
 
 const LETTERS = 'ABCDEFGH';
 const RETRY_MAX_MS = 10000;
@@ -252,7 +253,7 @@ export class ExamPage {
     box.replaceChildren(
       el('h2', {}, '考试已结束'),
       el('p', {}, end.end_reason_label),
-      el('p', { testid: 'exam-score' }, `成绩：${end.score} 分`),
+      el('p', { testid: 'exam-score' }, `成绩：${end.score} 分（${t('score.scale')}）`),
       el('p', { testid: 'exam-outcome' }, `状态：${end.outcome_label}`),
       el('p', {}, el('a', { href: '/static/records.html' }, '查看考试记录'), '　',
         el('a', { href: '/static/home.html' }, '返回首页')),
