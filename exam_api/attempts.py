@@ -151,11 +151,15 @@ async def attempt_view(
     """What the exam page shows: the paper without its keys, the saved answers."""
     row = await own_attempt(conn, attempt_id, user_id)
     opens_at = _answering_from(row, now)
-    questions = [] if opens_at is not None else await conn.fetch(
-        """SELECT q.id, q.kind, q.stem, q.options, q.points, pq.position FROM paper_questions pq
+    questions = (
+        []
+        if opens_at is not None
+        else await conn.fetch(
+            """SELECT q.id, q.kind, q.stem, q.options, q.points, pq.position FROM paper_questions pq
              JOIN questions q ON q.id = pq.question_id
             WHERE pq.paper_id = $1 ORDER BY pq.position""",
-        row["paper_id"],
+            row["paper_id"],
+        )
     )
     answers = await conn.fetch(
         "SELECT question_id, answer, rev FROM attempt_answers WHERE attempt_id = $1", attempt_id
