@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,17 @@ import asyncpg
 import httpx
 import pytest
 import websockets
+from redis.asyncio import Redis
 
-from exam_api.extra_time import extended_deadline
-from tests.support.hub_client import DeviceClient
+from exam_api.extra_time import extended_deadline, grant_extra_time, resume_attempt
+from hub.deadlines import DeadlineScheduler
+from hub.durable import due_attempts
+from hub.live import Hub
+from proctor.settings import Settings
+from proctor.web_sessions import User
+from tests.support.clock import FakeClock
+from tests.support.components import started_hub
+from tests.support.hub_client import DeviceClient, new_attempt
 from tests.support.live import LiveServer
 from tests.support.papers import client_for
 from tests.support.sittings import SittingWorld, expect_ok, scheduled_sitting
@@ -318,4 +327,101 @@ async def test_submitted_or_fifth_violation_cannot_be_reopened(
         assert not await conn.fetchval(
             "SELECT count(*) FROM invigilator_actions WHERE action = 'resume' AND attempt_id = ANY($1)",
             [submitted, fifth],
+        )
+
+
+# ----- on the test's clock: a hub that has just started (tests/hub/test_deadlines.py)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def fresh_hub(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, clock: FakeClock
+) -> AsyncIterator[Hub]:
+    async with started_hub(settings, pool, redis, clock=clock) as parts:
+        yield parts.hub
+
+
+def staff(user_id: int) -> User:
+    return User(id=user_id, username="inv", role="invigilator", real_name="监考员")
+
+
+async def test_a_grant_after_the_deadline_survives_the_schedulers_stale_read(
+    fresh_hub: Hub, pool: asyncpg.Pool, settings: Settings, clock: FakeClock
+) -> None:
+    # rule M2: granted after the original deadline passed while the attempt is
+    # still open; the scheduler had read the old deadline just before
+    attempt = await new_attempt(pool, settings, time_limit_s=600)
+    old = await _deadline(pool, attempt.attempt_id)
+    invigilator = await create_user(pool, "invigilator")
+    clock.set(old.timestamp() + 20)
+    [(due_id, stale)] = [d for d in await _due(pool, clock.now()) if d[0] == attempt.attempt_id]
+    grant = await grant_extra_time(
+        pool, fresh_hub, attempt.attempt_id, 300, staff(invigilator.id), "停电"
+    )
+    assert grant.outcome == "extended"
+    assert grant.deadline_at == datetime.fromtimestamp(clock.now(), UTC) + timedelta(minutes=5)
+    await DeadlineScheduler(fresh_hub).end_if_due(due_id, stale, clock.now())
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT status, deadline_at FROM attempts WHERE id = $1", due_id)
+    assert (row["status"], row["deadline_at"]) == ("in_progress", grant.deadline_at)
+    live = await fresh_hub.attempt(due_id)
+    assert not live.session.ended and live.session.deadline_at == grant.deadline_at.timestamp()
+    fresh_hub.release(live)
+    # at the new deadline the server's clock ends it (rule E4)
+    clock.set(grant.deadline_at.timestamp())
+    await DeadlineScheduler(fresh_hub).run_once()
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT end_reason FROM attempts WHERE id = $1", due_id)
+            == "time_up"
+        )
+
+
+async def _due(pool: asyncpg.Pool, now: float) -> list[tuple[int, float]]:
+    async with pool.acquire() as conn:
+        return await due_attempts(conn, now, 1000)
+
+
+async def test_an_abandoned_attempt_resumes_with_the_time_it_had_when_the_devices_left(
+    fresh_hub: Hub, pool: asyncpg.Pool, settings: Settings, clock: FakeClock
+) -> None:
+    # rule M3: abandoned (both devices gone for abandon_after_s), then reopened
+    attempt = await new_attempt(pool, settings, time_limit_s=7200)
+    deadline = (await _deadline(pool, attempt.attempt_id)).timestamp()
+    invigilator = await create_user(pool, "invigilator")
+    live = await fresh_hub.attempt(attempt.attempt_id)
+    t0 = clock.now()
+    await fresh_hub.apply(live, lambda s: s.connect("pc", t0, "c1"), now=t0)
+    await fresh_hub.apply(live, lambda s: s.disconnect("pc", t0 + 60, "c1"), now=t0 + 60)
+    fresh_hub.release(live)
+    clock.set(t0 + 60 + fresh_hub.rules.abandon_after_s + 5)
+    await DeadlineScheduler(fresh_hub).run_once()
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT end_reason FROM attempts WHERE id = $1", attempt.attempt_id)
+            == "abandoned"
+        )
+    clock.set(clock.now() + 600)  # the invigilator comes ten minutes later
+    resumed = await resume_attempt(
+        pool, fresh_hub, attempt.attempt_id, staff(invigilator.id), "断网"
+    )
+    had = deadline - (t0 + 60)  # the time left when the last device left
+    assert resumed["remaining_s"] == pytest.approx(had, abs=0.01)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT status, deadline_at FROM attempts WHERE id = $1", attempt.attempt_id
+        )
+    assert row["status"] == "in_progress"
+    assert row["deadline_at"].timestamp() == pytest.approx(clock.now() + had, abs=0.01)
+    # the abandonment clock starts again from the reopening, not from the old outage
+    await DeadlineScheduler(fresh_hub).run_once()
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT status FROM attempts WHERE id = $1", attempt.attempt_id)
+            == "in_progress"
         )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 
+from tests.support.devices import live_pair
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, client_for
 from tests.support.sittings import expect_ok, scheduled_sitting
@@ -213,3 +214,33 @@ async def test_identity_check_window_hides_the_questions_until_the_start(
     async with await client_for(server.url, pool, world.candidates[0].id) as http:
         view = (await http.get(f"/api/attempts/{attempt_id}")).json()
         assert view["opens_at"] is None and len(view["questions"]) == len(world.papers.question_ids)
+
+
+async def test_a_hostile_client_cannot_answer_before_the_start(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    # rule M1: with both cameras live in the identity-check window, an answer
+    # sent for a question it was never shown is still refused until the start
+    world = await scheduled_sitting(server.url, pool, 1, starts_in=timedelta(minutes=10))
+    async with await client_for(server.url, pool, world.candidates[0].id) as http:
+        started = await expect_ok(
+            http.post("/api/attempts", json={"paper_id": world.papers.formal_id})
+        )
+        pc, phone, peer = await live_pair(
+            server.ws_url, started["pc_token"], started["phone_token"]
+        )
+        try:
+            answer = await http.put(
+                f"/api/attempts/{started['attempt_id']}/answers/{world.papers.question_ids[0]}",
+                json={"answer": "A"},
+            )
+            assert answer.status_code == 409 and answer.json()["error"] == "not_started"
+        finally:
+            await peer.close()
+            await pc.close()
+            await phone.close()
+    async with pool.acquire() as conn:
+        saved = await conn.fetchval(
+            "SELECT count(*) FROM attempt_answers WHERE attempt_id = $1", started["attempt_id"]
+        )
+    assert saved == 0
