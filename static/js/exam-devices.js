@@ -200,12 +200,14 @@ class ExamDevices {
     if (msg.type === 'state') this.onState(msg);
     else if (msg.type === 'violation') this.onViolation(msg);
     else if (msg.type === 'warning') this.onWarning(msg);
+    else if (msg.type === 'extra_time') this.onExtraTime(msg);
     else if (msg.type === 'ended') this.onEnded(msg);
   }
 
   onState(msg) {
     this.state = msg;
     if (msg.status === 'ended') return;
+    this.page.followDeadline(msg.deadline_at, msg.server_time);  // rule M2
     const { pc, phone } = msg.devices;
     this.check('camera', pc.camera === 'live' ? 'ok' : 'pending',
       pc.camera === 'live' ? '正常（画面已接入监考服务）' : '摄像头已打开，正在接入监考服务…');
@@ -236,6 +238,13 @@ class ExamDevices {
     const banner = this.$('violation-banner');
     banner.textContent = `已切屏 ${msg.count} 次（共 ${msg.max} 次）。${msg.message}`;
     banner.hidden = false;
+  }
+
+  onExtraTime(msg) {
+    this.page.followDeadline(msg.deadline_at, msg.server_time);
+    const box = this.$('exam-extra-time');
+    box.textContent = msg.message;
+    box.hidden = false;
   }
 
   onWarning(msg) {

@@ -47,6 +47,7 @@ class PhoneClient {
         onChange: (view) => this.render(view),
         onConfirm: (message) => this.askEnd(message),
         onWarning: (text) => this.say(`监考员提醒：${text}`),
+        onNotice: (text) => this.say(text),
         onExpired: () => this.say(TEXT.expired),
       },
     });
