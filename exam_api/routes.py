@@ -8,6 +8,7 @@ from exam_api import (
     accounts,
     assignments,
     attempts,
+    audit,
     auth,
     classes,
     documents,
@@ -43,4 +44,6 @@ routes: list[BaseRoute] = [
     *assignments.routes,
     *invigilation.routes,
     *timeline.routes,
+    # the tamper-evident record, evidence bundles, exports, webhooks (H7, M4)
+    *audit.routes,
 ]

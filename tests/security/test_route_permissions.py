@@ -111,6 +111,8 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/watch"): ROOM,
     ("GET", "/api/invigilate/attempts/{attempt_id:int}/live.jpg"): ROOM,
     ("GET", "/api/attempts/{attempt_id:int}/timeline"): EVIDENCE,
+    # issue #12 (H7, M4): tests/exam_api/test_audit.py
+    ("GET", "/api/attempts/{attempt_id:int}/chain"): EVIDENCE,
     ("POST", "/api/rtc/offer"): DEVICE,
     ("GET", "/api/rtc/attempts/{attempt_id:int}/snapshots"): EVIDENCE,
     ("GET", "/api/rtc/snapshots/{snapshot_id:int}/image"): EVIDENCE,
