@@ -1,0 +1,175 @@
+"""The tamper-evident record end to end (rule H7): an attempt driven through
+the real API and hub sockets verifies; a row then edited in the database is
+found by the HTTP endpoint and by ``proctor audit verify``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from exam_api.assignments import assign
+from proctor.settings import Settings
+from tests.support.devices import Devices
+from tests.support.live import LiveServer
+from tests.support.papers import CORRECT, candidate_with_request, class_with_papers, client_for
+from tests.support.users import create_user
+from tests.support.waits import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def verify_command(settings: Settings, *args: str) -> tuple[int, str]:
+    """``proctor audit verify …`` as an operator runs it, on the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCTOR_")}
+    assert settings.database_url and settings.redis_url
+    env |= {
+        "PROCTOR_DATABASE_URL": settings.database_url,
+        "PROCTOR_REDIS_URL": settings.redis_url,
+        "PROCTOR_DATA_DIR": str(settings.data_dir),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "proctor.cli",
+        "audit",
+        "verify",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def sat_attempt(server: LiveServer, pool: asyncpg.Pool, devices: Devices) -> dict[str, Any]:
+    """A formal attempt with every kind of record: answers (one revised), a
+    violation (forgiven), warnings, the end, telemetry and the reviewer's decision."""
+    user = await candidate_with_request(pool)
+    papers = await class_with_papers(pool, [user.id])
+    invigilator = await create_user(pool, "invigilator")
+    reviewer = await create_user(pool, "reviewer")
+    async with pool.acquire() as conn:
+        await assign(conn, papers.class_id, invigilator.id)
+    async with await client_for(server.url, pool, user.id) as http:
+        mock = (await http.post("/api/attempts", json={"paper_id": papers.mock_id})).json()
+        await http.post(f"/api/attempts/{mock['attempt_id']}/submit")  # rule C2
+        start = (await http.post("/api/attempts", json={"paper_id": papers.formal_id})).json()
+        aid = start["attempt_id"]
+        pc, phone = await devices.live(server.ws_url, start)
+        answers = f"/api/attempts/{aid}/answers"
+        assert (
+            await http.put(f"{answers}/{papers.question_ids[0]}", json={"answer": "B"})
+        ).is_success
+        for qid, answer in zip(papers.question_ids, CORRECT, strict=True):
+            assert (await http.put(f"{answers}/{qid}", json={"answer": answer})).is_success
+        await pc.call("focus", state="lost", cause="visibility")
+        await pc.call("focus", state="back")
+        async with await client_for(server.url, pool, invigilator.id) as staff:
+            act = f"/api/invigilate/attempts/{aid}"
+            assert (await staff.post(f"{act}/warn", json={"text": "请坐正"})).is_success
+            assert (
+                await staff.post(f"{act}/forgive", json={"index": 1, "reason": "误判"})
+            ).is_success
+        assert (await pc.call("heartbeat"))["type"] == "ack"
+        assert (await http.post(f"/api/attempts/{aid}/submit")).is_success
+    async with await client_for(server.url, pool, reviewer.id) as http:
+        decided = await http.post(f"/api/result-reviews/{aid}", json={"decision": "passed"})
+        assert decided.is_success, decided.text
+
+    async def telemetry_chained() -> bool:
+        async with pool.acquire() as conn:
+            kinds = {
+                r["kind"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT kind FROM audit_chain WHERE attempt_id = $1", aid
+                )
+            }
+            events = await conn.fetchval(
+                "SELECT count(*) FROM attempt_events WHERE attempt_id = $1 AND kind = 'heartbeat'",
+                aid,
+            )
+        return (
+            kinds == {"attempt", "event", "violation", "answer", "action", "review"} and events > 0
+        )
+
+    await eventually(telemetry_chained)  # the persistence worker copies telemetry
+    return {"attempt_id": aid, "reviewer": reviewer, "question_ids": papers.question_ids}
+
+
+async def test_a_sat_attempt_verifies_and_an_edited_answer_is_found(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices, settings: Settings
+) -> None:
+    # rule H7
+    sat = await sat_attempt(server, pool, devices)
+    aid = sat["attempt_id"]
+    async with await client_for(server.url, pool, sat["reviewer"].id) as http:
+        chain = (await http.get(f"/api/attempts/{aid}/chain")).json()
+        assert chain["ok"] is True and chain["label"] == "记录已校验", chain
+        assert chain["records"] >= 10 and len(chain["head"]) == 64
+        code, out = await verify_command(settings, "--attempt", str(aid))
+        assert code == 0 and f"attempt {aid}: ok" in out, out
+        # a database administrator turns a wrong answer into a right one
+        async with pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE attempt_answers SET answer = '"B"'
+                    WHERE attempt_id = $1 AND question_id = $2""",
+                aid,
+                sat["question_ids"][0],
+            )
+        chain = (await http.get(f"/api/attempts/{aid}/chain")).json()
+    assert chain["ok"] is False
+    broken = chain["broken"]
+    assert (broken["reason"], broken["kind"]) == ("content_changed", "answer")
+    assert broken["key"] == f"[{sat['question_ids'][0]}]"
+    assert chain["label"].startswith("记录校验失败")
+    code, out = await verify_command(settings, "--attempt", str(aid))
+    assert code == 1 and f"attempt {aid}: BROKEN at #{broken['seq']} answer" in out, out
+    code, out = await verify_command(settings)  # all attempts: this one is among the broken
+    assert code == 1 and f"attempt {aid}: BROKEN" in out, out
+
+
+async def test_a_rewritten_violation_and_a_deleted_event_are_found(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
+    # rule H7: the forgiveness erased, a heartbeat removed
+    sat = await sat_attempt(server, pool, devices)
+    aid = sat["attempt_id"]
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE attempt_violations SET forgiven_by = NULL WHERE attempt_id = $1", aid
+        )
+    async with await client_for(server.url, pool, sat["reviewer"].id) as http:
+        chain = (await http.get(f"/api/attempts/{aid}/chain")).json()
+        assert (chain["broken"]["reason"], chain["broken"]["kind"]) == (
+            "content_changed",
+            "violation",
+        )
+        async with pool.acquire() as conn:
+            await conn.execute(
+                """DELETE FROM attempt_events WHERE attempt_id = $1 AND stream_id =
+                   (SELECT min(stream_id) FROM attempt_events WHERE attempt_id = $1)""",
+                aid,
+            )
+        chain = (await http.get(f"/api/attempts/{aid}/chain")).json()
+    assert chain["problems"] == 2
+    assert {chain["broken"]["reason"]} <= {"content_changed", "row_deleted"}
+
+
+async def test_the_verification_is_for_the_attempts_readers_only(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    candidate = await create_user(pool)
+    async with await client_for(server.url, pool, candidate.id) as http:
+        assert (await http.get("/api/attempts/1/chain")).status_code == 403
+    reviewer = await create_user(pool, "reviewer")
+    async with await client_for(server.url, pool, reviewer.id) as http:
+        missing = await http.get("/api/attempts/999999999/chain")
+    assert (missing.status_code, missing.json()["error"]) == (404, "attempt_not_found")
