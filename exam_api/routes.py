@@ -12,6 +12,7 @@ from exam_api import (
     auth,
     classes,
     documents,
+    evidence_bundle,
     invigilation,
     oidc,
     papers,
@@ -46,4 +47,5 @@ routes: list[BaseRoute] = [
     *timeline.routes,
     # the tamper-evident record, evidence bundles, exports, webhooks (H7, M4)
     *audit.routes,
+    *evidence_bundle.routes,
 ]

@@ -113,6 +113,7 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/attempts/{attempt_id:int}/timeline"): EVIDENCE,
     # issue #12 (H7, M4): tests/exam_api/test_audit.py
     ("GET", "/api/attempts/{attempt_id:int}/chain"): EVIDENCE,
+    ("GET", "/api/attempts/{attempt_id:int}/evidence.zip"): REVIEW,
     ("POST", "/api/rtc/offer"): DEVICE,
     ("GET", "/api/rtc/attempts/{attempt_id:int}/snapshots"): EVIDENCE,
     ("GET", "/api/rtc/snapshots/{snapshot_id:int}/image"): EVIDENCE,
