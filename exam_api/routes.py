@@ -13,6 +13,7 @@ from exam_api import (
     classes,
     documents,
     evidence_bundle,
+    exports,
     invigilation,
     oidc,
     papers,
@@ -48,4 +49,5 @@ routes: list[BaseRoute] = [
     # the tamper-evident record, evidence bundles, exports, webhooks (H7, M4)
     *audit.routes,
     *evidence_bundle.routes,
+    *exports.routes,
 ]

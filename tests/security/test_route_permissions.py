@@ -114,6 +114,8 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     # issue #12 (H7, M4): tests/exam_api/test_audit.py
     ("GET", "/api/attempts/{attempt_id:int}/chain"): EVIDENCE,
     ("GET", "/api/attempts/{attempt_id:int}/evidence.zip"): REVIEW,
+    ("GET", "/api/exports/classes/{class_id:int}/results.csv"): REVIEW,
+    ("GET", "/api/exports/classes/{class_id:int}/results.xlsx"): REVIEW,
     ("POST", "/api/rtc/offer"): DEVICE,
     ("GET", "/api/rtc/attempts/{attempt_id:int}/snapshots"): EVIDENCE,
     ("GET", "/api/rtc/snapshots/{snapshot_id:int}/image"): EVIDENCE,
