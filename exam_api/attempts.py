@@ -71,7 +71,7 @@ async def start_or_resume(
             raise ApiError(409, "another_attempt_running", "您有另一场考试正在进行，请先完成该考试")
         row = await conn.fetchrow(
             """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at)
-               VALUES ($1, $2, $3, $4) RETURNING id, user_id, paper_id, started_at, deadline_at""",
+               VALUES ($1, $2, $3, $4) RETURNING *""",
             user_id,
             paper_id,
             now,

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from exam_api import webhooks
 from exam_api.auth import require_role
 from exam_api.ending import END_REASON_LABELS, expire_overdue
 from exam_api.errors import ApiError, json_body
@@ -147,6 +148,7 @@ async def decide(
         )
         assert review is not None
         await audit_chain.append(conn, attempt_id, [(audit_chain.REVIEW, review)])  # rule H7
+        await webhooks.review_decided(conn, review, outcome)  # rule M4: the outbox
     return outcome
 
 

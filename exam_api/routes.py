@@ -23,6 +23,7 @@ from exam_api import (
     results,
     review,
     timeline,
+    webhooks,
 )
 
 routes: list[BaseRoute] = [
@@ -50,4 +51,5 @@ routes: list[BaseRoute] = [
     *audit.routes,
     *evidence_bundle.routes,
     *exports.routes,
+    *webhooks.routes,
 ]

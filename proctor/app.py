@@ -35,6 +35,7 @@ from exam_api.routes import routes as exam_routes
 from exam_api.services import ExamServices
 from exam_api.sms import SmsSender
 from exam_api.training import TableLookup
+from exam_api.webhook_sender import WebhookSender
 from hub.deadlines import DeadlineScheduler
 from hub.fanout import ChannelRouter
 from hub.keys import Keys
@@ -177,6 +178,7 @@ def create_app(
                     DeadlineScheduler(hub),
                     PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics),
                     Housekeeper(pool, settings.data_dir),
+                    WebhookSender(pool, now=the_clock.now),  # rule M4: the outbox, signed
                     RetentionSweeper(
                         pool,
                         store,

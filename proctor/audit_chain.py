@@ -69,7 +69,27 @@ class Kind:
         return f"SELECT {cols} FROM {self.table} WHERE {self.attempt_column} = $1"
 
 
-START = Kind("attempt", "attempts", ("id",), ("id", "user_id", "paper_id", "started_at"), "id")
+# The attempt itself: who, which paper, when, and its end and score (a new
+# version at the end). Its deadline, counters and outcome are not chained:
+# extra time is an action, the outcome a review. A writer of these columns
+# (a reopen, issue #12 M3) appends the row it wrote, like every other kind.
+START = Kind(
+    "attempt",
+    "attempts",
+    ("id",),
+    (
+        "id",
+        "user_id",
+        "paper_id",
+        "started_at",
+        "ended_at",
+        "end_reason",
+        "score",
+        "points_earned",
+        "points_total",
+    ),
+    "id",
+)
 EVENT = Kind(
     "event", "attempt_events", ("stream_id",), ("stream_id", "device", "kind", "at", "data")
 )
