@@ -375,6 +375,16 @@ async def verify(conn: asyncpg.Connection, attempt_id: int, *, batch: int = 1000
     return Verification(attempt_id, count, head[1], first, len(problems))
 
 
+async def anchor_holds(conn: asyncpg.Connection, attempt_id: int, seq: int, hash_: str) -> bool:
+    """An anchor kept outside (a webhook receiver's ``chain``, a log line):
+    the link at ``seq`` must still carry ``hash_``. A chain rewritten as a
+    whole verifies by itself, but not against an older anchor."""
+    found = await conn.fetchval(
+        "SELECT hash FROM audit_chain WHERE attempt_id = $1 AND seq = $2", attempt_id, seq
+    )
+    return found == hash_
+
+
 async def attempt_ids(conn: asyncpg.Connection, after: int, limit: int) -> list[int]:
     rows = await conn.fetch(
         "SELECT id FROM attempts WHERE id > $1 ORDER BY id LIMIT $2", after, limit

@@ -220,6 +220,10 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     line per attempt (the first broken link), exit 1 when any is broken."""
     from proctor import audit_chain
 
+    if args.anchor is not None and args.attempt is None:
+        print("--anchor needs --attempt", file=sys.stderr)
+        return 2
+
     async def job(url: str) -> int:
         pool = await create_pool(url, min_size=1, max_size=2)
         broken = checked = 0
@@ -232,6 +236,14 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
                         print(f"attempt {args.attempt}: no such attempt", file=sys.stderr)
                         return 2
                     ids = [args.attempt]
+                    if args.anchor is not None:
+                        seq, _, digest = args.anchor.partition(":")
+                        if not seq.isdigit() or len(digest) != 64:
+                            print("--anchor is SEQ:HASH (64 hex digits)", file=sys.stderr)
+                            return 2
+                        if not await audit_chain.anchor_holds(conn, args.attempt, int(seq), digest):
+                            print(f"attempt {args.attempt}: BROKEN at #{seq}: anchor_mismatch")
+                            broken += 1
                 else:
                     ids = None
                 after = 0
@@ -300,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--attempt", type=int, help="only this attempt (default: all)")
     verify.add_argument("--verbose", action="store_true", help="a line for every attempt")
+    verify.add_argument(
+        "--anchor",
+        metavar="SEQ:HASH",
+        help="with --attempt: the link #SEQ must still have HASH (a head kept outside, "
+        "e.g. by a webhook receiver)",
+    )
     verify.set_defaults(func=cmd_audit_verify)
     return parser
 

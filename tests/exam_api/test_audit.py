@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from proctor import audit_chain
 from proctor.settings import Settings
 from tests.support.audit import sat_attempt
 from tests.support.devices import Devices
@@ -116,3 +117,58 @@ async def test_the_verification_is_for_the_attempts_readers_only(
     async with await client_for(server.url, pool, reviewer.id) as http:
         missing = await http.get("/api/attempts/999999999/chain")
     assert (missing.status_code, missing.json()["error"]) == (404, "attempt_not_found")
+
+
+async def _rewrite_whole_chain(pool: asyncpg.Pool, attempt_id: int) -> None:
+    """What a database administrator who knows the scheme can do: recompute
+    every link from the records as they are now."""
+    async with pool.acquire() as conn, conn.transaction():
+        # the head's lock first, as every writer: no link is added meanwhile
+        await conn.execute(
+            "SELECT 1 FROM audit_chain_heads WHERE attempt_id = $1 FOR UPDATE", attempt_id
+        )
+        links = await conn.fetch(
+            "SELECT seq, kind, record_key FROM audit_chain WHERE attempt_id = $1 ORDER BY seq",
+            attempt_id,
+        )
+        current = {}
+        for kind in audit_chain.KINDS:
+            for row in await conn.fetch(kind.select_sql(), attempt_id):
+                current[(kind.name, kind.key_of(row))] = kind.content_hash(row)
+        prev = audit_chain.GENESIS
+        for link in links:
+            content = current[(link["kind"], link["record_key"])]
+            digest = audit_chain.link_hash(
+                attempt_id, link["seq"], prev, link["kind"], link["record_key"], content
+            )
+            await conn.execute(
+                """UPDATE audit_chain SET content_hash = $3, prev_hash = $4, hash = $5
+                    WHERE attempt_id = $1 AND seq = $2""",
+                attempt_id,
+                link["seq"],
+                content,
+                prev,
+                digest,
+            )
+            prev = digest
+        await conn.execute(
+            "UPDATE audit_chain_heads SET hash = $2 WHERE attempt_id = $1", attempt_id, prev
+        )
+
+
+async def test_a_whole_chain_rewritten_verifies_but_not_against_an_anchor(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices, settings: Settings
+) -> None:
+    # rule H7, and its limit (docs/security.md): the anchor kept outside decides
+    sat = await sat_attempt(server, pool, devices)
+    aid = sat["attempt_id"]
+    async with pool.acquire() as conn:
+        seq, head = await audit_chain.head_of(conn, aid) or (0, "")
+        await conn.execute("UPDATE attempts SET score = 99 WHERE id = $1", aid)
+    await _rewrite_whole_chain(pool, aid)
+    code, out = await verify_command(settings, "--attempt", str(aid))
+    assert code == 0, out  # the rewrite is consistent: the chain alone cannot tell
+    code, out = await verify_command(settings, "--attempt", str(aid), "--anchor", f"{seq}:{head}")
+    assert code == 1 and f"attempt {aid}: BROKEN at #{seq}: anchor_mismatch" in out, out
+    code, out = await verify_command(settings, "--anchor", f"{seq}:{head}")
+    assert code == 2 and "--anchor needs --attempt" in out
