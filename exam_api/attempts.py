@@ -34,6 +34,7 @@ from exam_api.question_rules import QuestionError, canonical_choice
 from exam_api.services import exam_services
 from exam_api.sitting_rules import sitting_deadline
 from hub.tokens import sign_device_token
+from proctor import audit_chain
 from proctor.state import Base, base, now_of
 
 __all__ = ["END_REASONS", "AttemptEnd", "end_attempt", "routes"]
@@ -77,7 +78,7 @@ async def start_or_resume(
         )
         row = await conn.fetchrow(
             """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at, sitting_id)
-               VALUES ($1, $2, $3, $4, $5) RETURNING id, started_at, deadline_at""",
+               VALUES ($1, $2, $3, $4, $5) RETURNING *""",
             user_id,
             paper_id,
             now,
@@ -85,6 +86,7 @@ async def start_or_resume(
             paper["sitting_id"],
         )
         assert row is not None
+        await audit_chain.append(conn, row["id"], [(audit_chain.START, row)])  # rule H7
         return row, False
 
 
@@ -247,7 +249,7 @@ async def save_answer(
                       rev = coalesce($4::int, attempt_answers.rev + 1),
                       saved_at = EXCLUDED.saved_at
                 WHERE $4::int IS NULL OR attempt_answers.rev <= $4::int
-            RETURNING answer, rev, saved_at""",
+            RETURNING question_id, answer, rev, saved_at""",
             attempt_id,
             question_id,
             answer,
@@ -255,6 +257,8 @@ async def save_answer(
             now,
         )
         applied = stored is not None
+        if applied:
+            await audit_chain.append(conn, attempt_id, [(audit_chain.ANSWER, stored)])  # rule H7
         if stored is None:  # an older revision arrived late: keep the newer one
             stored = await conn.fetchrow(
                 """SELECT answer, rev, saved_at FROM attempt_answers

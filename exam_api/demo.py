@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -18,6 +19,7 @@ from exam_api.ending import end_attempt
 from exam_api.passwords import hash_password
 from exam_api.question_rules import build_question, fingerprint
 from exam_api.questions import add_questions
+from proctor import audit_chain
 
 DEMO_PASSWORD = "Demo@2026"
 DEMO_CLASS = "2026年第四期安全生产管理人员考试班"
@@ -183,15 +185,18 @@ async def _finished_attempts(
         return
     for paper_id, wrong_every in ((mock_id, 2), (formal_id, 7)):
         started = now - timedelta(hours=3 if paper_id == mock_id else 2)
-        attempt_id: int = await conn.fetchval(
+        attempt = await conn.fetchrow(
             """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at, violations)
-               VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+               VALUES ($1, $2, $3, $4, $5) RETURNING *""",
             user_id,
             paper_id,
             started,
             started + timedelta(hours=1),
             1 if paper_id == formal_id else 0,
         )
+        assert attempt is not None
+        attempt_id: int = attempt["id"]
+        chained: list[tuple[audit_chain.Kind, Any]] = [(audit_chain.START, attempt)]
         keys = await conn.fetch(
             """SELECT q.id, q.kind, q.answer FROM paper_questions pq
                  JOIN questions q ON q.id = pq.question_id WHERE pq.paper_id = $1
@@ -208,11 +213,14 @@ async def _finished_attempts(
                     else (["A"] if key["kind"] == "multiple" else ("B" if answer != "B" else "A"))
                 )
             rows.append((attempt_id, key["id"], answer, 1, started + timedelta(minutes=i + 1)))
-        await conn.executemany(
-            """INSERT INTO attempt_answers (attempt_id, question_id, answer, rev, saved_at)
-               VALUES ($1, $2, $3, $4, $5)""",
-            rows,
-        )
+        for row in rows:
+            stored = await conn.fetchrow(
+                """INSERT INTO attempt_answers (attempt_id, question_id, answer, rev, saved_at)
+                   VALUES ($1, $2, $3, $4, $5) RETURNING *""",
+                *row,
+            )
+            chained.append((audit_chain.ANSWER, stored))
+        await audit_chain.append(conn, attempt_id, chained)  # rule H7: the demo verifies too
         await end_attempt(conn, attempt_id, "submitted", started + timedelta(minutes=40))
 
 

@@ -17,10 +17,12 @@ from typing import Any
 
 import asyncpg
 
+from exam_api import webhooks
 from exam_api.errors import ApiError
 from exam_api.outcomes import outcome_after_scoring
 from exam_api.scoring import MarkingItem, score_attempt
 from exam_api.services import AttemptEnds
+from proctor import audit_chain
 
 # The hub's EndReason values (hub/session.py) plus the candidate's submit.
 END_REASONS = ("submitted", "time_up", "fifth_violation", "invigilator", "abandoned")
@@ -114,10 +116,10 @@ async def end_attempt(
         }
         sheet = score_attempt(await marking_items(conn, row["paper_id"]), answers)
         outcome = outcome_after_scoring(row["kind"], sheet.score)
-        await conn.execute(
+        ended = await conn.fetchrow(
             """UPDATE attempts SET status = 'ended', ended_at = $2, end_reason = $3, score = $4,
                       points_earned = $5, points_total = $6, outcome = $7
-                WHERE id = $1""",
+                WHERE id = $1 RETURNING *""",
             attempt_id,
             now,
             reason,
@@ -126,6 +128,10 @@ async def end_attempt(
             sheet.points_total,
             outcome,
         )
+        assert ended is not None
+        head = await audit_chain.append(conn, attempt_id, [(audit_chain.START, ended)])  # H7
+        # rule M4: the receivers hear of it from this same transaction (the outbox)
+        await webhooks.attempt_ended(conn, ended, row["kind"], head)
     return AttemptEnd(
         attempt_id=attempt_id,
         reason=reason,

@@ -36,6 +36,7 @@ from hub.errors import HubError, SessionEnded, SessionError
 from hub.live import Hub
 from hub.time_grants import REOPENABLE
 from hub.ws import hub_of
+from proctor import audit_chain
 from proctor.state import base
 from proctor.web_sessions import User
 
@@ -149,14 +150,16 @@ async def resume_attempt(
             if other:
                 raise ApiError(409, "another_attempt_running", "该考生有另一场考试正在进行")
             deadline = now + timedelta(seconds=left)
-            await conn.execute(
+            reopened = await conn.fetchrow(
                 """UPDATE attempts SET status = 'in_progress', ended_at = NULL, end_reason = NULL,
                           score = NULL, points_earned = NULL, points_total = NULL,
                           outcome = NULL, deadline_at = $2
-                    WHERE id = $1""",
+                    WHERE id = $1 RETURNING *""",
                 attempt_id,
                 deadline,
             )
+            # rule H7: the reopened row is a new version of the chained attempt
+            await audit_chain.append(conn, attempt_id, [(audit_chain.START, reopened)])
             try:
                 # inside the transaction: if the session refuses, nothing changed
                 await hub.apply(

@@ -42,6 +42,7 @@ from hub.live import Event
 from hub.session import Session
 from hub.state_schema import read_views
 from hub.ws import hub_of, watch_socket
+from proctor import audit_chain
 from proctor.errors import ProctorError
 from proctor.state import base
 from proctor.web_sessions import User
@@ -187,16 +188,20 @@ async def record_action(
     at: datetime,
 ) -> int:
     """Audit one invigilator command (who, when, what, why)."""
-    action_id: int = await conn.fetchval(
-        """INSERT INTO invigilator_actions (attempt_id, user_id, action, detail, reason, at)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-        attempt_id,
-        user_id,
-        action,
-        detail,
-        reason,
-        at,
-    )
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            """INSERT INTO invigilator_actions (attempt_id, user_id, action, detail, reason, at)
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
+            attempt_id,
+            user_id,
+            action,
+            detail,
+            reason,
+            at,
+        )
+        assert row is not None
+        await audit_chain.append(conn, attempt_id, [(audit_chain.ACTION, row)])  # rule H7
+    action_id: int = row["id"]
     return action_id
 
 

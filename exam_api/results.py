@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from exam_api import webhooks
 from exam_api.auth import require_role
 from exam_api.ending import END_REASON_LABELS, expire_overdue
 from exam_api.errors import ApiError, json_body
@@ -23,6 +24,7 @@ from exam_api.fields import path_id, text_field
 from exam_api.outcomes import OUTCOME_LABELS, apply_decision
 from exam_api.papers import KIND_LABELS
 from exam_api.services import exam_services
+from proctor import audit_chain
 from proctor.state import base, now_of
 
 MAX_REASON = 500
@@ -135,15 +137,18 @@ async def decide(
             raise ApiError(404, "attempt_not_found", "考试记录不存在")
         outcome = apply_decision(row["outcome"] or "in_progress", decision)
         await conn.execute("UPDATE attempts SET outcome = $2 WHERE id = $1", attempt_id, outcome)
-        await conn.execute(
+        review = await conn.fetchrow(
             """INSERT INTO result_reviews (attempt_id, reviewer_id, decision, reason, decided_at)
-               VALUES ($1, $2, $3, $4, $5)""",
+               VALUES ($1, $2, $3, $4, $5) RETURNING *""",
             attempt_id,
             reviewer_id,
             outcome,
             reason,
             now,
         )
+        assert review is not None
+        await audit_chain.append(conn, attempt_id, [(audit_chain.REVIEW, review)])  # rule H7
+        await webhooks.review_decided(conn, review, outcome)  # rule M4: the outbox
     return outcome
 
 

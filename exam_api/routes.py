@@ -8,9 +8,12 @@ from exam_api import (
     accounts,
     assignments,
     attempts,
+    audit,
     auth,
     classes,
     documents,
+    evidence_bundle,
+    exports,
     extra_time,
     invigilation,
     oidc,
@@ -23,6 +26,7 @@ from exam_api import (
     rooms,
     sittings,
     timeline,
+    webhooks,
 )
 
 routes: list[BaseRoute] = [
@@ -50,4 +54,9 @@ routes: list[BaseRoute] = [
     *sittings.routes,
     *rooms.routes,
     *extra_time.routes,
+    # the tamper-evident record, evidence bundles, exports, webhooks (H7, M4)
+    *audit.routes,
+    *evidence_bundle.routes,
+    *exports.routes,
+    *webhooks.routes,
 ]

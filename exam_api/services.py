@@ -4,9 +4,11 @@ wiring, and never ends an attempt behind the hub's back."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import asyncpg
 from starlette.requests import HTTPConnection
 
 from hub.keys import Keys
@@ -43,6 +45,33 @@ class LiveVideo(Protocol):
 
 
 @dataclass(frozen=True)
+class BundleEntry:
+    """One file of an evidence bundle: its name inside the zip and its bytes,
+    read piece by piece when the zip is streamed (memory: one piece)."""
+
+    name: str
+    chunks: Callable[[], AsyncIterator[bytes]]
+
+
+class BundlePart(Protocol):
+    """A kind of evidence in an attempt's bundle (rule M4): the snapshots
+    (``exam_api/evidence_bundle.py``); screen frames and the recording plug
+    in here when they exist. ``entries`` reads only rows (small, bounded);
+    the bytes come later, through each entry's ``chunks``."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def entries(self, conn: asyncpg.Connection, attempt_id: int) -> list[BundleEntry]: ...
+
+
+class EvidenceBlobs(Protocol):
+    """The evidence store (filled with ``webrtc`` ``SnapshotStore``): a picture by digest."""
+
+    def get(self, sha256: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
 class ExamServices:
     ends: AttemptEnds
     gate: AnswerGate | None  # None: PROCTOR_REQUIRE_LIVE_CAMERAS=0
@@ -50,6 +79,8 @@ class ExamServices:
     keys: Keys
     accounts: AccountServices  # password hashing, the SMS sender, the identity provider
     training: TrainingLookup  # the training system's records (rule B7)
+    # rule M4: what an evidence bundle holds besides the timeline and the chain
+    bundle_parts: tuple[BundlePart, ...] = ()
 
 
 def exam_services(conn: HTTPConnection) -> ExamServices:

@@ -16,6 +16,7 @@ import asyncpg
 
 from hub.ports import EndRecorder
 from hub.session import Record, Session, violation_view
+from proctor import audit_chain
 
 
 def at(seconds: float) -> datetime:
@@ -70,26 +71,53 @@ ON CONFLICT (attempt_id, idx) DO UPDATE SET
     forgiven_by = COALESCE(EXCLUDED.forgiven_by, attempt_violations.forgiven_by)
 -- an older view (a late or claimed copy by the persistence worker) never
 -- reopens a violation whose end is known, nor shortens a later-known end
-WHERE attempt_violations.ended_at IS NULL
-   OR (EXCLUDED.ended_at IS NOT NULL AND EXCLUDED.ended_at >= attempt_violations.ended_at)
+WHERE (attempt_violations.ended_at IS NULL
+       OR (EXCLUDED.ended_at IS NOT NULL AND EXCLUDED.ended_at >= attempt_violations.ended_at))
+  -- and the same view again writes nothing (nor a new link of the record, rule H7)
+  AND (attempt_violations.kind, attempt_violations.causes, attempt_violations.ended_at,
+       attempt_violations.duration_s, attempt_violations.forgiven_by)
+      IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.causes, EXCLUDED.ended_at, EXCLUDED.duration_s,
+                        COALESCE(EXCLUDED.forgiven_by, attempt_violations.forgiven_by))
+RETURNING *
 """
 
 _INSERT_EVENT = """
 INSERT INTO attempt_events (attempt_id, stream_id, device, kind, at, data)
 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
+RETURNING attempt_id, stream_id, device, kind, at, data
 """
+
+Chained = dict[int, list[tuple[audit_chain.Kind, Any]]]
+
+
+async def _written(
+    conn: asyncpg.Connection,
+    sql: str,
+    rows: list[tuple[Any, ...]],
+    kind: audit_chain.Kind,
+    chained: Chained,
+) -> None:
+    """Run ``sql`` (… RETURNING) for each row; what it wrote joins the chain (rule H7)."""
+    for row in rows:
+        written = await conn.fetchrow(sql, *row)
+        if written is not None:
+            chained.setdefault(written["attempt_id"], []).append((kind, written))
 
 
 async def upsert_violations(
     conn: asyncpg.Connection, attempt_id_views: list[tuple[int, dict[str, Any]]]
-) -> None:
+) -> Chained:
     """Upsert violations from their views (as the stream's ``violation``
-    records carry them); idempotent, never reopens a closed one."""
+    records carry them), in the caller's transaction; idempotent, never
+    reopens a closed one. Returns the rows it changed, by attempt, for the
+    caller to append to the chains (rule H7) once its other writes are done."""
     rows = sorted(
         (_violation_row(attempt_id, view) for attempt_id, view in attempt_id_views),
         key=_violation_key,  # lock order; stable: the stream's order within one violation
     )
-    await conn.executemany(_UPSERT_VIOLATION, rows)
+    chained: Chained = {}
+    await _written(conn, _UPSERT_VIOLATION, rows, audit_chain.VIOLATION, chained)
+    return chained
 
 
 def _event_key(row: tuple[Any, ...]) -> tuple[int, str]:
@@ -146,15 +174,17 @@ async def write_durable(
         ),
         key=_violation_key,  # stable: a later view of the same violation stays later
     )
+    chained: Chained = {}
     async with conn.transaction():
-        await conn.executemany(_INSERT_EVENT, events)
+        await _written(conn, _INSERT_EVENT, events, audit_chain.EVENT, chained)
         if violations:
-            await conn.executemany(_UPSERT_VIOLATION, violations)
+            await _written(conn, _UPSERT_VIOLATION, violations, audit_chain.VIOLATION, chained)
             await conn.execute(
                 "UPDATE attempts SET violations = $2 WHERE id = $1 AND status = 'in_progress'",
                 attempt_id,
                 session.violation_count,
             )
+        await audit_chain.append_many(conn, chained)  # rule H7: the head's lock is taken last
     for record, _ in durable:
         if record.kind == "ended":
             await end_in_db(conn, session, record_end)
@@ -194,6 +224,9 @@ async def repair(
         for v in session.ledger.violations
     ]
     if rows:
-        await conn.executemany(_UPSERT_VIOLATION, rows)
+        chained: Chained = {}
+        async with conn.transaction():
+            await _written(conn, _UPSERT_VIOLATION, rows, audit_chain.VIOLATION, chained)
+            await audit_chain.append_many(conn, chained)
     if session.ended:
         await end_in_db(conn, session, record_end)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
@@ -39,6 +40,7 @@ from redis.exceptions import ResponseError
 
 from hub.durable import upsert_violations
 from hub.keys import PERSIST_GROUP, Keys, attempt_of
+from proctor import audit_chain
 from proctor.metrics import Metrics
 from proctor.tasks import FailureLog
 
@@ -62,7 +64,13 @@ SELECT i.attempt_id, i.stream_id, i.device, i.kind, i.at, i.data::jsonb
   FROM attempt_events_in i JOIN attempts a ON a.id = i.attempt_id
  ORDER BY i.attempt_id, i.stream_id COLLATE "C"
 ON CONFLICT DO NOTHING
+RETURNING attempt_id, stream_id, device, kind, at, data
 """
+
+
+def _entry_order(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return (int(ms), int(seq or 0)) if ms.isdigit() and (seq or "0").isdigit() else (0, 0)
 
 
 def _s(value: bytes | str) -> str:
@@ -249,9 +257,19 @@ class PersistWorker:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(_CREATE_TEMP)
             await conn.copy_records_to_table("attempt_events_in", records=rows)
-            await conn.execute(_MERGE)
+            inserted = await conn.fetch(_MERGE)
+            # rule H7: only the rows this copy wrote join the chains (a
+            # redelivered entry is already there); the heads' locks come last,
+            # all of them in attempt order (append_many)
+            chained: dict[int, list[tuple[audit_chain.Kind, Any]]] = {}
+            for row in sorted(
+                inserted, key=lambda r: (r["attempt_id"], _entry_order(r["stream_id"]))
+            ):
+                chained.setdefault(row["attempt_id"], []).append((audit_chain.EVENT, row))
             if violations:
-                await upsert_violations(conn, violations)
+                for attempt_id, links in (await upsert_violations(conn, violations)).items():
+                    chained.setdefault(attempt_id, []).extend(links)
+            await audit_chain.append_many(conn, chained)
 
     async def _retire(self, streams: list[str]) -> None:
         """Drop drained streams of ended attempts from the active set. A stream

@@ -28,12 +28,14 @@ from starlette.staticfiles import StaticFiles
 
 from exam_api.account_services import AccountServices
 from exam_api.ending import end_attempt
+from exam_api.evidence_bundle import SnapshotPart
 from exam_api.housekeeping import Housekeeper
 from exam_api.oidc_client import OidcClient
 from exam_api.routes import routes as exam_routes
 from exam_api.services import ExamServices
 from exam_api.sms import SmsSender
 from exam_api.training import TableLookup
+from exam_api.webhook_sender import WebhookSender
 from hub.deadlines import DeadlineScheduler
 from hub.fanout import ChannelRouter
 from hub.keys import Keys
@@ -163,6 +165,8 @@ def create_app(
                 keys=keys,
                 accounts=accounts,
                 training=TableLookup(),
+                # rule M4: the bundle's pictures; screen frames and the recording join here
+                bundle_parts=(SnapshotPart(store),),
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             # the province's single sign-on (issue #15); None: off
@@ -174,6 +178,7 @@ def create_app(
                     DeadlineScheduler(hub),
                     PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics),
                     Housekeeper(pool, settings.data_dir),
+                    WebhookSender(pool, now=the_clock.now),  # rule M4: the outbox, signed
                     RetentionSweeper(
                         pool,
                         store,

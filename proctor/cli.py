@@ -1,4 +1,5 @@
-"""Command line: ``proctor serve``, ``proctor db init``, ``proctor demo-seed``."""
+"""Command line: ``proctor serve``, ``proctor db init``, ``proctor demo-seed``,
+``proctor import-training``, ``proctor audit verify``."""
 
 from __future__ import annotations
 
@@ -218,6 +219,59 @@ def cmd_import_training(settings: Settings, args: argparse.Namespace) -> int:
     return _with_db(settings, job)
 
 
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Rule H7: verify one attempt's record chain, or every attempt's; one
+    line per attempt (the first broken link), exit 1 when any is broken."""
+    from proctor import audit_chain
+
+    if args.anchor is not None and args.attempt is None:
+        print("--anchor needs --attempt", file=sys.stderr)
+        return 2
+
+    async def job(url: str) -> int:
+        pool = await create_pool(url, min_size=1, max_size=2)
+        broken = checked = 0
+        try:
+            async with pool.acquire() as conn:
+                if args.attempt is not None:
+                    if not await conn.fetchval(
+                        "SELECT 1 FROM attempts WHERE id = $1", args.attempt
+                    ):
+                        print(f"attempt {args.attempt}: no such attempt", file=sys.stderr)
+                        return 2
+                    ids = [args.attempt]
+                    if args.anchor is not None:
+                        seq, _, digest = args.anchor.partition(":")
+                        if not seq.isdigit() or len(digest) != 64:
+                            print("--anchor is SEQ:HASH (64 hex digits)", file=sys.stderr)
+                            return 2
+                        if not await audit_chain.anchor_holds(conn, args.attempt, int(seq), digest):
+                            print(f"attempt {args.attempt}: BROKEN at #{seq}: anchor_mismatch")
+                            broken += 1
+                else:
+                    ids = None
+                after = 0
+                while True:
+                    batch = (
+                        ids if ids is not None else await audit_chain.attempt_ids(conn, after, 500)
+                    )
+                    for attempt_id in batch:
+                        result = await audit_chain.verify(conn, attempt_id)
+                        checked += 1
+                        broken += not result.ok
+                        if not result.ok or args.verbose or ids is not None:
+                            print(result.line(), flush=True)
+                    if ids is not None or not batch:
+                        break
+                    after = batch[-1]
+        finally:
+            await pool.close()
+        print(f"{checked} attempt(s) verified, {broken} broken")
+        return 1 if broken else 0
+
+    return _with_db(settings, job)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="proctor",
@@ -255,6 +309,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training.add_argument("file", type=Path, help="CSV with id_card, real_name, category, hours")
     training.set_defaults(func=cmd_import_training)
+    audit = sub.add_parser("audit", help="the tamper-evident record (rule H7)")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify", help="verify the attempts' hash chains; exit 1 on a broken link"
+    )
+    verify.add_argument("--attempt", type=int, help="only this attempt (default: all)")
+    verify.add_argument("--verbose", action="store_true", help="a line for every attempt")
+    verify.add_argument(
+        "--anchor",
+        metavar="SEQ:HASH",
+        help="with --attempt: the link #SEQ must still have HASH (a head kept outside, "
+        "e.g. by a webhook receiver)",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
     return parser
 
 

@@ -198,4 +198,52 @@ byTestId('paper-form').addEventListener('submit', guard(async (event) => {
   await loadClasses();
 }));
 
-signedIn().then(() => Promise.all([loadClasses(), loadBanks(), loadPapers()])).catch(fail);
+// ---------------------------------------------------------------- results exports (rule M4)
+async function loadExports() {
+  const [{ classes }, { papers }] = await Promise.all([api('GET', '/api/admin/classes'), api('GET', '/api/admin/papers')]);
+  const form = byTestId('export-form');
+  options(form.class_id, classes, (c) => c.name);
+  const update = () => {
+    const mine = papers.filter((p) => String(p.class_id) === form.class_id.value);
+    const keep = form.paper_id.value;
+    form.paper_id.replaceChildren(el('option', { value: '' }, '全部试卷'),
+      ...mine.map((p) => el('option', { value: p.id }, `${p.kind === 'mock' ? '模拟' : '正式'} · ${p.title}`)));
+    if (mine.some((p) => String(p.id) === keep)) form.paper_id.value = keep;
+    const query = form.paper_id.value ? `?paper_id=${form.paper_id.value}` : '';
+    for (const ext of ['csv', 'xlsx']) {
+      const link = byTestId(`export-${ext}`);
+      link.hidden = !form.class_id.value;
+      link.href = `/api/exports/classes/${form.class_id.value}/results.${ext}${query}`;
+    }
+  };
+  form.class_id.onchange = update;
+  form.paper_id.onchange = update;
+  update();
+}
+
+// ---------------------------------------------------------------- webhooks (rule M4)
+const EVENT = { 'attempt.ended': '考试结束', 'result.published': '成绩发布', 'review.decided': '审核结论' };
+
+async function loadWebhooks() {
+  const { webhooks } = await api('GET', '/api/admin/webhooks');
+  byTestId('webhook-list').querySelector('tbody').replaceChildren(...webhooks.map((w) => el('tr', { testid: `webhook-row-${w.id}` },
+    el('td', {}, String(w.id)), el('td', {}, w.url), el('td', {}, w.events.map((e) => EVENT[e] ?? e).join('、')),
+    el('td', {}, w.active ? '启用' : '已停用'), el('td', {}, String(w.pending)), el('td', {}, String(w.delivered)),
+    el('td', {}, String(w.failed)),
+    el('td', {}, w.active ? el('button', { type: 'button', class: 'danger', testid: `webhook-delete-${w.id}`, onclick: guard(async () => {
+      await api('DELETE', `/api/admin/webhooks/${w.id}`);
+      notify('已停用该接收地址');
+      await loadWebhooks();
+    }) }, '停用') : ''))));
+}
+
+byTestId('webhook-form').addEventListener('submit', guard(async (event) => {
+  const form = event.target;
+  const events = [...form.querySelectorAll('input[name="events"]:checked')].map((i) => i.value);
+  const made = await api('POST', '/api/admin/webhooks', { url: form.url.value, secret: form.secret.value || undefined, events });
+  notify(`已登记 ${made.url}。签名密钥（只显示这一次，请妥善保存）：${made.secret}`);
+  form.url.value = ''; form.secret.value = '';
+  await loadWebhooks();
+}));
+
+signedIn().then(() => Promise.all([loadClasses(), loadBanks(), loadPapers(), loadExports(), loadWebhooks()])).catch(fail);

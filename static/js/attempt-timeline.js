@@ -90,4 +90,32 @@ async function load() {
   byTestId('timeline-list').replaceChildren(...data.items.map((i) => itemRow(i, snapshots)));
 }
 
-signedIn().then(load).catch((err) => setError(byTestId('timeline-error'), err.message));
+// rule H7: the record's hash chain, verified by the server now
+async function loadChain(id) {
+  const node = byTestId('timeline-chain');
+  try {
+    const c = await api('GET', `/api/attempts/${id}/chain`);
+    node.textContent = c.ok ? `${c.label}（${c.records} 条记录，链头 ${c.head.slice(0, 16)}…）` : c.label;
+    node.className = c.ok ? 'chain ok' : 'chain broken';
+  } catch (err) {
+    node.textContent = `记录未能校验：${err.message}`;
+    node.className = 'chain broken';
+  }
+}
+
+// rule M4: the evidence bundle, for reviewers and administrators
+function bundleLink(id, user) {
+  const link = byTestId('timeline-bundle');
+  link.href = `/api/attempts/${id}/evidence.zip`;
+  link.download = `attempt-${id}-evidence.zip`;
+  link.hidden = !['reviewer', 'admin'].includes(user.role);
+}
+
+signedIn().then(async (user) => {
+  const id = new URLSearchParams(location.search).get('attempt');
+  await load();
+  if (id && /^\d+$/.test(id)) {
+    bundleLink(id, user);
+    await loadChain(id);
+  }
+}).catch((err) => setError(byTestId('timeline-error'), err.message));

@@ -22,7 +22,11 @@ function header(user) {
   const name = document.querySelector('[data-testid="user-name"]');
   if (name) name.textContent = user.real_name || user.username;
   const logout = document.querySelector('[data-testid="logout"]');
-  if (logout) logout.addEventListener('click', logOut);
+  // several modules of one page may each ask for the session: one handler
+  if (logout && !logout.dataset.wired) {
+    logout.dataset.wired = '1';
+    logout.addEventListener('click', logOut);
+  }
 }
 
 async function logOut() {

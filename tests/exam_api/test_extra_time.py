@@ -21,6 +21,7 @@ from exam_api.extra_time import extended_deadline, grant_extra_time, resume_atte
 from hub.deadlines import DeadlineScheduler
 from hub.durable import due_attempts
 from hub.live import Hub
+from proctor import audit_chain
 from proctor.settings import Settings
 from proctor.web_sessions import User
 from tests.support.clock import FakeClock
@@ -425,3 +426,22 @@ async def test_an_abandoned_attempt_resumes_with_the_time_it_had_when_the_device
             await conn.fetchval("SELECT status FROM attempts WHERE id = $1", attempt.attempt_id)
             == "in_progress"
         )
+
+
+async def test_a_resumed_attempt_keeps_a_whole_record(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    # rules M3 and H7: the reopened attempt row and the resume action are
+    # chained in the transaction that writes them: the record verifies
+    world = await scheduled_sitting(server.url, pool, 1)
+    attempt_id = (await _start(server, pool, world, 0))["attempt_id"]
+    async with await client_for(server.url, pool, world.invigilator.id) as http:
+        await _end(http, attempt_id)
+        await expect_ok(
+            http.post(
+                f"/api/invigilate/attempts/{attempt_id}/resume", json={"reason": "断电后恢复"}
+            )
+        )
+    async with pool.acquire() as conn:
+        verification = await audit_chain.verify(conn, attempt_id)
+    assert verification.ok, verification.to_json()

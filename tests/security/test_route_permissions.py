@@ -116,6 +116,15 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/watch"): ROOM,
     ("GET", "/api/invigilate/attempts/{attempt_id:int}/live.jpg"): ROOM,
     ("GET", "/api/attempts/{attempt_id:int}/timeline"): EVIDENCE,
+    # issue #12 (H7, M4): tests/exam_api/test_audit.py
+    ("GET", "/api/attempts/{attempt_id:int}/chain"): EVIDENCE,
+    ("GET", "/api/attempts/{attempt_id:int}/evidence.zip"): REVIEW,
+    ("GET", "/api/exports/classes/{class_id:int}/results.csv"): REVIEW,
+    ("GET", "/api/exports/classes/{class_id:int}/results.xlsx"): REVIEW,
+    ("GET", "/api/admin/webhooks"): ADMIN,
+    ("POST", "/api/admin/webhooks"): ADMIN,
+    ("DELETE", "/api/admin/webhooks/{webhook_id:int}"): ADMIN,
+    ("GET", "/api/admin/webhooks/{webhook_id:int}/deliveries"): ADMIN,
     ("POST", "/api/rtc/offer"): DEVICE,
     ("GET", "/api/rtc/attempts/{attempt_id:int}/snapshots"): EVIDENCE,
     ("GET", "/api/rtc/snapshots/{snapshot_id:int}/image"): EVIDENCE,
@@ -242,7 +251,14 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
             blob.sha256,
             blob.path,
         )
+        # an inactive receiver: the world's ends post nothing anywhere
+        webhook_id = await conn.fetchval(
+            """INSERT INTO webhooks (url, secret, events, active)
+               VALUES ('http://127.0.0.1:9/', 'matrix-test-secret-0000', '{attempt.ended}', false)
+               RETURNING id"""
+        )
     ids = {
+        "webhook_id": webhook_id,
         "attempt_id": attempt_id,
         "question_id": papers.question_ids[0],
         "request_id": request_id,

@@ -11,6 +11,7 @@ import asyncpg
 
 from exam_api.assignments import assign
 from hub.tokens import sign_device_token
+from proctor import audit_chain
 from proctor.settings import Settings
 from tests.support.hub_client import HubAttempt
 from tests.support.users import TestUser, create_user, unique
@@ -35,14 +36,17 @@ async def running_attempt(
         await conn.execute(
             "INSERT INTO class_members (class_id, user_id) VALUES ($1, $2)", class_id, user.id
         )
-        attempt_id: int = await conn.fetchval(
+        row = await conn.fetchrow(
             """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at)
-               VALUES ($1, $2, $3, $4) RETURNING id""",
+               VALUES ($1, $2, $3, $4) RETURNING *""",
             user.id,
             paper_id,
             now,
             now + timedelta(hours=1),
         )
+        attempt_id: int = row["id"]
+        # as the start does (exam_api/attempts.py): the record's first link (rule H7)
+        await audit_chain.append(conn, attempt_id, [(audit_chain.START, row)])
     t = time.time()
     return HubAttempt(
         attempt_id=attempt_id,
