@@ -13,6 +13,7 @@ filled in here. Nothing imports this module but the command line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -112,6 +113,8 @@ def create_app(
         raise ValueError("start the services first: the database and Redis URLs are needed")
     database_url, redis_url = settings.database_url, settings.redis_url
     the_clock = clock or SystemClock()
+    # rule J1: whether answering needs the screen share is the settings' word
+    rules = dataclasses.replace(rules or Rules(), require_screen=settings.evidence.require_screen)
     outages = OutageLog()
     metrics = Metrics()
 
