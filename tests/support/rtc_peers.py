@@ -9,6 +9,7 @@ from collections.abc import Callable
 import av
 import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 from webrtc.loopback import enable_loopback_candidates
 
@@ -55,6 +56,8 @@ class FakeScreen(VideoStreamTrack):
         self._started: float | None = None
 
     async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":  # stopped: the share ends, as in a browser
+            raise MediaStreamError
         loop = asyncio.get_running_loop()
         if self._started is None:
             self._started = loop.time()
