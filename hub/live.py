@@ -372,7 +372,7 @@ class Hub:
             self.release(live)
         if not session.ended and now < session.deadline_at and not session.cameras_live(now):
             message = "电脑和手机两路摄像头都开启后才能答题，请检查设备。"
-            if session.rules.require_screen and session.screen is not Camera.LIVE:
+            if session.cameras_live_without_screen(now):
                 message = "请共享整个屏幕（不是窗口或标签页）后再答题。"  # rule J1
             raise NotAllowed("cameras_not_live", message)
 

@@ -150,6 +150,10 @@ class Session(PhoneRules):
         measured; with ``require_screen``, the screen share too (rule J1)."""
         if self.rules.require_screen and self.screen is not Camera.LIVE:
             return False
+        return self.cameras_live_without_screen(now)
+
+    def cameras_live_without_screen(self, now: float) -> bool:
+        """Both cameras live as measured, whatever the screen share's state."""
         return all(self.camera_state(d, now) is Camera.LIVE for d in DEVICES)
 
     def can_answer(self, now: float) -> bool:
@@ -367,10 +371,10 @@ class Session(PhoneRules):
         if self.screen is state:
             return Outputs()
         previous, self.screen, self.screen_since = self.screen, state, now
-        # on the timeline as the screen's own camera record (rule J1)
+        # on the timeline as the PC's screen record (rule J1)
         data = {"state": state.value, "previous": previous.value, "source": "measured"}
         return Outputs(
-            records=[Record("camera", SCREEN, now, data)],
+            records=[Record(SCREEN, "pc", now, data)],
             sends=[Send("all", self.state_message(now))],
         )
 

@@ -5,7 +5,8 @@ import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
 
-const DEVICE = { pc: '电脑', phone: '手机', '': '' };
+const DEVICE = { pc: '电脑', phone: '手机', screen: '屏幕', '': '' };
+const SIDE_BY_SIDE = { pc: 0, phone: 1, screen: 2 };  // rule J2: camera, phone, screen
 const FACE = { none: '未检测到人脸', several: '多张人脸', one: '一张人脸', unknown: '人脸待检' };
 const SNAP_REASON = { start: '开考', random: '随机', violation: '违规', return_to_page: '返回页面', manual: '人工' };
 const CAMERA = { live: '正常', lost: '中断', asleep: '休眠', off: '未开启', stalled: '中断', ended: '已关闭', waiting: '等待画面' };
@@ -22,6 +23,7 @@ function snapshotFigure(s) {
 function eventText(e) {
   const d = e.data || {};
   if (e.kind === 'camera') return `${DEVICE[e.device]}摄像头：${CAMERA[d.state] ?? d.state}`;
+  if (e.kind === 'screen') return `屏幕共享：${CAMERA[d.state] ?? d.state}`;
   if (e.kind === 'focus') return d.state === 'lost' ? `离开试卷（${d.cause}）` : d.state === 'back' ? '回到试卷' : '点击试卷以外区域';
   if (e.kind === 'warning') return `监考员警告：${d.text ?? ''}`;
   if (e.kind === 'outage_end') return `${DEVICE[e.device]}重新连接（断线 ${d.duration_s} 秒${d.over_grace ? '，超过宽限' : ''}）`;
@@ -34,7 +36,8 @@ function eventText(e) {
 function itemRow(item, snapshots) {
   const time = el('span', { class: 'meta' }, clock(item.t));
   if (item.type === 'violation') {
-    const around = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean);
+    const around = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean)
+      .sort((a, b) => (SIDE_BY_SIDE[a.device] ?? 9) - (SIDE_BY_SIDE[b.device] ?? 9));
     return el('li', { class: 'violation', testid: `tl-violation-${item.index}` }, time, el('div', {},
       el('strong', {}, `第 ${item.index} 次违规：${item.label}`), `，持续 ${item.duration_s} 秒`,
       item.forgiven ? el('div', { class: 'meta' }, `已由${item.forgiven_by ?? '监考员'}撤销：${item.forgive_reason ?? ''}`) : '',

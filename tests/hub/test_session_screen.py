@@ -46,7 +46,7 @@ def test_a_stopped_share_blocks_answering_and_is_on_the_timeline() -> None:
     out = session.camera_measured(SCREEN, Camera.LOST, T0 + 20)
     assert not session.can_answer(T0 + 20)
     (record,) = out.records
-    assert (record.kind, record.device) == ("camera", "screen")
+    assert (record.kind, record.device) == ("screen", "pc")
     assert record.data == {"state": "lost", "previous": "live", "source": "measured"}
     assert session.camera_measured(SCREEN, Camera.LOST, T0 + 21).records == []  # no change
     session.camera_measured(SCREEN, Camera.LIVE, T0 + 30)
@@ -63,7 +63,7 @@ def test_without_the_rule_the_screen_is_recorded_but_not_required() -> None:
     session = cameras_live(require_screen=False)
     assert session.can_answer(T0 + 6)
     out = session.camera_measured(SCREEN, Camera.LIVE, T0 + 7)
-    assert [r.device for r in out.records] == ["screen"]
+    assert [r.kind for r in out.records] == ["screen"]
 
 
 def test_the_screen_round_trips_through_the_shared_state() -> None:
