@@ -22,8 +22,9 @@ from playwright.async_api import async_playwright, expect
 
 from hub.tokens import sign_device_token
 from tests.browser.test_exam_dual_camera import start_mock_exam
-from tests.browser.test_pc_camera import simulated_phone
 from tests.support.browser import launch_chromium
+from tests.support.devices import phone_proves_camera, send_photo
+from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers
 from tests.support.users import login_cookies
@@ -32,6 +33,21 @@ from tests.support.waits import eventually
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 30_000
+
+
+async def simulated_phone(ws_url: str, token: str, uploads: list[int]) -> None:
+    """The phone starts (its photo makes it live, rule H9), then answers
+    every capture request with a photo."""
+    phone = await DeviceClient.connect(ws_url, "phone", token)
+    try:
+        await phone_proves_camera(phone)
+        while True:
+            capture = await phone.wait_for_forever("capture")
+            reply = await send_photo(phone, capture["request_id"])
+            assert reply["type"] == "ack", reply
+            uploads.append(capture["request_id"])
+    finally:
+        await phone.close()
 
 
 async def screen_beside_pc(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record]:
@@ -59,7 +75,9 @@ async def screen_records(pool: asyncpg.Pool, attempt_id: int) -> list[str]:
     return [r["state"] for r in rows]
 
 
-async def test_the_exam_page_shares_the_whole_screen(server: LiveServer, pool: asyncpg.Pool) -> None:
+async def test_the_exam_page_shares_the_whole_screen(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
     user = await candidate_with_request(pool)
     papers = await class_with_papers(pool, [user.id], time_limit_s=1800)
     assert papers.mock_id
@@ -73,7 +91,9 @@ async def test_the_exam_page_shares_the_whole_screen(server: LiveServer, pool: a
             _ctx, pc, attempt_id = await start_mock_exam(browser, server, login.cookies)
             # the device check explains how to share, in Chinese (rule J1)
             await expect(pc.get_by_test_id("prep-checklist")).to_contain_text("整个屏幕")
-            token = sign_device_token(server.base.settings.secret_key, attempt_id, "phone", time.time(), 600)
+            token = sign_device_token(
+                server.base.settings.secret_key, attempt_id, "phone", time.time(), 600
+            )
             phone = asyncio.create_task(simulated_phone(server.ws_url, token, uploads))
 
             # the share reaches the server as the second video, measured there
