@@ -50,6 +50,7 @@ from webrtc.errors import RtcError
 from webrtc.keyframes import KeyframeTap, install_keyframe_tap, restrict_to_vp8
 from webrtc.liveness import CameraLiveness, CameraState
 from webrtc.offers import check_offer
+from webrtc.recorder import Recorder
 from webrtc.schedule import SnapshotSchedule
 from webrtc.screen import SCREEN_REMB_BPS, ScreenFeed, video_transceivers
 from webrtc.snapshot_rows import attempt_is_open
@@ -127,6 +128,7 @@ class PeerRegistry:
         clock: Clock,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.pool = pool
         self.metrics = metrics or Metrics()
@@ -135,6 +137,7 @@ class PeerRegistry:
         self.sessions = sessions
         self.snapshots = snapshots
         self.clock = clock
+        self.recorder = recorder  # rule K1: None when the recording is off
         self._ice_loopback = settings.ice_loopback
         self._rng = rng or random.SystemRandom()  # unpredictable by clients
         self._mean_s = float(settings.snapshot_mean_interval_s)
@@ -226,6 +229,10 @@ class PeerRegistry:
         self.peers[attempt_id] = peer
         if current is not None:
             self._spawn(current.pc.close())
+        if self.recorder is not None:  # rule K1: encoded frames copied, never decoded
+            self.recorder.attach(attempt_id, "camera", peer.tap)
+            if peer.screen is not None:
+                self.recorder.attach(attempt_id, "screen", peer.screen.tap)
         if peer.screen is None:
             # rule J1: a page that offers no screen has none, whatever it had
             self._spawn(self.sessions.camera_measured(attempt_id, SCREEN, Camera.LOST))
