@@ -4,6 +4,9 @@
 import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
+import { RecordingPlayer } from './recording-player.js';
+
+let player = null;  // rule K1: the recording, camera and screen side by side
 
 const DEVICE = { pc: '电脑', phone: '手机', screen: '屏幕', '': '' };
 const SIDE_BY_SIDE = { pc: 0, phone: 1, screen: 2 };  // rule J2: camera, phone, screen
@@ -38,8 +41,9 @@ function itemRow(item, snapshots) {
   if (item.type === 'violation') {
     const around = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean)
       .sort((a, b) => (SIDE_BY_SIDE[a.device] ?? 9) - (SIDE_BY_SIDE[b.device] ?? 9));
+    const play = el('button', { type: 'button', class: 'play', testid: `tl-play-${item.index}`, onclick: () => player && player.seek(item.t) }, '播放录像');
     return el('li', { class: 'violation', testid: `tl-violation-${item.index}` }, time, el('div', {},
-      el('strong', {}, `第 ${item.index} 次违规：${item.label}`), `，持续 ${item.duration_s} 秒`,
+      el('strong', {}, `第 ${item.index} 次违规：${item.label}`), `，持续 ${item.duration_s} 秒 `, play,
       item.forgiven ? el('div', { class: 'meta' }, `已由${item.forgiven_by ?? '监考员'}撤销：${item.forgive_reason ?? ''}`) : '',
       el('div', {}, around.length ? around.map(snapshotFigure) : el('span', { class: 'meta' }, '本次违规无抓拍'))));
   }
@@ -91,6 +95,8 @@ async function load() {
   byTestId('timeline-violations').replaceChildren(...(data.violations.length
     ? data.violations.map((v) => itemRow({ type: 'violation', ...v }, snapshots)) : [el('li', { class: 'meta' }, '无违规记录')]));
   byTestId('timeline-list').replaceChildren(...data.items.map((i) => itemRow(i, snapshots)));
+  player = new RecordingPlayer(byTestId('timeline-recording'), id);
+  await player.load();
 }
 
 signedIn().then(load).catch((err) => setError(byTestId('timeline-error'), err.message));
