@@ -44,7 +44,7 @@ KINDS = {"camera": (640, 480, 15, 300_000), "screen": (1280, 720, 1, 200_000)}
 class NoNetwork:
     """The receiver a tap asks for PLIs: here the replay brings the keyframes."""
 
-    def getSynchronizationSources(self) -> list[Any]:  # noqa: N802 - aiortc's name
+    def getSynchronizationSources(self) -> list[Any]:  # aiortc's name
         return []
 
 

@@ -200,6 +200,8 @@ def create_app(
                         store,
                         settings.snapshot_retention_days,
                         lambda: as_datetime(the_clock.now()),
+                        objects=objects,
+                        recording_days=settings.evidence.retention_days["recordings"],
                     ),
                 ]
             components: list[Any] = [metrics, accounts, router, snapshots, hub, *web, *worker]

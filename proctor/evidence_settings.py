@@ -16,8 +16,9 @@ variable                               default     meaning
 ``PROCTOR_RETENTION_DAYS_<KIND>``      see below   rule K2: days each kind of evidence is kept
 =====================================  ==========  ==========================================
 
-Retention defaults (days): decisions and documents 2190 (6 years), snapshots
-and photos 365, recordings 180 — kinds in :data:`RETENTION_DEFAULTS`.
+Retention defaults (days): decisions and documents 2190 (6 years),
+recordings 180 — kinds in :data:`RETENTION_DEFAULTS` — and snapshots and
+photos ``PROCTOR_SNAPSHOT_RETENTION_DAYS`` (365).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-# rule K2: every kind of evidence has a retention, long by default
+# rule K2: every kind of evidence has a retention, long by default (snapshots:
+# PROCTOR_SNAPSHOT_RETENTION_DAYS, 365, in proctor/settings.py)
 RETENTION_DEFAULTS: dict[str, int] = {
     "decisions": 2190,
     "documents": 2190,
-    "snapshots": 365,
     "recordings": 180,
 }
 MAX_RETENTION_DAYS = 36500
