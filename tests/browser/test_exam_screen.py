@@ -17,6 +17,7 @@ import contextlib
 import time
 
 import asyncpg
+import av
 import pytest
 from playwright.async_api import async_playwright, expect
 
@@ -61,6 +62,15 @@ async def screen_beside_pc(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.
     for row in rows:
         devices.setdefault(row["capture_id"], {})[row["device"]] = row
     return [d["screen"] for d in devices.values() if {"pc", "phone", "screen"} <= d.keys()]
+
+
+async def recorded(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record]:
+    """Stored recording segments of both tracks (rule K1)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM recording_segments WHERE attempt_id = $1 ORDER BY id", attempt_id
+        )
+    return rows if {r["track"] for r in rows} == {"camera", "screen"} else []
 
 
 async def screen_records(pool: asyncpg.Pool, attempt_id: int) -> list[str]:
@@ -133,6 +143,16 @@ async def test_the_exam_page_shares_the_whole_screen(
             await expect(blocked).to_be_hidden(timeout=WAIT_MS)
             await pc.get_by_test_id("q2-opt-a").check()
             await expect(pc.get_by_test_id("save-state")).to_have_text("答案已保存")
+
+            # rule K1: the first connection's recording (closed when the page
+            # connected again with its new share): Chromium's VP8 frames,
+            # copied undecoded, play back frame for frame
+            rows = await eventually(lambda: recorded(pool, attempt_id), within=30)
+            for row in rows:
+                path = server.base.settings.data_dir / row["path"]
+                with av.open(str(path)) as container:
+                    decoded = sum(1 for _ in container.decode(video=0))
+                assert decoded == row["frames"] > 0, row["track"]
         finally:
             if phone is not None:
                 phone.cancel()
