@@ -230,7 +230,7 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
 async def recording_segment(server: LiveServer, pool: asyncpg.Pool, attempt_id: int) -> int:
     """A stored recording segment of the attempt (rule K1)."""
     name = f"recordings/{attempt_id}/camera-{secrets.token_hex(4)}.webm"
-    server._state["recordings"].objects.put_bytes(name, b"\x1aE\xdf\xa3 webm")
+    server.recordings.objects.put_bytes(name, b"\x1aE\xdf\xa3 webm")
     async with pool.acquire() as conn:
         segment_id: int = await conn.fetchval(
             """INSERT INTO recording_segments
