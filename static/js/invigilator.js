@@ -112,6 +112,7 @@ function renderState(st) {
   for (const [name, dev] of Object.entries(st.devices)) {
     rows.push([`${zh.device[name]}`, `${dev.connected ? '已连接' : '未连接'} · 摄像头${zh.camera[dev.camera] ?? dev.camera}`]);
   }
+  if (st.screen) rows.push(['屏幕', `屏幕共享${zh.camera[st.screen.state] ?? st.screen.state}`]);  // rule J1
   byTestId('detail-state').replaceChildren(...rows.flatMap(([k, v]) => [el('span', { class: 'meta' }, k), el('span', { testid: `detail-${k}` }, v)]));
 }
 
