@@ -5,6 +5,7 @@ time. Real aiortc peers on loopback; the files are read back with PyAV."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import av
@@ -89,3 +90,42 @@ def _keyframe() -> bytes:
 
 async def _async(value: bool) -> bool:
     return value
+
+
+class NoReceiver:
+    """What a tap asks for PLIs when no network is behind it."""
+
+    def getSynchronizationSources(self) -> list[object]:  # aiortc's name
+        return []
+
+
+async def test_a_writer_that_falls_behind_costs_a_gap_not_the_loop(tmp_path: Path) -> None:
+    # nothing unbounded: a full queue drops frames, ends the segment, and the
+    # next keyframe opens a new one; the loop never waits for the disk
+    async def keep(segment: SegmentFile) -> None:
+        raise AssertionError("no segment is finished in this test")
+
+    now = [1000.0]
+    recorder = Recorder(
+        tmp_path, segment_s=60, clock=lambda: now[0], on_segment=keep, queue_limit=3
+    )
+    recorder._thread = threading.Thread(target=lambda: None)  # a writer that never drains
+    tap = KeyframeTap(NoReceiver(), lambda: now[0], 1.0)  # type: ignore[arg-type]
+    track = recorder.attach(3, "screen", tap)
+    keyframe, inter = _keyframe(), b"\x01" * 20
+    tap._on_frame("video/vp8", inter, 0)  # before any keyframe: nothing to write
+    assert track.dropped == 1 and not track.open
+    tap._on_frame("video/vp8", keyframe, 3000)  # opens a segment: "open" + the frame
+    tap._on_frame("video/vp8", inter, 6000)  # fills the queue (3)
+    assert track.open and recorder._queue.qsize() == 3
+    tap._on_frame("video/vp8", inter, 9000)  # full: dropped, the segment ends here
+    assert not track.open and track.dropped == 2
+    while not recorder._queue.empty():
+        recorder._queue.get_nowait()  # the disk catches up
+    tap._on_frame("video/vp8", inter, 12000)  # an inter-frame cannot start a segment
+    assert not track.open and recorder._queue.empty()
+    now[0] += 1
+    tap._on_frame("video/vp8", keyframe, 15000)  # the next keyframe opens a new one
+    kinds = [recorder._queue.get_nowait()[1][0] for _ in range(recorder._queue.qsize())]
+    assert track.open and kinds == ["open", "frame"]
+    await asyncio.gather(*recorder._tasks, return_exceptions=True)  # the PLIs asked meanwhile
