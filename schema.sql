@@ -213,7 +213,7 @@ CREATE TABLE IF NOT EXISTS attempt_violations (
 CREATE TABLE IF NOT EXISTS snapshots (
     id          bigserial PRIMARY KEY,
     attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
-    device      text NOT NULL CHECK (device IN ('pc', 'phone')),
+    device      text NOT NULL CHECK (device IN ('pc', 'phone', 'screen')),
     reason      text NOT NULL,
     taken_at    timestamptz NOT NULL,
     sha256      text NOT NULL,
@@ -244,8 +244,29 @@ CREATE TABLE IF NOT EXISTS evidence_deletions (
     reason      text NOT NULL,
     snapshots   integer NOT NULL,
     files       integer NOT NULL,
-    at          timestamptz NOT NULL DEFAULT now()
+    at          timestamptz NOT NULL DEFAULT now(),
+    -- 0009 (rule K2): which kind of evidence, and the recording segments removed
+    evidence    text NOT NULL DEFAULT 'snapshots',
+    recordings  integer NOT NULL DEFAULT 0
 );
+-- 0009 (rule K1): one segment file of an attempt's recording (the PC camera or
+-- the screen, received VP8 frames copied into WebM without decoding); path
+-- is its key in the evidence store.
+CREATE TABLE IF NOT EXISTS recording_segments (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    track       text NOT NULL CHECK (track IN ('camera', 'screen')),
+    started_at  timestamptz NOT NULL,
+    ended_at    timestamptz NOT NULL,
+    path        text NOT NULL UNIQUE,
+    size_bytes  bigint NOT NULL,
+    frames      integer NOT NULL,
+    width       integer,
+    height      integer
+);
+CREATE INDEX IF NOT EXISTS recording_segments_attempt
+    ON recording_segments (attempt_id, track, started_at);
+CREATE INDEX IF NOT EXISTS recording_segments_ended ON recording_segments (ended_at);
 
 -- ---------------------------------------------------------------- question banks, paper questions, answers, results (papers helper)
 CREATE TABLE IF NOT EXISTS question_banks (

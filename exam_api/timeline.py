@@ -41,6 +41,7 @@ EVENT_LABELS = {
     "outage_end": "设备重新连接",
     "camera": "摄像头状态",
     "camera_hint": "摄像头状态（设备自报，未作为依据）",
+    "screen": "屏幕共享状态",
     "focus": "焦点变化",
     "phone_start": "手机端开始监控",
     "page_return": "手机端返回考试页面",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.devices import SCREEN
 from hub.session import DEVICES, Camera, Session
 
 # Risk points. A violation outweighs everything but a candidate away right now.
@@ -29,6 +30,7 @@ POINTS = {
     "heartbeat_stale": 4,  # connected, but no heartbeat for a while
     "no_face": 6,  # rule H6: the latest snapshot shows nobody
     "several_faces": 9,  # rule H6: the latest snapshot shows more than one person
+    "screen_lost": 12,  # rule J1: the whole-screen share stopped (or never came)
 }
 HEARTBEAT_STALE_S = 15.0  # three missed heartbeats (every 5 s)
 HIGH_RISK = 20
@@ -118,6 +120,26 @@ def camera_tile(
     }
 
 
+def screen_tile(session: Session | None, snapshot: Snapshot | None, now: float) -> dict[str, Any]:
+    """The PC's screen share of a tile (rules J1, J2): its measured state and
+    its latest frame, beside the two cameras."""
+    state = "unknown" if session is None else session.screen.value
+    return {
+        "device": SCREEN,
+        "state": state,
+        "required": session is not None and session.rules.require_screen,
+        "since": None if session is None else session.screen_since,
+        "snapshot": None
+        if snapshot is None
+        else {
+            "id": snapshot.id,
+            "taken_at": snapshot.taken_at,
+            "age_s": _age(now, snapshot.taken_at),
+            "image_url": f"/api/rtc/snapshots/{snapshot.id}/image",
+        },
+    }
+
+
 def risk_of(
     session: Session | None, cameras: list[dict[str, Any]], violations: int
 ) -> tuple[int, list[str]]:
@@ -180,6 +202,10 @@ def build_tile(
             for v in session.ledger.violations
         ]
     risk, reasons = risk_of(session, cameras, violations)
+    screen = screen_tile(session, facts.latest.get(SCREEN), now)
+    if screen["required"] and screen["state"] != Camera.LIVE.value and status == "running":
+        risk += POINTS["screen_lost"]
+        reasons = sorted({*reasons, "screen_lost"}, key=lambda r: -POINTS[r])
     stalest = [c["staleness_s"] for c in cameras]
     return {
         "attempt_id": facts.attempt_id,
@@ -197,6 +223,7 @@ def build_tile(
         "deadline_at": deadline,
         "remaining_s": round(max(0.0, deadline - now), 1),
         "cameras": {c["device"]: c for c in cameras},
+        "screen": screen,
         "risk": risk,
         "risk_level": level_of(risk),
         "risk_reasons": reasons,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+SCREEN = "screen"  # the PC's screen share: the PC peer's second video (rule J1)
+
 
 class Camera(StrEnum):
     OFF = "off"  # never started

@@ -371,9 +371,10 @@ class Hub:
             session = live.session
             self.release(live)
         if not session.ended and now < session.deadline_at and not session.cameras_live(now):
-            raise NotAllowed(
-                "cameras_not_live", "电脑和手机两路摄像头都开启后才能答题，请检查设备。"
-            )
+            message = "电脑和手机两路摄像头都开启后才能答题，请检查设备。"
+            if session.cameras_live_without_screen(now):
+                message = "请共享整个屏幕（不是窗口或标签页）后再答题。"  # rule J1
+            raise NotAllowed("cameras_not_live", message)
 
     async def store_photo(
         self, live: LiveAttempt, request_id: int, jpeg: bytes, now: float

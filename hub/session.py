@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from hub.captures import CaptureId
-from hub.devices import Camera, Device
+from hub.devices import SCREEN, Camera, Device
 from hub.errors import NotAllowed, SessionEnded
 from hub.outputs import Audience, Outputs, Record, Send
 from hub.phone import PhoneRules
@@ -82,6 +82,9 @@ class Rules:
     # rule H9: the phone camera is live while its photos answer capture
     # requests within this many seconds (a request left longer: camera lost)
     capture_answer_s: float = 30.0
+    # rule J1: the PC's whole-screen share must be live (as measured) to
+    # answer, like a camera; the wiring turns it on (PROCTOR_REQUIRE_SCREEN)
+    require_screen: bool = False
 
 
 def violation_view(v: Violation, now: float) -> dict[str, Any]:
@@ -115,6 +118,8 @@ class Session(PhoneRules, TimeGrants):
     # rule M2: the latest deadline an invigilator granted; a stale read of an
     # older deadline (the scheduler's) never takes the time back
     extended_to: float | None = None
+    screen: Camera = Camera.OFF  # rule J1: the PC's screen share, as the ingest measures it
+    screen_since: float | None = None
 
     def __post_init__(self) -> None:
         assert self.deadline_at >= self.started_at
@@ -145,7 +150,14 @@ class Session(PhoneRules, TimeGrants):
         return any(now - at > limit for at in self.capture_at.values())
 
     def cameras_live(self, now: float) -> bool:
-        """Rule D1: both the PC webcam and the phone camera are live, as measured."""
+        """Rule D1: both the PC webcam and the phone camera are live, as
+        measured; with ``require_screen``, the screen share too (rule J1)."""
+        if self.rules.require_screen and self.screen is not Camera.LIVE:
+            return False
+        return self.cameras_live_without_screen(now)
+
+    def cameras_live_without_screen(self, now: float) -> bool:
+        """Both cameras live as measured, whatever the screen share's state."""
         return all(self.camera_state(d, now) is Camera.LIVE for d in DEVICES)
 
     def can_answer(self, now: float) -> bool:
@@ -160,7 +172,9 @@ class Session(PhoneRules, TimeGrants):
         if now >= self.deadline_at:
             raise SessionEnded(EndReason.TIME_UP.value)
         if not self.cameras_live(now):
-            raise NotAllowed("cameras_not_live", "both cameras must be live to answer (rule D1)")
+            raise NotAllowed(
+                "cameras_not_live", "both cameras (and the screen share) must be live (D1, J1)"
+            )
 
     def state_message(self, now: float) -> dict[str, Any]:
         """The full state as the devices and invigilators see it."""
@@ -177,6 +191,7 @@ class Session(PhoneRules, TimeGrants):
             "away": self.ledger.current is not None,
             "can_answer": self.can_answer(now),
             "phone_finished": self.phone_finished_at is not None,
+            "screen": {"state": self.screen.value, "required": self.rules.require_screen},
             "devices": {
                 name: {
                     "connected": dev.connected,
@@ -345,12 +360,29 @@ class Session(PhoneRules, TimeGrants):
 
     def camera_measured(self, device: str, state: Camera, now: float) -> Outputs:
         """What the server measured of a camera (the ingest: frames arriving
-        or not, rules D1, H2, H9)."""
-        self._check_device(device)
+        or not, rules D1, H2, H9), or of the PC's screen share (``device``
+        ``"screen"``, rule J1)."""
+        if device != SCREEN:
+            self._check_device(device)
         ended = self._begin(now)
         if ended is not None:
             return ended
+        if device == SCREEN:
+            return self._set_screen(state, now)
         return self._set_camera(device, state, now, "measured")
+
+    def _set_screen(self, state: Camera, now: float) -> Outputs:
+        if state is Camera.ASLEEP:
+            raise NotAllowed("bad_camera_state", "a screen share cannot be asleep")
+        if self.screen is state:
+            return Outputs()
+        previous, self.screen, self.screen_since = self.screen, state, now
+        # on the timeline as the PC's screen record (rule J1)
+        data = {"state": state.value, "previous": previous.value, "source": "measured"}
+        return Outputs(
+            records=[Record(SCREEN, "pc", now, data)],
+            sends=[Send("all", self.state_message(now))],
+        )
 
     def _set_camera(self, device: str, state: Camera, now: float, source: str) -> Outputs:
         dev = self.devices[device]
@@ -531,6 +563,7 @@ class Session(PhoneRules, TimeGrants):
                 self.rules.outage_grace_s,
                 self.rules.abandon_after_s,
                 self.rules.capture_answer_s,
+                self.rules.require_screen,
             ],
             "s": self.status.value,
             "er": None if self.end_reason is None else self.end_reason.value,
@@ -543,17 +576,22 @@ class Session(PhoneRules, TimeGrants):
             "cp": {str(k): v for k, v in self.captures.items()},
             "ct": {str(k): v for k, v in self.capture_at.items()},
             "xt": self.extended_to,
+            "sc": [self.screen.value, self.screen_since],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:
         max_v, debounce, grace, abandon, *more = data["r"]
         answer_s = float(more[0]) if more else Rules.capture_answer_s
+        require_screen = bool(more[1]) if len(more) > 1 else Rules.require_screen
+        screen, screen_since = data.get("sc", [Camera.OFF.value, None])
         return cls(
             attempt_id=int(data["a"]),
             started_at=float(data["st"]),
             deadline_at=float(data["dl"]),
-            rules=Rules(int(max_v), float(debounce), float(grace), float(abandon), answer_s),
+            rules=Rules(
+                int(max_v), float(debounce), float(grace), float(abandon), answer_s, require_screen
+            ),
             status=Status(data["s"]),
             end_reason=None if data["er"] is None else EndReason(data["er"]),
             ended_at=data["ea"],
@@ -565,4 +603,6 @@ class Session(PhoneRules, TimeGrants):
             captures={int(k): str(v) for k, v in data.get("cp", {}).items()},
             capture_at={int(k): float(v) for k, v in data.get("ct", {}).items()},
             extended_to=data.get("xt"),
+            screen=Camera(screen),
+            screen_since=screen_since,
         )

@@ -13,6 +13,7 @@ filled in here. Nothing imports this module but the command line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -55,13 +56,15 @@ from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from proctor.state import Base
 from webrtc.commands import request_watch
+from webrtc.evidence_store import evidence_objects, snapshot_store
 from webrtc.faces import FaceChecker
 from webrtc.ingest import PeerRegistry, publish_snapshot
 from webrtc.phone_photos import PhonePhotoSink
+from webrtc.recorder import Recorder
+from webrtc.recordings import RecordingStore
 from webrtc.retention import RetentionSweeper
 from webrtc.routes import routes as rtc_routes
 from webrtc.snapshots import SnapshotService
-from webrtc.storage import FileSnapshotStore
 from webrtc.workers import MediaWorkers
 
 log = logging.getLogger(__name__)
@@ -114,6 +117,8 @@ def create_app(
         raise ValueError("start the services first: the database and Redis URLs are needed")
     database_url, redis_url = settings.database_url, settings.redis_url
     the_clock = clock or SystemClock()
+    # rule J1: whether answering needs the screen share is the settings' word
+    rules = dataclasses.replace(rules or Rules(), require_screen=settings.evidence.require_screen)
     outages = OutageLog()
     metrics = Metrics()
 
@@ -127,7 +132,20 @@ def create_app(
                 await apply_schema(conn)
             keys = Keys(settings.redis_prefix)
             router = ChannelRouter(redis, keys)
-            store = FileSnapshotStore(settings.data_dir / "snapshots")
+            # rule K2: the evidence store, local disk unless an object store is configured
+            objects = evidence_objects(settings)
+            store = snapshot_store(settings, objects)
+            recordings = RecordingStore(pool, objects)
+            recorder = (
+                Recorder(
+                    settings.data_dir,
+                    settings.evidence.segment_s,
+                    the_clock.now,
+                    recordings.store,
+                )
+                if settings.evidence.recording and "web" in roles
+                else None
+            )
             snapshots = SnapshotService(
                 pool,
                 store,
@@ -156,6 +174,7 @@ def create_app(
                 snapshots=snapshots,
                 clock=the_clock,
                 metrics=metrics,
+                recorder=recorder,
             )
             accounts = AccountServices(settings, sender=sms_sender)  # hashing, SMS (A4, A5)
             services = ExamServices(
@@ -172,6 +191,8 @@ def create_app(
             # the province's single sign-on (issue #15); None: off
             sso = OidcClient(settings.oidc, the_clock) if settings.oidc else None
             web: list[Any] = [rtc, *([sso] if sso else [])] if "web" in roles else []
+            if recorder is not None:
+                web.insert(0, recorder)  # stopped after the peers: their last segments close
             worker: list[Any] = []
             if "worker" in roles:
                 worker = [
@@ -184,6 +205,8 @@ def create_app(
                         store,
                         settings.snapshot_retention_days,
                         lambda: as_datetime(the_clock.now()),
+                        objects=objects,
+                        recording_days=settings.evidence.retention_days["recordings"],
                     ),
                 ]
             components: list[Any] = [metrics, accounts, router, snapshots, hub, *web, *worker]
@@ -192,7 +215,14 @@ def create_app(
                 if started_now is not None:
                     await started_now
                 started.append(component)
-            yield {"base": base, "hub": hub, "rtc": rtc, "exam": services, "sso": sso}
+            yield {
+                "base": base,
+                "hub": hub,
+                "rtc": rtc,
+                "exam": services,
+                "sso": sso,
+                "recordings": recordings,
+            }
         finally:
             for component in reversed(started):
                 try:

@@ -272,6 +272,28 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return _with_db(settings, job)
 
 
+def cmd_retention_report(settings: Settings, args: argparse.Namespace) -> int:
+    """Rule K2's dry run: what the retention policy would delete now, as JSON."""
+    import json
+    from datetime import UTC, datetime
+
+    from webrtc.retention import RetentionPolicy, retention_report
+
+    async def job(url: str) -> dict[str, Any]:
+        pool = await create_pool(url, min_size=1, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                await apply_schema(conn)
+                return await retention_report(
+                    conn, RetentionPolicy.from_settings(settings), datetime.now(UTC)
+                )
+        finally:
+            await pool.close()
+
+    print(json.dumps(_with_db(settings, job), ensure_ascii=False, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="proctor",
@@ -323,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. by a webhook receiver)",
     )
     verify.set_defaults(func=cmd_audit_verify)
+
+
+    retention = sub.add_parser("retention", help="evidence retention (rule K2)")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    report = retention_sub.add_parser(
+        "report", help="dry run: what the retention policy would delete now (deletes nothing)"
+    )
+    report.set_defaults(func=cmd_retention_report)
     return parser
 
 

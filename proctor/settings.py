@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from proctor.evidence_settings import (
+    EvidenceSettings,
+    EvidenceSettingsError,
+    load_evidence_settings,
+)
 from proctor.http_settings import HttpLimits, HttpSettingsError, load_http_limits
 
 
@@ -47,6 +52,8 @@ class Settings:
     # body sizes, header and body timeouts, connection cap (proctor/http_settings.py)
     http: HttpLimits = field(default_factory=HttpLimits)
     log_format: str = "text"  # "json": one JSON object a line (rule O2)
+    # screen share, recording, object store, retention (proctor/evidence_settings.py)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
 
     @property
     def embedded_postgres(self) -> bool:
@@ -162,6 +169,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rtc_max_peers=_int(env, "PROCTOR_RTC_MAX_PEERS", 1000, 1, 100_000),
         log_format=_choice(env, "PROCTOR_LOG_FORMAT", ("text", "json"), "text"),
         http=_http(env),
+        evidence=_evidence(env),
     )
 
 
@@ -252,4 +260,11 @@ def _http(env: Mapping[str, str]) -> HttpLimits:
     try:
         return load_http_limits(env)
     except HttpSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _evidence(env: Mapping[str, str]) -> EvidenceSettings:
+    try:
+        return load_evidence_settings(env)
+    except EvidenceSettingsError as exc:
         raise SettingsError(str(exc)) from None

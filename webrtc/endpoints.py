@@ -24,6 +24,7 @@ from proctor.state import base
 from proctor.web_auth import require_evidence_access, require_role
 from webrtc.errors import RtcError
 from webrtc.ingest import PeerRegistry
+from webrtc.recordings import recordings_of
 from webrtc.retention import delete_attempt_evidence
 from webrtc.snapshot_rows import list_snapshots
 
@@ -119,6 +120,11 @@ async def delete_evidence(request: Request) -> Response:
         raise RtcError("reason_required", "删除证据必须填写原因")
     attempt_id = int(request.path_params["attempt_id"])
     result = await delete_attempt_evidence(
-        base(request).pool, registry_of(request).store, attempt_id, admin.id, reason.strip()
+        base(request).pool,
+        registry_of(request).store,
+        attempt_id,
+        admin.id,
+        reason.strip(),
+        objects=recordings_of(request).objects,  # rule K2: its recording too
     )
     return JSONResponse({"attempt_id": attempt_id, "deleted": result})

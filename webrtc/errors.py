@@ -26,6 +26,7 @@ HTTP_STATUS: dict[str, int] = {
     "wrong_device": 403,
     "not_found": 404,
     "reason_required": 400,
+    "range_not_satisfiable": 416,  # a recording's byte range (webrtc/recordings.py)
 }
 
 

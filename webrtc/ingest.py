@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 
 from hub import wall
 from hub.captures import CaptureId
-from hub.devices import Camera
+from hub.devices import SCREEN, Camera
 from hub.fanout import WATCHERS, ChannelRouter, envelope
 from hub.keys import Keys
 from proctor.clock import Clock
@@ -50,7 +50,9 @@ from webrtc.errors import RtcError
 from webrtc.keyframes import KeyframeTap, install_keyframe_tap, restrict_to_vp8
 from webrtc.liveness import CameraLiveness, CameraState
 from webrtc.offers import check_offer
+from webrtc.recorder import Recorder
 from webrtc.schedule import SnapshotSchedule
+from webrtc.screen import SCREEN_REMB_BPS, ScreenFeed, video_transceivers
 from webrtc.snapshot_rows import attempt_is_open
 from webrtc.snapshots import SnapshotRecord, SnapshotService, snapshot_message
 
@@ -93,6 +95,7 @@ class PcPeer:
     control: RTCDataChannel | None = None
     page_state: str = "live"  # what the page reports about its track (it may only lower)
     liveness: CameraLiveness = field(default_factory=CameraLiveness)
+    screen: ScreenFeed | None = None  # the offer's second video (rule J1, webrtc/screen.py)
 
 
 @dataclass
@@ -125,6 +128,7 @@ class PeerRegistry:
         clock: Clock,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.pool = pool
         self.metrics = metrics or Metrics()
@@ -133,6 +137,7 @@ class PeerRegistry:
         self.sessions = sessions
         self.snapshots = snapshots
         self.clock = clock
+        self.recorder = recorder  # rule K1: None when the recording is off
         self._ice_loopback = settings.ice_loopback
         self._rng = rng or random.SystemRandom()  # unpredictable by clients
         self._mean_s = float(settings.snapshot_mean_interval_s)
@@ -193,18 +198,21 @@ class PeerRegistry:
         peer = PcPeer(attempt_id, client_id, pc, created_at=now)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            for transceiver in pc.getTransceivers():
-                if transceiver.kind == "video" and peer.tap is None:
-                    restrict_to_vp8(transceiver)
-                    media = self.media.get(attempt_id)
-                    watched = media is not None and media.watched
-                    peer.tap = install_keyframe_tap(
-                        transceiver.receiver,
-                        asyncio.get_running_loop().time,
-                        remb_bps=HIGH_REMB_BPS if watched else LOW_REMB_BPS,
-                    )
-            if peer.tap is None:
+            camera, screen = video_transceivers(pc.getTransceivers())
+            if camera is None:
                 raise RtcError("no_video", "未包含摄像头视频")
+            restrict_to_vp8(camera)
+            media = self.media.get(attempt_id)
+            watched = media is not None and media.watched
+            loop_time = asyncio.get_running_loop().time
+            peer.tap = install_keyframe_tap(
+                camera.receiver, loop_time, remb_bps=HIGH_REMB_BPS if watched else LOW_REMB_BPS
+            )
+            if screen is not None:  # rule J1: its own tap, nothing decoded either
+                restrict_to_vp8(screen)
+                peer.screen = ScreenFeed(
+                    install_keyframe_tap(screen.receiver, loop_time, remb_bps=SCREEN_REMB_BPS)
+                )
             pc.on("datachannel", lambda channel: self._on_datachannel(peer, channel))
             await pc.setLocalDescription(await pc.createAnswer())
         except RtcError:
@@ -221,6 +229,13 @@ class PeerRegistry:
         self.peers[attempt_id] = peer
         if current is not None:
             self._spawn(current.pc.close())
+        if self.recorder is not None:  # rule K1: encoded frames copied, never decoded
+            self.recorder.attach(attempt_id, "camera", peer.tap)
+            if peer.screen is not None:
+                self.recorder.attach(attempt_id, "screen", peer.screen.tap)
+        if peer.screen is None:
+            # rule J1: a page that offers no screen has none, whatever it had
+            self._spawn(self.sessions.camera_measured(attempt_id, SCREEN, Camera.LOST))
         if attempt_id not in self.media:
             self.media[attempt_id] = AttemptMedia(
                 SnapshotSchedule(self._rng, self._mean_s, self._min_gap_s)
@@ -254,6 +269,8 @@ class PeerRegistry:
                 return
             if data.get("type") == "camera" and data.get("state") in ("live", "muted", "ended"):
                 peer.page_state = data["state"]
+            elif data.get("type") == "screen" and peer.screen is not None:
+                peer.screen.report(data.get("state"))
 
         @channel.on("open")
         def on_open() -> None:
@@ -334,7 +351,14 @@ class PeerRegistry:
             peer = self.peers.get(capture.attempt_id)
             if peer is None or peer.tap is None:
                 return None
-            record = await self.snapshots.capture_pc(peer.tap, capture, taken_at)
+            screen = peer.screen
+            pc_frame = self.snapshots.capture_pc(peer.tap, capture, taken_at)
+            if screen is None or screen.liveness.state != "live":
+                record = await pc_frame
+            else:  # rule J2: the screen's frame of the same moment, beside it
+                record, _ = await asyncio.gather(
+                    pc_frame, self._capture_screen(screen, capture, taken_at)
+                )
             self.metrics.snapshot_seconds.observe(self.clock.monotonic() - started)
             return record
         except RtcError as exc:
@@ -350,6 +374,15 @@ class PeerRegistry:
             if media.ending and not (media.in_flight or media.violations_in_flight):
                 if self.media.get(capture.attempt_id) is media:
                     self._spawn(self.close_attempt(capture.attempt_id))
+
+    async def _capture_screen(
+        self, screen: ScreenFeed, capture: CaptureId, taken_at: datetime
+    ) -> SnapshotRecord | None:
+        try:
+            return await self.snapshots.capture_screen(screen.tap, capture, taken_at)
+        except RtcError as exc:
+            log.warning("screen snapshot %s failed: %s", capture, exc)
+            return None
 
     # ------------------------------------------------------------ monitor
     async def _run_monitor(self) -> None:
@@ -385,6 +418,8 @@ class PeerRegistry:
                     media.started = True
                     media.schedule.start(now)
                     self.snapshot_now(attempt_id, "start")
+            if peer.screen is not None:
+                self._observe_screen(attempt_id, peer, peer.screen, now)
             if changed == "ended" and self.peers.get(attempt_id) is peer:
                 del self.peers[attempt_id]
                 self._spawn(peer.pc.close())
@@ -397,6 +432,16 @@ class PeerRegistry:
         if now >= self._next_attempt_check and self.media:
             self._next_attempt_check = now + ATTEMPT_CHECK_EVERY_S
             await self._close_ended_attempts()
+
+    def _observe_screen(
+        self, attempt_id: int, peer: PcPeer, screen: ScreenFeed, now: float
+    ) -> None:
+        """Rule J1: the screen share as measured, told to the hub like a camera."""
+        gone = peer.liveness.state == "ended" or peer.pc.connectionState in ("failed", "closed")
+        changed = screen.observe(now, gone)
+        if changed in MEASURED:
+            self._spawn(self.sessions.camera_measured(attempt_id, SCREEN, MEASURED[changed]))
+            self._spawn(self._publish_camera(attempt_id, changed, SCREEN))
 
     async def _drop_lapsed_watches(self, wall_now: float) -> None:
         """Back to the low rate for an attempt whose every watch lease lapsed
@@ -426,11 +471,13 @@ class PeerRegistry:
             else:
                 await self.close_attempt(row["id"])
 
-    async def _publish_camera(self, attempt_id: int, state: CameraState) -> None:
-        """The measured camera state, for the invigilators watching the attempt."""
+    async def _publish_camera(
+        self, attempt_id: int, state: CameraState, device: str = "pc"
+    ) -> None:
+        """The measured camera (or screen) state, for the invigilators watching."""
         await self.redis.publish(
             self.keys.channel(attempt_id),
-            envelope((WATCHERS, {"type": "camera", "device": "pc", "state": state})),
+            envelope((WATCHERS, {"type": "camera", "device": device, "state": state})),
         )
 
 

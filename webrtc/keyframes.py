@@ -214,13 +214,19 @@ class KeyframeTap:
         self.plis_sent = 0
         self.on_ended: Callable[[], None] | None = None
         self.remb: FixedRemb | None = None
+        # told every encoded frame as it arrives, undecoded (the recording,
+        # webrtc/recorder.py): (data, rtp timestamp, keyframe?); must not block
+        self.on_encoded: Callable[[bytes, int, bool], None] | None = None
 
     # -- called by _GateQueue -------------------------------------------
     def _on_frame(self, mime: str, data: bytes, rtp_timestamp: int) -> None:
         now = self._clock()
         self.last_frame_at = now
         self.frames_seen += 1
-        if mime != VP8_MIME or not is_vp8_keyframe(data):
+        keyframe = mime == VP8_MIME and is_vp8_keyframe(data)
+        if self.on_encoded is not None and mime == VP8_MIME:
+            self.on_encoded(data, rtp_timestamp, keyframe)
+        if not keyframe:
             return
         self.keyframes_seen += 1
         waiter = self._waiter

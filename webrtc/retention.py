@@ -1,9 +1,17 @@
 """Evidence clean-up: the retention sweep and the administrator's deletion.
 
+Rule K2: a configured retention per kind of evidence (:class:`RetentionPolicy`,
+``proctor/evidence_settings.py``): snapshots and photos, recordings,
+documents, decisions. The sweep deletes expired snapshots and recording
+segments (the evidence the ingest stores); documents and decisions are
+kept long (6 years by default) and only *reported* when expired
+(:func:`retention_report`, ``proctor retention report``): deleting an exam
+decision is an administrator's act, not a timer's.
+
 Files are content-addressed, so one file may back several rows (the same
 picture twice); a file is removed only when no row refers to it any more.
 Every deletion writes an ``evidence_deletions`` record: who (an
-administrator, or the retention sweep), why, and how much.
+administrator, or the retention sweep), why, which kind, and how much.
 """
 
 from __future__ import annotations
@@ -11,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from proctor.settings import Settings
 from proctor.tasks import cancel_and_wait, run_every
+from webrtc.object_store import ObjectStore
 from webrtc.storage import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -39,9 +50,15 @@ async def _delete_rows(conn: Any, where: str, *args: Any) -> list[str]:
 
 
 async def delete_attempt_evidence(
-    pool: asyncpg.Pool, store: SnapshotStore, attempt_id: int, admin_id: int, reason: str
+    pool: asyncpg.Pool,
+    store: SnapshotStore,
+    attempt_id: int,
+    admin_id: int,
+    reason: str,
+    objects: ObjectStore | None = None,
 ) -> dict[str, int]:
-    """An administrator deletes every snapshot of an attempt (audited)."""
+    """An administrator deletes every snapshot of an attempt and, with
+    ``objects`` (the evidence store), its recording (audited)."""
     if not reason.strip():
         raise ValueError("an audited deletion needs a reason")
     async with pool.acquire() as conn, conn.transaction():
@@ -49,17 +66,35 @@ async def delete_attempt_evidence(
             "SELECT count(*) FROM snapshots WHERE attempt_id = $1", attempt_id
         )
         orphans = await _delete_rows(conn, "attempt_id = $1", attempt_id)
+        segments: list[str] = []
+        if objects is not None:
+            segments = await _delete_segments(conn, "attempt_id = $1", attempt_id)
         await conn.execute(
-            """INSERT INTO evidence_deletions (attempt_id, kind, deleted_by, reason, snapshots, files)
-               VALUES ($1, 'admin', $2, $3, $4, $5)""",
+            """INSERT INTO evidence_deletions
+                   (attempt_id, kind, deleted_by, reason, snapshots, files, evidence, recordings)
+               VALUES ($1, 'admin', $2, $3, $4, $5, $6, $7)""",
             attempt_id,
             admin_id,
             reason,
             count,
             len(orphans),
+            "snapshots,recordings" if objects is not None else "snapshots",
+            len(segments),
         )
     removed = await asyncio.to_thread(_remove_files, store, orphans)
-    return {"snapshots": int(count), "files": removed}
+    if objects is not None:
+        removed += await asyncio.to_thread(_remove_objects, objects, segments)
+    return {"snapshots": int(count), "recordings": len(segments), "files": removed}
+
+
+async def _delete_segments(conn: Any, where: str, *args: Any) -> list[str]:
+    """Delete recording segment rows; return their keys in the evidence store."""
+    rows = await conn.fetch(f"DELETE FROM recording_segments WHERE {where} RETURNING path", *args)
+    return [r["path"] for r in rows]
+
+
+def _remove_objects(objects: ObjectStore, keys: list[str]) -> int:
+    return sum(1 for key in keys if objects.delete(key))
 
 
 async def sweep_expired(
@@ -91,6 +126,88 @@ def _remove_files(store: SnapshotStore, digests: list[str]) -> int:
     return sum(1 for d in digests if store.delete(d))
 
 
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """Days each kind of evidence is kept (rule K2)."""
+
+    snapshots: int
+    recordings: int
+    documents: int
+    decisions: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetentionPolicy:
+        days = settings.evidence.retention_days
+        return cls(
+            snapshots=settings.snapshot_retention_days,
+            recordings=days["recordings"],
+            documents=days["documents"],
+            decisions=days["decisions"],
+        )
+
+
+async def sweep_recordings(
+    pool: asyncpg.Pool, objects: ObjectStore, now: datetime, retention_days: int
+) -> dict[str, int]:
+    """Delete recording segments that ended before ``now - retention_days`` (one batch)."""
+    cutoff = now - timedelta(days=retention_days)
+    async with pool.acquire() as conn, conn.transaction():
+        ids = await conn.fetch(
+            "SELECT id FROM recording_segments WHERE ended_at < $1 ORDER BY ended_at LIMIT $2",
+            cutoff,
+            SWEEP_BATCH,
+        )
+        if not ids:
+            return {"recordings": 0, "files": 0}
+        keys = await _delete_segments(conn, "id = ANY($1::bigint[])", [r["id"] for r in ids])
+        await conn.execute(
+            """INSERT INTO evidence_deletions
+                   (attempt_id, kind, deleted_by, reason, snapshots, files, evidence, recordings)
+               VALUES (NULL, 'retention', NULL, $1, 0, $2, 'recordings', $2)""",
+            f"recordings older than {retention_days} days (before {cutoff.isoformat()})",
+            len(keys),
+        )
+    removed = await asyncio.to_thread(_remove_objects, objects, keys)
+    return {"recordings": len(keys), "files": removed}
+
+
+# What the dry-run report counts for each kind: (table, time column, size column).
+_REPORTED = {
+    "snapshots": ("snapshots", "taken_at", "size_bytes"),
+    "recordings": ("recording_segments", "ended_at", "size_bytes"),
+    "documents": ("uploads", "created_at", "size"),
+    "decisions": ("result_reviews", "decided_at", None),
+}
+SWEPT = ("snapshots", "recordings")  # deleted by the sweep; the others only reported
+
+
+async def retention_report(
+    conn: asyncpg.Connection, policy: RetentionPolicy, now: datetime
+) -> dict[str, Any]:
+    """The dry run: what the policy would delete now, kind by kind; deletes nothing."""
+    kinds: dict[str, Any] = {}
+    for kind, (table, at, size) in _REPORTED.items():
+        days = getattr(policy, kind)
+        cutoff = now - timedelta(days=days)
+        total = f"coalesce(sum({size}), 0)" if size else "0"
+        row = await conn.fetchrow(
+            f"SELECT count(*) AS n, {total} AS bytes, min({at}) AS oldest FROM {table}"
+            f" WHERE {at} < $1",
+            cutoff,
+        )
+        kept = await conn.fetchval(f"SELECT count(*) FROM {table}")
+        kinds[kind] = {
+            "retention_days": days,
+            "cutoff": cutoff.isoformat(),
+            "expired": int(row["n"]),
+            "expired_bytes": int(row["bytes"]),
+            "oldest_expired": None if row["oldest"] is None else row["oldest"].isoformat(),
+            "stored": int(kept),
+            "deleted_by_sweep": kind in SWEPT,
+        }
+    return {"now": now.isoformat(), "dry_run": True, "kinds": kinds}
+
+
 class RetentionSweeper:
     """Runs :func:`sweep_expired` every hour; start/stop like every component."""
 
@@ -100,11 +217,15 @@ class RetentionSweeper:
         store: SnapshotStore,
         retention_days: int,
         now: Callable[[], datetime],
+        objects: ObjectStore | None = None,
+        recording_days: int | None = None,
     ) -> None:
         self._pool = pool
         self._store = store
         self._days = retention_days
         self._now = now
+        self._objects = objects  # rule K2: recordings too, with their own retention
+        self._recording_days = recording_days
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -120,6 +241,12 @@ class RetentionSweeper:
         while (await sweep_expired(self._pool, self._store, self._now(), self._days))[
             "snapshots"
         ] == SWEEP_BATCH:
+            pass
+        if self._objects is None or self._recording_days is None:
+            return
+        while (
+            await sweep_recordings(self._pool, self._objects, self._now(), self._recording_days)
+        )["recordings"] == SWEEP_BATCH:
             pass
 
     async def _run(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from hub.captures import CaptureId
+from hub.devices import SCREEN
 from webrtc.capture import MediaWorkers, capture_pc_jpeg
 from webrtc.errors import RtcError
 from webrtc.faces import FaceChecker
@@ -125,6 +126,24 @@ class SnapshotService:
             shot.height,
         )
 
+    async def capture_screen(
+        self, tap: KeyframeTap, capture: CaptureId, taken_at: datetime
+    ) -> SnapshotRecord:
+        """Take the PC screen share's frame now (rule J2: every dual snapshot
+        keeps one) and store it as device ``screen``; raises ``RtcError``."""
+        shot = await capture_pc_jpeg(tap, self.workers)
+        return await self._store_and_link(
+            capture.attempt_id,
+            SCREEN,
+            capture.reason,
+            capture,
+            _utc(capture.issued_at),
+            taken_at,
+            shot.jpeg,
+            shot.width,
+            shot.height,
+        )
+
     async def store_phone_photo(
         self, attempt_id: int, jpeg: bytes, label: str, issued_at: float, now: datetime
     ) -> SnapshotRecord:
@@ -215,8 +234,8 @@ class SnapshotService:
 
     async def _flag_faces(self, record: SnapshotRecord, jpeg: bytes) -> None:
         # rule H6: a flag for humans, computed off the loop, never blocking.
-        flag = await self.faces.check_jpeg(jpeg)
-        count = {"none": 0, "one": 1, "several": 2}.get(flag)
+        flag = None if record.device == SCREEN else await self.faces.check_jpeg(jpeg)
+        count = {"none": 0, "one": 1, "several": 2}.get(flag or "")
         if count is not None:
             async with self._pool.acquire() as conn:
                 await set_faces(conn, record.id, count)

@@ -4,8 +4,12 @@
 import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
+import { RecordingPlayer } from './recording-player.js';
 
-const DEVICE = { pc: '电脑', phone: '手机', '': '' };
+let player = null;  // rule K1: the recording, camera and screen side by side
+
+const DEVICE = { pc: '电脑', phone: '手机', screen: '屏幕', '': '' };
+const SIDE_BY_SIDE = { pc: 0, phone: 1, screen: 2 };  // rule J2: camera, phone, screen
 const FACE = { none: '未检测到人脸', several: '多张人脸', one: '一张人脸', unknown: '人脸待检' };
 const SNAP_REASON = { start: '开考', random: '随机', violation: '违规', return_to_page: '返回页面', manual: '人工' };
 const CAMERA = { live: '正常', lost: '中断', asleep: '休眠', off: '未开启', stalled: '中断', ended: '已关闭', waiting: '等待画面' };
@@ -22,6 +26,7 @@ function snapshotFigure(s) {
 function eventText(e) {
   const d = e.data || {};
   if (e.kind === 'camera') return `${DEVICE[e.device]}摄像头：${CAMERA[d.state] ?? d.state}`;
+  if (e.kind === 'screen') return `屏幕共享：${CAMERA[d.state] ?? d.state}`;
   if (e.kind === 'focus') return d.state === 'lost' ? `离开试卷（${d.cause}）` : d.state === 'back' ? '回到试卷' : '点击试卷以外区域';
   if (e.kind === 'warning') return `监考员警告：${d.text ?? ''}`;
   if (e.kind === 'outage_end') return `${DEVICE[e.device]}重新连接（断线 ${d.duration_s} 秒${d.over_grace ? '，超过宽限' : ''}）`;
@@ -34,9 +39,11 @@ function eventText(e) {
 function itemRow(item, snapshots) {
   const time = el('span', { class: 'meta' }, clock(item.t));
   if (item.type === 'violation') {
-    const around = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean);
+    const around = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean)
+      .sort((a, b) => (SIDE_BY_SIDE[a.device] ?? 9) - (SIDE_BY_SIDE[b.device] ?? 9));
+    const play = el('button', { type: 'button', class: 'play', testid: `tl-play-${item.index}`, onclick: () => player && player.seek(item.t) }, '播放录像');
     return el('li', { class: 'violation', testid: `tl-violation-${item.index}` }, time, el('div', {},
-      el('strong', {}, `第 ${item.index} 次违规：${item.label}`), `，持续 ${item.duration_s} 秒`,
+      el('strong', {}, `第 ${item.index} 次违规：${item.label}`), `，持续 ${item.duration_s} 秒 `, play,
       item.forgiven ? el('div', { class: 'meta' }, `已由${item.forgiven_by ?? '监考员'}撤销：${item.forgive_reason ?? ''}`) : '',
       el('div', {}, around.length ? around.map(snapshotFigure) : el('span', { class: 'meta' }, '本次违规无抓拍'))));
   }
@@ -88,6 +95,8 @@ async function load() {
   byTestId('timeline-violations').replaceChildren(...(data.violations.length
     ? data.violations.map((v) => itemRow({ type: 'violation', ...v }, snapshots)) : [el('li', { class: 'meta' }, '无违规记录')]));
   byTestId('timeline-list').replaceChildren(...data.items.map((i) => itemRow(i, snapshots)));
+  player = new RecordingPlayer(byTestId('timeline-recording'), id);
+  await player.load();
 }
 
 // rule H7: the record's hash chain, verified by the server now

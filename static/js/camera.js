@@ -8,6 +8,7 @@
 // - After a network drop (connection "failed", or "disconnected" for 3 s) the
 //   page offers again with the same client id; the hub replaces its old peer.
 import { api } from './api.js';
+import { SCREEN_IDLE_FPS } from './screen.js';
 
 const RECONNECT_AFTER_MS = 3000;
 const MAX_BACKOFF_MS = 15000;
@@ -81,9 +82,10 @@ async function setMaxFramerate(sender, fps) {
  * reconnecting | refused | stopped; "rate" {detail: {fps}}.
  */
 export class CameraLink extends EventTarget {
-  constructor(stream, pcToken, { offerUrl = '/api/rtc/offer' } = {}) {
+  constructor(stream, pcToken, { offerUrl = '/api/rtc/offer', screen = null } = {}) {
     super();
     this.stream = stream;
+    this.screen = screen;  // rule J1: the whole screen, the offer's second video (screen.js)
     this.pcToken = pcToken;
     this.offerUrl = offerUrl;
     this.clientId = newClientId();
@@ -106,10 +108,16 @@ export class CameraLink extends EventTarget {
     this.dispatchEvent(new CustomEvent('state', { detail: { state } }));
   }
 
-  report(state) {
+  report(state, type = 'camera') {
     if (this.control && this.control.readyState === 'open') {
-      this.control.send(JSON.stringify({ type: 'camera', state }));
+      this.control.send(JSON.stringify({ type, state }));
     }
+  }
+
+  /** A new whole-screen share (or none): sent on a fresh connection. */
+  async setScreen(screen) {
+    this.screen = screen;
+    if (!this.stopped) await this.reconnect();
   }
 
   /** Connect once; resolves when the hub's answer is applied. */
@@ -117,12 +125,15 @@ export class CameraLink extends EventTarget {
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
     this.sender = pc.addTrack(this.track, this.stream);
+    const screenTrack = this.screen && this.screen.getVideoTracks()[0];
+    const screenSender = screenTrack && screenTrack.readyState === 'live' ? pc.addTrack(screenTrack, this.screen) : null;
     const control = pc.createDataChannel('control');
     this.control = control;
     control.addEventListener('message', (ev) => this.onControl(ev.data));
     control.addEventListener('open', () => this.report(this.track.muted ? 'muted' : 'live'));
     pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
     await setMaxFramerate(this.sender, this.fps).catch(() => {});
+    if (screenSender) await setMaxFramerate(screenSender, SCREEN_IDLE_FPS).catch(() => {});
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
     const answer = await api('POST', this.offerUrl, {

@@ -18,6 +18,7 @@ import { api } from './api.js';
 import { CameraLink, cameraErrorMessage, openCamera, showPreview } from './camera.js';
 import { browserProblem, el } from './dom.js';
 import { HubSocket, watchFocus } from './hub.js';
+import { SCREEN_TEXT, openScreen } from './screen.js';
 
 const CAMERA_AFTER_END_MS = 4000;  // rule H10: the last violation's PC frame
 const TOKEN_REFRESH_MS = 120_000;  // device tokens live 5 minutes by default
@@ -42,6 +43,7 @@ const CHECKLIST = [
   ['手机屏幕设置', '关闭手机低电量模式，关闭屏幕自动休眠（自动锁屏），保持屏幕常亮。'],
   ['电脑硬件检查', '确认电脑已配备摄像头；外接摄像头请提前连接并确保正常。'],
   ['电脑软件授权', '在杀毒/安全软件的权限管理中允许浏览器访问摄像头；建议考试期间退出安全软件。'],
+  ['屏幕共享', SCREEN_TEXT.how],
 ];
 
 const PHONE_CAMERA = {
@@ -58,6 +60,8 @@ class ExamDevices {
     this.hub = null;
     this.link = null;
     this.stream = null;
+    this.screen = null;     // rule J1: the whole-screen share (screen.js)
+    this.screenProblem = SCREEN_TEXT.how;  // why there is none, in the candidate's words
     this.state = null;      // the hub's last "state" message
     this.ended = false;
     this.refreshTimer = null;
@@ -99,6 +103,7 @@ class ExamDevices {
     }
     this.connectHub(links.ws_pc_url);
     this.showPhoneLink();
+    await this.openScreenShare();  // rule J1: asked at once; the button asks again
     this.connectCamera(links.pc_token);
     this.refreshTimer = setInterval(() => this.refreshTokens(), TOKEN_REFRESH_MS);
     this.page.root.addEventListener('exam-ended', () => this.finish());
@@ -107,6 +112,8 @@ class ExamDevices {
   render() {
     const list = el('ul', { class: 'device-checks' },
       el('li', { testid: 'check-camera', 'data-state': 'pending' }, el('b', {}, '电脑摄像头：'), el('span', {}, '检测中…')),
+      el('li', { testid: 'check-screen', 'data-state': 'pending' }, el('b', {}, '屏幕共享：'), el('span', {}, '检测中…'),
+        el('button', { type: 'button', testid: 'share-screen', class: 'share-screen', hidden: true }, '共享整个屏幕')),
       el('li', { testid: 'check-hub', 'data-state': 'pending' }, el('b', {}, '监考服务网络：'), el('span', {}, '检测中…')),
       el('li', { testid: 'check-phone', 'data-state': 'pending' }, el('b', {}, '手机监控端：'), el('span', {}, '未连接')));
     const prep = el('details', { class: 'prep-list', testid: 'prep-checklist', open: true },
@@ -124,6 +131,48 @@ class ExamDevices {
         el('details', { class: 'meta' }, el('summary', {}, '完整地址'),
           el('code', { id: 'phone-url', testid: 'phone-url' }, '…'))));
     this.$('exam-devices').hidden = false;
+    this.shareButton().addEventListener('click', () => this.shareAgain());
+  }
+
+  // ----- the screen (rules J1, J2) ------------------------------------------------
+
+  shareButton() {
+    return this.$('exam-devices').querySelector('[data-testid="share-screen"]');
+  }
+
+  async openScreenShare() {
+    try {
+      this.screen = await openScreen();
+    } catch (err) {
+      this.screen = null;
+      this.screenProblem = err.prompt || SCREEN_TEXT.refused;
+      this.check('screen', 'failed', this.screenProblem);
+      this.shareButton().hidden = false;
+      return false;
+    }
+    this.screenProblem = SCREEN_TEXT.waiting;
+    this.check('screen', 'pending', SCREEN_TEXT.waiting);
+    this.shareButton().hidden = true;
+    const track = this.screen.getVideoTracks()[0];
+    // the candidate pressed "stop sharing": the server hears it at once (it
+    // would see the frames stop anyway), answering pauses, the button returns
+    track.addEventListener('ended', () => this.screenStopped(track));
+    return true;
+  }
+
+  screenStopped(track) {
+    if (this.ended || !this.screen || this.screen.getVideoTracks()[0] !== track) return;
+    this.link?.report('ended', 'screen');
+    this.screen = null;
+    this.screenProblem = SCREEN_TEXT.stopped;
+    this.check('screen', 'failed', SCREEN_TEXT.stopped);
+    this.shareButton().hidden = false;
+    this.page.block(SCREEN_TEXT.stopped);
+  }
+
+  async shareAgain() {
+    if (this.ended || !(await this.openScreenShare())) return;
+    if (this.link) await this.link.setScreen(this.screen);
   }
 
   check(name, state, text) {
@@ -211,12 +260,16 @@ class ExamDevices {
     const { pc, phone } = msg.devices;
     this.check('camera', pc.camera === 'live' ? 'ok' : 'pending',
       pc.camera === 'live' ? '正常（画面已接入监考服务）' : '摄像头已打开，正在接入监考服务…');
+    const screen = msg.screen || { state: 'off', required: false };
+    if (screen.state === 'live') this.check('screen', 'ok', SCREEN_TEXT.live);
+    else if (this.screen) this.check('screen', 'pending', SCREEN_TEXT.waiting);
+    else this.check('screen', 'failed', this.screenProblem);
     const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? '未连接' : PHONE_CAMERA.lost);
     this.check('phone', phone.connected && phone.camera === 'live' ? 'ok' : 'failed', phoneText);
     // once shown, the count follows every state: a forgiven violation brings it down
     if (msg.violations > 0 || !this.$('violation-count').hidden) this.showCount(msg.violations, msg.max_violations);
     if (this.ended) return;
-    const reason = blockReason(msg);
+    const reason = blockReason(msg, this.screenProblem);
     this.page.block(reason);
     // Both cameras live: the check steps aside for the paper; the code comes back when needed.
     const phoneLive = phone.connected && phone.camera === 'live';
@@ -282,13 +335,14 @@ class ExamDevices {
     setTimeout(() => {
       if (this.link) this.link.stop();
       for (const track of this.stream?.getTracks() || []) track.stop();
+      for (const track of this.screen?.getTracks() || []) track.stop();
     }, CAMERA_AFTER_END_MS);
   }
 
   // ----- the camera (rules D1, E1, G2) ------------------------------------------------
 
   async connectCamera(pcToken) {
-    const link = new CameraLink(this.stream, pcToken);
+    const link = new CameraLink(this.stream, pcToken, { screen: this.screen });
     // A reload of this tab is the same page: its offer replaces the old peer
     // instead of being refused as a second page (another tab gets its own id).
     const key = `proctor.exam.${this.attemptId}.camera-client`;
@@ -321,11 +375,14 @@ class ExamDevices {
   }
 }
 
-// Rule D1 / H2: why answering waits, in the candidate's words; null when both cameras are live.
-export function blockReason(state) {
+// Rules D1 / H2 / J1: why answering waits, in the candidate's words; null
+// when both cameras (and, if required, the whole-screen share) are live.
+export function blockReason(state, screenProblem = SCREEN_TEXT.how) {
   const { pc, phone } = state.devices;
   if (state.phone_finished) return TEXT.phoneFinished;  // rule D5: ended early
   if (pc.camera !== 'live') return TEXT.pcWaiting;
+  const screen = state.screen;
+  if (screen && screen.required && screen.state !== 'live') return screenProblem;
   if (phone.camera === 'asleep') return TEXT.phoneAsleep;
   if (phone.camera === 'lost' || (!phone.connected && phone.camera !== 'off')) return TEXT.phoneLost;
   if (!phone.connected) return TEXT.phoneNone;

@@ -14,13 +14,13 @@ const LIVE_MS = 1500;
 
 const zh = {
   camera: { live: '正常', lost: '中断', asleep: '休眠', off: '未开启', unknown: '未连接' },
-  device: { pc: '电脑', phone: '手机' },
+  device: { pc: '电脑', phone: '手机', screen: '屏幕' },
   status: { running: '考试中', waiting: '等待设备连接', ended: '已结束' },
   face: { none: '未检测到人脸', several: '多张人脸', one: '一张人脸', unknown: '人脸待检' },
   reason: {
     violation: '违规', away: '正在离开试卷', camera_lost: '摄像头中断', camera_asleep: '手机休眠',
     camera_off: '摄像头未开启', disconnected: '设备断线', heartbeat_stale: '心跳超时',
-    no_face: '未检测到人脸', several_faces: '多张人脸',
+    no_face: '未检测到人脸', several_faces: '多张人脸', screen_lost: '屏幕共享中断',
   },
   kind: { tab_hidden: '切换页面或窗口', window_blur: '离开考试窗口', click_outside: '点击试卷以外区域' },
   endLabel: { submitted: '考生交卷', time_up: '时间到', fifth_violation: '违规满 5 次', invigilator: '监考员结束', abandoned: '设备长时间离线' },
@@ -49,6 +49,19 @@ function thumb(cam) {
     el('span', { class: `flag ${snap.face_flag}`, testid: `tile-face-${cam.device}` }, zh.face[snap.face_flag]));
 }
 
+// rules J1, J2: the screen share beside the two cameras
+function screenCell(screen) {
+  if (!screen) return '';
+  return el('div', { class: `cam ${screen.state}`, testid: 'tile-cam-screen' },
+    `屏幕 ${zh.camera[screen.state] ?? screen.state}`);
+}
+
+function screenThumb(screen) {
+  const snap = screen && screen.snapshot;
+  if (!snap) return el('div', { class: 'meta' }, '屏幕暂无抓拍');
+  return el('div', {}, el('img', { src: snap.image_url, alt: '屏幕抓拍', loading: 'lazy', testid: 'tile-thumb-screen' }));
+}
+
 function tile(s) {
   const bad = s.violations > 0;
   return el('article', {
@@ -59,8 +72,8 @@ function tile(s) {
     el('span', { class: `viol${bad ? ' bad' : ''}`, testid: 'tile-violations' }, `违规 ${s.violations}/${s.max_violations}`)),
   el('div', { class: 'meta' }, el('span', { testid: 'tile-status' }, s.away ? '离开试卷中' : zh.status[s.status] ?? s.status),
     ` · 剩余 ${mmss(s.remaining_s)}`, s.warnings ? ` · 已警告 ${s.warnings} 次` : ''),
-  el('div', { class: 'cams' }, cameraCell(s.cameras.pc), cameraCell(s.cameras.phone)),
-  el('div', { class: 'thumbs' }, thumb(s.cameras.pc), thumb(s.cameras.phone)),
+  el('div', { class: 'cams' }, cameraCell(s.cameras.pc), cameraCell(s.cameras.phone), screenCell(s.screen)),
+  el('div', { class: 'thumbs' }, thumb(s.cameras.pc), thumb(s.cameras.phone), screenThumb(s.screen)),
   el('div', { class: 'reasons', testid: 'tile-reasons' }, s.risk_reasons.map((r) => zh.reason[r] ?? r).join('、')));
 }
 
@@ -99,6 +112,7 @@ function renderState(st) {
   for (const [name, dev] of Object.entries(st.devices)) {
     rows.push([`${zh.device[name]}`, `${dev.connected ? '已连接' : '未连接'} · 摄像头${zh.camera[dev.camera] ?? dev.camera}`]);
   }
+  if (st.screen) rows.push(['屏幕', `屏幕共享${zh.camera[st.screen.state] ?? st.screen.state}`]);  // rule J1
   byTestId('detail-state').replaceChildren(...rows.flatMap(([k, v]) => [el('span', { class: 'meta' }, k), el('span', { testid: `detail-${k}` }, v)]));
 }
 

@@ -45,6 +45,8 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
                 await expect(tile.get_by_test_id("tile-name")).to_have_text("王小明")
                 await expect(tile.get_by_test_id("tile-violations")).to_have_text("违规 0/5")
                 await expect(tile.get_by_test_id("tile-cam-pc")).to_contain_text("电脑 正常")
+                # rules J1, J2: the screen share beside the two cameras
+                await expect(tile.get_by_test_id("tile-cam-screen")).to_contain_text("屏幕 正常")
                 # rule E3: one switch away (three browser signals) counts once
                 for cause in ("visibility", "blur"):
                     await pc.call("focus", state="lost", cause=cause)
@@ -57,6 +59,7 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
                 await tile.click()
                 await expect(page.get_by_test_id("detail-name")).to_have_text("王小明")
                 await expect(page.get_by_test_id("detail-违规")).to_have_text("1/5")
+                await expect(page.get_by_test_id("detail-屏幕")).to_have_text("屏幕共享正常")
                 await expect(page.get_by_test_id("forgive-1")).to_be_visible()
                 # the live still comes from the process holding the PC peer
                 await expect(page.get_by_test_id("detail-live-note")).to_contain_text("实时画面")

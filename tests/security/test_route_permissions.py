@@ -14,6 +14,7 @@ runs on a world of its own, so a DELETE cannot hide a later role's answer.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -144,6 +145,9 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/invigilate/rooms/{room_id:int}/extra-time"): ROOM,
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/extra-time"): ROOM,
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/resume"): ROOM,
+    # rule K1: the recording plays for reviewers and administrators only
+    ("GET", "/api/attempts/{attempt_id:int}/recording"): REVIEW,
+    ("GET", "/api/recordings/{segment_id:int}"): REVIEW,
 }
 # Websockets: room-checked or device-token sockets, attacked in tests/hub.
 SOCKETS = {
@@ -257,8 +261,10 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
                VALUES ('http://127.0.0.1:9/', 'matrix-test-secret-0000', '{attempt.ended}', false)
                RETURNING id"""
         )
+    segment_id = await recording_segment(server, pool, attempt_id)
     ids = {
         "webhook_id": webhook_id,
+        "segment_id": segment_id,
         "attempt_id": attempt_id,
         "question_id": papers.question_ids[0],
         "request_id": request_id,
@@ -273,6 +279,21 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
         "room_id": room_id,
     }
     return World(ids, clients)
+
+
+async def recording_segment(server: LiveServer, pool: asyncpg.Pool, attempt_id: int) -> int:
+    """A stored recording segment of the attempt (rule K1)."""
+    name = f"recordings/{attempt_id}/camera-{secrets.token_hex(4)}.webm"
+    server.recordings.objects.put_bytes(name, b"\x1aE\xdf\xa3 webm")
+    async with pool.acquire() as conn:
+        segment_id: int = await conn.fetchval(
+            """INSERT INTO recording_segments
+                   (attempt_id, track, started_at, ended_at, path, size_bytes, frames)
+               VALUES ($1, 'camera', now(), now(), $2, 10, 1) RETURNING id""",
+            attempt_id,
+            name,
+        )
+    return segment_id
 
 
 def fill(path: str, ids: dict[str, int]) -> str:

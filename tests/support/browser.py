@@ -1,4 +1,4 @@
-"""Debian's Chromium driven by Playwright, with a fake camera (see FIELD-NOTES)."""
+"""Debian's Chromium driven by Playwright, with a fake camera and a fake screen (see FIELD-NOTES)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ BASE_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
+    # rule J1: getDisplayMedia shares Chromium's fake "Entire screen" (1280x720,
+    # displaySurface "monitor") without a picker, from an http://127.0.0.1 page
+    "--auto-select-desktop-capture-source=Entire screen",
 ]
 
 

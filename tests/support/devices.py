@@ -14,7 +14,7 @@ from aiortc import RTCPeerConnection
 from hub.protocol import encode_photo
 from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.hub_client import DeviceClient, HubAttempt
-from tests.support.rtc_peers import FakeCamera, offer_camera
+from tests.support.rtc_peers import FakeCamera, FakeScreen, offer_camera
 
 FACE_PHOTO = jpeg_of(picture_with_faces(1))  # the phone's view: one person (rule H6)
 
@@ -51,9 +51,11 @@ async def send_photo(
 
 
 async def pc_camera(ws_url: str, pc_token: str) -> RTCPeerConnection:
-    """A real WebRTC camera for the attempt's PC (what the exam page sends)."""
+    """A real WebRTC camera and screen share for the attempt's PC (what the
+    exam page sends)."""
     pc = RTCPeerConnection()
     pc.addTrack(FakeCamera(picture=picture_with_faces(1)))  # a candidate in view (H6)
+    pc.addTrack(FakeScreen())  # rule J1: the whole screen, the offer's second video
     await offer_camera(pc, http_url(ws_url), pc_token)
     return pc
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 from collections.abc import Callable
 
 import av
 import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 from webrtc.loopback import enable_loopback_candidates
 
@@ -37,6 +39,33 @@ class FakeCamera(VideoStreamTrack):
         frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
         frame.pts = pts
         frame.time_base = time_base if time_base else fractions.Fraction(1, 90000)
+        self.frames_sent += 1
+        return frame
+
+
+class FakeScreen(VideoStreamTrack):
+    """A synthetic 1280x720 "whole screen" (a white page under a dark title
+    bar) at ``fps`` frames a second, as a screen share sends (rule J1)."""
+
+    def __init__(self, fps: int = 2) -> None:
+        super().__init__()
+        self.picture = np.full((720, 1280, 3), 245, dtype=np.uint8)
+        self.picture[:60, :] = (90, 60, 30)
+        self.fps = fps
+        self.frames_sent = 0
+        self._started: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":  # stopped: the share ends, as in a browser
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._started is None:
+            self._started = loop.time()
+        else:  # the source's own pace: one frame every 1/fps seconds
+            await asyncio.sleep(max(0.0, self._started + self.frames_sent / self.fps - loop.time()))
+        frame = av.VideoFrame.from_ndarray(self.picture, format="bgr24")
+        frame.pts = self.frames_sent * (90000 // self.fps)
+        frame.time_base = fractions.Fraction(1, 90000)
         self.frames_sent += 1
         return frame
 

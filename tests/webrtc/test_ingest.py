@@ -309,7 +309,7 @@ async def test_snapshot_listing_and_audited_deletion(
         headers=admin_login.headers,
     )
     assert done.status_code == 200, done.text
-    assert done.json()["deleted"] == {"snapshots": 1, "files": 1}
+    assert done.json()["deleted"] == {"snapshots": 1, "recordings": 0, "files": 1}
     assert await snapshots(pool, attempt.id) == []
     async with pool.acquire() as conn:
         audit = await conn.fetchrow(
