@@ -49,6 +49,7 @@ from proctor.health import healthz, readyz
 from proctor.http_guard import BodyGuard
 from proctor.metrics import Metrics, metrics_endpoint
 from proctor.outages import OutageLog, outage_response
+from proctor.redis_client import close, connect
 from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from proctor.state import Base
@@ -118,7 +119,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         pool = await create_pool(database_url)
-        redis = Redis.from_url(redis_url)
+        redis = connect(redis_url, cluster=settings.redis_cluster)
         started: list[Any] = []
         try:
             async with pool.acquire() as conn:
@@ -135,6 +136,7 @@ def create_app(
             )
             hub = Hub(
                 redis_url=redis_url,
+                redis_cluster=settings.redis_cluster,
                 pool=pool,
                 keys=keys,
                 router=router,
@@ -194,7 +196,7 @@ def create_app(
                     await component.stop()
                 except Exception:
                     log.exception("stopping %s failed", type(component).__name__)
-            await redis.aclose()
+            await close(redis)
             await pool.close()
 
     routes: list[BaseRoute] = [
