@@ -315,8 +315,10 @@ async def post_watch(request: Request) -> Response:
 
 async def get_live_frame(request: Request) -> Response:
     """GET …/live.jpg — the PC camera's picture now (a fresh keyframe, not
-    stored as evidence). Only the process holding the PC peer can answer;
-    elsewhere 404 ``no_live_video`` and the page shows the latest snapshot."""
+    stored as evidence), taken by whichever process holds the PC peer
+    (``webrtc/live_still.py``). 404 ``no_live_video`` while the PC camera is
+    not live (the page shows the latest snapshot); 503 when the capture
+    failed or the peer's process did not answer in time."""
     user = await require_role(request, *WATCH_ROLES)
     attempt_id = path_id(request.path_params["attempt_id"])
     res, services = base(request), exam_services(request)
@@ -330,7 +332,7 @@ async def get_live_frame(request: Request) -> Response:
     except ProctorError as error:
         raise ApiError(503, error.code, error.message) from None
     if jpeg is None:
-        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接到本服务器）")
+        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接）")
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 

@@ -56,6 +56,7 @@ from proctor.state import Base
 from webrtc.commands import request_watch
 from webrtc.faces import FaceChecker
 from webrtc.ingest import PeerRegistry, publish_snapshot
+from webrtc.live_still import LiveStills
 from webrtc.phone_photos import PhonePhotoSink
 from webrtc.retention import RetentionSweeper
 from webrtc.routes import routes as rtc_routes
@@ -73,16 +74,16 @@ async def _index(request: object) -> Response:
 
 
 class LiveVideo:
-    """The exam API's ``LiveVideo`` port: the local peer's still, and the
-    watched rate told to whichever process holds the peer."""
+    """The exam API's ``LiveVideo`` port: the still and the watched rate,
+    from and to whichever process holds the peer."""
 
-    def __init__(self, registry: PeerRegistry, redis: Redis, keys: Keys) -> None:
-        self._registry = registry
+    def __init__(self, stills: LiveStills, redis: Redis, keys: Keys) -> None:
+        self._stills = stills
         self._redis = redis
         self._keys = keys
 
     async def live_still(self, attempt_id: int) -> bytes | None:
-        return await self._registry.live_still(attempt_id)
+        return await self._stills.still(attempt_id)
 
     async def request_watch(self, attempt_id: int, watched: bool) -> None:
         await request_watch(self._redis, self._keys, attempt_id, watched)
@@ -157,11 +158,14 @@ def create_app(
                 clock=the_clock,
                 metrics=metrics,
             )
+            stills = LiveStills(
+                source=rtc, redis=redis, keys=keys, router=router, now=the_clock.now
+            )
             accounts = AccountServices(settings, sender=sms_sender)  # hashing, SMS (A4, A5)
             services = ExamServices(
                 ends=hub,
                 gate=hub if settings.require_live_cameras else None,  # rules D1, H9
-                live=LiveVideo(rtc, redis, keys),
+                live=LiveVideo(stills, redis, keys),
                 keys=keys,
                 accounts=accounts,
                 training=TableLookup(),
@@ -169,7 +173,7 @@ def create_app(
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             # the province's single sign-on (issue #15); None: off
             sso = OidcClient(settings.oidc, the_clock) if settings.oidc else None
-            web: list[Any] = [rtc, *([sso] if sso else [])] if "web" in roles else []
+            web: list[Any] = [rtc, stills, *([sso] if sso else [])] if "web" in roles else []
             worker: list[Any] = []
             if "worker" in roles:
                 worker = [
