@@ -39,11 +39,12 @@ class Keys:
         lease expiry (epoch seconds; ``hub/wall.py``, rule H4)."""
         return f"{self.tag(attempt_id)}:watchers"
 
-    def still_reply(self, attempt_id: int, request_id: str) -> str:
-        """List: the answer to one live-still request, pushed by the process
-        holding the PC peer, popped by the one that asked
-        (``webrtc/live_still.py``); expires after seconds."""
-        return f"{self.tag(attempt_id)}:still:{request_id}"
+    def holder_reply(self, attempt_id: int, request_id: str) -> str:
+        """List: the answer to one call to the process holding the attempt's
+        PC peer (a live still, a live-video answer), pushed by that process,
+        popped by the one that asked (``webrtc/holder_calls.py``); expires
+        after seconds."""
+        return f"{self.tag(attempt_id)}:reply:{request_id}"
 
     def channel(self, attempt_id: int) -> str:
         """Pub/sub channel fanning an attempt's updates out to every hub process."""

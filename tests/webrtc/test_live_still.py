@@ -90,7 +90,7 @@ async def test_the_live_still_reaches_an_invigilator_on_another_process(
                 assert picture.shape == (480, 640, 3)
         # nothing left behind once popped (and what is never popped expires)
         leftover = [
-            key async for key in redis.scan_iter(match=f"{keys.tag(attempt.attempt_id)}:still:*")
+            key async for key in redis.scan_iter(match=f"{keys.tag(attempt.attempt_id)}:reply:*")
         ]
         assert leftover == []
     finally:
