@@ -57,6 +57,7 @@ from webrtc.commands import request_watch
 from webrtc.faces import FaceChecker
 from webrtc.ingest import PeerRegistry, publish_snapshot
 from webrtc.live_still import LiveStills
+from webrtc.live_video import LiveViewers
 from webrtc.phone_photos import PhonePhotoSink
 from webrtc.retention import RetentionSweeper
 from webrtc.routes import routes as rtc_routes
@@ -77,13 +78,17 @@ class LiveVideo:
     """The exam API's ``LiveVideo`` port: the still and the watched rate,
     from and to whichever process holds the peer."""
 
-    def __init__(self, stills: LiveStills, redis: Redis, keys: Keys) -> None:
+    def __init__(self, stills: LiveStills, viewers: LiveViewers, redis: Redis, keys: Keys) -> None:
         self._stills = stills
+        self._viewers = viewers
         self._redis = redis
         self._keys = keys
 
     async def live_still(self, attempt_id: int) -> bytes | None:
         return await self._stills.still(attempt_id)
+
+    async def live_video(self, attempt_id: int, sdp: str) -> str | None:
+        return await self._viewers.offer(attempt_id, sdp)
 
     async def request_watch(self, attempt_id: int, watched: bool) -> None:
         await request_watch(self._redis, self._keys, attempt_id, watched)
@@ -161,11 +166,14 @@ def create_app(
             stills = LiveStills(
                 source=rtc, redis=redis, keys=keys, router=router, now=the_clock.now
             )
+            viewers = LiveViewers(
+                source=rtc, redis=redis, keys=keys, router=router, now=the_clock.now
+            )
             accounts = AccountServices(settings, sender=sms_sender)  # hashing, SMS (A4, A5)
             services = ExamServices(
                 ends=hub,
                 gate=hub if settings.require_live_cameras else None,  # rules D1, H9
-                live=LiveVideo(stills, redis, keys),
+                live=LiveVideo(stills, viewers, redis, keys),
                 keys=keys,
                 accounts=accounts,
                 training=TableLookup(),
@@ -173,7 +181,9 @@ def create_app(
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             # the province's single sign-on (issue #15); None: off
             sso = OidcClient(settings.oidc, the_clock) if settings.oidc else None
-            web: list[Any] = [rtc, stills, *([sso] if sso else [])] if "web" in roles else []
+            web: list[Any] = (
+                [rtc, stills, viewers, *([sso] if sso else [])] if "web" in roles else []
+            )
             worker: list[Any] = []
             if "worker" in roles:
                 worker = [
@@ -193,7 +203,14 @@ def create_app(
                 if started_now is not None:
                     await started_now
                 started.append(component)
-            yield {"base": base, "hub": hub, "rtc": rtc, "exam": services, "sso": sso}
+            yield {
+                "base": base,
+                "hub": hub,
+                "rtc": rtc,
+                "viewers": viewers,
+                "exam": services,
+                "sso": sso,
+            }
         finally:
             for component in reversed(started):
                 try:

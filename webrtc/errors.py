@@ -26,6 +26,9 @@ HTTP_STATUS: dict[str, int] = {
     "wrong_device": 403,
     "not_found": 404,
     "reason_required": 400,
+    "live_still_timeout": 503,
+    "live_video_timeout": 503,
+    "too_many_viewers": 503,
 }
 
 

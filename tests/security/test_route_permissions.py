@@ -110,6 +110,7 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/forgive"): ROOM,
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/watch"): ROOM,
     ("GET", "/api/invigilate/attempts/{attempt_id:int}/live.jpg"): ROOM,
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/live-video"): ROOM,
     ("GET", "/api/attempts/{attempt_id:int}/timeline"): EVIDENCE,
     ("POST", "/api/rtc/offer"): DEVICE,
     ("GET", "/api/rtc/attempts/{attempt_id:int}/snapshots"): EVIDENCE,

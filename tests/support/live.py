@@ -19,6 +19,7 @@ from proctor.server import server_config
 from proctor.settings import Settings
 from proctor.state import Base
 from webrtc.ingest import PeerRegistry
+from webrtc.live_video import LiveViewers
 
 
 def free_port() -> int:
@@ -59,6 +60,11 @@ class LiveServer:
     @property
     def rtc(self) -> PeerRegistry:
         value: PeerRegistry = self._state["rtc"]
+        return value
+
+    @property
+    def viewers(self) -> LiveViewers:
+        value: LiveViewers = self._state["viewers"]
         return value
 
 
