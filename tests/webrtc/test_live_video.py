@@ -30,7 +30,12 @@ from tests.support.rtc_peers import FakeCamera, offer_camera
 from tests.support.waits import eventually
 from webrtc.errors import RtcError
 from webrtc.ingest import HIGH_FPS, LOW_FPS
-from webrtc.live_video import MAX_QUEUED, ForwardedTrack, check_viewer_offer
+from webrtc.live_video import (
+    MAX_QUEUED,
+    MAX_VIEWERS_PER_ATTEMPT,
+    ForwardedTrack,
+    check_viewer_offer,
+)
 from webrtc.loopback import enable_loopback_candidates
 
 KEY = b"\x10\x02\x00\x9d\x01\x2a\x80\x02\xe0\x01" + b"k" * 20  # a VP8 keyframe's header, 640x480
@@ -191,3 +196,42 @@ async def test_no_live_video_without_a_live_pc_camera(
         assert (got.status_code, got.json()["error"]) == (404, "no_live_video")
     finally:
         await viewer.close()
+
+
+async def test_viewers_of_one_attempt_are_bounded(
+    rtc_server: LiveServer, pool: asyncpg.Pool, rtc_settings: Settings, redis: Redis
+) -> None:
+    # nothing unbounded: the fifth viewer of one attempt is refused, clearly
+    room = await room_with_attempts(pool, rtc_settings, ["卯"])
+    attempt = room.attempts[0]
+    enable_loopback_candidates()
+    page = RTCPeerConnection()
+    page.addTrack(FakeCamera())
+    viewers = [RTCPeerConnection() for _ in range(MAX_VIEWERS_PER_ATTEMPT + 1)]
+    try:
+        await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
+        keys = Keys(rtc_settings.redis_prefix)
+
+        async def pc_live() -> bool:
+            view = (await read_views(redis, keys, [attempt.attempt_id]))[attempt.attempt_id]
+            now = rtc_server.base.clock.now()
+            session = view.session
+            return session is not None and session.camera_state("pc", now) is Camera.LIVE
+
+        await eventually(pc_live, within=20)
+        url = f"/api/invigilate/attempts/{attempt.attempt_id}/live-video"
+        replies = []
+        async with await client_for(rtc_server.url, pool, room.invigilator.id) as http:
+            for viewer in viewers:
+                viewer.addTransceiver("video", direction="recvonly")
+                await viewer.setLocalDescription(await viewer.createOffer())
+                offer = {"sdp": viewer.localDescription.sdp, "type": "offer"}
+                replies.append(await http.post(url, json=offer))
+        assert [r.status_code for r in replies] == [200] * MAX_VIEWERS_PER_ATTEMPT + [503]
+        assert replies[-1].json()["error"] == "too_many_viewers"
+        assert rtc_server.viewers.count(attempt.attempt_id) == MAX_VIEWERS_PER_ATTEMPT
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await page.close()
+        await rtc_server.rtc.close_attempt(attempt.attempt_id)
