@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: run test test-external lint typecheck unit browser-deps oidc-deps node-deps bench-hub bench-video lock clean
+.PHONY: run test test-external test-cluster lint typecheck unit browser-deps oidc-deps node-deps bench-hub bench-video lock clean
 
 # Reproducible installs: the exact versions and hashes of requirements.lock,
 # then the project itself without resolving anything again.
@@ -39,6 +39,12 @@ test-external: $(STAMP) browser-deps oidc-deps node-deps
 	PROCTOR_TEST_DATABASE_URL=$${PROCTOR_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 	PROCTOR_TEST_REDIS_URL=$${PROCTOR_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## test-cluster: the hub's and the ingest's integration tests (live still and
+## video across processes included) on a 3-master Redis Cluster of the bundled
+## redis-server, started on loopback ports by the tests (rule H8)
+test-cluster: $(STAMP)
+	PROCTOR_TEST_REDIS_CLUSTER=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/hub tests/webrtc
 
 ## browser-deps: Debian's Chromium for the real-browser tests
 browser-deps:

@@ -13,7 +13,8 @@ are; each is audited in ``invigilator_actions`` (who, when, what, why).
 
 Live video is on demand for the one attempt an invigilator opens: ``watch``
 raises the page's frame rate, ``live.jpg`` is a fresh keyframe of the PC
-camera, decoded only when asked for.
+camera, decoded only when asked for, and ``live-video`` answers the page's
+offer to receive the PC camera's frames as they arrive (rule L2).
 """
 
 from __future__ import annotations
@@ -331,8 +332,10 @@ async def post_watch(request: Request) -> Response:
 
 async def get_live_frame(request: Request) -> Response:
     """GET …/live.jpg — the PC camera's picture now (a fresh keyframe, not
-    stored as evidence). Only the process holding the PC peer can answer;
-    elsewhere 404 ``no_live_video`` and the page shows the latest snapshot."""
+    stored as evidence), taken by whichever process holds the PC peer
+    (``webrtc/live_still.py``). 404 ``no_live_video`` while the PC camera is
+    not live (the page shows the latest snapshot); 503 when the capture
+    failed or the peer's process did not answer in time."""
     user = await require_role(request, *WATCH_ROLES)
     attempt_id = path_id(request.path_params["attempt_id"])
     res, services = base(request), exam_services(request)
@@ -346,8 +349,33 @@ async def get_live_frame(request: Request) -> Response:
     except ProctorError as error:
         raise ApiError(503, error.code, error.message) from None
     if jpeg is None:
-        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接到本服务器）")
+        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接）")
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def post_live_video(request: Request) -> Response:
+    """POST …/live-video {sdp, type: "offer"} → {sdp, type: "answer"} — the
+    PC camera as live video (rule L2): the page's offer to receive one VP8
+    video (recvonly, ICE gathered), answered by a peer on whichever process
+    holds the candidate's peer, which forwards the candidate's frames as they
+    are (``webrtc/live_video.py``). Holds the caller's watch lease, so the
+    page sends its full frame rate. 404 ``no_live_video`` while the PC
+    camera is not live; 503 ``too_many_viewers`` / ``live_video_timeout``."""
+    user = await require_role(request, *WATCH_ROLES)
+    attempt_id = path_id(request.path_params["attempt_id"])
+    res, services = base(request), exam_services(request)
+    async with res.pool.acquire() as conn:
+        await require_watch(conn, user, attempt_id)
+    body = await json_body(request, max_bytes=128 * 1024)
+    sdp, kind = body.get("sdp"), body.get("type")
+    if not isinstance(sdp, str) or kind != "offer":
+        raise ApiError(400, "bad_offer", "需要 sdp 与 type=offer")
+    if await wall_leases.hold(res.redis, services.keys, attempt_id, str(user.id), res.clock.now()):
+        await services.live.request_watch(attempt_id, True)
+    answer = await services.live.live_video(attempt_id, sdp)
+    if answer is None:
+        raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接）")
+    return JSONResponse({"sdp": answer, "type": "answer"})
 
 
 # ----- the detail panel's live state -------------------------------------------------
@@ -368,4 +396,7 @@ routes: list[BaseRoute] = [
     Route("/api/invigilate/attempts/{attempt_id:int}/forgive", post_forgive, methods=["POST"]),
     Route("/api/invigilate/attempts/{attempt_id:int}/watch", post_watch, methods=["POST"]),
     Route("/api/invigilate/attempts/{attempt_id:int}/live.jpg", get_live_frame, methods=["GET"]),
+    Route(
+        "/api/invigilate/attempts/{attempt_id:int}/live-video", post_live_video, methods=["POST"]
+    ),
 ]

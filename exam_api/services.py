@@ -36,7 +36,15 @@ class LiveVideo(Protocol):
     """The PC camera seen live by an invigilator (rule H4)."""
 
     async def live_still(self, attempt_id: int) -> bytes | None:
-        """A fresh picture, or None when the peer is not on this process."""
+        """A fresh picture from whichever process holds the PC peer, or None
+        when the PC camera is not live; raises a ``ProctorError`` when the
+        capture failed or its process did not answer in time."""
+        ...
+
+    async def live_video(self, attempt_id: int, sdp: str) -> str | None:
+        """The answer to an offer to receive the PC camera live (rule L2),
+        from whichever process holds the peer; None when the PC camera is
+        not live; raises a ``ProctorError`` otherwise."""
         ...
 
     async def request_watch(self, attempt_id: int, watched: bool) -> None:

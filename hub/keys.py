@@ -47,6 +47,13 @@ class Keys:
         """A short phone binding code → its attempt id (single use, with a TTL)."""
         return f"{self.prefix}:phone-code:{code}"
 
+    def holder_reply(self, attempt_id: int, request_id: str) -> str:
+        """List: the answer to one call to the process holding the attempt's
+        PC peer (a live still, a live-video answer), pushed by that process,
+        popped by the one that asked (``webrtc/holder_calls.py``); expires
+        after seconds."""
+        return f"{self.tag(attempt_id)}:reply:{request_id}"
+
     def channel(self, attempt_id: int) -> str:
         """Pub/sub channel fanning an attempt's updates out to every hub process."""
         return f"{self.tag(attempt_id)}:updates"

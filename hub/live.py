@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import asyncpg
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from hub import durable
 from hub.devices import Camera
@@ -33,6 +33,7 @@ from hub.session import EndReason, Outputs, Rules, Session, Status
 from hub.store import StateStore, StreamBatcher
 from proctor.clock import Clock
 from proctor.metrics import Metrics
+from proctor.redis_client import close, connect
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class Hub:
         self,
         *,
         redis_url: str,
+        redis_cluster: bool = False,
         pool: asyncpg.Pool,
         keys: Keys,
         router: ChannelRouter,
@@ -129,11 +131,13 @@ class Hub:
         self.photo_sink = photo_sink
         # The hub's own client: a pool that waits for a free connection (the
         # default one fails at its limit, which a storm of 10,000 connects or
-        # disconnects reaches), sized for bursts, apart from the app's client.
-        self.redis: Redis = Redis(
-            connection_pool=BlockingConnectionPool.from_url(
-                redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
-            )
+        # disconnects reaches), sized for bursts, apart from the app's client;
+        # on a Redis Cluster, a cluster client (proctor/redis_client.py).
+        self.redis: Redis = connect(
+            redis_url,
+            cluster=redis_cluster,
+            max_connections=REDIS_CONNECTIONS,
+            wait_s=REDIS_WAIT_S,
         )
         self.store = StateStore(self.redis, keys)
         self.batcher = StreamBatcher(self.store)
@@ -153,8 +157,7 @@ class Hub:
             for peer in list(live.peers.values()):
                 peer.kick(1001, "server shutting down")
         await self.batcher.stop()
-        await self.redis.aclose()
-        await self.redis.connection_pool.disconnect()
+        await close(self.redis)
 
     # ----- attempts -------------------------------------------------------------
 

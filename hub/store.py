@@ -255,6 +255,13 @@ class StreamBatcher:
     arrived meanwhile goes in the next, so the hub is bound by Redis throughput, not
     by round trips. The queue is bounded: past ``max_pending`` the caller gets
     :class:`Overloaded`.
+
+    A device's entries are never in two pipelines in flight at once: two
+    pipelines on two connections (or, on a Redis Cluster, reaching the node
+    in either order) could store a later seq first, and the earlier one would
+    then be dropped as a duplicate. So a batch leaves in the queue the
+    entries of a device whose earlier entries are still in flight; they go
+    in the next pipeline, after those are stored.
     """
 
     def __init__(
@@ -273,6 +280,7 @@ class StreamBatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self.announcer = StreamAnnouncer(store.keys)
         self._dirty: set[str] = set()
+        self._in_flight: dict[tuple[int, str], int] = {}  # (attempt, device) → entries
 
     async def start(self) -> None:
         assert not self._tasks
@@ -311,8 +319,44 @@ class StreamBatcher:
             while not self._queue and not self._dirty:
                 self._wake.clear()
                 await self._wake.wait()
-            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-            await self._flush(batch)
+            batch = self._take()
+            if not batch and not self._dirty:
+                # everything queued waits for a pipeline in flight: its end wakes us
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            for item in batch:
+                device = (item.attempt_id, item.device)
+                self._in_flight[device] = self._in_flight.get(device, 0) + 1
+            try:
+                await self._flush(batch)
+            finally:
+                for item in batch:
+                    device = (item.attempt_id, item.device)
+                    left = self._in_flight[device] - 1
+                    if left:
+                        self._in_flight[device] = left
+                    else:
+                        del self._in_flight[device]
+                if self._queue:
+                    self._wake.set()
+
+    def _take(self) -> list[_Item]:
+        """The next batch, in queue order, without the entries of a device
+        that has entries in flight (left queued in their order). Looks at
+        most ``2 × max_batch`` entries."""
+        batch: list[_Item] = []
+        held: list[_Item] = []
+        busy = self._in_flight
+        queue = self._queue
+        while queue and len(batch) < self.max_batch and len(held) < self.max_batch:
+            item = queue.popleft()
+            if (item.attempt_id, item.device) in busy:
+                held.append(item)
+            else:
+                batch.append(item)
+        queue.extendleft(reversed(held))
+        return batch
 
     async def _flush(self, batch: list[_Item]) -> None:
         try:
@@ -351,8 +395,12 @@ class StreamBatcher:
             for item in batch:
                 stream = keys.events(item.attempt_id)
                 dirty.add(stream)
+                # execute_command, not pipe.evalsha: the cluster client's
+                # pipeline refuses evalsha by name, yet routes the command by
+                # its keys (one slot: the attempt's hash tag, rule H8)
                 if item.kind == "heartbeat" and item.data == "{}":
-                    pipe.evalsha(
+                    pipe.execute_command(
+                        "EVALSHA",
                         sha,
                         2,
                         keys.state(item.attempt_id),
@@ -362,7 +410,8 @@ class StreamBatcher:
                         ms(item.at),
                     )
                 else:
-                    pipe.evalsha(
+                    pipe.execute_command(
+                        "EVALSHA",
                         sha,
                         2,
                         keys.state(item.attempt_id),

@@ -52,6 +52,7 @@ from proctor.health import healthz, readyz
 from proctor.http_guard import BodyGuard
 from proctor.metrics import Metrics, metrics_endpoint
 from proctor.outages import OutageLog, outage_response
+from proctor.redis_client import close, connect
 from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from proctor.state import Base
@@ -59,6 +60,8 @@ from webrtc.commands import request_watch
 from webrtc.evidence_store import evidence_objects, snapshot_store
 from webrtc.faces import FaceChecker
 from webrtc.ingest import PeerRegistry, publish_snapshot
+from webrtc.live_still import LiveStills
+from webrtc.live_video import LiveViewers
 from webrtc.phone_photos import PhonePhotoSink
 from webrtc.recorder import Recorder
 from webrtc.recordings import RecordingStore
@@ -77,16 +80,20 @@ async def _index(request: object) -> Response:
 
 
 class LiveVideo:
-    """The exam API's ``LiveVideo`` port: the local peer's still, and the
-    watched rate told to whichever process holds the peer."""
+    """The exam API's ``LiveVideo`` port: the still and the watched rate,
+    from and to whichever process holds the peer."""
 
-    def __init__(self, registry: PeerRegistry, redis: Redis, keys: Keys) -> None:
-        self._registry = registry
+    def __init__(self, stills: LiveStills, viewers: LiveViewers, redis: Redis, keys: Keys) -> None:
+        self._stills = stills
+        self._viewers = viewers
         self._redis = redis
         self._keys = keys
 
     async def live_still(self, attempt_id: int) -> bytes | None:
-        return await self._registry.live_still(attempt_id)
+        return await self._stills.still(attempt_id)
+
+    async def live_video(self, attempt_id: int, sdp: str) -> str | None:
+        return await self._viewers.offer(attempt_id, sdp)
 
     async def request_watch(self, attempt_id: int, watched: bool) -> None:
         await request_watch(self._redis, self._keys, attempt_id, watched)
@@ -125,7 +132,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         pool = await create_pool(database_url)
-        redis = Redis.from_url(redis_url)
+        redis = connect(redis_url, cluster=settings.redis_cluster)
         started: list[Any] = []
         try:
             async with pool.acquire() as conn:
@@ -155,6 +162,7 @@ def create_app(
             )
             hub = Hub(
                 redis_url=redis_url,
+                redis_cluster=settings.redis_cluster,
                 pool=pool,
                 keys=keys,
                 router=router,
@@ -176,11 +184,17 @@ def create_app(
                 metrics=metrics,
                 recorder=recorder,
             )
+            stills = LiveStills(
+                source=rtc, redis=redis, keys=keys, router=router, now=the_clock.now
+            )
+            viewers = LiveViewers(
+                source=rtc, redis=redis, keys=keys, router=router, now=the_clock.now
+            )
             accounts = AccountServices(settings, sender=sms_sender)  # hashing, SMS (A4, A5)
             services = ExamServices(
                 ends=hub,
                 gate=hub if settings.require_live_cameras else None,  # rules D1, H9
-                live=LiveVideo(rtc, redis, keys),
+                live=LiveVideo(stills, viewers, redis, keys),
                 keys=keys,
                 accounts=accounts,
                 training=TableLookup(),
@@ -190,7 +204,9 @@ def create_app(
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             # the province's single sign-on (issue #15); None: off
             sso = OidcClient(settings.oidc, the_clock) if settings.oidc else None
-            web: list[Any] = [rtc, *([sso] if sso else [])] if "web" in roles else []
+            web: list[Any] = (
+                [rtc, stills, viewers, *([sso] if sso else [])] if "web" in roles else []
+            )
             if recorder is not None:
                 web.insert(0, recorder)  # stopped after the peers: their last segments close
             worker: list[Any] = []
@@ -219,6 +235,7 @@ def create_app(
                 "base": base,
                 "hub": hub,
                 "rtc": rtc,
+                "viewers": viewers,
                 "exam": services,
                 "sso": sso,
                 "recordings": recordings,
@@ -229,7 +246,7 @@ def create_app(
                     await component.stop()
                 except Exception:
                     log.exception("stopping %s failed", type(component).__name__)
-            await redis.aclose()
+            await close(redis)
             await pool.close()
 
     routes: list[BaseRoute] = [

@@ -52,6 +52,8 @@ class Settings:
     # body sizes, header and body timeouts, connection cap (proctor/http_settings.py)
     http: HttpLimits = field(default_factory=HttpLimits)
     log_format: str = "text"  # "json": one JSON object a line (rule O2)
+    # redis_url names one node of a Redis Cluster (proctor/redis_client.py, rule H8)
+    redis_cluster: bool = False
     # screen share, recording, object store, retention (proctor/evidence_settings.py)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
 
@@ -147,9 +149,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not prefix.replace("_", "").replace("-", "").isalnum():
         raise SettingsError("PROCTOR_REDIS_PREFIX may hold letters, digits, '-' and '_' only")
     public_url = (env.get("PROCTOR_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/")
+    redis_url = _url(env, "PROCTOR_REDIS_URL", ("redis", "rediss", "unix"))
+    redis_cluster = _bool(env, "PROCTOR_REDIS_CLUSTER", False)
+    if redis_cluster and (redis_url is None or redis_url.startswith("unix")):
+        raise SettingsError(
+            "PROCTOR_REDIS_CLUSTER needs PROCTOR_REDIS_URL naming a cluster node (redis://host:port)"
+        )
     return Settings(
         database_url=_url(env, "PROCTOR_DATABASE_URL", ("postgres", "postgresql")),
-        redis_url=_url(env, "PROCTOR_REDIS_URL", ("redis", "rediss", "unix")),
+        redis_url=redis_url,
+        redis_cluster=redis_cluster,
         data_dir=data_dir,
         host=host,
         port=port,

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from proctor.outages import service_of
+
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     """Cancel ``task`` and wait until it is done (a component's ``stop()``)."""
@@ -32,7 +34,9 @@ class FailureLog:
         self._failures = 0
 
     def failed(self, exc: BaseException, retry_s: float) -> None:
-        kind = type(exc).__name__
+        # one outage is one state however its errors change on the way down
+        # (PostgreSQL "shutting down", then its socket gone): the service's name
+        kind = service_of(exc) or type(exc).__name__
         self._failures += 1
         if kind != self._failing:
             self._failing = kind

@@ -4,6 +4,10 @@ By default the embedded servers are started in a temporary folder. With
 ``PROCTOR_TEST_DATABASE_URL`` / ``PROCTOR_TEST_REDIS_URL`` set, the suite runs
 against those servers instead: a fresh database is created for the run (and
 dropped after), and every Redis key carries a random prefix.
+
+With ``PROCTOR_TEST_REDIS_CLUSTER=1`` (``make test-cluster``) the Redis is a
+3-master Redis Cluster started from the bundled binary on loopback ports
+(``proctor/redis_cluster.py``), and every client is a cluster client (rule H8).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from redis.asyncio import Redis
 
 from proctor.db import apply_schema, create_pool
 from proctor.embedded import Services, start_services
+from proctor.redis_client import close, connect
+from proctor.redis_cluster import EmbeddedRedisCluster
 from proctor.settings import Settings, load_settings
 from tests.support.devices import Devices
 from tests.support.live import LiveServer, start_live_server
@@ -41,10 +47,30 @@ async def _admin(url: str, sql: str) -> None:
         await conn.close()
 
 
+def _cluster_wanted() -> bool:
+    return os.environ.get("PROCTOR_TEST_REDIS_CLUSTER", "") in ("1", "true", "yes")
+
+
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def redis_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EmbeddedRedisCluster | None]:
+    """The 3-master Redis Cluster of a ``PROCTOR_TEST_REDIS_CLUSTER=1`` run; None otherwise."""
+    if not _cluster_wanted():
+        yield None
+        return
+    cluster = EmbeddedRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def services(
+    tmp_path_factory: pytest.TempPathFactory, redis_cluster: EmbeddedRedisCluster | None
+) -> Iterator[Services]:
     ext_db = os.environ.get("PROCTOR_TEST_DATABASE_URL")
-    ext_redis = os.environ.get("PROCTOR_TEST_REDIS_URL")
+    ext_redis = redis_cluster.url if redis_cluster else os.environ.get("PROCTOR_TEST_REDIS_URL")
     dbname = f"proctor_test_{secrets.token_hex(4)}"
     if ext_db:
         asyncio.run(_admin(ext_db, f'CREATE DATABASE "{dbname}"'))
@@ -60,13 +86,18 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    services: Services,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_cluster: EmbeddedRedisCluster | None,
+) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("data")
     base = load_settings({"PROCTOR_DATA_DIR": str(data_dir)})
     return dataclasses.replace(
         base,
         database_url=services.database_url,
         redis_url=services.redis_url,
+        redis_cluster=redis_cluster is not None,
         redis_prefix=f"t{secrets.token_hex(4)}",
     )
 
@@ -84,9 +115,9 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     assert settings.redis_url
-    client = Redis.from_url(settings.redis_url)
+    client = connect(settings.redis_url, cluster=settings.redis_cluster)
     yield client
-    await client.aclose()
+    await close(client)
 
 
 @pytest.fixture(scope="session")

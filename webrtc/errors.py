@@ -27,6 +27,9 @@ HTTP_STATUS: dict[str, int] = {
     "not_found": 404,
     "reason_required": 400,
     "range_not_satisfiable": 416,  # a recording's byte range (webrtc/recordings.py)
+    "live_still_timeout": 503,
+    "live_video_timeout": 503,
+    "too_many_viewers": 503,
 }
 
 

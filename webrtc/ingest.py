@@ -303,6 +303,16 @@ class PeerRegistry:
         peer = self.peers.get(attempt_id)
         return None if peer is None else peer.liveness.state
 
+    def holds(self, attempt_id: int) -> bool:
+        """Whether the attempt's PC peer (with its video) is on this process."""
+        peer = self.peers.get(attempt_id)
+        return peer is not None and peer.tap is not None
+
+    def tap_of(self, attempt_id: int) -> KeyframeTap | None:
+        """The keyframe tap of the attempt's PC peer here (the live video's source)."""
+        peer = self.peers.get(attempt_id)
+        return None if peer is None else peer.tap
+
     async def live_still(self, attempt_id: int) -> bytes | None:
         """The PC camera's picture now (a fresh keyframe, not stored as
         evidence), or None when the attempt's peer is not on this process."""

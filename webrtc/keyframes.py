@@ -214,18 +214,20 @@ class KeyframeTap:
         self.plis_sent = 0
         self.on_ended: Callable[[], None] | None = None
         self.remb: FixedRemb | None = None
-        # told every encoded frame as it arrives, undecoded (the recording,
-        # webrtc/recorder.py): (data, rtp timestamp, keyframe?); must not block
-        self.on_encoded: Callable[[bytes, int, bool], None] | None = None
+        # who else sees the encoded VP8 frames (the live video's forwarded
+        # tracks, webrtc/live_video.py): (data, rtp_timestamp, is_keyframe)
+        self._listeners: list[Callable[[bytes, int, bool], None]] = []
 
     # -- called by _GateQueue -------------------------------------------
     def _on_frame(self, mime: str, data: bytes, rtp_timestamp: int) -> None:
         now = self._clock()
         self.last_frame_at = now
         self.frames_seen += 1
-        keyframe = mime == VP8_MIME and is_vp8_keyframe(data)
-        if self.on_encoded is not None and mime == VP8_MIME:
-            self.on_encoded(data, rtp_timestamp, keyframe)
+        if mime != VP8_MIME:
+            return
+        keyframe = is_vp8_keyframe(data)
+        for listener in self._listeners:
+            listener(data, rtp_timestamp, keyframe)
         if not keyframe:
             return
         self.keyframes_seen += 1
@@ -247,6 +249,14 @@ class KeyframeTap:
             self.on_ended()
 
     # -- public ---------------------------------------------------------
+    def listen(self, listener: Callable[[bytes, int, bool], None]) -> None:
+        """Hand ``listener`` every encoded VP8 frame from now on, undecoded."""
+        self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[bytes, int, bool], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     async def request_keyframe(self) -> bool:
         """Send a PLI to the active sender if the rate limit allows it."""
         if not self.limiter.allow(self._clock()):

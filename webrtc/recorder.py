@@ -1,6 +1,6 @@
 """The recording (rule K1): the PC camera and the screen, never decoded.
 
-Every encoded VP8 frame the keyframe tap sees (``KeyframeTap.on_encoded``)
+Every encoded VP8 frame the keyframe tap sees (``KeyframeTap.listen``)
 is copied as it is into a WebM segment file of its attempt and track
 (``camera`` or ``screen``), with PyAV's muxer only: no decoder, no encoder,
 so the recording costs I/O, not CPU (``bench/recording_cost.py``).
@@ -235,7 +235,7 @@ class Recorder:
         assert track in TRACKS
         recording = TrackRecording(self, attempt_id, track, tap)
         self.tracks[recording.key] = recording
-        tap.on_encoded = recording.feed
+        tap.listen(recording.feed)
         previous = tap.on_ended
 
         def ended() -> None:

@@ -1,8 +1,9 @@
 // The invigilator wall (rules G5, H4): tiles of the running attempts in the
 // invigilator's rooms, riskiest and stalest first, from one polled batch read
 // every 2.5 s. Clicking a tile opens its detail panel: live state over
-// /ws/invigilate (the hub's /ws/watch, room-checked), a live picture only for that tile (a fresh PC keyframe every
-// 1.5 s, the page's frame rate raised while watched), and the commands warn,
+// /ws/invigilate (the hub's /ws/watch, room-checked), live video only for that tile (rule L2: the PC
+// camera's frames forwarded by the server over WebRTC; until it plays, or when it cannot, a fresh PC
+// keyframe every 1.5 s; the page's frame rate raised while watched), and the commands warn,
 // end (with a reason) and forgive one violation (with a reason), audited by
 // the server. Face flags are shown as flags, never as verdicts (rule H6).
 import { api, csrf } from './api.js';
@@ -31,6 +32,9 @@ let openId = null;          // the attempt shown in the detail panel
 let watchSocket = null;
 let liveTimer = null;
 let liveUrl = null;
+let videoPc = null;         // the live video's peer (rule L2), while the panel is open
+let videoPlaying = false;
+const ICE_GATHER_MS = 3000;
 
 const ago = (s) => (s === null || s === undefined ? '无信号' : s < 60 ? `${Math.round(s)} 秒前` : `${Math.floor(s / 60)} 分钟前`);
 const mmss = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
@@ -162,9 +166,70 @@ function openSocket(id) {
   return ws;
 }
 
+function iceGathered(pc) {
+  // the server does not trickle: the offer goes with its candidates
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (pc.iceGatheringState === 'complete') resolve(); };
+    pc.addEventListener('icegatheringstatechange', done);
+    setTimeout(resolve, ICE_GATHER_MS);
+  });
+}
+
+function stopVideo() {
+  const pc = videoPc;
+  videoPc = null;
+  videoPlaying = false;
+  if (pc) pc.close();
+  const video = byTestId('detail-video');
+  video.srcObject = null;
+  video.hidden = true;
+  byTestId('detail-live').hidden = false;
+}
+
+// Live video of the open tile: an offer to receive, answered by the server
+// process that holds the candidate's camera. Any failure keeps the stills.
+async function startVideo(id) {
+  const pc = new RTCPeerConnection();
+  videoPc = pc;
+  const video = byTestId('detail-video');
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addEventListener('track', (event) => {
+    if (videoPc === pc) video.srcObject = new MediaStream([event.track]);
+  });
+  pc.addEventListener('connectionstatechange', () => {
+    if (videoPc === pc && ['failed', 'closed'].includes(pc.connectionState)) stopVideo();
+  });
+  video.onplaying = () => {
+    if (videoPc !== pc) return;
+    videoPlaying = true;
+    video.hidden = false;
+    byTestId('detail-live').hidden = true;
+    byTestId('detail-live-note').textContent = '电脑摄像头实时视频';
+  };
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc);
+    if (videoPc !== pc || openId !== id) return;
+    const answer = await api('POST', `/api/invigilate/attempts/${id}/live-video`,
+      { sdp: pc.localDescription.sdp, type: 'offer' });
+    if (videoPc !== pc || openId !== id) return;
+    await pc.setRemoteDescription(answer);
+  } catch {
+    if (videoPc === pc) stopVideo();
+  }
+}
+
 async function refreshLive(id) {
   const img = byTestId('detail-live');
   const note = byTestId('detail-live-note');
+  if (videoPlaying) {
+    // the video plays: only the watch lease is renewed (the server closes
+    // the video's peer when the last lease ends)
+    api('POST', `/api/invigilate/attempts/${id}/watch`, { watched: true }).catch(() => {});
+    if (openId === id) liveTimer = setTimeout(() => refreshLive(id), LIVE_MS * 2);
+    return;
+  }
   try {
     const res = await fetch(`/api/invigilate/attempts/${id}/live.jpg`, { credentials: 'same-origin' });
     if (openId !== id) return;
@@ -201,6 +266,7 @@ function openDetail(id) {
   watchSocket = openSocket(id);
   api('POST', `/api/invigilate/attempts/${id}/watch`, { watched: true }).catch(() => {});
   refreshLive(id);
+  startVideo(id);
   document.querySelectorAll('.tile.open').forEach((n) => n.classList.remove('open'));
   document.querySelector(`[data-attempt="${id}"]`)?.classList.add('open');
 }
@@ -212,6 +278,7 @@ function closeDetail() {
   clearTimeout(liveTimer);
   if (watchSocket) { const ws = watchSocket; watchSocket = null; ws.close(1000, 'closed'); }
   if (liveUrl) { URL.revokeObjectURL(liveUrl); liveUrl = null; }
+  stopVideo();
   byTestId('detail-live').removeAttribute('src');
   api('POST', `/api/invigilate/attempts/${id}/watch`, { watched: false }).catch(() => {});
   byTestId('detail').hidden = true;

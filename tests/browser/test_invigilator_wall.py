@@ -4,6 +4,8 @@ E3, H4)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 import pytest
 from playwright.async_api import async_playwright, expect
@@ -12,8 +14,9 @@ from proctor.settings import Settings
 from tests.support.browser import launch_chromium
 from tests.support.devices import live_pair
 from tests.support.invigilation import room_with_attempts
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, start_live_server
 from tests.support.users import login_cookies
+from tests.support.waits import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -82,3 +85,54 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
             await device.close()
         for peer in peers:
             await peer.close()
+
+
+async def test_the_open_tile_plays_live_video_from_another_process(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    # rules L2, H8: the candidate's PC camera peer is on one process, the
+    # invigilator's page on another; the tile plays the forwarded VP8 frames
+    room = await room_with_attempts(pool, settings, ["赵六"])
+    attempt = room.attempts[0]
+    other = await start_live_server(settings)
+    pc, phone, peer = await live_pair(other.ws_url, attempt.pc_token, attempt.phone_token)
+    try:
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                ctx = await browser.new_context()
+                login = await login_cookies(pool, room.invigilator.id)
+                await ctx.add_cookies(
+                    [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+                )
+                page = await ctx.new_page()
+                await page.goto(f"{server.url}/static/invigilator.html")
+                await page.get_by_test_id(f"tile-{attempt.attempt_id}").click()
+                video = page.get_by_test_id("detail-video")
+                await expect(video).to_be_visible(timeout=30_000)
+                await expect(page.get_by_test_id("detail-live-note")).to_have_text(
+                    "电脑摄像头实时视频"
+                )
+                await expect(page.get_by_test_id("detail-live")).to_be_hidden()
+                size = await video.evaluate("v => [v.videoWidth, v.videoHeight]")
+                assert size == [640, 480]
+                # the viewer's peer sits beside the candidate's, not on the page's process
+                assert other.viewers.count(attempt.attempt_id) == 1
+                assert server.viewers.count(attempt.attempt_id) == 0
+                # closing the panel releases the lease, and the viewer's peer goes
+                await page.get_by_test_id("detail-close").click()
+                await expect(video).to_be_hidden()
+                await eventually(_no_viewers(other, attempt.attempt_id))
+            finally:
+                await browser.close()
+    finally:
+        for closing in (pc, phone, peer):
+            await closing.close()
+        await other.stop()
+
+
+def _no_viewers(live: LiveServer, attempt_id: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return live.viewers.count(attempt_id) == 0
+
+    return probe

@@ -37,6 +37,15 @@ def test_urls_select_external_servers(tmp_path: Path) -> None:
     assert not s.embedded_postgres and not s.embedded_redis
     assert s.database_url == "postgresql://postgres@127.0.0.1:5432/test"
     assert s.secret_key == b"x" * 32 and s.port == 9001
+    assert not s.redis_cluster
+
+
+def test_a_redis_cluster_is_named_by_one_node(tmp_path: Path) -> None:
+    env = {"PROCTOR_DATA_DIR": str(tmp_path), "PROCTOR_REDIS_CLUSTER": "1"}
+    s = load_settings(env | {"PROCTOR_REDIS_URL": "redis://10.0.0.5:7000"})
+    assert s.redis_cluster and s.redis_url == "redis://10.0.0.5:7000"
+    with pytest.raises(SettingsError, match="cluster node"):  # no unix socket cluster
+        load_settings(env | {"PROCTOR_REDIS_URL": "unix:///tmp/redis.sock"})
 
 
 def test_no_proxy_is_trusted_unless_configured(tmp_path: Path) -> None:
@@ -62,6 +71,7 @@ def test_no_proxy_is_trusted_unless_configured(tmp_path: Path) -> None:
         ("PROCTOR_ICE_LOOPBACK", "maybe", "must be a boolean"),
         ("PROCTOR_REDIS_PREFIX", "a:b", "letters, digits"),
         ("PROCTOR_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "PROCTOR_TRUSTED_PROXIES must list"),
+        ("PROCTOR_REDIS_CLUSTER", "1", "PROCTOR_REDIS_CLUSTER needs PROCTOR_REDIS_URL"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:

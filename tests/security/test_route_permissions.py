@@ -116,6 +116,7 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/forgive"): ROOM,
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/watch"): ROOM,
     ("GET", "/api/invigilate/attempts/{attempt_id:int}/live.jpg"): ROOM,
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/live-video"): ROOM,
     ("GET", "/api/attempts/{attempt_id:int}/timeline"): EVIDENCE,
     # issue #12 (H7, M4): tests/exam_api/test_audit.py
     ("GET", "/api/attempts/{attempt_id:int}/chain"): EVIDENCE,

@@ -51,6 +51,7 @@ async def started_hub(
     snapshots = SnapshotService(pool, FileSnapshotStore(settings.data_dir / "snapshots"))
     hub = Hub(
         redis_url=settings.redis_url,
+        redis_cluster=settings.redis_cluster,
         pool=pool,
         keys=keys,
         router=router,

@@ -19,6 +19,7 @@ from proctor.server import server_config
 from proctor.settings import Settings
 from proctor.state import Base
 from webrtc.ingest import PeerRegistry
+from webrtc.live_video import LiveViewers
 from webrtc.recordings import RecordingStore
 
 
@@ -65,6 +66,11 @@ class LiveServer:
     @property
     def recordings(self) -> RecordingStore:
         value: RecordingStore = self._state["recordings"]
+        return value
+
+    @property
+    def viewers(self) -> LiveViewers:
+        value: LiveViewers = self._state["viewers"]
         return value
 
 
