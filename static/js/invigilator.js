@@ -232,7 +232,8 @@ async function refreshLive(id) {
   }
   try {
     const res = await fetch(`/api/invigilate/attempts/${id}/live.jpg`, { credentials: 'same-origin' });
-    if (openId !== id) return;
+    // the video may have started while the still was on its way: it stays
+    if (openId !== id || videoPlaying) return;
     if (res.ok) {
       const url = URL.createObjectURL(await res.blob());
       if (liveUrl) URL.revokeObjectURL(liveUrl);
