@@ -32,6 +32,7 @@ run: $(STAMP)
 test: $(STAMP) browser-deps oidc-deps node-deps
 	$(BIN)/ruff check proctor hub exam_api webrtc tests bench
 	$(BIN)/mypy
+	tests/js/node_modules/.bin/tsc -p tsconfig.json
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## test-external: the same suite against the PostgreSQL and Redis given by URL

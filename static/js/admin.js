@@ -144,8 +144,7 @@ async function fetchImport(bankId, file) {
   });
   const data = await res.json().catch(() => ({ message: res.statusText }));
   if (!res.ok) {
-    const err = new Error(data.message || res.statusText);
-    err.rows = data.errors;
+    const err = Object.assign(new Error(data.message || res.statusText), { rows: data.errors });
     throw err;
   }
   return data;

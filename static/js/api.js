@@ -12,7 +12,9 @@ export class ApiError extends Error {
 }
 
 export async function api(method, path, body) {
+  /** @type {Record<string, string>} */
   const headers = { 'Accept': 'application/json' };
+  /** @type {RequestInit} */
   const init = { method, headers, credentials: 'same-origin' };
   if (body !== undefined) {
     if (body instanceof FormData || body instanceof Blob) { init.body = body; }

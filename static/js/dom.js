@@ -18,8 +18,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Lookups by selector or test id: the element's kind is the page's to know
+// (an input, a link, a form…), so the type checker takes it as given.
+/** @returns {any} */
 export function $(selector, root = document) { return root.querySelector(selector); }
 
+/** @returns {any} */
 export function byTestId(id, root = document) { return root.querySelector(`[data-testid="${id}"]`); }
 
 export function show(node, visible = true) { node.hidden = !visible; }

@@ -65,6 +65,7 @@ class ExamDevices {
     this.state = null;      // the hub's last "state" message
     this.ended = false;
     this.refreshTimer = null;
+    /** @type {(id: string) => any} */
     this.$ = (id) => document.getElementById(id);
   }
 
@@ -350,7 +351,7 @@ class ExamDevices {
     sessionStorage.setItem(key, link.clientId);
     this.link = link;
     window.examCamera = link;
-    link.addEventListener('state', (ev) => {
+    link.addEventListener('state', (/** @type {CustomEvent} */ ev) => {
       const { state } = ev.detail;
       if (state === 'live') this.hub.send('camera', { state: 'live' });
       else if (state === 'reconnecting' || state === 'refused') this.hub.send('camera', { state: 'lost' });
@@ -390,7 +391,7 @@ export function blockReason(state, screenProblem = SCREEN_TEXT.how) {
   return null;
 }
 
-document.addEventListener('exam-ready', (event) => {
+document.addEventListener('exam-ready', (/** @type {CustomEvent} */ event) => {
   const page = event.detail;
   if (page.ended) return;
   const devices = new ExamDevices(page);

@@ -184,7 +184,8 @@ export class ExamPage {
   async flush() {
     if (this.sending) return this.sendingDone;
     this.sending = true;
-    let release;
+    /** @type {(value?: unknown) => void} */
+    let release = () => {};
     this.sendingDone = new Promise((resolve) => { release = resolve; });
     try {
       while (this.pending.size && !this.ended) {

@@ -10,7 +10,8 @@
   function apply() {
     var body = document.body;
     for (var i = 0; i < body.children.length; i++) {
-      if (body.children[i].tagName !== 'SCRIPT') body.children[i].style.display = 'none';
+      var child = /** @type {HTMLElement} */ (body.children[i]);
+      if (child.tagName !== 'SCRIPT') child.style.display = 'none';
     }
     var box = document.createElement('div');
     box.className = 'browser-warning';

@@ -21,6 +21,7 @@ export async function signedIn() {
 function header(user) {
   const name = document.querySelector('[data-testid="user-name"]');
   if (name) name.textContent = user.real_name || user.username;
+  /** @type {HTMLElement | null} */
   const logout = document.querySelector('[data-testid="logout"]');
   // several modules of one page may each ask for the session: one handler
   if (logout && !logout.dataset.wired) {

@@ -5,6 +5,7 @@ import { HubSocket, watchFocus } from './hub.js';
 import { t } from './i18n.js';
 import { openCamera, sendCamera } from './rtc.js';
 
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 

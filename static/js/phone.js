@@ -25,6 +25,7 @@ const TEXT = {
   hub: { connecting: '正在连接监考服务…', connected: '已连接监考服务', offline: '网络中断，正在重连…', ended: '' },
 };
 
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 
