@@ -38,11 +38,17 @@ async def known_captchas(context: BrowserContext, pool: asyncpg.Pool, settings: 
 
 
 async def signed_in_context(
-    browser: Browser, server: LiveServer, pool: asyncpg.Pool, user_id: int
+    browser: Browser,
+    server: LiveServer,
+    pool: asyncpg.Pool,
+    user_id: int,
+    *,
+    bypass_csp: bool = False,
 ) -> BrowserContext:
-    """A browser context signed in with a DB-made session (no captcha, no SMS)."""
+    """A browser context signed in with a DB-made session (no captcha, no SMS);
+    ``bypass_csp`` only to inject a test's own script (axe-core)."""
     login = await login_cookies(pool, user_id)
-    context = await browser.new_context()
+    context = await browser.new_context(bypass_csp=bypass_csp)
     await context.add_cookies(
         [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
     )
