@@ -189,7 +189,7 @@ async def record_action(
     return action_id
 
 
-async def _room_staff(request: Request) -> tuple[User, int]:
+async def room_staff(request: Request) -> tuple[User, int]:
     """The caller and the attempt of the path, once the caller may act on
     it (its room's invigilator, or an admin): checked before the body is
     read, so another room's invigilator learns nothing from validation."""
@@ -200,7 +200,7 @@ async def _room_staff(request: Request) -> tuple[User, int]:
     return user, attempt_id
 
 
-async def _command(
+async def command(
     request: Request,
     user: User,
     attempt_id: int,
@@ -243,10 +243,10 @@ _COMMAND_ERRORS = {
 
 async def post_warn(request: Request) -> Response:
     """POST …/warn {text} — the candidate's devices show the warning (rule H4)."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     text = text_field(body, "text", "警告内容", max_chars=MAX_WARNING)
-    return await _command(
+    return await command(
         request,
         user,
         attempt_id,
@@ -259,10 +259,10 @@ async def post_warn(request: Request) -> Response:
 
 async def post_end(request: Request) -> Response:
     """POST …/end {reason} — end the attempt; the reason is required and audited."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     reason = text_field(body, "reason", "结束考试的原因", max_chars=MAX_REASON)
-    return await _command(
+    return await command(
         request,
         user,
         attempt_id,
@@ -275,11 +275,11 @@ async def post_end(request: Request) -> Response:
 
 async def post_forgive(request: Request) -> Response:
     """POST …/forgive {index, reason} — forgive one violation (rule H3), audited."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     index = int_field(body, "index", "违规序号", low=1, high=1000)
     reason = text_field(body, "reason", "撤销违规的原因", max_chars=MAX_REASON)
-    return await _command(
+    return await command(
         request,
         user,
         attempt_id,
@@ -298,7 +298,7 @@ async def post_watch(request: Request) -> Response:
     least one watcher holds a lease the PC page sends full frame rate
     (whichever process holds its peer); the panel renews its lease with each
     live still it fetches."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     watched = body.get("watched")
     if not isinstance(watched, bool):

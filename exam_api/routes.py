@@ -11,6 +11,9 @@ from exam_api import (
     auth,
     classes,
     documents,
+    id_photo,
+    identity_check,
+    identity_review,
     invigilation,
     oidc,
     papers,
@@ -25,6 +28,7 @@ from exam_api import (
 routes: list[BaseRoute] = [
     # accounts helper: captcha + SMS login, register, reset, uploads, requests, review (A1-A5, B1-B7)
     *accounts.routes,
+    *id_photo.routes,  # rule I1
     *documents.routes,
     *requests.routes,
     *review.routes,
@@ -36,11 +40,13 @@ routes: list[BaseRoute] = [
     *questions.routes,
     *papers.routes,
     *attempts.routes,
+    *identity_check.routes,  # rule I2
     *results.routes,
     # integration helper: the phone's QR code and token (D3, D4)
     *phone_link.routes,
     # invigilation helper: room assignments, the invigilator wall, the evidence timeline (G5, H3-H5)
     *assignments.routes,
     *invigilation.routes,
+    *identity_review.routes,  # rule I2: the invigilator admits or refuses
     *timeline.routes,
 ]

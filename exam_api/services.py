@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from starlette.requests import HTTPConnection
 
 from hub.keys import Keys
+from proctor.face_model import FaceReading
 
 if TYPE_CHECKING:
     from exam_api.account_services import AccountServices
@@ -42,6 +43,13 @@ class LiveVideo(Protocol):
         ...
 
 
+class FaceModel(Protocol):
+    """Reads the faces of a picture off the event loop (the ingest's bounded
+    face pool, ``webrtc/face_match.py``); raises a ``ProctorError`` (busy)."""
+
+    async def describe(self, picture: bytes) -> FaceReading: ...
+
+
 @dataclass(frozen=True)
 class ExamServices:
     ends: AttemptEnds
@@ -50,6 +58,7 @@ class ExamServices:
     keys: Keys
     accounts: AccountServices  # password hashing, the SMS sender, the identity provider
     training: TrainingLookup  # the training system's records (rule B7)
+    faces: FaceModel  # the ID photo's face (rule I1)
 
 
 def exam_services(conn: HTTPConnection) -> ExamServices:

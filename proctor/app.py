@@ -53,7 +53,9 @@ from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from proctor.state import Base
 from webrtc.commands import request_watch
+from webrtc.face_match import FaceMatcher, SnapshotScorer
 from webrtc.faces import FaceChecker
+from webrtc.identity_provider import ReferencePhotoProvider
 from webrtc.ingest import PeerRegistry, publish_snapshot
 from webrtc.phone_photos import PhonePhotoSink
 from webrtc.retention import RetentionSweeper
@@ -126,12 +128,20 @@ def create_app(
             keys = Keys(settings.redis_prefix)
             router = ChannelRouter(redis, keys)
             store = FileSnapshotStore(settings.data_dir / "snapshots")
+            media_workers = MediaWorkers()
+            # rules I1–I3: the packaged face model in its own bounded pool; the
+            # built-in identity provider compares with the uploaded ID photo
+            face_matcher = FaceMatcher()
+            provider = ReferencePhotoProvider(settings.identity.threshold)
             snapshots = SnapshotService(
                 pool,
                 store,
-                workers=MediaWorkers(),
+                workers=media_workers,
                 faces=FaceChecker(),
-                listeners=[functools.partial(publish_snapshot, redis, keys)],
+                listeners=[
+                    SnapshotScorer(pool, store, face_matcher, provider, media_workers),
+                    functools.partial(publish_snapshot, redis, keys),
+                ],
             )
             hub = Hub(
                 redis_url=redis_url,
@@ -163,6 +173,7 @@ def create_app(
                 keys=keys,
                 accounts=accounts,
                 training=TableLookup(),
+                faces=face_matcher,
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             # the province's single sign-on (issue #15); None: off
@@ -181,7 +192,16 @@ def create_app(
                         lambda: as_datetime(the_clock.now()),
                     ),
                 ]
-            components: list[Any] = [metrics, accounts, router, snapshots, hub, *web, *worker]
+            components: list[Any] = [
+                metrics,
+                accounts,
+                router,
+                face_matcher,
+                snapshots,
+                hub,
+                *web,
+                *worker,
+            ]
             for component in components:
                 started_now = component.start()
                 if started_now is not None:
