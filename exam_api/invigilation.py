@@ -33,6 +33,7 @@ from exam_api.assignments import ALL_ROOMS_ROLES, assigned_class_ids, require_wa
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field
+from exam_api.identity_watch import WATCHED_REASONS, current_flag
 from exam_api.services import exam_services
 from exam_api.wall import AttemptFacts, Snapshot, build_tile, sort_key
 from hub import wall as wall_leases
@@ -58,10 +59,11 @@ MAX_REASON = 200
 
 
 async def running_attempts(
-    conn: asyncpg.Connection, class_ids: list[int] | None, limit: int
+    conn: asyncpg.Connection, class_ids: list[int] | None, limit: int, flag_after: int = 3
 ) -> list[AttemptFacts]:
     """Running attempts of these classes (None: all), with the latest snapshot
-    of each camera and the warning count, in one query."""
+    of each camera, the warning count and the newest face matches (rule I3:
+    ``flag_after`` in a row raise a flag), in one query."""
     rows = await conn.fetch(
         """SELECT a.id, a.started_at, a.deadline_at, a.violations,
                   u.real_name, u.username, p.title, p.class_id, c.name AS class_name,
@@ -72,7 +74,12 @@ async def running_attempts(
                           'taken_at', extract(epoch FROM s.taken_at), 'faces', s.faces))
                      FROM (SELECT DISTINCT ON (device) device, id, taken_at, faces
                              FROM snapshots WHERE attempt_id = a.id
-                            ORDER BY device, taken_at DESC, id DESC) s) AS latest
+                            ORDER BY device, taken_at DESC, id DESC) s) AS latest,
+                  (SELECT array_agg(m.face_match ORDER BY m.taken_at DESC, m.id DESC)
+                     FROM (SELECT id, taken_at, face_match FROM snapshots
+                            WHERE attempt_id = a.id AND device = 'pc'
+                              AND face_match IS NOT NULL AND reason = ANY($3::text[])
+                            ORDER BY taken_at DESC, id DESC LIMIT $4) m) AS face_matches
              FROM attempts a
              JOIN users u ON u.id = a.user_id
              JOIN papers p ON p.id = a.paper_id
@@ -83,6 +90,8 @@ async def running_attempts(
             LIMIT $2""",
         class_ids,
         limit,
+        list(WATCHED_REASONS),
+        4 * flag_after,  # enough to skip the unclear ones
     )
     out = []
     for r in rows:
@@ -103,6 +112,7 @@ async def running_attempts(
                 violations=r["violations"],
                 warnings=r["warnings"],
                 latest=latest,
+                identity_flag=current_flag(list(r["face_matches"] or []), flag_after),
             )
         )
     return out
@@ -133,7 +143,9 @@ async def get_sessions(request: Request) -> Response:
     async with res.pool.acquire() as conn:
         rooms = await _rooms(conn, user)
         class_ids = None if user.role in ALL_ROOMS_ROLES else [r["id"] for r in rooms]
-        facts = await running_attempts(conn, class_ids, MAX_ROOM_ATTEMPTS)
+        facts = await running_attempts(
+            conn, class_ids, MAX_ROOM_ATTEMPTS, res.settings.identity.flag_after
+        )
     states = await live_states(
         res.redis, exam_services(request).keys, [f.attempt_id for f in facts]
     )

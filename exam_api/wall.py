@@ -29,6 +29,8 @@ POINTS = {
     "heartbeat_stale": 4,  # connected, but no heartbeat for a while
     "no_face": 6,  # rule H6: the latest snapshot shows nobody
     "several_faces": 9,  # rule H6: the latest snapshot shows more than one person
+    "someone_else": 14,  # rule I3: several snapshots in a row are not the candidate
+    "nobody": 10,  # rule I3: several snapshots in a row show nobody
 }
 HEARTBEAT_STALE_S = 15.0  # three missed heartbeats (every 5 s)
 HIGH_RISK = 20
@@ -59,6 +61,7 @@ class AttemptFacts:
     violations: int  # the database copy, used while the hub holds no state
     warnings: int = 0
     latest: dict[str, Snapshot] = field(default_factory=dict)  # by device
+    identity_flag: str | None = None  # rule I3: "someone_else" / "nobody" (identity_watch.py)
 
 
 def face_flag(faces: int | None) -> str:
@@ -119,10 +122,15 @@ def camera_tile(
 
 
 def risk_of(
-    session: Session | None, cameras: list[dict[str, Any]], violations: int
+    session: Session | None,
+    cameras: list[dict[str, Any]],
+    violations: int,
+    identity_flag: str | None = None,
 ) -> tuple[int, list[str]]:
     """The tile's risk score and the reasons behind it (codes of ``POINTS``)."""
     reasons: list[str] = ["violation"] * violations
+    if identity_flag is not None:
+        reasons.append(identity_flag)  # rule I3: a flag for the invigilator, never an end
     if session is not None and session.ledger.current is not None:
         reasons.append("away")
     for cam in cameras:
@@ -179,7 +187,7 @@ def build_tile(
             }
             for v in session.ledger.violations
         ]
-    risk, reasons = risk_of(session, cameras, violations)
+    risk, reasons = risk_of(session, cameras, violations, facts.identity_flag)
     stalest = [c["staleness_s"] for c in cameras]
     return {
         "attempt_id": facts.attempt_id,
@@ -200,6 +208,7 @@ def build_tile(
         "risk": risk,
         "risk_level": level_of(risk),
         "risk_reasons": reasons,
+        "identity_flag": facts.identity_flag,
         # A camera never heard from is the stalest of all.
         "staleness_s": None if None in stalest else max(s for s in stalest if s is not None),
     }

@@ -10,18 +10,21 @@ import numpy as np
 import pytest
 
 from exam_api.requests import validate_submission
-from proctor.settings import Settings
 from tests.exam_api.test_requests import Candidate, social_body, upload
 from tests.support import files, real_faces
 from tests.support.accounts import (
     clear_rate_limits,
-    signed_in_client,
     unique_id_card,
     unique_phone,
 )
-from tests.support.identity import identity_server, identity_settings, upload_id_photo
+from tests.support.identity import (
+    client_for,
+    identity_server,
+    identity_settings,
+    upload_id_photo,
+)
 from tests.support.live import LiveServer
-from tests.support.papers import candidate_with_request, client_for
+from tests.support.papers import candidate_with_request
 from tests.support.users import create_user
 
 __all__ = ["identity_server", "identity_settings"]
@@ -94,7 +97,7 @@ async def test_the_request_carries_a_checked_id_photo_and_nothing_else(
     await clear_rate_limits(pool)
     id_card = unique_id_card()
     user = await create_user(pool, id_card=id_card, phone=unique_phone())
-    async with await signed_in_client(identity_server.url, pool, user.id) as http:
+    async with await client_for(identity_server.url, pool, user.id) as http:
         c = Candidate(user.id, id_card, http)
         missing = await http.post("/api/requests", json=await social_body(c))
         assert missing.status_code == 422 and missing.json()["error"] == "document_missing"

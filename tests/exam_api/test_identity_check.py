@@ -14,6 +14,7 @@ from proctor.settings import Settings
 from tests.support import real_faces
 from tests.support.identity import (
     Sitting,
+    client_for,
     face_camera,
     identity_server,
     identity_settings,
@@ -21,7 +22,6 @@ from tests.support.identity import (
     sitting,
 )
 from tests.support.live import LiveServer
-from tests.support.papers import client_for
 from tests.support.waits import eventually
 
 __all__ = ["identity_server", "identity_settings"]

@@ -23,9 +23,9 @@ from hub.tokens import sign_device_token
 from proctor.settings import IdentitySettings, Settings
 from tests.support import real_faces
 from tests.support.live import LiveServer, start_live_server
-from tests.support.papers import candidate_with_request, class_with_papers, client_for
+from tests.support.papers import candidate_with_request, class_with_papers
 from tests.support.rtc_peers import FakeCamera
-from tests.support.users import TestUser, create_user
+from tests.support.users import TestUser, create_user, login_cookies
 from webrtc.loopback import enable_loopback_candidates
 
 
@@ -61,6 +61,15 @@ class Sitting:
     question_ids: list[int]
     pc_token: str
     id_photo_id: int | None
+
+
+async def client_for(server_url: str, pool: asyncpg.Pool, user_id: int) -> httpx.AsyncClient:
+    """A signed-in client with a patient timeout: a face reading waits in the
+    face pool's short queue behind the snapshots being scored."""
+    login = await login_cookies(pool, user_id)
+    return httpx.AsyncClient(
+        base_url=server_url, cookies=login.cookies, headers=login.headers, timeout=60
+    )
 
 
 async def upload_id_photo(client: httpx.AsyncClient, picture: np.ndarray) -> httpx.Response:
