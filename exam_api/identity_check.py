@@ -222,7 +222,9 @@ async def get_identity(request: Request) -> Response:
     async with res.pool.acquire() as conn, conn.transaction():
         check = await settle(conn, attempt_id, max_tries, now)
         tries = await tries_of(conn, attempt_id)
-    return JSONResponse(view(check, tries, max_tries))
+    body = view(check, tries, max_tries)
+    body["required"] = res.settings.identity.required  # off: the page skips the step
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 async def post_try(request: Request) -> Response:

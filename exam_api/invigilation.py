@@ -79,7 +79,9 @@ async def running_attempts(
                      FROM (SELECT id, taken_at, face_match FROM snapshots
                             WHERE attempt_id = a.id AND device = 'pc'
                               AND face_match IS NOT NULL AND reason = ANY($3::text[])
-                            ORDER BY taken_at DESC, id DESC LIMIT $4) m) AS face_matches
+                            ORDER BY taken_at DESC, id DESC LIMIT $4) m) AS face_matches,
+                  (SELECT state FROM identity_checks ic WHERE ic.attempt_id = a.id)
+                    AS identity_state
              FROM attempts a
              JOIN users u ON u.id = a.user_id
              JOIN papers p ON p.id = a.paper_id
@@ -113,6 +115,7 @@ async def running_attempts(
                 warnings=r["warnings"],
                 latest=latest,
                 identity_flag=current_flag(list(r["face_matches"] or []), flag_after),
+                identity_state=r["identity_state"],
             )
         )
     return out

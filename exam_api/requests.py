@@ -256,6 +256,8 @@ async def my_request(request: Request) -> Response:
                 "id_card": profile["id_card"],
                 "phone": profile["phone"],
             },
+            # rule I1: the wizard asks for the ID photo; required while the face check is on
+            "id_photo_required": base(request).settings.identity.required,
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -31,6 +31,7 @@ POINTS = {
     "several_faces": 9,  # rule H6: the latest snapshot shows more than one person
     "someone_else": 14,  # rule I3: several snapshots in a row are not the candidate
     "nobody": 10,  # rule I3: several snapshots in a row show nobody
+    "identity_waiting": 16,  # rule I2: the face check failed, an invigilator must decide
 }
 HEARTBEAT_STALE_S = 15.0  # three missed heartbeats (every 5 s)
 HIGH_RISK = 20
@@ -62,6 +63,7 @@ class AttemptFacts:
     warnings: int = 0
     latest: dict[str, Snapshot] = field(default_factory=dict)  # by device
     identity_flag: str | None = None  # rule I3: "someone_else" / "nobody" (identity_watch.py)
+    identity_state: str | None = None  # rule I2: the face check's state (None: not begun)
 
 
 def face_flag(faces: int | None) -> str:
@@ -188,6 +190,8 @@ def build_tile(
             for v in session.ledger.violations
         ]
     risk, reasons = risk_of(session, cameras, violations, facts.identity_flag)
+    if facts.identity_state == "waiting":  # rule I2: a person is waiting for a decision
+        risk, reasons = risk + POINTS["identity_waiting"], ["identity_waiting", *reasons]
     stalest = [c["staleness_s"] for c in cameras]
     return {
         "attempt_id": facts.attempt_id,
@@ -209,6 +213,7 @@ def build_tile(
         "risk_level": level_of(risk),
         "risk_reasons": reasons,
         "identity_flag": facts.identity_flag,
+        "identity_state": facts.identity_state,
         # A camera never heard from is the stalest of all.
         "staleness_s": None if None in stalest else max(s for s in stalest if s is not None),
     }
