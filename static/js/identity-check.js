@@ -80,12 +80,15 @@ export class IdentityCheck {
 
   render() {
     const s = this.state;
+    const last = s.tries.length ? s.tries[s.tries.length - 1] : null;
     if (!s.required || s.cleared) {
-      this.box.replaceChildren(el('p', { class: 'status', testid: 'identity-passed' }, s.required ? s.message : ''));
+      // the outcome stays in view, small: the paper is open below it
+      this.box.replaceChildren(
+        el('p', { class: 'status', testid: 'identity-state', 'data-state': s.state }, s.message),
+        el('p', { testid: 'identity-result', 'data-state': last ? last.outcome : '' }, last ? last.message : ''));
       this.box.hidden = !s.required;
       return;
     }
-    const last = s.tries.length ? s.tries[s.tries.length - 1] : null;
     const pending = last && last.outcome === null;
     const button = el('button', { type: 'button', testid: 'identity-try', disabled: !s.may_try,
       onclick: () => this.tryOnce(button) }, s.failed ? '重新核验' : '开始人脸核验');
