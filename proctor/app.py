@@ -139,7 +139,12 @@ def create_app(
                 workers=media_workers,
                 faces=FaceChecker(),
                 listeners=[
-                    SnapshotScorer(pool, store, face_matcher, provider, media_workers),
+                    # rules I2, I3; off with the face check (PROCTOR_FACE_CHECK=0)
+                    *(
+                        [SnapshotScorer(pool, store, face_matcher, provider, media_workers)]
+                        if settings.identity.required
+                        else []
+                    ),
                     functools.partial(publish_snapshot, redis, keys),
                 ],
             )
