@@ -28,13 +28,14 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from hub.tokens import sign_device_token
 from proctor.settings import IdentitySettings, Settings
-from tests.support import real_faces
+from tests.support import files, real_faces
+from tests.support.accounts import VALID_USCC, clear_rate_limits, unique_id_card, unique_phone
 from tests.support.browser import launch_chromium, write_y4m
 from tests.support.devices import phone_proves_camera, send_photo
 from tests.support.hub_client import DeviceClient
 from tests.support.identity import sitting
 from tests.support.live import LiveServer, start_live_server
-from tests.support.users import login_cookies
+from tests.support.users import create_user, login_cookies
 
 pytestmark = pytest.mark.browser
 
@@ -85,8 +86,8 @@ async def phone(server: LiveServer, secret: bytes, attempt_id: int) -> AsyncIter
         await device.close()
 
 
-async def exam_page(
-    browser: Browser, server: LiveServer, pool: asyncpg.Pool, user_id: int, attempt_id: int
+async def signed_in_page(
+    browser: Browser, server: LiveServer, pool: asyncpg.Pool, user_id: int, path: str
 ) -> Page:
     login = await login_cookies(pool, user_id)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
@@ -94,8 +95,14 @@ async def exam_page(
         [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
     )
     page = await context.new_page()
-    await page.goto(f"{server.url}/static/exam.html?attempt={attempt_id}")
+    await page.goto(f"{server.url}/static/{path}")
     return page
+
+
+async def exam_page(
+    browser: Browser, server: LiveServer, pool: asyncpg.Pool, user_id: int, attempt_id: int
+) -> Page:
+    return await signed_in_page(browser, server, pool, user_id, f"exam.html?attempt={attempt_id}")
 
 
 async def test_the_candidates_own_face_passes_before_the_paper_opens(
@@ -194,3 +201,79 @@ async def test_another_face_is_refused_three_times_and_an_invigilator_admits(
         )
     assert (audit["action"], audit["user_id"]) == ("admit", s.invigilator.id)
     assert audit["reason"] == "已核对身份证原件，系本人"
+
+
+async def test_the_wizard_takes_an_id_photo_with_one_clear_face_and_the_reviewer_sees_it(
+    face_server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    # rule I1 in Chromium: the wizard's materials step, the server's face check, the reviewer
+    await clear_rate_limits(pool)
+    candidate = await create_user(
+        pool, real_name="证件照考生", id_card=unique_id_card(), phone=unique_phone()
+    )
+    reviewer = await create_user(pool, "reviewer")
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            page = await signed_in_page(browser, face_server, pool, candidate.id, "home.html")
+            await expect(page.get_by_test_id("wizard")).to_be_visible(timeout=20_000)
+            await page.get_by_test_id("wizard-type-social").check()
+            await page.get_by_test_id("wizard-next").click()
+            await page.get_by_test_id("wizard-category").select_option("B")
+            await page.get_by_test_id("wizard-file-commitment").set_input_files(
+                files=[
+                    {
+                        "name": "承诺书.pdf",
+                        "mimeType": "application/pdf",
+                        "buffer": files.pdf_bytes(),
+                    }
+                ]
+            )
+            await page.get_by_test_id("wizard-file-proof").set_input_files(
+                files=[
+                    {"name": "证明.pdf", "mimeType": "application/pdf", "buffer": files.pdf_bytes()}
+                ]
+            )
+            await expect(page.get_by_test_id("wizard-file-proof-status")).to_contain_text("已上传")
+            photo = page.get_by_test_id("wizard-file-id-photo")
+            blank = real_faces.jpeg(np.full((400, 300, 3), 200, dtype=np.uint8))
+            await photo.set_input_files(
+                files=[{"name": "白纸.jpg", "mimeType": "image/jpeg", "buffer": blank}]
+            )
+            await expect(page.get_by_test_id("wizard-file-id-photo-status")).to_contain_text(
+                "没有检测到人脸", timeout=30_000
+            )
+            await page.get_by_test_id("wizard-next").click()
+            await expect(page.get_by_test_id("wizard-error")).to_have_text("请上传证件照")
+            await photo.set_input_files(
+                files=[
+                    {
+                        "name": "证件照.jpg",
+                        "mimeType": "image/jpeg",
+                        "buffer": real_faces.jpeg(real_faces.hopper()),
+                    }
+                ]
+            )
+            await expect(page.get_by_test_id("wizard-file-id-photo-status")).to_have_text(
+                "已上传：证件照.jpg", timeout=30_000
+            )
+            await page.get_by_test_id("wizard-next").click()
+            await page.get_by_test_id("wizard-gender").select_option("male")
+            await page.get_by_test_id("wizard-company-name").fill("内蒙古安建工程有限公司")
+            await page.get_by_test_id("wizard-company-uscc").fill(VALID_USCC)
+            await page.get_by_test_id("wizard-position").fill("项目经理")
+            await page.get_by_test_id("wizard-submit").click()
+            await expect(page.get_by_test_id("wizard-success")).to_be_visible(timeout=20_000)
+
+            review = await signed_in_page(browser, face_server, pool, reviewer.id, "reviewer.html")
+            await (
+                review.locator("[data-testid^=queue-row-]")
+                .filter(has_text="证件照考生")
+                .first.click()
+            )
+            shown = review.get_by_test_id("doc-id_photo")
+            await expect(shown).to_be_visible()
+            assert await shown.evaluate("(i) => i.decode().then(() => i.naturalWidth)") > 0
+            await expect(review.get_by_test_id("detail")).to_contain_text("证件照")
+        finally:
+            await browser.close()
