@@ -123,7 +123,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS exam_requests_one_open ON exam_requests (user_
 
 CREATE TABLE IF NOT EXISTS exam_request_documents (
     request_id  bigint NOT NULL REFERENCES exam_requests(id) ON DELETE CASCADE,
-    role        text NOT NULL CHECK (role IN ('commitment_letter', 'study_proof')),
+    role        text NOT NULL CHECK (role IN ('commitment_letter', 'study_proof', 'id_photo')),
     upload_id   bigint NOT NULL REFERENCES uploads(id),
     PRIMARY KEY (request_id, role)
 );
@@ -341,7 +341,7 @@ CREATE TABLE IF NOT EXISTS invigilator_actions (
     id          bigserial PRIMARY KEY,
     attempt_id  bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
     user_id     bigint NOT NULL REFERENCES users(id),
-    action      text NOT NULL CHECK (action IN ('warn', 'end', 'forgive', 'extra_time', 'resume')),
+    action      text NOT NULL CHECK (action IN ('warn', 'end', 'forgive', 'extra_time', 'resume', 'admit', 'refuse')),
     detail      jsonb NOT NULL DEFAULT '{}'::jsonb,
     reason      text NOT NULL DEFAULT '',
     at          timestamptz NOT NULL
@@ -496,3 +496,34 @@ CREATE INDEX IF NOT EXISTS sitting_candidates_user ON sitting_candidates (user_i
 ALTER TABLE attempts ADD COLUMN IF NOT EXISTS sitting_id bigint REFERENCES exam_sittings(id);
 CREATE INDEX IF NOT EXISTS attempts_sitting ON attempts (sitting_id) WHERE sitting_id IS NOT NULL;
 
+-- ---------------------------------------------------------------- identity (rules I1–I3, migration 0008)
+-- The face descriptor of an uploaded ID photo, computed once on upload (rule I1).
+CREATE TABLE IF NOT EXISTS face_references (
+    upload_id   bigint PRIMARY KEY REFERENCES uploads(id) ON DELETE CASCADE,
+    descriptor  real[] NOT NULL,
+    created_at  timestamptz NOT NULL
+);
+
+-- Rules I2, I3: each PC frame compared with the candidate: same / other /
+-- nobody / several / unclear / no_reference, and the descriptor distance.
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS face_match text;
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS face_distance real;
+
+-- Rule I2: the face check before answering, one row per attempt.
+CREATE TABLE IF NOT EXISTS identity_checks (
+    attempt_id  bigint PRIMARY KEY REFERENCES attempts(id) ON DELETE CASCADE,
+    state       text NOT NULL CHECK (state IN ('checking', 'passed', 'waiting', 'admitted', 'refused')),
+    tries       integer NOT NULL DEFAULT 0,
+    updated_at  timestamptz NOT NULL
+);
+-- Each try: the capture the server ordered, and what its frame showed.
+CREATE TABLE IF NOT EXISTS identity_tries (
+    attempt_id    bigint NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    n             integer NOT NULL,
+    capture_id    text NOT NULL,
+    requested_at  timestamptz NOT NULL,
+    outcome       text,
+    distance      real,
+    snapshot_id   bigint REFERENCES snapshots(id) ON DELETE SET NULL,
+    PRIMARY KEY (attempt_id, n)
+);

@@ -26,6 +26,7 @@ from exam_api.auth import require_role
 from exam_api.ending import END_REASON_LABELS, END_REASONS, AttemptEnd, end_attempt, expire_overdue
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id
+from exam_api.identity_check import require_cleared
 from exam_api.outcomes import OUTCOME_LABELS
 from exam_api.paper_access import attempt_deadline
 from exam_api.papers import KIND_LABELS, access_for, sitting_times
@@ -341,6 +342,8 @@ async def put_answer(request: Request) -> Response:
     async with res.pool.acquire() as conn:
         if services.gate is not None:
             await services.gate.check_answer(attempt_id)  # rules D1, H9, owned by the hub
+        if res.settings.identity.required:
+            await require_cleared(conn, attempt_id)  # rule I2: the face check passed
         now = now_of(request)
         try:
             saved = await save_answer(

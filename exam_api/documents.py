@@ -62,7 +62,7 @@ async def upload(request: Request) -> Response:
     res = base(request)
     now = dt.datetime.now(dt.UTC)
     async with res.pool.acquire() as conn:
-        await _enforce(conn, user.id, now)
+        await enforce_rate(conn, user.id, now)
     data = await read_capped(request, uploads.MAX_UPLOAD_BYTES)
     try:
         sniffed = await asyncio.to_thread(uploads.sniff, data)
@@ -73,20 +73,7 @@ async def upload(request: Request) -> Response:
     stored = await asyncio.to_thread(uploads.store, root, sniffed.content, sniffed.kind)
     name = clean_name(request.query_params.get("name", ""), sniffed.kind)
     async with res.pool.acquire() as conn:
-        upload_id = await conn.fetchval(
-            """INSERT INTO uploads (owner_id, kind, original_name, relpath, sha256, size,
-                   width, height, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
-            user.id,
-            sniffed.kind,
-            name,
-            stored.relpath,
-            stored.sha256,
-            stored.size,
-            sniffed.width,
-            sniffed.height,
-            now,
-        )
+        upload_id = await insert_upload(conn, user.id, sniffed, stored, name, now)
     return JSONResponse(
         {
             "id": upload_id,
@@ -99,7 +86,32 @@ async def upload(request: Request) -> Response:
     )
 
 
-async def _enforce(conn: object, user_id: int, now: dt.datetime) -> None:
+async def insert_upload(
+    conn: Any,
+    owner_id: int,
+    sniffed: uploads.Sniffed,
+    stored: uploads.StoredFile,
+    name: str,
+    now: dt.datetime,
+) -> int:
+    upload_id: int = await conn.fetchval(
+        """INSERT INTO uploads (owner_id, kind, original_name, relpath, sha256, size,
+               width, height, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
+        owner_id,
+        sniffed.kind,
+        name,
+        stored.relpath,
+        stored.sha256,
+        stored.size,
+        sniffed.width,
+        sniffed.height,
+        now,
+    )
+    return upload_id
+
+
+async def enforce_rate(conn: object, user_id: int, now: dt.datetime) -> None:
     decision = await ratelimit.hit(conn, UPLOADS_PER_HOUR, str(user_id), now.timestamp())
     if not decision.allowed:
         raise ApiError(429, "rate_limited", UPLOADS_PER_HOUR.message)

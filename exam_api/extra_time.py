@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field
-from exam_api.invigilation import MAX_REASON, WATCH_ROLES, _room_staff, record_action
+from exam_api.invigilation import MAX_REASON, WATCH_ROLES, room_staff, record_action
 from exam_api.rooms import require_room
 from hub.errors import HubError, SessionEnded, SessionError
 from hub.live import Hub
@@ -221,7 +221,7 @@ def _grant_body(body: dict[str, Any]) -> tuple[int, str]:
 
 async def post_extra_time(request: Request) -> Response:
     """POST /api/invigilate/attempts/{id}/extra-time {minutes, reason} (rule M2)."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     added_s, reason = _grant_body(await json_body(request))
     grant = await grant_extra_time(
         base(request).pool, hub_of(request), attempt_id, added_s, user, reason
@@ -267,7 +267,7 @@ async def post_room_extra_time(request: Request) -> Response:
 
 async def post_resume(request: Request) -> Response:
     """POST /api/invigilate/attempts/{id}/resume {reason} (rule M3)."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     reason = text_field(await json_body(request), "reason", "恢复考试的原因", max_chars=MAX_REASON)
     return JSONResponse(
         await resume_attempt(base(request).pool, hub_of(request), attempt_id, user, reason)

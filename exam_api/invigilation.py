@@ -34,6 +34,7 @@ from exam_api.assignments import ALL_ROOMS_ROLES, assigned_class_ids, require_wa
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field
+from exam_api.identity_watch import WATCHED_REASONS, current_flag
 from exam_api.services import exam_services
 from exam_api.wall import AttemptFacts, Snapshot, build_tile, sort_key
 from hub import wall as wall_leases
@@ -64,10 +65,12 @@ async def running_attempts(
     class_ids: list[int] | None,
     limit: int,
     room_invigilator: int | None = None,
+    flag_after: int = 3,
 ) -> list[AttemptFacts]:
     """Running attempts of these classes (None: all) and of the sitting rooms
-    of ``room_invigilator`` (rule M1), with the latest snapshot of each camera
-    and the warning count, in one query."""
+    of ``room_invigilator`` (rule M1), with the latest snapshot of each camera,
+    the warning count and the newest face matches (rule I3: ``flag_after`` in
+    a row raise a flag), in one query."""
     rows = await conn.fetch(
         """SELECT a.id, a.started_at, a.deadline_at, a.violations,
                   u.real_name, u.username, p.title, p.class_id, c.name AS class_name,
@@ -78,7 +81,14 @@ async def running_attempts(
                           'taken_at', extract(epoch FROM s.taken_at), 'faces', s.faces))
                      FROM (SELECT DISTINCT ON (device) device, id, taken_at, faces
                              FROM snapshots WHERE attempt_id = a.id
-                            ORDER BY device, taken_at DESC, id DESC) s) AS latest
+                            ORDER BY device, taken_at DESC, id DESC) s) AS latest,
+                  (SELECT array_agg(m.face_match ORDER BY m.taken_at DESC, m.id DESC)
+                     FROM (SELECT id, taken_at, face_match FROM snapshots
+                            WHERE attempt_id = a.id AND device = 'pc'
+                              AND face_match IS NOT NULL AND reason = ANY($4::text[])
+                            ORDER BY taken_at DESC, id DESC LIMIT $5) m) AS face_matches,
+                  (SELECT state FROM identity_checks ic WHERE ic.attempt_id = a.id)
+                    AS identity_state
              FROM attempts a
              JOIN users u ON u.id = a.user_id
              JOIN papers p ON p.id = a.paper_id
@@ -94,6 +104,8 @@ async def running_attempts(
         class_ids,
         limit,
         room_invigilator,
+        list(WATCHED_REASONS),
+        4 * flag_after,  # enough to skip the unclear ones
     )
     out = []
     for r in rows:
@@ -114,6 +126,8 @@ async def running_attempts(
                 violations=r["violations"],
                 warnings=r["warnings"],
                 latest=latest,
+                identity_flag=current_flag(list(r["face_matches"] or []), flag_after),
+                identity_state=r["identity_state"],
             )
         )
     return out
@@ -145,7 +159,11 @@ async def get_sessions(request: Request) -> Response:
         rooms = await _rooms(conn, user)
         class_ids = None if user.role in ALL_ROOMS_ROLES else [r["id"] for r in rooms]
         facts = await running_attempts(
-            conn, class_ids, MAX_ROOM_ATTEMPTS, None if class_ids is None else user.id
+            conn,
+            class_ids,
+            MAX_ROOM_ATTEMPTS,
+            None if class_ids is None else user.id,
+            res.settings.identity.flag_after,
         )
     states = await live_states(
         res.redis, exam_services(request).keys, [f.attempt_id for f in facts]
@@ -206,7 +224,7 @@ async def record_action(
     return action_id
 
 
-async def _room_staff(request: Request) -> tuple[User, int]:
+async def room_staff(request: Request) -> tuple[User, int]:
     """The caller and the attempt of the path, once the caller may act on
     it (its room's invigilator, or an admin): checked before the body is
     read, so another room's invigilator learns nothing from validation."""
@@ -217,7 +235,7 @@ async def _room_staff(request: Request) -> tuple[User, int]:
     return user, attempt_id
 
 
-async def _command(
+async def command(
     request: Request,
     user: User,
     attempt_id: int,
@@ -227,7 +245,7 @@ async def _command(
     reason: str,
 ) -> Response:
     """Apply the session event through the hub and audit it (the room was
-    checked by :func:`_room_staff`). ``event_for(by_user, now)`` builds the event."""
+    checked by :func:`room_staff`). ``event_for(by_user, now)`` builds the event."""
     res = base(request)
     hub = hub_of(request)
     now = hub.clock.now()
@@ -260,10 +278,10 @@ _COMMAND_ERRORS = {
 
 async def post_warn(request: Request) -> Response:
     """POST …/warn {text} — the candidate's devices show the warning (rule H4)."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     text = text_field(body, "text", "警告内容", max_chars=MAX_WARNING)
-    return await _command(
+    return await command(
         request,
         user,
         attempt_id,
@@ -276,10 +294,10 @@ async def post_warn(request: Request) -> Response:
 
 async def post_end(request: Request) -> Response:
     """POST …/end {reason} — end the attempt; the reason is required and audited."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     reason = text_field(body, "reason", "结束考试的原因", max_chars=MAX_REASON)
-    return await _command(
+    return await command(
         request,
         user,
         attempt_id,
@@ -292,11 +310,11 @@ async def post_end(request: Request) -> Response:
 
 async def post_forgive(request: Request) -> Response:
     """POST …/forgive {index, reason} — forgive one violation (rule H3), audited."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     index = int_field(body, "index", "违规序号", low=1, high=1000)
     reason = text_field(body, "reason", "撤销违规的原因", max_chars=MAX_REASON)
-    return await _command(
+    return await command(
         request,
         user,
         attempt_id,
@@ -315,7 +333,7 @@ async def post_watch(request: Request) -> Response:
     least one watcher holds a lease the PC page sends full frame rate
     (whichever process holds its peer); the panel renews its lease with each
     live still it fetches."""
-    user, attempt_id = await _room_staff(request)
+    user, attempt_id = await room_staff(request)
     body = await json_body(request)
     watched = body.get("watched")
     if not isinstance(watched, bool):

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from exam_api import training
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
+from exam_api.id_photo import is_id_photo
 from exam_api.idcard import IdCardError, parse_id_card
 from exam_api.identity import FieldError, check_phone, check_text
 from exam_api.services import exam_services
@@ -32,7 +33,11 @@ from proctor.state import base
 Status = Literal["none", "pending", "approved", "rejected"]
 CANDIDATE_TYPES = ("social", "non_social")
 GENDERS = {"male": "男", "female": "女"}
-DOCUMENT_NAMES = {"commitment_letter": "企业法人承诺书", "study_proof": "学习证明材料"}
+DOCUMENT_NAMES = {
+    "commitment_letter": "企业法人承诺书",
+    "study_proof": "学习证明材料",
+    "id_photo": "证件照",  # rule I1
+}
 
 
 async def request_status(conn: Any, user_id: int) -> Status:
@@ -171,8 +176,10 @@ def validate_submission(
     record: training.TrainingRecord | None,
     registered_id_card: str | None,
     today: dt.date,
+    id_photo_required: bool = False,
 ) -> Submission:
-    """The whole wizard's input, checked in the order of its steps (B1 → B2/B3 → B5)."""
+    """The whole wizard's input, checked in the order of its steps (B1 → B2/B3 → B5).
+    The ID photo (rule I1) is required when the face check is on, else optional."""
     kind = body.get("candidate_type")
     if kind not in CANDIDATE_TYPES:
         raise FieldError("bad_candidate_type", "请选择考生类型（社会化或非社会化）")
@@ -193,6 +200,8 @@ def validate_submission(
         if category not in training.CATEGORIES:
             raise FieldError("bad_category", "请选择考试类型（A、B、C1 或 C2）")
         documents["study_proof"] = _upload_id(body.get("study_proof"), "学习证明材料")  # rule B3
+    if id_photo_required or body.get("id_photo") is not None:
+        documents["id_photo"] = _upload_id(body.get("id_photo"), "证件照")  # rule I1
     personal = validate_personal(body, today)
     if registered_id_card and personal["id_card"] != registered_id_card:
         raise FieldError("id_card_mismatch", "身份证号码须与注册时填写的一致")
@@ -247,6 +256,8 @@ async def my_request(request: Request) -> Response:
                 "id_card": profile["id_card"],
                 "phone": profile["phone"],
             },
+            # rule I1: the wizard asks for the ID photo; required while the face check is on
+            "id_photo_required": base(request).settings.identity.required,
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -275,7 +286,9 @@ async def submit(request: Request) -> Response:
         if body.get("candidate_type") == "non_social":
             record = await _training_record(request, conn, registered or body.get("id_card"))
         try:
-            sub = validate_submission(body, record, registered, now.date())
+            sub = validate_submission(
+                body, record, registered, now.date(), base(request).settings.identity.required
+            )
         except FieldError as exc:
             raise ApiError(422, exc.code, exc.message) from None
         async with conn.transaction():
@@ -317,6 +330,9 @@ async def _check_documents(conn: Any, user_id: int, documents: dict[str, int]) -
         owner = await conn.fetchval("SELECT owner_id FROM uploads WHERE id = $1", upload_id)
         if owner != user_id:  # someone else's file is reported like a missing one
             raise ApiError(422, "document_missing", f"{DOCUMENT_NAMES[role]}文件不存在，请重新上传")
+        if role == "id_photo" and not await is_id_photo(conn, upload_id):
+            # rule I1: only a picture the face check accepted (POST /api/uploads/id-photo)
+            raise ApiError(422, "id_photo_unchecked", "证件照须通过人脸检测，请在本步骤重新上传")
 
 
 async def _insert(conn: Any, user_id: int, sub: Submission, now: dt.datetime) -> int:

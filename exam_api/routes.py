@@ -15,6 +15,9 @@ from exam_api import (
     evidence_bundle,
     exports,
     extra_time,
+    id_photo,
+    identity_check,
+    identity_review,
     invigilation,
     oidc,
     papers,
@@ -32,6 +35,7 @@ from exam_api import (
 routes: list[BaseRoute] = [
     # accounts helper: captcha + SMS login, register, reset, uploads, requests, review (A1-A5, B1-B7)
     *accounts.routes,
+    *id_photo.routes,  # rule I1
     *documents.routes,
     *requests.routes,
     *review.routes,
@@ -43,12 +47,14 @@ routes: list[BaseRoute] = [
     *questions.routes,
     *papers.routes,
     *attempts.routes,
+    *identity_check.routes,  # rule I2
     *results.routes,
     # integration helper: the phone's QR code and token (D3, D4)
     *phone_link.routes,
     # invigilation helper: room assignments, the invigilator wall, the evidence timeline (G5, H3-H5)
     *assignments.routes,
     *invigilation.routes,
+    *identity_review.routes,  # rule I2: the invigilator admits or refuses
     *timeline.routes,
     # sittings helper: sittings and rooms, extra time, resume (M1-M3)
     *sittings.routes,

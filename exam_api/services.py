@@ -12,6 +12,7 @@ import asyncpg
 from starlette.requests import HTTPConnection
 
 from hub.keys import Keys
+from proctor.face_model import FaceReading
 
 if TYPE_CHECKING:
     from exam_api.account_services import AccountServices
@@ -52,6 +53,13 @@ class LiveVideo(Protocol):
         ...
 
 
+class FaceModel(Protocol):
+    """Reads the faces of a picture off the event loop (the ingest's bounded
+    face pool, ``webrtc/face_match.py``); raises a ``ProctorError`` (busy)."""
+
+    async def describe(self, picture: bytes) -> FaceReading: ...
+
+
 @dataclass(frozen=True)
 class BundleEntry:
     """One file of an evidence bundle: its name inside the zip and its bytes,
@@ -87,6 +95,7 @@ class ExamServices:
     keys: Keys
     accounts: AccountServices  # password hashing, the SMS sender, the identity provider
     training: TrainingLookup  # the training system's records (rule B7)
+    faces: FaceModel  # the ID photo's face (rule I1)
     # rule M4: what an evidence bundle holds besides the timeline and the chain
     bundle_parts: tuple[BundlePart, ...] = ()
 

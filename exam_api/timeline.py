@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from exam_api import identity_watch
 from exam_api.assignments import REVIEW_ROLES, require_watch
 from exam_api.auth import require_role
 from exam_api.ending import END_REASON_LABELS
@@ -61,6 +62,16 @@ ACTION_LABELS = {
     "forgive": "撤销违规",
     "extra_time": "补时",
     "resume": "恢复考试",
+    "admit": "人脸核验：监考员人工通过",  # rule I2
+    "refuse": "人脸核验：监考员人工不通过",
+}
+MATCH_LABELS = {
+    "same": "本人",
+    "other": "非本人",
+    "nobody": "无人",
+    "several": "多人",
+    "unclear": "不清晰",
+    "no_reference": "无证件照",
 }
 VIOLATION_LABELS = {
     "tab_hidden": "切换页面或窗口",
@@ -119,7 +130,8 @@ async def _violations(conn: asyncpg.Connection, attempt_id: int) -> list[asyncpg
 
 async def _snapshots(conn: asyncpg.Connection, attempt_id: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT id, device, reason, taken_at, capture_id, violation_idx, faces FROM snapshots
+        """SELECT id, device, reason, taken_at, capture_id, violation_idx, faces,
+                  face_match, face_distance FROM snapshots
             WHERE attempt_id = $1 ORDER BY taken_at, id LIMIT $2""",
         attempt_id,
         MAX_SNAPSHOTS,
@@ -144,8 +156,11 @@ def snapshots_of(snapshots: list[dict[str, Any]], index: int) -> list[int]:
     return [s["id"] for s in snapshots if s["violation"] == index]
 
 
-async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str, Any]:
-    """The whole timeline; raises 404 for an unknown attempt."""
+async def build_timeline(
+    conn: asyncpg.Connection, attempt_id: int, flag_after: int = 3
+) -> dict[str, Any]:
+    """The whole timeline; raises 404 for an unknown attempt. ``flag_after``
+    scored snapshots in a row of someone else or nobody are a flag (rule I3)."""
     attempt = await _attempt(conn, attempt_id)
     if attempt is None:
         raise ApiError(404, "attempt_not_found", "考试记录不存在")
@@ -158,9 +173,32 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
             "capture_id": r["capture_id"],
             "violation": r["violation_idx"],
             "face_flag": face_flag(r["faces"]),
+            # rules I2, I3: compared with the candidate's ID photo
+            "face_match": r["face_match"],
+            "face_match_label": MATCH_LABELS.get(r["face_match"] or ""),
+            "face_distance": r["face_distance"],
             "image_url": f"/api/rtc/snapshots/{r['id']}/image",
         }
         for r in await _snapshots(conn, attempt_id)
+    ]
+    identity_flags = [
+        {
+            "flag": run.flag,
+            "label": identity_watch.LABELS[run.flag],
+            "t": run.t,
+            "snapshot_ids": list(run.snapshot_ids),
+            "ongoing": run.ongoing,
+        }
+        for run in identity_watch.runs(
+            (
+                identity_watch.Scored(s["id"], s["t"], s["face_match"])
+                for s in snapshots
+                if s["device"] == "pc"
+                and s["face_match"] is not None
+                and s["reason"] in identity_watch.WATCHED_REASONS
+            ),
+            flag_after,
+        )
     ]
     actions = [
         {
@@ -217,10 +255,19 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
         *({"type": "violation", **v} for v in violations),
         *({"type": "snapshot", **s} for s in snapshots),
         *({"type": "action", **a} for a in actions),
+        *({"type": "identity_flag", **f} for f in identity_flags),
     ]
     if end is not None:
         items.append({"type": "end", **end})
-    order = {"start": 0, "event": 1, "violation": 2, "snapshot": 3, "action": 4, "end": 5}
+    order = {
+        "start": 0,
+        "event": 1,
+        "violation": 2,
+        "snapshot": 3,
+        "identity_flag": 4,
+        "action": 5,
+        "end": 6,
+    }
     items.sort(key=lambda i: (i["t"], order[i["type"]]))
     outcome = attempt["outcome"]
     return {
@@ -244,6 +291,7 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
         "violations": violations,
         "snapshots": snapshots,
         "actions": actions,
+        "identity_flags": identity_flags,
         "events_truncated": len(event_rows) >= MAX_EVENTS,
         "items": items,
     }
@@ -253,10 +301,12 @@ async def get_timeline(request: Request) -> Response:
     """GET /api/attempts/{id}/timeline — reviewers, admins, the room's invigilators."""
     user = await require_role(request, "reviewer", "admin", "invigilator")
     attempt_id = path_id(request.path_params["attempt_id"])
-    async with base(request).pool.acquire() as conn:
+    res = base(request)
+    async with res.pool.acquire() as conn:
         if user.role not in REVIEW_ROLES:
             await require_watch(conn, user, attempt_id)
-        return JSONResponse(await build_timeline(conn, attempt_id))
+        timeline = await build_timeline(conn, attempt_id, res.settings.identity.flag_after)
+        return JSONResponse(timeline)
 
 
 routes: list[BaseRoute] = [

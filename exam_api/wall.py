@@ -31,6 +31,9 @@ POINTS = {
     "no_face": 6,  # rule H6: the latest snapshot shows nobody
     "several_faces": 9,  # rule H6: the latest snapshot shows more than one person
     "screen_lost": 12,  # rule J1: the whole-screen share stopped (or never came)
+    "someone_else": 14,  # rule I3: several snapshots in a row are not the candidate
+    "nobody": 10,  # rule I3: several snapshots in a row show nobody
+    "identity_waiting": 16,  # rule I2: the face check failed, an invigilator must decide
 }
 HEARTBEAT_STALE_S = 15.0  # three missed heartbeats (every 5 s)
 HIGH_RISK = 20
@@ -61,6 +64,8 @@ class AttemptFacts:
     violations: int  # the database copy, used while the hub holds no state
     warnings: int = 0
     latest: dict[str, Snapshot] = field(default_factory=dict)  # by device
+    identity_flag: str | None = None  # rule I3: "someone_else" / "nobody" (identity_watch.py)
+    identity_state: str | None = None  # rule I2: the face check's state (None: not begun)
 
 
 def face_flag(faces: int | None) -> str:
@@ -141,10 +146,15 @@ def screen_tile(session: Session | None, snapshot: Snapshot | None, now: float) 
 
 
 def risk_of(
-    session: Session | None, cameras: list[dict[str, Any]], violations: int
+    session: Session | None,
+    cameras: list[dict[str, Any]],
+    violations: int,
+    identity_flag: str | None = None,
 ) -> tuple[int, list[str]]:
     """The tile's risk score and the reasons behind it (codes of ``POINTS``)."""
     reasons: list[str] = ["violation"] * violations
+    if identity_flag is not None:
+        reasons.append(identity_flag)  # rule I3: a flag for the invigilator, never an end
     if session is not None and session.ledger.current is not None:
         reasons.append("away")
     for cam in cameras:
@@ -201,11 +211,13 @@ def build_tile(
             }
             for v in session.ledger.violations
         ]
-    risk, reasons = risk_of(session, cameras, violations)
+    risk, reasons = risk_of(session, cameras, violations, facts.identity_flag)
     screen = screen_tile(session, facts.latest.get(SCREEN), now)
     if screen["required"] and screen["state"] != Camera.LIVE.value and status == "running":
         risk += POINTS["screen_lost"]
         reasons = sorted({*reasons, "screen_lost"}, key=lambda r: -POINTS[r])
+    if facts.identity_state == "waiting":  # rule I2: a person is waiting for a decision
+        risk, reasons = risk + POINTS["identity_waiting"], ["identity_waiting", *reasons]
     stalest = [c["staleness_s"] for c in cameras]
     return {
         "attempt_id": facts.attempt_id,
@@ -227,6 +239,8 @@ def build_tile(
         "risk": risk,
         "risk_level": level_of(risk),
         "risk_reasons": reasons,
+        "identity_flag": facts.identity_flag,
+        "identity_state": facts.identity_state,
         # A camera never heard from is the stalest of all.
         "staleness_s": None if None in stalest else max(s for s in stalest if s is not None),
     }

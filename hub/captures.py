@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-REASONS = ("random", "start", "violation", "return_to_page", "manual", "camera_check")
+# identity: the PC frame of a face check try (rule I2, exam_api/identity_check.py)
+REASONS = (
+    "random",
+    "start",
+    "violation",
+    "return_to_page",
+    "manual",
+    "camera_check",
+    "identity",
+)
 
 
 @dataclass(frozen=True, slots=True)

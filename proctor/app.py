@@ -58,7 +58,9 @@ from proctor.settings import Settings
 from proctor.state import Base
 from webrtc.commands import request_watch
 from webrtc.evidence_store import evidence_objects, snapshot_store
+from webrtc.face_match import FaceMatcher, SnapshotScorer
 from webrtc.faces import FaceChecker
+from webrtc.identity_provider import ReferencePhotoProvider
 from webrtc.ingest import PeerRegistry, publish_snapshot
 from webrtc.live_still import LiveStills
 from webrtc.live_video import LiveViewers
@@ -153,12 +155,25 @@ def create_app(
                 if settings.evidence.recording and "web" in roles
                 else None
             )
+            media_workers = MediaWorkers()
+            # rules I1–I3: the packaged face model in its own bounded pool; the
+            # built-in identity provider compares with the uploaded ID photo
+            face_matcher = FaceMatcher()
+            provider = ReferencePhotoProvider(settings.identity.threshold)
             snapshots = SnapshotService(
                 pool,
                 store,
-                workers=MediaWorkers(),
+                workers=media_workers,
                 faces=FaceChecker(),
-                listeners=[functools.partial(publish_snapshot, redis, keys)],
+                listeners=[
+                    # rules I2, I3; off with the face check (PROCTOR_FACE_CHECK=0)
+                    *(
+                        [SnapshotScorer(pool, store, face_matcher, provider, media_workers)]
+                        if settings.identity.required
+                        else []
+                    ),
+                    functools.partial(publish_snapshot, redis, keys),
+                ],
             )
             hub = Hub(
                 redis_url=redis_url,
@@ -200,6 +215,7 @@ def create_app(
                 training=TableLookup(),
                 # rule M4: the bundle's pictures; screen frames and the recording join here
                 bundle_parts=(SnapshotPart(store),),
+                faces=face_matcher,
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)
             # the province's single sign-on (issue #15); None: off
@@ -225,7 +241,16 @@ def create_app(
                         recording_days=settings.evidence.retention_days["recordings"],
                     ),
                 ]
-            components: list[Any] = [metrics, accounts, router, snapshots, hub, *web, *worker]
+            components: list[Any] = [
+                metrics,
+                accounts,
+                router,
+                face_matcher,
+                snapshots,
+                hub,
+                *web,
+                *worker,
+            ]
             for component in components:
                 started_now = component.start()
                 if started_now is not None:

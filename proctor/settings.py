@@ -56,6 +56,7 @@ class Settings:
     redis_cluster: bool = False
     # screen share, recording, object store, retention (proctor/evidence_settings.py)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    identity: IdentitySettings = field(default_factory=lambda: IdentitySettings())
 
     @property
     def embedded_postgres(self) -> bool:
@@ -179,6 +180,41 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_format=_choice(env, "PROCTOR_LOG_FORMAT", ("text", "json"), "text"),
         http=_http(env),
         evidence=_evidence(env),
+        identity=load_identity_settings(env),
+    )
+
+
+# ---------------------------------------------------------------- identity (rules I1–I3)
+@dataclass(frozen=True)
+class IdentitySettings:
+    """The face check against the ID photo (docs/identity.md has the figures
+    behind the threshold). ``required=False``: no check before answering, and
+    the ID photo is optional in the exam request."""
+
+    required: bool = True
+    # the largest descriptor distance that is the same person; measured: genuine
+    # pairs ≤ 0.30, strangers ≥ 0.57 (docs/identity.md)
+    threshold: float = 0.5
+    tries: int = 3  # rule I2: then an invigilator decides
+    # rule I3: this many PC snapshots in a row of someone else or nobody raise a flag
+    flag_after: int = 3
+
+
+def load_identity_settings(env: Mapping[str, str]) -> IdentitySettings:
+    raw = env.get("PROCTOR_FACE_THRESHOLD", "").strip()
+    threshold = 0.5
+    if raw:
+        try:
+            threshold = float(raw)
+        except ValueError:
+            raise SettingsError(f"PROCTOR_FACE_THRESHOLD must be a number, got {raw!r}") from None
+        if not 0.2 <= threshold <= 0.9:
+            raise SettingsError("PROCTOR_FACE_THRESHOLD must be between 0.2 and 0.9")
+    return IdentitySettings(
+        required=_bool(env, "PROCTOR_FACE_CHECK", True),
+        threshold=threshold,
+        tries=_int(env, "PROCTOR_FACE_TRIES", 3, 1, 10),
+        flag_after=_int(env, "PROCTOR_FACE_FLAG_AFTER", 3, 1, 20),
     )
 
 

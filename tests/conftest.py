@@ -92,7 +92,9 @@ def settings(
     redis_cluster: EmbeddedRedisCluster | None,
 ) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("data")
-    base = load_settings({"PROCTOR_DATA_DIR": str(data_dir)})
+    # The face check (rule I2) is on by default in production; the tests of other
+    # rules run without it, the identity tests turn it on (tests/support/identity.py).
+    base = load_settings({"PROCTOR_DATA_DIR": str(data_dir), "PROCTOR_FACE_CHECK": "off"})
     return dataclasses.replace(
         base,
         database_url=services.database_url,

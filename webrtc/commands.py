@@ -9,6 +9,7 @@ rate from the invigilation endpoints. This process's channel router hands
 them to :class:`ChannelCommands` for the attempts whose peer is here.
 
     {"type": "rtc.snapshot", "capture_id": "<attempt>.violation.<ms>.<index>"}
+    {"type": "rtc.snapshot", "capture_id": "<attempt>.identity.<ms>"}    a face check try (I2)
     {"type": "rtc.watch", "watched": true}              full / low frame rate
 """
 

@@ -348,9 +348,16 @@ class PeerRegistry:
         its phone half was requested by the same commit, rule H10). False
         when the attempt's peer is not here."""
         media = self.media.get(capture.attempt_id)
-        if media is None or media.violations_in_flight >= MAX_VIOLATION_CAPTURES_IN_FLIGHT:
+        if media is None:
             return False
-        media.violations_in_flight += 1
+        if capture.violation is None:  # a face check's frame (rule I2): the ordinary budget
+            if media.in_flight >= MAX_CAPTURES_IN_FLIGHT:
+                return False
+            media.in_flight += 1
+        elif media.violations_in_flight >= MAX_VIOLATION_CAPTURES_IN_FLIGHT:
+            return False
+        else:
+            media.violations_in_flight += 1
         self._spawn(self._capture(media, capture))
         return True
 

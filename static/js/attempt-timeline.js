@@ -11,7 +11,7 @@ let player = null;  // rule K1: the recording, camera and screen side by side
 const DEVICE = { pc: '电脑', phone: '手机', screen: '屏幕', '': '' };
 const SIDE_BY_SIDE = { pc: 0, phone: 1, screen: 2 };  // rule J2: camera, phone, screen
 const FACE = { none: '未检测到人脸', several: '多张人脸', one: '一张人脸', unknown: '人脸待检' };
-const SNAP_REASON = { start: '开考', random: '随机', violation: '违规', return_to_page: '返回页面', manual: '人工' };
+const SNAP_REASON = { start: '开考', random: '随机', violation: '违规', return_to_page: '返回页面', manual: '人工', identity: '人脸核验' };
 const CAMERA = { live: '正常', lost: '中断', asleep: '休眠', off: '未开启', stalled: '中断', ended: '已关闭', waiting: '等待画面' };
 
 const clock = (t) => new Date(t * 1000).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
@@ -20,7 +20,10 @@ const when = (t) => new Date(t * 1000).toLocaleString('zh-CN', { timeZone: 'Asia
 function snapshotFigure(s) {
   return el('span', { testid: `tl-snapshot-${s.id}` },
     el('img', { src: s.image_url, alt: `${DEVICE[s.device]}抓拍`, loading: 'lazy' }),
-    el('span', { class: `flag ${s.face_flag}` }, `${DEVICE[s.device]} · ${FACE[s.face_flag]}`));
+    el('span', { class: `flag ${s.face_flag}` }, `${DEVICE[s.device]} · ${FACE[s.face_flag]}`),
+    // rules I2, I3: compared with the ID photo (a score for people, never a verdict)
+    s.face_match_label ? el('span', { class: `flag match ${s.face_match}`, testid: `tl-match-${s.id}` },
+      `比对：${s.face_match_label}${s.face_distance === null ? '' : `（${s.face_distance.toFixed(2)}）`}`) : '');
 }
 
 function eventText(e) {
@@ -55,6 +58,13 @@ function itemRow(item, snapshots) {
       el('div', {}, `${item.by.real_name || item.by.username}：${item.label}`, item.reason ? `（原因：${item.reason}）` : '',
         item.detail && item.detail.text ? `：“${item.detail.text}”` : ''));
   }
+  if (item.type === 'identity_flag') {
+    const shots = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean);
+    return el('li', { class: 'violation identity-flag', testid: 'tl-identity-flag' }, time, el('div', {},
+      el('strong', {}, `身份提示：${item.label}（${item.snapshot_ids.length} 张）`),
+      el('div', { class: 'meta' }, '提示不会结束考试，由监考员和审核员判断。'),
+      el('div', {}, shots.map(snapshotFigure))));
+  }
   if (item.type === 'end') return el('li', { class: 'end', testid: 'tl-end' }, time, el('strong', {}, `考试结束：${item.label}`));
   if (item.type === 'start') return el('li', { class: 'start' }, time, el('strong', {}, item.label));
   return el('li', { class: 'event' }, time, el('div', {}, eventText(item)));
@@ -65,7 +75,7 @@ function drawAxis(data) {
   const start = a.started_t;
   const end = Math.max(a.ended_t ?? Date.now() / 1000, ...data.items.map((i) => i.t), start + 1);
   const x = (t) => `${(100 * (t - start)) / (end - start)}%`;
-  const marks = data.items.filter((i) => ['violation', 'snapshot', 'action', 'end'].includes(i.type)).map((i) => {
+  const marks = data.items.filter((i) => ['violation', 'snapshot', 'action', 'identity_flag', 'end'].includes(i.type)).map((i) => {
     const style = i.type === 'violation' ? `left:${x(i.t)};width:${x(start + Math.max(i.duration_s, 0))}` : `left:${x(i.t)}`;
     const title = i.type === 'violation' ? `第 ${i.index} 次违规 ${clock(i.t)}` : `${i.label ?? i.reason ?? ''} ${clock(i.t)}`;
     return el('span', { class: `mark ${i.type}${i.forgiven ? ' forgiven' : ''}`, style, title });

@@ -19,6 +19,7 @@ import { CameraLink, cameraErrorMessage, openCamera, showPreview } from './camer
 import { browserProblem, el } from './dom.js';
 import { HubSocket, watchFocus } from './hub.js';
 import { SCREEN_TEXT, openScreen } from './screen.js';
+import { IdentityCheck } from './identity-check.js';
 
 const CAMERA_AFTER_END_MS = 4000;  // rule H10: the last violation's PC frame
 const TOKEN_REFRESH_MS = 120_000;  // device tokens live 5 minutes by default
@@ -63,6 +64,9 @@ class ExamDevices {
     this.screen = null;     // rule J1: the whole-screen share (screen.js)
     this.screenProblem = SCREEN_TEXT.how;  // why there is none, in the candidate's words
     this.state = null;      // the hub's last "state" message
+    // rule I2: after the device check, the face check; the paper stays hidden until it clears
+    this.identity = new IdentityCheck(this.attemptId, document.getElementById('identity-check'),
+      () => this.applyBlock());
     this.ended = false;
     this.refreshTimer = null;
     /** @type {(id: string) => any} */
@@ -270,8 +274,7 @@ class ExamDevices {
     // once shown, the count follows every state: a forgiven violation brings it down
     if (msg.violations > 0 || !this.$('violation-count').hidden) this.showCount(msg.violations, msg.max_violations);
     if (this.ended) return;
-    const reason = blockReason(msg, this.screenProblem);
-    this.page.block(reason);
+    const reason = this.applyBlock();
     // Both cameras live: the check steps aside for the paper; the code comes back when needed.
     const phoneLive = phone.connected && phone.camera === 'live';
     this.$('phone-link-box').hidden = phoneLive;
@@ -279,6 +282,22 @@ class ExamDevices {
       this.collapsed = true;
       this.$('exam-devices').querySelector('details').open = false;
     }
+  }
+
+  // Answering waits for both cameras (D1, H2), then for the face check (I2).
+  applyBlock() {
+    if (!this.state || this.ended) return null;
+    const cameras = blockReason(this.state, this.screenProblem);
+    const face = cameras ? null : this.identity.blockText();
+    if (!cameras && !this.identity.state && !this.identityStarted) {
+      this.identityStarted = true;
+      this.identity.start();
+    }
+    const reason = cameras || face || (this.identity.state ? null : '正在准备人脸核验…');
+    this.page.block(reason);
+    const checking = !cameras && Boolean(face);
+    this.$('exam-questions').hidden = checking;  // the paper opens after the face check
+    return cameras;
   }
 
   showCount(count, max) {
@@ -325,6 +344,7 @@ class ExamDevices {
   finish() {
     // The paper page ended the attempt (submit, time up): the hub tells the phone.
     this.ended = true;
+    this.identity.stop();
     this.stopDevices();
   }
 

@@ -27,6 +27,7 @@ export const zh = {
   'request.gender.female': '女',
   'request.doc.commitment_letter': '企业法人承诺书',
   'request.doc.study_proof': '学习证明材料',
+  'request.doc.id_photo': '证件照',
   'request.company.note': '企业名称须与企业法人承诺书上的公司名称保持一致，审核员将核对。',
 };
 

@@ -22,6 +22,11 @@ const zh = {
     violation: '违规', away: '正在离开试卷', camera_lost: '摄像头中断', camera_asleep: '手机休眠',
     camera_off: '摄像头未开启', disconnected: '设备断线', heartbeat_stale: '心跳超时',
     no_face: '未检测到人脸', several_faces: '多张人脸', screen_lost: '屏幕共享中断',
+    someone_else: '疑似非本人（连续抓拍）', nobody: '连续抓拍无人', identity_waiting: '人脸核验待人工处理',
+  },
+  identity: {
+    checking: '人脸核验中', passed: '人脸核验通过', waiting: '人脸核验未通过，等待人工核验',
+    admitted: '已人工核验通过', refused: '人工核验不通过',
   },
   kind: { tab_hidden: '切换页面或窗口', window_blur: '离开考试窗口', click_outside: '点击试卷以外区域' },
   endLabel: { submitted: '考生交卷', time_up: '时间到', fifth_violation: '违规满 5 次', invigilator: '监考员结束', abandoned: '设备长时间离线' },
@@ -78,7 +83,43 @@ function tile(s) {
     ` · 剩余 ${mmss(s.remaining_s)}`, s.warnings ? ` · 已警告 ${s.warnings} 次` : ''),
   el('div', { class: 'cams' }, cameraCell(s.cameras.pc), cameraCell(s.cameras.phone), screenCell(s.screen)),
   el('div', { class: 'thumbs' }, thumb(s.cameras.pc), thumb(s.cameras.phone), screenThumb(s.screen)),
-  el('div', { class: 'reasons', testid: 'tile-reasons' }, s.risk_reasons.map((r) => zh.reason[r] ?? r).join('、')));
+  el('div', { class: 'reasons', testid: 'tile-reasons' }, s.risk_reasons.map((r) => zh.reason[r] ?? r).join('、')),
+  s.identity_state ? el('div', { class: `meta identity ${s.identity_state}`, testid: 'tile-identity' },
+    zh.identity[s.identity_state] ?? s.identity_state) : '');
+}
+
+// ----- the face check (rule I2): both pictures, admit or refuse with a reason --------
+
+async function refreshIdentity(id) {
+  const box = byTestId('detail-identity');
+  let check;
+  try {
+    check = await api('GET', `/api/invigilate/attempts/${id}/identity`);
+  } catch {
+    return;
+  }
+  if (openId !== id) return;
+  const frame = [...check.tries].reverse().find((t) => t.image_url);
+  byTestId('identity-state').textContent = `${zh.identity[check.state] ?? check.state}（已失败 ${check.failed} 次）`;
+  byTestId('identity-state').dataset.state = check.state;
+  const photo = byTestId('identity-photo');
+  if (check.id_photo_url) photo.src = check.id_photo_url; else photo.removeAttribute('src');
+  byTestId('identity-photo-note').textContent = check.id_photo_url ? '证件照' : '该考生没有证件照';
+  const shot = byTestId('identity-frame');
+  if (frame) shot.src = frame.image_url; else shot.removeAttribute('src');
+  byTestId('identity-frame-note').textContent = frame ? `核验抓拍：${frame.message}` : '暂无核验抓拍';
+  byTestId('identity-decide').hidden = !(check.state === 'waiting' || check.state === 'checking');
+  box.hidden = check.state === 'checking' && check.tries.length === 0;
+}
+
+async function decideIdentity(decision) {
+  const field = byTestId('identity-reason');
+  const reason = field.value.trim();
+  if (!reason) { message('请先填写人工核验的理由'); return; }
+  if (decision === 'refuse' && !confirm('确定核验不通过吗？该考生的考试将被结束，此操作将被记录。')) return;
+  const done = decision === 'admit' ? '已人工核验通过，考生可以答题' : '已核验不通过，考试已结束';
+  if (await command('identity', { decision, reason }, done)) field.value = '';
+  if (openId !== null) refreshIdentity(openId);
 }
 
 async function poll() {
@@ -91,7 +132,10 @@ async function poll() {
     byTestId('wall-count').textContent = `进行中 ${data.total} 人` + (data.total > data.sessions.length ? `（显示风险最高的 ${data.sessions.length} 人）` : '');
     byTestId('wall-rooms').textContent = data.rooms.length ? `考场：${data.rooms.map((r) => r.name).join('、')}` : '尚未分配考场';
     byTestId('wall-updated').textContent = `更新于 ${new Date().toLocaleTimeString('zh-CN', { hour12: false })}`;
-    if (openId !== null && sessions.has(openId)) renderLedger(sessions.get(openId).ledger);
+    if (openId !== null && sessions.has(openId)) {
+      renderLedger(sessions.get(openId).ledger);
+      refreshIdentity(openId);  // rule I2: the open tile's face check, both pictures
+    }
   } catch (err) {
     setError(byTestId('wall-error'), `刷新失败：${err.message}`);
   } finally {
@@ -262,6 +306,8 @@ function openDetail(id) {
   byTestId('detail-paper').textContent = `${s.class_name} · ${s.paper_title}`;
   byTestId('detail-timeline').href = `/static/attempt-timeline.html?attempt=${id}`;
   renderLedger(s.ledger);
+  byTestId('detail-identity').hidden = true;
+  refreshIdentity(id);
   byTestId('detail-state').replaceChildren();
   message('');
   watchSocket = openSocket(id);
@@ -307,6 +353,9 @@ byTestId('end-send').addEventListener('click', () => {
   if (!confirm('确定结束该考生的考试吗？此操作将被记录。')) return;
   command('end', { reason }, '已结束该考生的考试');
 });
+byTestId('identity-admit').addEventListener('click', () => decideIdentity('admit'));
+byTestId('identity-refuse').addEventListener('click', () => decideIdentity('refuse'));
+
 signedIn().then(() => {
   poll();
 }).catch((err) => setError(byTestId('wall-error'), err.message));

@@ -12,10 +12,10 @@ const CATEGORIES = [
   ['C2', '土建类专职安全员（C2）'],
 ];
 
-async function uploadFile(file) {
+async function uploadFile(file, path = '/api/uploads') {
   const headers = { 'Content-Type': 'application/octet-stream' };
   if (csrf()) headers['X-CSRF-Token'] = csrf();
-  const res = await fetch(`/api/uploads?name=${encodeURIComponent(file.name)}`, {
+  const res = await fetch(`${path}?name=${encodeURIComponent(file.name)}`, {
     method: 'POST', body: file, headers, credentials: 'same-origin',
   });
   const data = await res.json().catch(() => ({ message: `上传失败（${res.status}）` }));
@@ -106,17 +106,27 @@ export function openWizard(root, mine, onDone) {
       stop, buttons(laterButton(), next));
   }
 
-  function fileField(role, testid) {
+  // The ID photo (rule I1) goes to its own endpoint: the server checks it holds
+  // exactly one clear face and says what is wrong otherwise.
+  const ID_PHOTO = {
+    path: '/api/uploads/id-photo',
+    accept: '.jpg,.jpeg,.png,image/jpeg,image/png',
+    hint: '本人近期正面免冠证件照，jpg 或 png 格式，人脸清晰，不超过 5 MB',
+  };
+
+  function fileField(role, testid, kind = null) {
     const status = el('span', { class: 'status', testid: `${testid}-status` },
-      state.docs[role] ? `已上传：${state.docs[role].name}` : '支持 jpg、png、pdf 格式，不超过 10 MB');
-    const input = el('input', { type: 'file', accept: '.jpg,.jpeg,.png,.pdf,image/jpeg,image/png,application/pdf',
+      state.docs[role] ? `已上传：${state.docs[role].name}`
+        : kind ? kind.hint : '支持 jpg、png、pdf 格式，不超过 10 MB');
+    const input = el('input', { type: 'file',
+      accept: kind ? kind.accept : '.jpg,.jpeg,.png,.pdf,image/jpeg,image/png,application/pdf',
       testid, onchange: async () => {
         const file = input.files[0];
         if (!file) return;
-        status.textContent = '正在上传…';
+        status.textContent = kind ? '正在上传并检测人脸…' : '正在上传…';
         status.className = 'status';
         try {
-          const up = await uploadFile(file);
+          const up = await uploadFile(file, kind ? kind.path : '/api/uploads');
           state.docs[role] = { id: up.id, name: up.name };
           status.textContent = `已上传：${up.name}`;
         } catch (e) {
@@ -125,7 +135,9 @@ export function openWizard(root, mine, onDone) {
           status.className = 'error';
         }
       } });
-    return [el('span', { class: 'req' }, t(`request.doc.${role}`)), el('div', {}, input, el('br'), status)];
+    const required = role !== 'id_photo' || mine.id_photo_required;
+    return [el('span', { class: required ? 'req' : '' }, t(`request.doc.${role}`)),
+      el('div', {}, input, el('br'), status)];
   }
 
   // Step 2 (rules B2, B3, B4): the category and the documents.
@@ -144,6 +156,7 @@ export function openWizard(root, mine, onDone) {
     }
     grid.append(...fileField('commitment_letter', 'wizard-file-commitment'));
     if (state.type === 'social') grid.append(...fileField('study_proof', 'wizard-file-proof'));
+    grid.append(...fileField('id_photo', 'wizard-file-id-photo', ID_PHOTO));
     const notes = el('p', { class: 'notice' }, state.type === 'social'
       ? '注意：企业法人承诺书必须加盖企业公章；学习证明材料必须加盖培训机构公章。本步骤所有项目均为必填。'
       : '注意：企业法人承诺书必须加盖企业公章。考试类型与“从业人员在线辅导系统”一致，不可更改。');
@@ -152,6 +165,7 @@ export function openWizard(root, mine, onDone) {
       if (state.type === 'social' && !state.category) return setError(error, '请选择考试类型');
       if (!state.docs.commitment_letter) return setError(error, '请上传企业法人承诺书');
       if (state.type === 'social' && !state.docs.study_proof) return setError(error, '请上传学习证明材料');
+      if (mine.id_photo_required && !state.docs.id_photo) return setError(error, '请上传证件照');
       state.step = 3;
       render();
     } }, '下一步');
@@ -191,6 +205,7 @@ export function openWizard(root, mine, onDone) {
           category: state.type === 'social' ? state.category : undefined,
           commitment_letter: state.docs.commitment_letter && state.docs.commitment_letter.id,
           study_proof: state.type === 'social' ? state.docs.study_proof && state.docs.study_proof.id : undefined,
+          id_photo: state.docs.id_photo ? state.docs.id_photo.id : undefined,
           ...Object.fromEntries(Object.entries(personal).map(([k, v]) => [k, String(v).trim()])),
         });
         success();

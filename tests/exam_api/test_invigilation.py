@@ -43,9 +43,16 @@ async def _switch_away(pc: DeviceClient) -> None:
 
 
 async def _wall(http: httpx.AsyncClient) -> dict[str, dict]:
-    reply = await http.get("/api/invigilate/sessions")
-    assert reply.status_code == 200, reply.text
-    return {s["attempt_id"]: s for s in reply.json()["sessions"]}
+    """Every tile the caller sees, page by page: an administrator sees every
+    running attempt of the session's database, more than one page of them."""
+    tiles: dict[str, dict] = {}
+    while True:
+        reply = await http.get(f"/api/invigilate/sessions?limit=200&offset={len(tiles)}")
+        assert reply.status_code == 200, reply.text
+        page = reply.json()
+        tiles |= {s["attempt_id"]: s for s in page["sessions"]}
+        if not page["sessions"] or len(tiles) >= page["total"]:
+            return tiles
 
 
 async def test_permission_matrix(

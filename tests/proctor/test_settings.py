@@ -77,3 +77,21 @@ def test_no_proxy_is_trusted_unless_configured(tmp_path: Path) -> None:
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings({"PROCTOR_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_the_face_check_is_on_by_default_and_its_threshold_is_bounded(tmp_path: Path) -> None:
+    # rules I2, I3: the threshold is a setting, read once
+    identity = load_settings({"PROCTOR_DATA_DIR": str(tmp_path)}).identity
+    assert (identity.required, identity.threshold, identity.tries) == (True, 0.5, 3)
+    own = load_settings(
+        {
+            "PROCTOR_DATA_DIR": str(tmp_path),
+            "PROCTOR_FACE_CHECK": "off",
+            "PROCTOR_FACE_THRESHOLD": "0.45",
+            "PROCTOR_FACE_FLAG_AFTER": "4",
+        }
+    ).identity
+    assert (own.required, own.threshold, own.flag_after) == (False, 0.45, 4)
+    for bad in ("near", "0.05", "1.5"):
+        with pytest.raises(SettingsError, match="PROCTOR_FACE_THRESHOLD"):
+            load_settings({"PROCTOR_DATA_DIR": str(tmp_path), "PROCTOR_FACE_THRESHOLD": bad})

@@ -71,6 +71,7 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/auth/oidc/start"): PUBLIC,
     ("GET", "/api/auth/oidc/callback"): PUBLIC,
     ("POST", "/api/uploads"): CANDIDATE,
+    ("POST", "/api/uploads/id-photo"): CANDIDATE,  # rule I1
     ("GET", "/api/uploads/{upload_id:int}"): OWNER | REVIEW,
     ("GET", "/api/requests/mine"): CANDIDATE,
     ("POST", "/api/requests"): CANDIDATE,
@@ -98,6 +99,12 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/attempts/{attempt_id:int}/tokens"): OWNER,
     ("PUT", "/api/attempts/{attempt_id:int}/answers/{question_id:int}"): OWNER,
     ("POST", "/api/attempts/{attempt_id:int}/submit"): OWNER,
+    # rule I2: the face check before answering; tests/exam_api/test_identity_check.py
+    ("GET", "/api/attempts/{attempt_id:int}/identity"): OWNER,
+    ("POST", "/api/attempts/{attempt_id:int}/identity/try"): OWNER,
+    ("GET", "/api/invigilate/attempts/{attempt_id:int}/identity"): ROOM,
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/identity"): ROOM,
+    ("GET", "/api/invigilate/attempts/{attempt_id:int}/id-photo"): ROOM,
     ("GET", "/api/records"): CANDIDATE,
     ("GET", "/api/result-reviews"): REVIEW,
     ("POST", "/api/result-reviews/{attempt_id:int}"): REVIEW,
@@ -160,7 +167,7 @@ SOCKETS = {
 }
 DENIED = (401, 403, 404)
 # answers of an allowed caller that mean "nothing to show now", not "not yours"
-NOTHING_NOW = {"no_live_video"}
+NOTHING_NOW = {"no_live_video", "id_photo_not_found"}
 
 
 def http_routes(server: LiveServer) -> list[tuple[str, str]]:

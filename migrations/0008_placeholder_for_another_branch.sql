@@ -1,4 +1,0 @@
--- 0008: a placeholder kept only on branch `screen` so that its 0009 applies
--- (proctor/migrate.py refuses a gap). Another branch owns the real 0008: at
--- the merge, drop this file and keep theirs.
-SELECT 1;

@@ -1,0 +1,107 @@
+// The face check before answering (rule I2), a step of the PC exam page after
+// the device check: the candidate faces the camera and asks for a try; the
+// server takes the frame from the camera's own stream (the page sends no
+// picture and no verdict) and compares it with the ID photo. Three failed
+// tries and the attempt waits for an invigilator, who admits or refuses.
+import { api } from './api.js';
+import { el } from './dom.js';
+
+const POLL_MS = 1000;
+const WAIT_POLL_MS = 3000;  // while an invigilator decides
+
+export const IDENTITY_TEXT = {
+  blocked: '请先完成人脸核验：正对摄像头，点击“开始人脸核验”。核验通过后才能答题。',
+  waiting: '人脸核验未通过，请在座位上等待监考员人工核验。',
+  refused: '监考员核验未通过，本场考试已结束。',
+  trying: '正在核验，请保持正对摄像头…',
+};
+
+export class IdentityCheck {
+  constructor(attemptId, box, onChange) {
+    this.attemptId = attemptId;
+    this.box = box;
+    this.onChange = onChange;
+    this.state = null;  // the server's view of the check
+    this.timer = null;
+    this.stopped = false;
+  }
+
+  get required() { return Boolean(this.state && this.state.required); }
+  get cleared() { return !this.required || Boolean(this.state && this.state.cleared); }
+
+  // Why answering waits for the check; null when it does not.
+  blockText() {
+    if (this.cleared) return null;
+    if (this.state.state === 'waiting') return IDENTITY_TEXT.waiting;
+    if (this.state.state === 'refused') return IDENTITY_TEXT.refused;
+    return IDENTITY_TEXT.blocked;
+  }
+
+  async start() {
+    await this.refresh();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.box.hidden = true;
+  }
+
+  async refresh() {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    try {
+      this.state = await api('GET', `/api/attempts/${this.attemptId}/identity`);
+    } catch (err) {
+      this.timer = setTimeout(() => this.refresh(), WAIT_POLL_MS);
+      return;
+    }
+    this.render();
+    this.onChange();
+    const pending = this.state.tries.some((t) => t.outcome === null);
+    if (pending) this.timer = setTimeout(() => this.refresh(), POLL_MS);
+    else if (this.state.state === 'waiting') this.timer = setTimeout(() => this.refresh(), WAIT_POLL_MS);
+  }
+
+  async tryOnce(button) {
+    button.disabled = true;
+    try {
+      this.state = { ...this.state, ...(await api('POST', `/api/attempts/${this.attemptId}/identity/try`)) };
+    } catch (err) {
+      this.showResult(err.message, 'failed');
+    }
+    await this.refresh();
+  }
+
+  showResult(text, state) {
+    const result = this.box.querySelector('[data-testid="identity-result"]');
+    if (result) { result.textContent = text; result.dataset.state = state; }
+  }
+
+  render() {
+    const s = this.state;
+    const last = s.tries.length ? s.tries[s.tries.length - 1] : null;
+    if (!s.required || s.cleared) {
+      // the outcome stays in view, small: the paper is open below it
+      this.box.replaceChildren(
+        el('p', { class: 'status', testid: 'identity-state', 'data-state': s.state }, s.message),
+        el('p', { testid: 'identity-result', 'data-state': last ? last.outcome : '' }, last ? last.message : ''));
+      this.box.hidden = !s.required;
+      return;
+    }
+    const pending = last && last.outcome === null;
+    const button = el('button', { type: 'button', testid: 'identity-try', disabled: !s.may_try,
+      onclick: () => this.tryOnce(button) }, s.failed ? '重新核验' : '开始人脸核验');
+    const left = Math.max(0, s.max_tries - s.failed);
+    this.box.replaceChildren(
+      el('h2', {}, '人脸核验'),
+      el('p', { class: 'meta' }, '请摘下帽子和口罩，正对电脑摄像头，保持光线充足。系统将把摄像头画面与您的证件照进行比对。'),
+      el('p', { class: 'lock-reason', testid: 'identity-state', 'data-state': s.state }, s.message),
+      el('p', { testid: 'identity-result', 'data-state': pending ? 'pending' : (last ? last.outcome : '') },
+        pending ? IDENTITY_TEXT.trying : (last ? last.message : '')),
+      el('p', { class: 'meta', testid: 'identity-tries-left' },
+        s.state === 'checking' ? `剩余核验次数：${left}（共 ${s.max_tries} 次）` : ''),
+      s.state === 'checking' ? button : el('span'));
+    this.box.hidden = false;
+  }
+}
