@@ -127,7 +127,7 @@ def haproxy_config(the_plan: Plan, admin_socket: Path, template: str | None = No
 
 
 def member_env(
-    environ: Mapping[str, str], the_plan: Plan, spec: Spec, services: Services, data_dir: Path
+    environ: Mapping[str, str], the_plan: Plan, services: Services, data_dir: Path
 ) -> dict[str, str]:
     """A child's environment: this process's, with the shared servers' URLs
     (its address comes as arguments). Children never start embedded servers of their own."""
@@ -256,7 +256,7 @@ class Cluster:
         await embedded.start()
         self._supervisors.append(embedded)
         for spec in self.the_plan.members:
-            env = member_env(self.environ, self.the_plan, spec, self.services, self.data_dir)
+            env = member_env(self.environ, self.the_plan, self.services, self.data_dir)
             member = Member(spec.name, serve_args(self.the_plan, spec, self.log_level), env)
             member.start()
             self.members.append(member)
