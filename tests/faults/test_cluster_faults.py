@@ -158,40 +158,73 @@ async def test_a_web_process_killed_under_live_sessions_loses_nothing(
     assert result.timed_out == len(timed)
 
 
-async def _pending(cluster: ClusterProcess, attempts: list[int]) -> int:
-    """Stream entries read by a persistence worker and not acknowledged yet."""
+async def _pending(cluster: ClusterProcess, attempts: list[int]) -> list[tuple[int, str]]:
+    """Stream entries read by a persistence worker and not acknowledged yet:
+    (attempt, stream id)."""
     keys = Keys("proctor")
     redis = cluster.redis()
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for attempt_id in attempts:
-                pipe.xpending(keys.events(attempt_id), PERSIST_GROUP)
+                pipe.xpending_range(keys.events(attempt_id), PERSIST_GROUP, "-", "+", 10_000)
             replies = await pipe.execute(raise_on_error=False)
     finally:
         await redis.aclose()
-    return sum(int(r["pending"]) for r in replies if isinstance(r, dict))
+    return [
+        (attempt_id, _text(entry["message_id"]))
+        for attempt_id, reply in zip(attempts, replies, strict=True)
+        if isinstance(reply, list)
+        for entry in reply
+    ]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def _unwritten(pool: asyncpg.Pool, entries: list[tuple[int, str]]) -> int:
+    """How many of ``entries`` are not in attempt_events yet."""
+    async with pool.acquire() as conn:
+        written = await conn.fetchval(
+            """SELECT count(*) FROM attempt_events e
+                 JOIN unnest($1::bigint[], $2::text[]) AS p(attempt_id, stream_id)
+                   ON e.attempt_id = p.attempt_id AND e.stream_id = p.stream_id""",
+            [a for a, _ in entries],
+            [i for _, i in entries],
+        )
+    return len(entries) - int(written)
 
 
 async def test_the_persistence_worker_killed_between_read_and_write_loses_nothing(
     cluster: ClusterProcess, pool: asyncpg.Pool, cluster_settings: Settings
 ) -> None:
     attempts, fleet = await _run_fleet(cluster, pool, cluster_settings, SESSIONS)
-    pending_at_kill = 0
-    for _ in range(200):  # until a kill lands while a pass holds entries unacknowledged
-        if await _pending(cluster, attempts):
-            victim = cluster.pid_of("persist-1")
-            os.kill(victim, signal.SIGKILL)
-            await eventually(lambda pid=victim: _gone(pid), within=30)
-            pending_at_kill = await _pending(cluster, attempts)  # frozen: its reader is dead
-            if pending_at_kill:
-                break
-            await eventually(lambda: cluster.member_ready("persist-1"), within=WITHIN)
-    print(f"kill -9 persist-1 with {pending_at_kill} entries read and not acknowledged")
-    assert pending_at_kill > 0
+    pending: list[tuple[int, str]] = []
+    unwritten = kills = 0
+    for _ in range(400):  # until a kill lands after a read and before its rows are written
+        if not await _pending(cluster, attempts):
+            continue
+        victim = cluster.pid_of("persist-1")
+        os.kill(victim, signal.SIGKILL)
+        kills += 1
+        await eventually(lambda pid=victim: _gone(pid), within=30)
+        pending = await _pending(cluster, attempts)  # frozen: their reader is dead
+        unwritten = await _unwritten(pool, pending) if pending else 0
+        if unwritten:
+            break
+        await eventually(lambda: cluster.member_ready("persist-1"), within=WITHIN)
+    print(
+        f"kill -9 persist-1 ({kills} kills): {len(pending)} entries read and not acknowledged, "
+        f"{unwritten} of them not in PostgreSQL"
+    )
+    assert unwritten > 0
     await eventually(lambda: cluster.member_ready("persist-1"), within=WITHIN)
-    result = await _settle(pool, fleet)  # the restarted worker claims the dead one's entries
+    # the restarted worker (another consumer) claims the dead one's entries once
+    # they are 30 s idle (hub/persist.py CLAIM_IDLE_S), writes and acknowledges them
+    result = await _settle(pool, fleet)
     print(result.line("kill -9 persist-1: acknowledged vs found"))
     _no_loss(result)
+    assert not await _pending(cluster, attempts)
 
 
 async def _gone(pid: int) -> bool:
