@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from proctor.http_settings import HttpLimits, HttpSettingsError, load_http_limits
+from proctor.ice_settings import IceServer, IceSettingsError, load_ice_servers
 
 
 class SettingsError(ValueError):
@@ -47,6 +48,8 @@ class Settings:
     # body sizes, header and body timeouts, connection cap (proctor/http_settings.py)
     http: HttpLimits = field(default_factory=HttpLimits)
     log_format: str = "text"  # "json": one JSON object a line (rule O2)
+    # STUN/TURN for the camera's WebRTC (proctor/ice_settings.py); none by default
+    ice_servers: tuple[IceServer, ...] = ()
 
     @property
     def embedded_postgres(self) -> bool:
@@ -162,6 +165,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rtc_max_peers=_int(env, "PROCTOR_RTC_MAX_PEERS", 1000, 1, 100_000),
         log_format=_choice(env, "PROCTOR_LOG_FORMAT", ("text", "json"), "text"),
         http=_http(env),
+        ice_servers=_ice(env),
     )
 
 
@@ -246,6 +250,13 @@ def load_oidc_settings(env: Mapping[str, str], *, public_url: str) -> OidcSettin
         post_logout_redirect_uri=public_url + OIDC_AFTER_LOGOUT_PATH,
         timeout_s=_int(env, "PROCTOR_OIDC_TIMEOUT", 10, 1, 120),
     )
+
+
+def _ice(env: Mapping[str, str]) -> tuple[IceServer, ...]:
+    try:
+        return load_ice_servers(env)
+    except IceSettingsError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _http(env: Mapping[str, str]) -> HttpLimits:

@@ -81,11 +81,12 @@ async function setMaxFramerate(sender, fps) {
  * reconnecting | refused | stopped; "rate" {detail: {fps}}.
  */
 export class CameraLink extends EventTarget {
-  constructor(stream, pcToken, { offerUrl = '/api/rtc/offer' } = {}) {
+  constructor(stream, pcToken, { offerUrl = '/api/rtc/offer', iceServers = [] } = {}) {
     super();
     this.stream = stream;
     this.pcToken = pcToken;
     this.offerUrl = offerUrl;
+    this.iceServers = iceServers;  // STUN/TURN from the tokens answer (PROCTOR_ICE_SERVERS)
     this.clientId = newClientId();
     this.pc = null;
     this.sender = null;
@@ -114,7 +115,7 @@ export class CameraLink extends EventTarget {
 
   /** Connect once; resolves when the hub's answer is applied. */
   async connect() {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
     this.sender = pc.addTrack(this.track, this.stream);
     const control = pc.createDataChannel('control');

@@ -99,7 +99,7 @@ class ExamDevices {
     }
     this.connectHub(links.ws_pc_url);
     this.showPhoneLink();
-    this.connectCamera(links.pc_token);
+    this.connectCamera(links.pc_token, links.ice_servers || []);
     this.refreshTimer = setInterval(() => this.refreshTokens(), TOKEN_REFRESH_MS);
     this.page.root.addEventListener('exam-ended', () => this.finish());
   }
@@ -273,8 +273,8 @@ class ExamDevices {
 
   // ----- the camera (rules D1, E1, G2) ------------------------------------------------
 
-  async connectCamera(pcToken) {
-    const link = new CameraLink(this.stream, pcToken);
+  async connectCamera(pcToken, iceServers) {
+    const link = new CameraLink(this.stream, pcToken, { iceServers });
     // A reload of this tab is the same page: its offer replaces the old peer
     // instead of being refused as a second page (another tab gets its own id).
     const key = `proctor.exam.${this.attemptId}.camera-client`;
