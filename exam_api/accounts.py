@@ -81,12 +81,21 @@ def field_error(exc: FieldError | IdCardError) -> ApiError:
     return ApiError(422, exc.code, exc.message)
 
 
-async def enforce(conn: Any, limit: ratelimit.Limit, subject: str, now: dt.datetime) -> None:
+async def enforce(
+    conn: Any, limit: ratelimit.Limit, subject: str, now: dt.datetime
+) -> ratelimit.Decision:
     decision = await ratelimit.hit(conn, limit, subject, now.timestamp())
     if not decision.allowed:
-        raise ApiError(
-            429, "rate_limited", f"{limit.message}（{decision.retry_after_s} 秒后可重试）"
-        )
+        raise RateLimited(limit.message, decision.retry_after_s)
+    return decision
+
+
+class RateLimited(ApiError):
+    """429 with the wait in the message, in ``retry_after_s`` and in Retry-After."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(429, "rate_limited", f"{message}（{retry_after_s} 秒后可重试）")
+        self.retry_after_s = retry_after_s
 
 
 _CAPTCHA_MESSAGES = {
@@ -252,7 +261,7 @@ async def send_sms(request: Request) -> Response:
         if purpose == "reset" and owner is None:
             raise ApiError(404, "phone_unknown", "该手机号未注册")
         await enforce(conn, ratelimit.SMS_PER_ADDRESS, client_address(request), now)
-        await enforce(conn, ratelimit.SMS_PER_PHONE_MINUTE, phone, now)
+        resend = await enforce(conn, ratelimit.SMS_PER_PHONE_MINUTE, phone, now)
         await enforce(conn, ratelimit.SMS_PER_PHONE_DAY, phone, now)
         issued = await sms.issue_code(
             conn,
@@ -268,7 +277,7 @@ async def send_sms(request: Request) -> Response:
             "sms_id": issued.code_id,
             "phone_masked": sms.mask_phone(phone),
             "expires_in": int(sms.CODE_LIFETIME.total_seconds()),
-            "resend_in": ratelimit.SMS_PER_PHONE_MINUTE.window_s,
+            "resend_in": resend.next_after_s,
         },
         headers=_NO_STORE,
     )

@@ -28,10 +28,11 @@ from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id
 from exam_api.outcomes import OUTCOME_LABELS
 from exam_api.paper_access import attempt_deadline
-from exam_api.papers import KIND_LABELS, access_for
+from exam_api.papers import KIND_LABELS, access_for, sitting_times
 from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
 from exam_api.question_rules import QuestionError, canonical_choice
 from exam_api.services import exam_services
+from exam_api.sitting_rules import sitting_deadline
 from hub.tokens import sign_device_token
 from proctor.state import Base, base, now_of
 
@@ -68,13 +69,20 @@ async def start_or_resume(
         )
         if other is not None:
             raise ApiError(409, "another_attempt_running", "您有另一场考试正在进行，请先完成该考试")
+        sitting = sitting_times(paper)
+        deadline = (
+            attempt_deadline(now, paper["time_limit_s"], paper["closes_at"])
+            if sitting is None
+            else sitting_deadline(sitting, paper["closes_at"])  # rule M1
+        )
         row = await conn.fetchrow(
-            """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at)
-               VALUES ($1, $2, $3, $4) RETURNING id, started_at, deadline_at""",
+            """INSERT INTO attempts (user_id, paper_id, started_at, deadline_at, sitting_id)
+               VALUES ($1, $2, $3, $4, $5) RETURNING id, started_at, deadline_at""",
             user_id,
             paper_id,
             now,
-            attempt_deadline(now, paper["time_limit_s"], paper["closes_at"]),
+            deadline,
+            paper["sitting_id"],
         )
         assert row is not None
         return row, False
@@ -103,8 +111,10 @@ async def own_attempt(
     row = await conn.fetchrow(
         f"""SELECT a.id, a.user_id, a.paper_id, a.status, a.started_at, a.deadline_at,
                    a.ended_at, a.end_reason, a.score, a.points_earned, a.points_total,
-                   a.outcome, a.violations, p.kind, p.title, p.time_limit_s
+                   a.outcome, a.violations, p.kind, p.title, p.time_limit_s,
+                   s.starts_at AS sitting_starts_at
               FROM attempts a JOIN papers p ON p.id = a.paper_id
+              LEFT JOIN exam_sittings s ON s.id = a.sitting_id
              WHERE a.id = $1 {lock}""",
         attempt_id,
     )
@@ -129,16 +139,29 @@ def _end_json(row: asyncpg.Record) -> dict[str, Any] | None:
     }
 
 
+def _answering_from(row: asyncpg.Record, now: datetime) -> datetime | None:
+    """The sitting's start while it is still ahead (None: answering is open)."""
+    starts_at: datetime | None = row["sitting_starts_at"]
+    if starts_at is None or now >= starts_at or row["status"] != "in_progress":
+        return None
+    return starts_at
+
+
 async def attempt_view(
     conn: asyncpg.Connection, attempt_id: int, user_id: int, now: datetime
 ) -> dict[str, Any]:
     """What the exam page shows: the paper without its keys, the saved answers."""
     row = await own_attempt(conn, attempt_id, user_id)
-    questions = await conn.fetch(
-        """SELECT q.id, q.kind, q.stem, q.options, q.points, pq.position FROM paper_questions pq
+    opens_at = _answering_from(row, now)
+    questions = (
+        []
+        if opens_at is not None
+        else await conn.fetch(
+            """SELECT q.id, q.kind, q.stem, q.options, q.points, pq.position FROM paper_questions pq
              JOIN questions q ON q.id = pq.question_id
             WHERE pq.paper_id = $1 ORDER BY pq.position""",
-        row["paper_id"],
+            row["paper_id"],
+        )
     )
     answers = await conn.fetch(
         "SELECT question_id, answer, rev FROM attempt_answers WHERE attempt_id = $1", attempt_id
@@ -159,6 +182,9 @@ async def attempt_view(
         "server_now": now.isoformat(),
         "remaining_s": remaining if row["status"] == "in_progress" else 0,
         "violations": row["violations"],
+        # rule M1: in the identity-check window before the sitting's start
+        # the devices are checked; the questions come at the start
+        "opens_at": None if opens_at is None else opens_at.isoformat(),
         "questions": [
             {
                 "id": q["id"],
@@ -198,6 +224,8 @@ async def save_answer(
             raise ApiError(409, "attempt_ended", "考试已结束，答案不能再修改")
         if now >= att["deadline_at"]:
             raise ApiError(409, "time_up", "考试时间已到，系统已自动交卷")
+        if _answering_from(att, now) is not None:
+            raise ApiError(409, "not_started", "考试尚未开始，开考后才可以作答")
         question = await conn.fetchrow(
             """SELECT q.kind, jsonb_array_length(q.options) AS option_count
                  FROM paper_questions pq JOIN questions q ON q.id = pq.question_id

@@ -58,10 +58,14 @@ MAX_REASON = 200
 
 
 async def running_attempts(
-    conn: asyncpg.Connection, class_ids: list[int] | None, limit: int
+    conn: asyncpg.Connection,
+    class_ids: list[int] | None,
+    limit: int,
+    room_invigilator: int | None = None,
 ) -> list[AttemptFacts]:
-    """Running attempts of these classes (None: all), with the latest snapshot
-    of each camera and the warning count, in one query."""
+    """Running attempts of these classes (None: all) and of the sitting rooms
+    of ``room_invigilator`` (rule M1), with the latest snapshot of each camera
+    and the warning count, in one query."""
     rows = await conn.fetch(
         """SELECT a.id, a.started_at, a.deadline_at, a.violations,
                   u.real_name, u.username, p.title, p.class_id, c.name AS class_name,
@@ -78,11 +82,16 @@ async def running_attempts(
              JOIN papers p ON p.id = a.paper_id
              JOIN classes c ON c.id = p.class_id
             WHERE a.status = 'in_progress'
-              AND ($1::bigint[] IS NULL OR p.class_id = ANY($1::bigint[]))
+              AND ($1::bigint[] IS NULL OR p.class_id = ANY($1::bigint[])
+                   OR EXISTS (SELECT 1 FROM sitting_candidates sc
+                                JOIN sitting_rooms r ON r.id = sc.room_id
+                               WHERE sc.sitting_id = a.sitting_id AND sc.user_id = a.user_id
+                                 AND r.invigilator_id = $3))
             ORDER BY a.started_at, a.id
             LIMIT $2""",
         class_ids,
         limit,
+        room_invigilator,
     )
     out = []
     for r in rows:
@@ -133,7 +142,9 @@ async def get_sessions(request: Request) -> Response:
     async with res.pool.acquire() as conn:
         rooms = await _rooms(conn, user)
         class_ids = None if user.role in ALL_ROOMS_ROLES else [r["id"] for r in rooms]
-        facts = await running_attempts(conn, class_ids, MAX_ROOM_ATTEMPTS)
+        facts = await running_attempts(
+            conn, class_ids, MAX_ROOM_ATTEMPTS, None if class_ids is None else user.id
+        )
     states = await live_states(
         res.redis, exam_services(request).keys, [f.attempt_id for f in facts]
     )

@@ -16,8 +16,10 @@ A candidate whose exam request is not approved sees no paper at all (C3):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Literal
+
+from exam_api.sitting_rules import BEIJING, SittingTimes, sitting_lock, when
 
 State = Literal["resume", "open", "locked", "done"]
 
@@ -40,6 +42,9 @@ class PaperFacts:
     # An ended attempt exists on a mock paper of the same class. Every end counts as a
     # submission: time up and the fifth violation submit automatically (rules E3, E4).
     mock_submitted: bool
+    # rule M1: a paper with sittings opens only in the candidate's sitting
+    has_sittings: bool = False
+    sitting: SittingTimes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +59,11 @@ def papers_visible(request_status: str) -> bool:
     return request_status == "approved"
 
 
-# Candidates read times in Beijing time (no daylight saving), whatever the server's zone.
-BEIJING = timezone(timedelta(hours=8), "北京时间")
+__all__ = ["BEIJING", "Access", "PaperFacts", "paper_access", "papers_visible"]
 
+_when = when
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+NO_SITTING = "您未被安排本试卷的考试场次，请联系考务管理员"
 
 
 def paper_access(facts: PaperFacts, now: datetime) -> Access:
@@ -75,6 +79,12 @@ def paper_access(facts: PaperFacts, now: datetime) -> Access:
         return Access("locked", "mock_required", "请先完成并提交模拟考试，提交后才可以开始正式考试")
     if facts.opens_at is not None and now < facts.opens_at:
         return Access("locked", "not_open", f"考试将于 {_when(facts.opens_at)} 开放")
+    if facts.has_sittings:
+        if facts.sitting is None:
+            return Access("locked", "no_sitting", NO_SITTING)
+        lock = sitting_lock(facts.sitting, now)
+        if lock is not None:
+            return Access("locked", lock.reason, lock.message)
     return Access("open")
 
 

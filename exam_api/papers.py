@@ -24,6 +24,7 @@ from exam_api.paper_access import REQUEST_MESSAGES, Access, PaperFacts, paper_ac
 from exam_api.question_rules import KIND_LABELS as QUESTION_KIND_LABELS
 from exam_api.requests import request_status
 from exam_api.services import exam_services
+from exam_api.sitting_rules import SittingTimes
 from proctor.state import base, now_of
 
 MAX_TITLE = 100
@@ -186,10 +187,15 @@ async def candidate_papers(
                       AND a.status = 'ended' ORDER BY a.ended_at DESC LIMIT 1) AS last_outcome,
                   EXISTS (SELECT 1 FROM attempts a JOIN papers mp ON mp.id = a.paper_id
                            WHERE a.user_id = $1 AND a.status = 'ended' AND mp.kind = 'mock'
-                             AND mp.class_id = p.class_id) AS mock_submitted
+                             AND mp.class_id = p.class_id) AS mock_submitted,
+                  EXISTS (SELECT 1 FROM exam_sittings es WHERE es.paper_id = p.id) AS has_sittings,
+                  s.id AS sitting_id, s.title AS sitting_title, s.starts_at AS sitting_starts_at,
+                  s.ends_at AS sitting_ends_at, s.late_entry_s, s.checkin_s
              FROM papers p
              JOIN class_members m ON m.class_id = p.class_id AND m.user_id = $1
              JOIN classes c ON c.id = p.class_id
+             LEFT JOIN sitting_candidates sc ON sc.paper_id = p.id AND sc.user_id = $1
+             LEFT JOIN exam_sittings s ON s.id = sc.sitting_id
             ORDER BY p.class_id, p.kind DESC, p.id""",
         user_id,
     )
@@ -204,6 +210,17 @@ def _facts(row: asyncpg.Record) -> PaperFacts:
         running_attempt=row["running_attempt"] is not None,
         ended_attempts=row["ended_attempts"],
         mock_submitted=row["mock_submitted"],
+        has_sittings=row["has_sittings"],
+        sitting=sitting_times(row),
+    )
+
+
+def sitting_times(row: asyncpg.Record) -> SittingTimes | None:
+    """The candidate's sitting of this paper (rule M1), from a paper row."""
+    if row["sitting_id"] is None:
+        return None
+    return SittingTimes(
+        row["sitting_starts_at"], row["sitting_ends_at"], row["late_entry_s"], row["checkin_s"]
     )
 
 
@@ -228,6 +245,21 @@ def _paper_card(row: asyncpg.Record, access: Access) -> dict[str, Any]:
         "last_score": float(row["last_score"]) if row["last_score"] is not None else None,
         "last_outcome": last,
         "last_outcome_label": OUTCOME_LABELS.get(last) if last else None,
+        "sitting": _sitting_card(row),
+    }
+
+
+def _sitting_card(row: asyncpg.Record) -> dict[str, Any] | None:
+    times = sitting_times(row)
+    if times is None:
+        return None
+    return {
+        "id": row["sitting_id"],
+        "title": row["sitting_title"],
+        "starts_at": times.starts_at.isoformat(),
+        "ends_at": times.ends_at.isoformat(),
+        "checkin_from": times.checkin_from.isoformat(),
+        "entry_until": times.entry_until.isoformat(),
     }
 
 

@@ -10,6 +10,8 @@ GET  /api/attempts/{id}/phone-qr     owner (candidate)  → image/svg+xml
 GET  /api/attempts/{id}/phone-link   owner (candidate)  → {url, expires_at}
 GET  /api/phone/info                 phone token        → what the phone shows
 POST /api/phone/token                phone token        → a fresh phone token
+POST /api/phone/bind                 anyone, a short code → a phone token
+GET  /p                              anyone             → the phone page (typed by hand)
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ from urllib.parse import urlsplit
 import asyncpg
 import segno
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from exam_api import phone_codes, ratelimit
+from exam_api.accounts import client_address, enforce
 from exam_api.attempts import own_attempt
 from exam_api.auth import require_role
 from exam_api.errors import ApiError
 from exam_api.fields import path_id
 from exam_api.papers import KIND_LABELS
+from exam_api.services import exam_services
 from hub.errors import TokenError
 from hub.tokens import DeviceClaim, sign_device_token, verify_device_token
+from proctor.json_body import json_body
 from proctor.state import Base, base, now_of
 
 PHONE_PAGE = "/static/phone.html"
@@ -54,6 +60,18 @@ def phone_base(request_base: str, public_url: str) -> str:
     if request_host in LOOPBACK_HOSTS and public_host and public_host not in LOOPBACK_HOSTS:
         return public_url
     return request_base
+
+
+def loopback_warning(public_url: str) -> str | None:
+    """What the start banner says when phones cannot reach the QR code's address."""
+    if (urlsplit(public_url).hostname or "") not in LOOPBACK_HOSTS:
+        return None
+    return (
+        f"WARNING: PROCTOR_PUBLIC_URL is {public_url}, a loopback address: a phone opening the"
+        " QR code or the short code's /p cannot reach it unless the PC page itself is opened"
+        " on another address. Set PROCTOR_PUBLIC_URL to the address phones use"
+        " (e.g. https://exam.example.gov.cn)."
+    )
 
 
 def qr_svg(text: str) -> bytes:
@@ -96,16 +114,60 @@ async def phone_qr(request: Request) -> Response:
 
 
 async def phone_link(request: Request) -> Response:
-    """The phone page's address as text, for typing it in by hand."""
+    """The phone page's address as text, and the short code to type on the
+    phone at ``/p`` instead (the attempt's previous code stops working)."""
     attempt_id = await _open_attempt_of_owner(request)
-    token, expires = _phone_token(base(request), attempt_id, base(request).clock.now())
+    res = base(request)
+    token, expires = _phone_token(res, attempt_id, res.clock.now())
+    code = await phone_codes.issue(
+        res.redis, exam_services(request).keys, attempt_id, res.settings.device_token_ttl_s
+    )
     return JSONResponse(
         {
+            "url": phone_url(_base(request), token),
+            "short_url": _base(request).rstrip("/") + phone_codes.SHORT_PATH,
+            "code": phone_codes.shown(code),
+            "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def phone_bind(request: Request) -> Response:
+    """A short code typed on the phone, traded once for a phone token."""
+    body = await json_body(request)
+    code = phone_codes.normalized(body.get("code"))
+    res = base(request)
+    async with res.pool.acquire() as conn:
+        await enforce(
+            conn, ratelimit.PHONE_BIND_PER_ADDRESS, client_address(request), now_of(request)
+        )
+        if code is None:
+            raise ApiError(
+                422, "bad_code", "绑定码是8位字母和数字，请按电脑端考试页面显示的绑定码输入"
+            )
+        attempt_id = await phone_codes.redeem(res.redis, exam_services(request).keys, code)
+        if attempt_id is None:
+            raise ApiError(
+                404, "code_unknown", "绑定码无效或已过期，请在电脑端考试页面查看最新的绑定码"
+            )
+        view = await _phone_view(conn, attempt_id)
+    if view["status"] != "in_progress":
+        raise ApiError(409, "attempt_ended", "考试已结束")
+    token, expires = _phone_token(res, attempt_id, res.clock.now())
+    return JSONResponse(
+        {
+            "token": token,
             "url": phone_url(_base(request), token),
             "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def short_phone_page(request: Request) -> Response:
+    """``/p``: the short address typed on a phone, to the page that takes the code."""
+    return RedirectResponse(PHONE_PAGE, status_code=302)
 
 
 def _phone_claim(request: Request) -> DeviceClaim:
@@ -193,4 +255,6 @@ routes: list[BaseRoute] = [
     Route("/api/attempts/{attempt_id:int}/phone-link", phone_link, methods=["GET"]),
     Route("/api/phone/info", phone_info, methods=["GET"]),
     Route("/api/phone/token", phone_token, methods=["POST"]),
+    Route("/api/phone/bind", phone_bind, methods=["POST"]),
+    Route(phone_codes.SHORT_PATH, short_phone_page, methods=["GET"]),
 ]

@@ -77,7 +77,31 @@ async def detail(request: Request) -> Response:
         if view is None:
             raise ApiError(404, "request_not_found", "考试请求不存在")
         view["audit"] = await audit_trail(conn, request_id)
+        view["history"] = await earlier_requests(conn, request_id)
     return JSONResponse({"request": view}, headers={"Cache-Control": "no-store"})
+
+
+async def earlier_requests(conn: Any, request_id: int) -> list[dict[str, Any]]:
+    """The same candidate's earlier requests, newest first, each with its
+    decisions (issue #14: a resubmission shows why the last one was rejected)."""
+    rows = await conn.fetch(
+        """SELECT e.id, e.category, e.status, e.reason, e.submitted_at
+             FROM exam_requests e JOIN exam_requests this ON this.user_id = e.user_id
+            WHERE this.id = $1 AND e.id < this.id
+            ORDER BY e.id DESC LIMIT 20""",
+        request_id,
+    )
+    return [
+        {
+            "id": r["id"],
+            "category_name": CATEGORY_NAMES[r["category"]],
+            "status": r["status"],
+            "reason": r["reason"],
+            "submitted_at": r["submitted_at"].isoformat(),
+            "audit": await audit_trail(conn, r["id"]),
+        }
+        for r in rows
+    ]
 
 
 async def audit_trail(conn: Any, request_id: int) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from exam_api import (
     auth,
     classes,
     documents,
+    extra_time,
     invigilation,
     oidc,
     papers,
@@ -19,6 +20,8 @@ from exam_api import (
     requests,
     results,
     review,
+    rooms,
+    sittings,
     timeline,
 )
 
@@ -43,4 +46,8 @@ routes: list[BaseRoute] = [
     *assignments.routes,
     *invigilation.routes,
     *timeline.routes,
+    # sittings helper: sittings and rooms, extra time, resume (M1-M3)
+    *sittings.routes,
+    *rooms.routes,
+    *extra_time.routes,
 ]

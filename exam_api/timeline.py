@@ -49,10 +49,18 @@ EVENT_LABELS = {
     "warning": "监考员警告",
     "forgiven": "违规已撤销",
     "deadline": "考试时间调整",
+    "extra_time": "监考员补时",
+    "resumed": "考试已恢复",
     "violation": "违规",
     "ended": "考试结束",
 }
-ACTION_LABELS = {"warn": "警告考生", "end": "结束考试", "forgive": "撤销违规"}
+ACTION_LABELS = {
+    "warn": "警告考生",
+    "end": "结束考试",
+    "forgive": "撤销违规",
+    "extra_time": "补时",
+    "resume": "恢复考试",
+}
 VIOLATION_LABELS = {
     "tab_hidden": "切换页面或窗口",
     "window_blur": "离开考试窗口",

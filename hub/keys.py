@@ -39,6 +39,14 @@ class Keys:
         lease expiry (epoch seconds; ``hub/wall.py``, rule H4)."""
         return f"{self.tag(attempt_id)}:watchers"
 
+    def phone_code_of(self, attempt_id: int) -> str:
+        """The attempt's current short phone binding code (string, with a TTL)."""
+        return f"{self.tag(attempt_id)}:phone-code"
+
+    def phone_code(self, code: str) -> str:
+        """A short phone binding code → its attempt id (single use, with a TTL)."""
+        return f"{self.prefix}:phone-code:{code}"
+
     def channel(self, attempt_id: int) -> str:
         """Pub/sub channel fanning an attempt's updates out to every hub process."""
         return f"{self.tag(attempt_id)}:updates"

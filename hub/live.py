@@ -432,6 +432,8 @@ class Hub:
             ended = message.get("type") == "ended"
             if ended:
                 live.ended_seen = True  # a fast local check; the shared state says why
+            elif message.get("type") == "resumed":
+                live.ended_seen = False  # rule M3: reopened by an invigilator
             text: str | None = None
             for peer in list(live.peers.values()):
                 if peer.role in roles:

@@ -29,6 +29,7 @@ from hub.devices import Camera, Device
 from hub.errors import NotAllowed, SessionEnded
 from hub.outputs import Audience, Outputs, Record, Send
 from hub.phone import PhoneRules
+from hub.time_grants import TimeGrants
 from hub.violations import DEFAULT_DEBOUNCE_S, Violation, ViolationLedger
 
 __all__ = [
@@ -96,7 +97,7 @@ def violation_view(v: Violation, now: float) -> dict[str, Any]:
 
 
 @dataclass
-class Session(PhoneRules):
+class Session(PhoneRules, TimeGrants):
     attempt_id: int
     started_at: float
     deadline_at: float
@@ -111,6 +112,9 @@ class Session(PhoneRules):
     capture_seq: int = 0  # ids of capture requests sent to the phone
     captures: dict[int, str] = field(default_factory=dict)  # open requests: id -> label
     capture_at: dict[int, float] = field(default_factory=dict)  # open requests: id -> issued
+    # rule M2: the latest deadline an invigilator granted; a stale read of an
+    # older deadline (the scheduler's) never takes the time back
+    extended_to: float | None = None
 
     def __post_init__(self) -> None:
         assert self.deadline_at >= self.started_at
@@ -208,6 +212,8 @@ class Session(PhoneRules):
     def set_deadline(self, deadline_at: float, now: float) -> Outputs:
         """The deadline changed in the database (its owner): follow it, then
         apply the clock (rule E4)."""
+        if self.extended_to is not None:
+            deadline_at = max(deadline_at, self.extended_to)
         if self.ended or deadline_at == self.deadline_at:
             return self.tick(now)
         out = Outputs(
@@ -536,6 +542,7 @@ class Session(PhoneRules):
             "cs": self.capture_seq,
             "cp": {str(k): v for k, v in self.captures.items()},
             "ct": {str(k): v for k, v in self.capture_at.items()},
+            "xt": self.extended_to,
         }
 
     @classmethod
@@ -557,4 +564,5 @@ class Session(PhoneRules):
             capture_seq=int(data["cs"]),
             captures={int(k): str(v) for k, v in data.get("cp", {}).items()},
             capture_at={int(k): float(v) for k, v in data.get("ct", {}).items()},
+            extended_to=data.get("xt"),
         )

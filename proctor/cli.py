@@ -104,6 +104,7 @@ def _serve(config: uvicorn.Config, services: Services) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from exam_api.phone_link import loopback_warning
     from proctor.app import ROLES, WORKER, create_app
     from proctor.server import server_config
 
@@ -143,6 +144,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             + ("  (embedded Redis)" if services.redis else ""),
             flush=True,
         )
+        warning = loopback_warning(resolved.public_url)
+        if warning:
+            print(warning, flush=True)
         roles = {"all": frozenset(ROLES), "worker": WORKER}.get(args.role, frozenset({args.role}))
         config = server_config(
             create_app(resolved, roles=roles),

@@ -22,6 +22,7 @@ class ProctorError(Exception):
 
     http_status: int = 400
     close_code: int | None = CLOSE_POLICY
+    retry_after_s: int | None = None  # when to try again: Retry-After and the body's field
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -44,13 +45,17 @@ class Unavailable(ProctorError):
 
     http_status = 503
     close_code = 1013
+    retry_after_s = 2
 
 
 def error_response(request: Request, exc: Exception) -> Response:
     """The one mapping of an error onto HTTP: ``{"error": code, "message": …}``."""
     if not isinstance(exc, ProctorError):  # registered for the base only
         raise exc
-    headers = {"Retry-After": "2"} if exc.http_status == 503 else None
-    return JSONResponse(
-        {"error": exc.code, "message": exc.message}, status_code=exc.http_status, headers=headers
-    )
+    body: dict[str, object] = {"error": exc.code, "message": exc.message}
+    headers = None
+    retry = exc.retry_after_s if exc.retry_after_s is not None or exc.http_status != 503 else 2
+    if retry is not None:
+        body["retry_after_s"] = retry
+        headers = {"Retry-After": str(retry)}
+    return JSONResponse(body, status_code=exc.http_status, headers=headers)

@@ -83,15 +83,21 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
 
 async def can_watch(conn: asyncpg.Connection, user: User, attempt_id: int) -> bool:
     """May ``user`` watch and command this attempt? Admins: any; invigilators:
-    attempts of their assigned rooms; nobody else."""
+    attempts of their assigned class rooms, and of the candidates of their
+    sitting rooms in that sitting (rule M1); nobody else."""
     if user.role in ALL_ROOMS_ROLES:
         return True
     if user.role != "invigilator":
         return False
     allowed: int | None = await conn.fetchval(
         """SELECT 1 FROM attempts a JOIN papers p ON p.id = a.paper_id
-             JOIN invigilator_assignments ia ON ia.class_id = p.class_id
-            WHERE a.id = $1 AND ia.user_id = $2""",
+            WHERE a.id = $1
+              AND (EXISTS (SELECT 1 FROM invigilator_assignments ia
+                            WHERE ia.class_id = p.class_id AND ia.user_id = $2)
+                   OR EXISTS (SELECT 1 FROM sitting_candidates sc
+                                JOIN sitting_rooms r ON r.id = sc.room_id
+                               WHERE sc.sitting_id = a.sitting_id AND sc.user_id = a.user_id
+                                 AND r.invigilator_id = $2))""",
         attempt_id,
         user.id,
     )

@@ -270,7 +270,7 @@ class HubConnection {
 // goes through the HubConnection.
 class PhoneSession {
   // options: url, socket, storage, timers, camera, renewToken, key, and
-  // handlers onChange(view), onConfirm(message), onWarning(text), onExpired().
+  // handlers onChange(view), onConfirm(message), onWarning(text), onNotice(text), onExpired().
   constructor(options) {
     this.camera = options.camera;
     this.renewToken = options.renewToken || (async () => null);
@@ -443,6 +443,7 @@ class PhoneSession {
     else if (msg.type === 'ended') this.onEnded(msg);
     else if (msg.type === 'confirm' && msg.action === 'phone_end') this.handlers.onConfirm?.(msg.message);
     else if (msg.type === 'warning') this.handlers.onWarning?.(msg.message);
+    else if (msg.type === 'extra_time') this.handlers.onNotice?.(msg.message);  // rule M2
     else if (msg.type === 'error' && this.endSeq && msg.seq === this.endSeq) {
       if (msg.code === 'phone_finished') this.finish();
     }

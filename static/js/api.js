@@ -6,7 +6,9 @@ export function setCsrfToken(token) { csrfToken = token; }
 export function csrf() { return csrfToken; }
 
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, retryAfterS = null) {
+    super(message); this.status = status; this.code = code; this.retryAfterS = retryAfterS;
+  }
 }
 
 export async function api(method, path, body) {
@@ -23,7 +25,8 @@ export async function api(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
   if (!res.ok) {
     throw new ApiError(res.status, (data && data.error) || 'http_' + res.status,
-                       (data && data.message) || res.statusText);
+                       (data && data.message) || res.statusText,
+                       (data && Number.isInteger(data.retry_after_s)) ? data.retry_after_s : null);
   }
   if (data && data.csrf_token) setCsrfToken(data.csrf_token);
   return data;

@@ -118,8 +118,11 @@ class ExamDevices {
         el('h2', {}, '手机监控端（第二路摄像头）'),
         el('p', { class: 'meta' }, '用手机扫描二维码打开手机监控端（建议先打开手机端）。将手机放在身体侧后方，能拍到您本人、电脑屏幕和桌面。'),
         el('img', { id: 'phone-qr', testid: 'phone-qr', alt: '手机监控端二维码', width: 180, height: 180 }),
-        el('p', { class: 'meta' }, '无法扫码时，在手机浏览器中输入：'),
-        el('code', { id: 'phone-url', testid: 'phone-url' }, '…')));
+        el('p', { class: 'meta', testid: 'phone-code-hint' }, '无法扫码时，用手机浏览器打开 ',
+          el('b', { id: 'phone-short-url', testid: 'phone-short-url' }, '…'), '，输入绑定码 ',
+          el('b', { id: 'phone-code', testid: 'phone-code', class: 'bind-code' }, '…'), '（仅可使用一次，页面会定时更新）。'),
+        el('details', { class: 'meta' }, el('summary', {}, '完整地址'),
+          el('code', { id: 'phone-url', testid: 'phone-url' }, '…'))));
     this.$('exam-devices').hidden = false;
   }
 
@@ -138,6 +141,8 @@ class ExamDevices {
     try {
       const link = await api('GET', `/api/attempts/${this.attemptId}/phone-link`);
       this.$('phone-url').textContent = link.url;
+      this.$('phone-short-url').textContent = link.short_url;
+      this.$('phone-code').textContent = link.code;
     } catch (err) {
       this.$('phone-url').textContent = err.message;
     }
@@ -195,12 +200,14 @@ class ExamDevices {
     if (msg.type === 'state') this.onState(msg);
     else if (msg.type === 'violation') this.onViolation(msg);
     else if (msg.type === 'warning') this.onWarning(msg);
+    else if (msg.type === 'extra_time') this.onExtraTime(msg);
     else if (msg.type === 'ended') this.onEnded(msg);
   }
 
   onState(msg) {
     this.state = msg;
     if (msg.status === 'ended') return;
+    this.page.followDeadline(msg.deadline_at, msg.server_time);  // rule M2
     const { pc, phone } = msg.devices;
     this.check('camera', pc.camera === 'live' ? 'ok' : 'pending',
       pc.camera === 'live' ? '正常（画面已接入监考服务）' : '摄像头已打开，正在接入监考服务…');
@@ -231,6 +238,13 @@ class ExamDevices {
     const banner = this.$('violation-banner');
     banner.textContent = `已切屏 ${msg.count} 次（共 ${msg.max} 次）。${msg.message}`;
     banner.hidden = false;
+  }
+
+  onExtraTime(msg) {
+    this.page.followDeadline(msg.deadline_at, msg.server_time);
+    const box = this.$('exam-extra-time');
+    box.textContent = msg.message;
+    box.hidden = false;
   }
 
   onWarning(msg) {

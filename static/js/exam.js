@@ -8,6 +8,7 @@
 // server's deadline and clock (rule E4), never from the browser's clock alone.
 import { api, ApiError } from './api.js';
 import { el } from './dom.js';
+import { t } from './i18n.js';
 
 const LETTERS = 'ABCDEFGH';
 const RETRY_MAX_MS = 10000;
@@ -63,12 +64,41 @@ export class ExamPage {
     }
     this.restorePending();
     this.render();
+    this.waitForStart();
     if (view.status === 'ended') {
       this.showEnded(view.end);
     } else {
       this.startTimer();
       this.flush();
     }
+  }
+
+  // rule M1: in the identity-check window before the sitting's start the
+  // paper is not shown yet; it comes at the start, by the server's clock.
+  waitForStart() {
+    const opens = this.view.opens_at && Date.parse(this.view.opens_at);
+    if (!opens || this.view.status !== 'in_progress') return;
+    const at = new Date(opens).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, hour: '2-digit', minute: '2-digit' });
+    this.$('exam-questions').replaceChildren(el('p', { class: 'notice', testid: 'exam-waiting' },
+      `本场考试 ${at} 开考，开考后显示试题。请先完成设备检测和身份核验。`));
+    const wait = opens - (Date.now() + this.clockOffsetMs) + 500;
+    setTimeout(async () => {
+      try {
+        this.view = await api('GET', `/api/attempts/${this.attemptId}`);
+      } catch { /* tried again below */ }
+      this.render();
+      this.waitForStart();
+    }, Math.max(wait, 1000));
+  }
+
+  // rule M2: the hub's deadline is the server's; extra time moves it at once
+  followDeadline(deadlineS, serverTimeS) {
+    if (!deadlineS || this.ended) return;
+    if (serverTimeS) this.clockOffsetMs = serverTimeS * 1000 - Date.now();
+    if (deadlineS * 1000 === this.deadline) return;
+    this.deadline = deadlineS * 1000;
+    clearInterval(this.timer);
+    this.startTimer();
   }
 
   // Answers chosen but not acknowledged before a reload: newer than the server's copy.
@@ -252,7 +282,7 @@ export class ExamPage {
     box.replaceChildren(
       el('h2', {}, '考试已结束'),
       el('p', {}, end.end_reason_label),
-      el('p', { testid: 'exam-score' }, `成绩：${end.score} 分`),
+      el('p', { testid: 'exam-score' }, `成绩：${end.score} 分（${t('score.scale')}）`),
       el('p', { testid: 'exam-outcome' }, `状态：${end.outcome_label}`),
       el('p', {}, el('a', { href: '/static/records.html' }, '查看考试记录'), '　',
         el('a', { href: '/static/home.html' }, '返回首页')),

@@ -42,12 +42,6 @@ function start(data) {
 const user = await signedIn();
 const STAFF_HOME = { reviewer: '/static/reviewer.html', admin: '/static/admin.html', invigilator: '/static/invigilator.html' };
 if (STAFF_HOME[user.role]) location.replace(STAFF_HOME[user.role]);
-byTestId('user-name').textContent = user.real_name || user.username;
-byTestId('logout').addEventListener('click', async () => {
-  const data = await api('POST', '/api/auth/logout');
-  // a session begun at the province's SSO ends there too, then comes back to login
-  location.href = data.end_session || '/static/login.html';
-});
 let current = await refresh({ autoOpen: true });
 const reopen = async () => { current = await api('GET', '/api/requests/mine'); start(current); };
 byTestId('open-wizard').addEventListener('click', reopen);

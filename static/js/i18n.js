@@ -1,7 +1,9 @@
 // zh-CN catalogue of the visible text. Pages look strings up by key.
 export const zh = {
   'app.title': '安全生产管理人员考试系统',
-  'login.title': '考生登录',
+  'login.title': '用户登录',
+  // one definition of the score on every page (issue #14): the 100-point scale of rule F2
+  'score.scale': '百分制，60 分及格',
   'login.username': '用户名',
   'login.password': '密码',
   'login.submit': '登录',

@@ -225,12 +225,6 @@ byTestId('end-send').addEventListener('click', () => {
   if (!confirm('确定结束该考生的考试吗？此操作将被记录。')) return;
   command('end', { reason }, '已结束该考生的考试');
 });
-byTestId('logout').addEventListener('click', async () => {
-  await api('POST', '/api/auth/logout');
-  location.href = '/static/login.html';
-});
-
-signedIn().then((user) => {
-  byTestId('user-name').textContent = user.real_name || user.username;
+signedIn().then(() => {
   poll();
 }).catch((err) => setError(byTestId('wall-error'), err.message));

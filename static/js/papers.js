@@ -3,6 +3,7 @@
 // Used by home.html (section#papers) and class-papers.html (考试中心 → 班级试卷).
 import { api } from './api.js';
 import { el } from './dom.js';
+import { t } from './i18n.js';
 
 function minutes(seconds) { return `${Math.round(seconds / 60)} 分钟`; }
 
@@ -79,13 +80,13 @@ function card(paper) {
   }
   const last = paper.last_score === null ? null
     : el('p', { class: 'meta', testid: `paper-last-${paper.kind}` },
-      `最近成绩：${paper.last_score} 分（${paper.last_outcome_label}）`);
+      `最近成绩：${paper.last_score} 分（${t('score.scale')}；${paper.last_outcome_label}）`);
   return el('article', {
     class: `paper-card ${paper.state}`, testid: `paper-${paper.kind}`,
     'data-state': paper.state, 'data-paper-id': paper.id,
   },
   el('h3', {}, el('span', { class: `badge ${paper.kind}` }, paper.kind_label), paper.title),
-  el('p', { class: 'meta' }, `${paper.class_name} · ${paper.question_count} 题 · 满分 ${paper.total_points} 分 · 时长 ${minutes(paper.time_limit_s)}`),
+  el('p', { class: 'meta' }, `${paper.class_name} · ${paper.question_count} 题 · 卷面 ${paper.total_points} 分，成绩折算为${t('score.scale')} · 时长 ${minutes(paper.time_limit_s)}`),
   el('p', { class: 'meta' }, windowText(paper)),
   last, ...actions, error);
 }

@@ -17,7 +17,7 @@ const PHOTO_MAX_BYTES = 600 * 1024;
 const BINDING_KEY = 'proctor.phone.binding';
 
 const TEXT = {
-  noToken: '请使用电脑端考试页面中的二维码打开本页。',
+  noToken: '请扫描电脑端考试页面中的二维码，或输入电脑端显示的8位绑定码。',
   expired: '二维码已失效，请在电脑端考试页面重新扫描二维码。',
   ended: '本场考试已结束。',
   cameraFailed: '无法打开手机摄像头：请允许本页面使用摄像头后点击“重新连接摄像头”。',
@@ -47,6 +47,7 @@ class PhoneClient {
         onChange: (view) => this.render(view),
         onConfirm: (message) => this.askEnd(message),
         onWarning: (text) => this.say(`监考员提醒：${text}`),
+        onNotice: (text) => this.say(text),
         onExpired: () => this.say(TEXT.expired),
       },
     });
@@ -288,9 +289,38 @@ async function bind(info) {
   $('phone-notice').hidden = true;
 }
 
+// Issue #14: no QR code scanned (typed /p by hand): the 8-character binding
+// code shown on the PC page is traded once for a phone token.
+async function tokenFromCode() {
+  $('phone-loading').hidden = true;
+  const form = $('phone-code-form');
+  form.hidden = false;
+  for (;;) {
+    await new Promise((resolve) => form.addEventListener('submit', (e) => { e.preventDefault(); resolve(); }, { once: true }));
+    $('phone-code-error').hidden = true;
+    try {
+      const res = await fetch('/api/phone/bind', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ code: $('phone-code').value }),
+      });
+      const data = await res.json().catch(() => ({}));
+      if (res.ok) {
+        form.hidden = true;
+        const url = new URL(location.href);
+        url.searchParams.set('token', data.token);
+        history.replaceState(null, '', url);  // a reload keeps the phone in
+        return data.token;
+      }
+      $('phone-code-error').textContent = data.message || TEXT.expired;
+    } catch {
+      $('phone-code-error').textContent = '网络连接失败，请检查手机网络后重试。';
+    }
+    $('phone-code-error').hidden = false;
+  }
+}
+
 async function main() {
-  const token = params.get('token');
-  if (!token) { fail(TEXT.noToken); return; }
+  const token = params.get('token') || await tokenFromCode();
   let res;
   try {
     res = await fetch('/api/phone/info', { headers: { Authorization: `Bearer ${token}` } });

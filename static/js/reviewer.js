@@ -5,12 +5,7 @@ import { byTestId, el, setError } from './dom.js';
 import { t } from './i18n.js';
 import { signedIn } from './page-session.js';
 
-const user = await signedIn();
-byTestId('user-name').textContent = user.real_name || user.username;
-byTestId('logout').addEventListener('click', async () => {
-  await api('POST', '/api/auth/logout');
-  location.href = '/static/login.html';
-});
+await signedIn();
 
 const filter = byTestId('queue-filter');
 filter.addEventListener('change', () => loadQueue());
@@ -24,7 +19,7 @@ async function loadQueue() {
     testid: `queue-row-${r.id}`, class: r.id === selected ? 'selected' : '', style: 'cursor:pointer',
     onclick: () => showDetail(r.id),
   }, el('td', { testid: 'queue-name' }, r.real_name), el('td', {}, r.category_name),
-  el('td', {}, when(r.submitted_at)), el('td', { class: `status-${r.status}` }, t(`request.status.${r.status}`))));
+  el('td', {}, when(r.submitted_at)), el('td', { class: `status-${r.status}`, testid: 'queue-status' }, t(`request.status.${r.status}`))));
   byTestId('queue').tBodies[0].replaceChildren(...rows);
   byTestId('queue-empty').hidden = rows.length > 0;
 }
@@ -80,12 +75,20 @@ async function showDetail(id) {
   const audit = el('ul', { testid: 'audit' }, ...(r.audit || []).map((a) => el('li', {},
     `${when(a.decided_at)} ${a.reviewer.real_name || a.reviewer.username}：${t(`request.status.${a.decision}`)}`,
     a.reason ? `（${a.reason}）` : '')));
+  const history = (r.history || []).length
+    ? el('ul', { testid: 'history' }, ...r.history.map((h) => el('li', {},
+      `${when(h.submitted_at)} 提交（${h.category_name}）：${t(`request.status.${h.status}`)}`,
+      h.reason ? `，原因：${h.reason}` : '',
+      ...h.audit.map((a) => el('div', { class: 'meta' },
+        `${when(a.decided_at)} ${a.reviewer.real_name || a.reviewer.username}：${t(`request.status.${a.decision}`)}`)))))
+    : el('p', { class: 'meta', testid: 'history' }, '无（首次提交）');
   byTestId('detail').replaceChildren(
     el('h2', { testid: 'detail-name' }, r.real_name),
     el('dl', { class: 'kv' }, ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
     ...r.documents.map(documentView),
     actions,
-    el('h3', {}, '审核记录'), audit);
+    el('h3', {}, '审核记录'), audit,
+    el('h3', {}, '此前的考试请求'), history);
   await loadQueue();
 }
 

@@ -13,10 +13,12 @@ export function smsButton({ button, captcha, phoneInput, purpose, onSent, onErro
       const data = await api('POST', '/api/auth/sms', { purpose, phone, ...captcha.take() });
       smsId = data.sms_id;
       onSent(`验证码已发送至 ${data.phone_masked}，5分钟内有效。`);
-      countdown(data.resend_in || 60);
+      countdown(data.resend_in || 1);
     } catch (e) {
-      button.disabled = false;
       onError(e.message);
+      // refused as too frequent: wait as long as the server says, counting down
+      if (e.code === 'rate_limited' && e.retryAfterS) countdown(e.retryAfterS);
+      else button.disabled = false;
     }
   });
 

@@ -171,7 +171,9 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
             await expect(page.get_by_test_id("exam-confirm")).to_contain_text("已全部作答")
             await page.get_by_test_id("exam-submit-confirm").click()
             # rule C4: the server's score (40 + 30 + 0 + 10)
-            await expect(page.get_by_test_id("exam-score")).to_have_text("成绩：80 分")
+            await expect(page.get_by_test_id("exam-score")).to_have_text(
+                "成绩：80 分（百分制，60 分及格）"
+            )
             await expect(page.get_by_test_id("exam-outcome")).to_have_text("状态：模拟考试已完成")
             await expect(page.get_by_test_id("q1-opt-a")).to_be_disabled()
 
@@ -180,6 +182,10 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
                 "data-state", "open"
             )
             await expect(page.get_by_test_id("paper-last-mock")).to_contain_text("80 分")
+            # issue #14: one definition of the score: the paper's points are
+            # converted to the 100-point scale, said on the card and the result
+            await expect(page.get_by_test_id("paper-last-mock")).to_contain_text("百分制")
+            await expect(page.get_by_test_id("paper-mock")).to_contain_text("折算为百分制")
             await page.goto(f"{server.url}/static/records.html")
             await expect(page.get_by_test_id("records")).to_contain_text(f"模拟试卷{tag}")
             await expect(page.get_by_test_id("record-score")).to_have_text("80")

@@ -93,11 +93,19 @@ async def fill_wizard(page: Page, *, first_time: bool, id_card: str) -> None:
     await expect(page.get_by_test_id("request-status")).to_have_text("审核中")
 
 
-async def decide(reviewer: Page, server: LiveServer, decision: str, reason: str = "") -> None:
+async def decide(
+    reviewer: Page, server: LiveServer, decision: str, reason: str = "", *, earlier: str
+) -> None:
     await reviewer.goto(f"{server.url}/static/reviewer.html")
     row = reviewer.locator("[data-testid^=queue-row-]").filter(has_text=HTML_NAME).first
+    # issue #14: the queue's cells are one line each, not one character a line
+    for cell in ("queue-name", "queue-status"):
+        box = await row.get_by_test_id(cell).bounding_box()
+        assert box is not None and box["height"] < 40, (cell, box)
     await row.click()
     await expect(reviewer.get_by_test_id("detail-name")).to_have_text(HTML_NAME)  # escaped
+    # issue #14: a resubmission shows the earlier request and why it was rejected
+    await expect(reviewer.get_by_test_id("history")).to_contain_text(earlier)
     await expect(reviewer.get_by_test_id("doc-commitment_letter")).to_be_visible()  # inline
     await expect(reviewer.get_by_test_id("doc-study_proof")).to_be_visible()
     if reason:
@@ -150,7 +158,7 @@ async def test_candidate_path(server: LiveServer, pool: asyncpg.Pool, settings: 
             staff = await signed_in_context(browser, server, pool, reviewer_user.id)
             reviewer = await staff.new_page()
             reason = "承诺书未加盖企业公章"
-            await decide(reviewer, server, "reject", reason)
+            await decide(reviewer, server, "reject", reason, earlier="首次提交")
 
             # rule B6: the reason on the home page, with "view details" and "resubmit"
             await page.reload()
@@ -165,7 +173,7 @@ async def test_candidate_path(server: LiveServer, pool: asyncpg.Pool, settings: 
             await page.wait_for_url("**/static/home.html?resubmit=1")
             await fill_wizard(page, first_time=False, id_card=id_card)
 
-            await decide(reviewer, server, "approve")
+            await decide(reviewer, server, "approve", earlier=reason)
 
             # rules C1-C2: approved → papers visible; mock open, formal locked with the reason
             await page.goto(f"{server.url}/static/home.html")

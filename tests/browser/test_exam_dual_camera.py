@@ -173,6 +173,11 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
             await expect(pc.get_by_test_id("phone-qr")).to_have_attribute(
                 "src", re.compile(rf"/api/attempts/{attempt_id}/phone-qr")
             )
+            # issue #14: a short code to type at /p instead of the long address
+            await expect(pc.get_by_test_id("phone-code")).to_have_text(
+                re.compile(r"^[2-9A-Z]{4}-[2-9A-Z]{4}$")
+            )
+            await expect(pc.get_by_test_id("phone-short-url")).to_have_text(f"{server.url}/p")
             phone_url = pc.get_by_test_id("phone-url")
             await expect(phone_url).to_contain_text("/static/phone.html?token=")
             url = (await phone_url.text_content()) or ""

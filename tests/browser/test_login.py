@@ -105,6 +105,63 @@ async def test_browser_without_webrtc_is_told_which_browser_to_use(server: LiveS
             await browser.close()
 
 
+OLD_360_UA = (
+    "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/69.0.3497.100 Safari/537.36 QIHU 360SE"
+)
+
+
+async def test_an_old_chromium_core_is_told_to_upgrade(server: LiveServer) -> None:
+    """Rule A6 (issue #14): a 360 browser on a Chrome 69 core passed the check; now it is told."""
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            context = await browser.new_context(user_agent=OLD_360_UA)
+            page = await context.new_page()
+            await page.goto(f"{server.url}/static/login.html")
+            warning = page.get_by_test_id("browser-warning")
+            await expect(warning).to_contain_text("Chrome 69")
+            await expect(warning).to_contain_text("极速模式")
+            await expect(page.get_by_test_id("login-box")).to_be_hidden()
+        finally:
+            await browser.close()
+
+
+async def test_an_engine_without_modules_gets_the_classic_warning(server: LiveServer) -> None:
+    """Rule A6 (issue #14): IE11 and IE modes run no module script, so the page's
+    check never ran. old-browser.js is a classic script loaded with ``nomodule``:
+    run here as such an engine would run it, with the IE document mode set."""
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{server.url}/static/login.html")
+            nomodule = page.locator('script[nomodule][src="/static/js/old-browser.js"]')
+            await expect(nomodule).to_have_count(1)
+            await page.evaluate("Object.defineProperty(document, 'documentMode', {value: 11})")
+            await page.add_script_tag(url="/static/js/old-browser.js")
+            warning = page.get_by_test_id("old-browser-warning")
+            await expect(warning).to_contain_text("兼容模式（IE内核）")
+            await expect(warning).to_contain_text("极速模式")
+            await expect(page.get_by_test_id("login-box")).to_be_hidden()
+        finally:
+            await browser.close()
+
+
+async def test_the_login_page_says_who_signs_in_and_that_a_code_follows(server: LiveServer) -> None:
+    """Issue #14: every role signs in here, and the SMS code is the second step."""
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{server.url}/static/login.html")
+            await expect(page.get_by_test_id("login-roles")).to_contain_text("监考员")
+            await expect(page.get_by_test_id("login-steps")).to_contain_text("短信验证码")
+            await expect(page.get_by_test_id("login-submit")).to_contain_text("短信验证码")
+        finally:
+            await browser.close()
+
+
 HOSTILE_NEXT = [
     "//evil.example/",
     "/\\evil.example/",

@@ -211,6 +211,11 @@ async def test_sms_sends_per_phone_are_rate_limited(
     )
     assert first.status_code == 200
     assert (second.status_code, second.json()["error"]) == (429, "rate_limited")
+    # the wait is said once, as a number the page counts down from (issue #14)
+    wait = second.json()["retry_after_s"]
+    assert 0 < wait <= first.json()["resend_in"]
+    assert second.headers["retry-after"] == str(wait)
+    assert second.json()["message"] == f"验证码发送过于频繁（{wait} 秒后可重试）"
 
 
 async def test_account_without_phone_cannot_get_a_login_code(

@@ -9,9 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 
-from exam_api.phone_link import mask_name, phone_base, phone_url, qr_svg
+from exam_api.phone_codes import ALPHABET, normalized, shown
+from exam_api.phone_link import loopback_warning, mask_name, phone_base, phone_url, qr_svg
 from hub.tokens import sign_device_token, verify_device_token
 from proctor.settings import Settings
+from tests.support.accounts import clear_rate_limits
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user
@@ -138,3 +140,78 @@ async def test_phone_info_and_token_refresh(
         assert info.json()["status"] == "ended"
         r = await phone.post("/api/phone/token", headers=auth)
         assert r.status_code == 409
+
+
+def test_short_codes_are_read_as_typed() -> None:
+    # issue #14: case, spaces and dashes do not matter; look-alikes are not in the alphabet
+    assert not set("01IOL") & set(ALPHABET)
+    assert shown("K7MW3QXP") == "K7MW-3QXP"
+    assert normalized(" k7mw-3qxp ") == "K7MW3QXP"
+    assert normalized("K7MW 3QXP") == "K7MW3QXP"
+    for bad in ("K7MW3QX", "K7MW3QXPP", "K7MW3QX0", "", None, 12345678, "K" * 40):
+        assert normalized(bad) is None
+
+
+def test_a_loopback_public_address_is_warned_about() -> None:
+    assert "PROCTOR_PUBLIC_URL" in (loopback_warning("http://127.0.0.1:8000") or "")
+    assert loopback_warning("http://localhost:8000") is not None
+    assert loopback_warning("https://exam.example.gov.cn") is None
+
+
+async def test_the_short_code_binds_a_phone_once(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Issue #14 (rule D3): the 8-character code shown on the PC, typed at /p,
+    is traded once for a phone token of that attempt."""
+    await clear_rate_limits(pool)
+    user_id, attempt_id, _ = await _running(server, pool)
+    async with await client_for(server.url, pool, user_id) as http:
+        link = (await http.get(f"/api/attempts/{attempt_id}/phone-link")).json()
+    assert link["short_url"] == f"{server.url}/p"
+    assert normalized(link["code"]) is not None
+    async with httpx.AsyncClient(base_url=server.url) as phone:
+        short = await phone.get("/p")
+        assert (short.status_code, short.headers["location"]) == (302, "/static/phone.html")
+        bound = await phone.post("/api/phone/bind", json={"code": link["code"].lower()})
+        assert bound.status_code == 200, bound.text
+        claim = verify_device_token(settings.secret_key, bound.json()["token"], time.time())
+        assert (claim.attempt_id, claim.device) == (attempt_id, "phone")
+        info = await phone.get(
+            "/api/phone/info", headers={"Authorization": f"Bearer {bound.json()['token']}"}
+        )
+        assert info.json()["attempt_id"] == attempt_id
+        again = await phone.post("/api/phone/bind", json={"code": link["code"]})
+        assert (again.status_code, again.json()["error"]) == (404, "code_unknown")
+        assert "绑定码无效或已过期" in again.json()["message"]
+        bad = await phone.post("/api/phone/bind", json={"code": "not a code"})
+        assert (bad.status_code, bad.json()["error"]) == (422, "bad_code")
+
+
+async def test_a_new_code_replaces_the_old_one(server: LiveServer, pool: asyncpg.Pool) -> None:
+    await clear_rate_limits(pool)
+    user_id, attempt_id, _ = await _running(server, pool)
+    async with await client_for(server.url, pool, user_id) as http:
+        first = (await http.get(f"/api/attempts/{attempt_id}/phone-link")).json()["code"]
+        second = (await http.get(f"/api/attempts/{attempt_id}/phone-link")).json()["code"]
+    async with httpx.AsyncClient(base_url=server.url) as phone:
+        old = await phone.post("/api/phone/bind", json={"code": first})
+        assert old.status_code == 404
+        assert (await phone.post("/api/phone/bind", json={"code": second})).status_code == 200
+
+
+async def test_guessing_codes_is_rate_limited(server: LiveServer, pool: asyncpg.Pool) -> None:
+    # a hostile client trying codes: refused after 30 tries from one address
+    await clear_rate_limits(pool)
+    async with httpx.AsyncClient(base_url=server.url) as guesser:
+        answers = [
+            (
+                await guesser.post(
+                    "/api/phone/bind",
+                    json={"code": f"2222{n:04d}".replace("0", "Z").replace("1", "Y")},
+                )
+            ).status_code
+            for n in range(31)
+        ]
+    assert answers[:30] == [404] * 30
+    assert answers[30] == 429
+    await clear_rate_limits(pool)

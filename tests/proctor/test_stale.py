@@ -15,6 +15,7 @@ import pytest
 
 from proctor.embedded import redis_server_binary
 from proctor.stale import (
+    CLOCK_SLACK_S,
     HANDLE_FILE,
     StaleServerInUse,
     clear_stale_postgres,
@@ -38,14 +39,20 @@ def _dead_pid() -> int:
 
 
 def test_handles_of_dead_and_of_reused_pids_are_not_alive(tmp_path: Path) -> None:
-    handles = tmp_path / HANDLE_FILE
-    handles.write_text("[]")
-    time.sleep(1.5)  # beyond the clock slack: what starts now is younger than the file
+    # the file's last write is placed between this process's start and
+    # `younger`'s, beyond the clock slack on each side, from the start times
+    # psutil reads (not from how fast the machine happens to be)
+    own = psutil.Process().create_time()
+    gap = 2 * CLOCK_SLACK_S + 1.0
+    time.sleep(max(0.0, own + gap - time.time()))
     younger = subprocess.Popen(["sleep", "60"])
     try:
+        handles = tmp_path / HANDLE_FILE
         # `younger` only reuses the pid of a handle written before it existed
         handles.write_text(json.dumps([os.getpid(), _dead_pid(), younger.pid]))
-        written = handles.stat().st_mtime - 1.5
+        born = psutil.Process(younger.pid).create_time()
+        assert born - own >= gap - 0.01
+        written = (own + born) / 2
         os.utime(handles, (written, written))
         assert live_handles(tmp_path) == [os.getpid()]
     finally:

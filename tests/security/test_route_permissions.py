@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,8 @@ import httpx
 from starlette.routing import Route, WebSocketRoute
 
 from exam_api.assignments import assign
+from exam_api.rooms import fill_rooms
+from exam_api.sittings import assign_candidates, create_sitting
 from tests.support import files
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers
@@ -101,6 +104,8 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/attempts/{attempt_id:int}/phone-link"): OWNER,
     ("GET", "/api/phone/info"): DEVICE,
     ("POST", "/api/phone/token"): DEVICE,
+    ("POST", "/api/phone/bind"): PUBLIC,  # the short code is the credential (rate-limited)
+    ("GET", "/p"): PUBLIC,
     ("GET", "/api/admin/invigilation/assignments"): ADMIN,
     ("POST", "/api/admin/classes/{class_id:int}/invigilators"): ADMIN,
     ("DELETE", "/api/admin/classes/{class_id:int}/invigilators/{user_id:int}"): ADMIN,
@@ -115,6 +120,21 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/rtc/attempts/{attempt_id:int}/snapshots"): EVIDENCE,
     ("GET", "/api/rtc/snapshots/{snapshot_id:int}/image"): EVIDENCE,
     ("DELETE", "/api/rtc/attempts/{attempt_id:int}/evidence"): ADMIN,
+    # sittings and rooms, extra time, resume (issue #12, rules M1-M3)
+    ("GET", "/api/admin/sittings"): ADMIN,
+    ("POST", "/api/admin/sittings"): ADMIN,
+    ("DELETE", "/api/admin/sittings/{sitting_id:int}"): ADMIN,
+    ("POST", "/api/admin/sittings/{sitting_id:int}/candidates"): ADMIN,
+    ("DELETE", "/api/admin/sittings/{sitting_id:int}/candidates/{user_id:int}"): ADMIN,
+    ("GET", "/api/admin/sittings/{sitting_id:int}/rooms"): ADMIN,
+    ("POST", "/api/admin/sittings/{sitting_id:int}/rooms/fill"): ADMIN,
+    ("PUT", "/api/admin/sittings/{sitting_id:int}/candidates/{user_id:int}/room"): ADMIN,
+    ("PUT", "/api/admin/rooms/{room_id:int}"): ADMIN,
+    ("GET", "/api/sittings/mine"): CANDIDATE,
+    ("GET", "/api/invigilate/rooms"): WATCHERS,
+    ("POST", "/api/invigilate/rooms/{room_id:int}/extra-time"): ROOM,
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/extra-time"): ROOM,
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/resume"): ROOM,
 }
 # Websockets: room-checked or device-token sockets, attacked in tests/hub.
 SOCKETS = {
@@ -177,6 +197,22 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
         request_id = await conn.fetchval(
             "SELECT id FROM exam_requests WHERE user_id = $1 ORDER BY id DESC LIMIT 1", owner.id
         )
+        # rule M1: a sitting of the formal paper; the owner sits in the invigilator's room
+        sitting_id = await create_sitting(
+            conn,
+            paper_id=papers.formal_id,
+            title="授权矩阵场次",
+            starts_at=datetime.now(UTC) + timedelta(days=1),
+            ends_at=None,
+            late_entry_s=1800,
+            checkin_s=1800,
+            capacity=10,
+        )
+        await assign_candidates(conn, sitting_id, [owner.username])
+        await fill_rooms(conn, sitting_id, [invigilator.username])
+        room_id = await conn.fetchval(
+            "SELECT id FROM sitting_rooms WHERE sitting_id = $1", sitting_id
+        )
     users = {
         "owner": owner.id,
         "other_candidate": other.id,
@@ -217,6 +253,8 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
         "upload_id": upload.json()["id"],
         "snapshot_id": snapshot_id,
         "invigilator_id": invigilator.id,
+        "sitting_id": sitting_id,
+        "room_id": room_id,
     }
     return World(ids, clients)
 

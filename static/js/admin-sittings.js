@@ -1,0 +1,142 @@
+// Administrator page, sittings and rooms (rule M1): schedule a sitting of a
+// paper, assign its candidates (the administrator assigns; no self-booking),
+// fill rooms of at most 30 automatically, then edit rooms and invigilators.
+import { api } from './api.js';
+import { byTestId, el, setError } from './dom.js';
+import { signedIn } from './page-session.js';
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '');
+const beijing = (value) => (value ? `${value}:00+08:00` : null);
+const names = (text) => text.split(/[\s,，、]+/).map((s) => s.trim()).filter(Boolean);
+let selected = null;
+
+function notify(message) {
+  setError(byTestId('sitting-error'), '');
+  const box = byTestId('sitting-message');
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function guard(fn) {
+  return async (event) => {
+    event?.preventDefault?.();
+    try { await fn(event); } catch (err) {
+      byTestId('sitting-message').hidden = true;
+      setError(byTestId('sitting-error'), err.message);
+    }
+  };
+}
+
+async function loadPapers() {
+  const { papers } = await api('GET', '/api/admin/papers');
+  const select = byTestId('sitting-paper');
+  const keep = select.value;
+  select.replaceChildren(...papers.map((p) => el('option', { value: p.id },
+    `${p.class_name} · ${p.kind === 'mock' ? '模拟' : '正式'} · ${p.title}`)));
+  if (papers.some((p) => String(p.id) === keep)) select.value = keep;
+}
+
+async function loadSittings() {
+  const { sittings } = await api('GET', '/api/admin/sittings');
+  byTestId('sitting-list').querySelector('tbody').replaceChildren(...sittings.map((s) => el('tr', { testid: 'sitting-row', 'data-sitting-id': s.id },
+    el('td', {}, s.title), el('td', {}, s.paper_title), el('td', {}, when(s.starts_at)), el('td', {}, when(s.ends_at)),
+    el('td', {}, `${s.candidates}/${s.capacity}`), el('td', {}, String(s.rooms)), el('td', {}, String(s.unplaced)),
+    el('td', {},
+      el('button', { type: 'button', class: 'secondary', testid: `sitting-open-${s.id}`, onclick: guard(() => openSitting(s.id)) }, '管理'),
+      el('button', { type: 'button', class: 'danger', onclick: guard(async () => {
+        await api('DELETE', `/api/admin/sittings/${s.id}`);
+        notify('场次已删除');
+        if (selected === s.id) byTestId('sitting-detail').hidden = true;
+        await loadSittings();
+      }) }, '删除')))));
+}
+
+function roomTable(detail) {
+  const sid = detail.sitting.id;
+  const roomChoice = (current, userId) => {
+    const select = el('select', { testid: `move-${userId}`, onchange: guard(async (event) => {
+      const value = event.target.value;
+      render(await api('PUT', `/api/admin/sittings/${sid}/candidates/${userId}/room`, { room_id: value ? Number(value) : null }));
+      notify('考生已调整考场');
+      await loadSittings();
+    }) },
+    el('option', { value: '' }, '未分配'),
+    ...detail.rooms.map((r) => el('option', { value: r.id, selected: r.id === current }, r.name)));
+    return select;
+  };
+  const person = (p, roomId) => el('li', { testid: 'room-candidate' }, `${p.real_name}（${p.username}） `, roomChoice(roomId, p.id),
+    el('button', { type: 'button', class: 'link', onclick: guard(async () => {
+      await api('DELETE', `/api/admin/sittings/${sid}/candidates/${p.id}`);
+      notify('考生已移出场次');
+      await openSitting(sid); await loadSittings();
+    }) }, '移出场次'));
+  const rooms = detail.rooms.map((r) => {
+    const input = el('input', { value: r.invigilator ? r.invigilator.username : '', maxlength: 64, size: 14, testid: `room-invigilator-${r.id}` });
+    return el('div', { class: 'admin-room', testid: 'room', 'data-room-id': r.id },
+      el('h4', { testid: 'room-name' }, `${r.name}（${r.candidates.length}/30 人）`),
+      el('p', {}, '监考员：', el('span', { testid: 'room-invigilator' }, r.invigilator ? `${r.invigilator.real_name}（${r.invigilator.username}）` : '未指定'), ' ', input,
+        el('button', { type: 'button', class: 'secondary', testid: `room-set-invigilator-${r.id}`, onclick: guard(async () => {
+          await api('PUT', `/api/admin/rooms/${r.id}`, { invigilator: input.value.trim() || null });
+          notify(`${r.name}的监考员已更新`);
+          await openSitting(sid);
+        }) }, '更换监考员')),
+      el('ul', {}, r.candidates.map((p) => person(p, r.id))));
+  });
+  const unplaced = detail.unplaced.length
+    ? el('div', { testid: 'unplaced' }, el('h4', {}, `未分配考场（${detail.unplaced.length} 人）`), el('ul', {}, detail.unplaced.map((p) => person(p, null))))
+    : null;
+  return [...rooms, unplaced];
+}
+
+function render(detail) {
+  const s = detail.sitting;
+  byTestId('sitting-detail').hidden = false;
+  byTestId('sitting-detail-title').textContent =
+    `${s.title}：${s.paper_title}，${when(s.starts_at)} 开考，${when(s.checkin_from)} 起身份核验，${when(s.entry_until)} 停止入场，${when(s.ends_at)} 结束`;
+  byTestId('sitting-rooms').replaceChildren(...roomTable(detail));
+}
+
+async function openSitting(sittingId) {
+  selected = sittingId;
+  render(await api('GET', `/api/admin/sittings/${sittingId}/rooms`));
+}
+
+byTestId('sitting-form').addEventListener('submit', guard(async (event) => {
+  const form = event.target;
+  const created = await api('POST', '/api/admin/sittings', {
+    paper_id: Number(form.paper_id.value), title: form.title.value, capacity: Number(form.capacity.value),
+    starts_at: beijing(form.starts_at.value), ends_at: beijing(form.ends_at.value),
+    late_entry_min: Number(form.late_entry_min.value || 0), checkin_min: Number(form.checkin_min.value || 0),
+  });
+  notify(`已创建场次“${created.title}”`);
+  form.title.value = '';
+  await loadSittings();
+  await openSitting(created.id);
+}));
+
+async function addCandidates(body) {
+  const result = await api('POST', `/api/admin/sittings/${selected}/candidates`, body);
+  notify(`已加入 ${result.added.length} 名考生${result.skipped.length ? `，${result.skipped.length} 名已在本试卷的场次中` : ''}`);
+  await openSitting(selected);
+  await loadSittings();
+}
+
+byTestId('sitting-candidates-form').addEventListener('submit', guard(async (event) => {
+  const list = names(event.target.usernames.value);
+  if (!list.length) throw new Error('请填写考生用户名');
+  await addCandidates({ usernames: list });
+  event.target.usernames.value = '';
+}));
+byTestId('sitting-add-class').addEventListener('click', guard(() => addCandidates({ whole_class: true })));
+
+byTestId('sitting-fill-form').addEventListener('submit', guard(async (event) => {
+  const result = await api('POST', `/api/admin/sittings/${selected}/rooms/fill`, { invigilators: names(event.target.invigilators.value) });
+  render(result);
+  notify(`已分配 ${result.placed} 名考生，新开考场 ${result.new_rooms} 个`);
+  await loadSittings();
+}));
+
+// admin.js creates papers: the choice is read again whenever it is opened
+byTestId('sitting-paper').addEventListener('focus', guard(loadPapers));
+
+signedIn().then(() => Promise.all([loadPapers(), loadSittings()])).catch((err) => setError(byTestId('sitting-error'), err.message));
