@@ -14,6 +14,7 @@ results in docs/reliability.md."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -250,27 +251,43 @@ def _redis_pid(cluster: ClusterProcess) -> int:
     raise AssertionError("no embedded redis-server")
 
 
-async def test_postgres_and_redis_killed_and_back_lose_nothing_acknowledged(
+def _server_processes(cluster: ClusterProcess, server: str) -> list[psutil.Process]:
+    """The embedded server's processes, its main process first."""
+    if server == "postgres":
+        main = pid_in(cluster.data_dir / "pg" / "postmaster.pid")
+        assert main is not None
+        postmaster = psutil.Process(main)
+        return [postmaster, *postmaster.children(recursive=True)]  # and its backends
+    return [psutil.Process(_redis_pid(cluster))]
+
+
+async def test_postgres_and_redis_hung_then_killed_lose_nothing_acknowledged(
     cluster: ClusterProcess, pool: asyncpg.Pool, cluster_settings: Settings
 ) -> None:
     _, fleet = await _run_fleet(cluster, pool, cluster_settings, SESSIONS)
     before = cluster.output()
     for server in ("postgres", "redis"):
-        pid = (
-            pid_in(cluster.data_dir / "pg" / "postmaster.pid")
-            if server == "postgres"
-            else _redis_pid(cluster)
-        )
-        assert pid is not None
         _leave_and_return(fleet)  # violations need PostgreSQL before their ack
-        os.kill(pid, signal.SIGKILL)
+        procs = _server_processes(cluster, server)
+        # Hung first (SIGSTOP: the supervisor still sees it running), so the
+        # outage lasts until /readyz has said so; then killed, and restarted.
+        for proc in procs:
+            proc.suspend()
 
-        async def not_ready(server: str = server) -> bool:  # /readyz tells the truth
-            status, body = await _readyz(cluster, "web-1")
-            return status == 503 and f'"{server}":"error' in body
+        seen: list[tuple[int, str]] = []
 
-        await eventually(not_ready, within=WITHIN)
-        print(f"kill -9 {server}: web-1 /readyz 503 naming {server}")
+        async def not_ready(server: str = server, seen: list[tuple[int, str]] = seen) -> bool:
+            seen[:] = [await _readyz(cluster, "web-1")]
+            return seen[0][0] == 503 and f'"{server}":"error' in seen[0][1]
+
+        try:
+            await eventually(not_ready, within=WITHIN)
+        finally:
+            print(f"{server} hung: web-1 /readyz answered {seen}")
+        procs[0].kill()
+        for proc in procs[1:]:  # backends of a dead postmaster exit once they run
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.resume()
 
         async def ready() -> bool:
             return (await _readyz(cluster, "web-1"))[0] == 200
@@ -279,7 +296,7 @@ async def test_postgres_and_redis_killed_and_back_lose_nothing_acknowledged(
         fleet.mark()
         await eventually(fleet.all_resumed, within=WITHIN)  # acknowledgements resumed
     result = await _settle(pool, fleet)
-    print(result.line("kill -9 postgres and redis: acknowledged vs found"))
+    print(result.line("postgres and redis hung, killed, back: acknowledged vs found"))
     _no_loss(result)
     said = cluster.output()[len(before) :]
     for server in ("postgres", "redis"):
