@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: run test test-external test-cluster lint typecheck unit browser-deps oidc-deps node-deps bench-hub bench-video lock clean
+.PHONY: run cluster test test-external test-cluster test-faults lint typecheck unit browser-deps oidc-deps node-deps haproxy-deps bench-hub bench-video lock clean
 
 # Reproducible installs: the exact versions and hashes of requirements.lock,
 # then the project itself without resolving anything again.
@@ -28,15 +28,22 @@ lock:
 run: $(STAMP)
 	exec $(BIN)/proctor serve --demo
 
+## cluster: the multi-process deployment on this machine: HUBS web processes, the
+## persistence worker and the scheduler behind HAProxy (embedded PostgreSQL and Redis
+## unless PROCTOR_*_URL are set); prints the one URL
+HUBS ?= 3
+cluster: $(STAMP) haproxy-deps
+	exec $(BIN)/proctor cluster --hubs $(HUBS) --demo
+
 ## test: lint, types and the whole test suite (browser tests included)
-test: $(STAMP) browser-deps oidc-deps node-deps
+test: $(STAMP) browser-deps oidc-deps node-deps haproxy-deps
 	$(BIN)/ruff check proctor hub exam_api webrtc tests bench
 	$(BIN)/mypy
 	tests/js/node_modules/.bin/tsc -p tsconfig.json
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## test-external: the same suite against the PostgreSQL and Redis given by URL
-test-external: $(STAMP) browser-deps oidc-deps node-deps
+test-external: $(STAMP) browser-deps oidc-deps node-deps haproxy-deps
 	PROCTOR_TEST_DATABASE_URL=$${PROCTOR_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 	PROCTOR_TEST_REDIS_URL=$${PROCTOR_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -46,6 +53,22 @@ test-external: $(STAMP) browser-deps oidc-deps node-deps
 ## redis-server, started on loopback ports by the tests (rule H8)
 test-cluster: $(STAMP)
 	PROCTOR_TEST_REDIS_CLUSTER=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/hub tests/webrtc
+
+## test-faults: the fault tests against `proctor cluster` (tests/faults, not in `make
+## test`): a killed hub, a killed persistence worker, restarted PostgreSQL and Redis, a
+## soak. FAULT_SESSIONS live sessions (default 200), SOAK_SECONDS of soak (default 120);
+## results in docs/reliability.md
+FAULT_SESSIONS ?= 200
+SOAK_SECONDS ?= 120
+SOAK_SESSIONS ?= 200
+test-faults: $(STAMP) haproxy-deps
+	PROCTOR_FAULT_SESSIONS=$(FAULT_SESSIONS) PROCTOR_SOAK_SECONDS=$(SOAK_SECONDS) \
+	PROCTOR_SOAK_SESSIONS=$(SOAK_SESSIONS) \
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider --faults tests/faults
+
+## haproxy-deps: Debian's HAProxy for `proctor cluster` and its tests
+haproxy-deps:
+	@bash scripts/ensure-haproxy.sh
 
 ## browser-deps: Debian's Chromium for the real-browser tests
 browser-deps:

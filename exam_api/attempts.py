@@ -91,8 +91,9 @@ async def start_or_resume(
         return row, False
 
 
-def device_links(request: Request, res: Base, attempt_id: int) -> dict[str, str]:
-    """Fresh short-lived tokens for the PC page and the phone, and their websocket URLs."""
+def device_links(request: Request, res: Base, attempt_id: int) -> dict[str, Any]:
+    """Fresh short-lived tokens for the PC page and the phone, their websocket
+    URLs, and the STUN/TURN servers the PC page's camera uses (``PROCTOR_ICE_SERVERS``)."""
     secret, ttl, now = res.settings.secret_key, res.settings.device_token_ttl_s, res.clock.now()
     pc_token = sign_device_token(secret, attempt_id, "pc", now, ttl)
     phone_token = sign_device_token(secret, attempt_id, "phone", now, ttl)
@@ -102,6 +103,7 @@ def device_links(request: Request, res: Base, attempt_id: int) -> dict[str, str]
         "phone_token": phone_token,
         "ws_pc_url": f"{ws_base}/ws/pc?token={pc_token}",
         "ws_phone_url": f"{ws_base}/ws/phone?token={phone_token}",
+        "ice_servers": [server.as_json() for server in res.settings.ice_servers],
     }
 
 

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from exam_api.auth import require_role
 from exam_api.errors import ApiError, json_body
 from exam_api.fields import int_field, path_id, text_field
-from exam_api.invigilation import MAX_REASON, WATCH_ROLES, room_staff, record_action
+from exam_api.invigilation import MAX_REASON, WATCH_ROLES, record_action, room_staff
 from exam_api.rooms import require_room
 from hub.errors import HubError, SessionEnded, SessionError
 from hub.live import Hub

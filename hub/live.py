@@ -241,7 +241,15 @@ class Hub:
         async with live.lock:
             for _ in range(MAX_COMMIT_TRIES):
                 session = Session.from_dict(live.state)
-                outputs = event(session)
+                try:
+                    outputs = event(session)
+                except SessionError:
+                    # Refused by this process's copy, which another process may
+                    # have moved past (the violation's capture request, issued
+                    # on the PC's process): only the shared state may refuse.
+                    if not await self._refresh(live):
+                        raise
+                    continue
                 if outputs.void:
                     seq = 0  # not stored: never acknowledged as stored
                 state = session.to_dict()
@@ -276,6 +284,14 @@ class Hub:
                     return Applied(Outputs(), duplicate=True)
                 live.adopt(Session.from_dict(_json(committed.state)), committed.version)
         raise HubError("contention", f"attempt {attempt_id} is changing too fast, retry")
+
+    async def _refresh(self, live: LiveAttempt) -> bool:
+        """Adopt the shared state if it is newer than this copy; whether it was."""
+        fresh = await self.store.load(live.attempt_id)
+        if not fresh.state or fresh.version == live.version:
+            return False
+        live.adopt(Session.from_dict(_json(fresh.state)), fresh.version)
+        return True
 
     async def _track_presence(self, before: Session, after: Session) -> None:
         """Keep ``keys.unattended()`` in step: an attempt whose devices are all

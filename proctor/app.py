@@ -101,11 +101,16 @@ class LiveVideo:
         await request_watch(self._redis, self._keys, attempt_id, watched)
 
 
-ROLES = ("web", "worker")
+ROLES = ("web", "persist", "scheduler")
 """``web``: the HTTP API, the hub's sockets and the camera peers (many of
-them behind a load balancer). ``worker``: the persistence worker, the
-deadline scheduler, accounts housekeeping and evidence retention, off the
-web processes' event loops (safe to run twice). ``proctor serve`` runs both."""
+them behind a load balancer). ``persist``: the persistence worker (streams →
+PostgreSQL), off the web processes' event loops. ``scheduler``: deadlines,
+abandonment, accounts housekeeping and evidence retention. Both of the last
+are safe to run twice (a consumer group; compare-and-set and idempotent
+ends; deletes by primary key). ``proctor serve`` runs all three."""
+
+WORKER = frozenset({"persist", "scheduler"})
+"""``proctor serve --role worker``: the persistence worker and the scheduler in one process."""
 
 
 def create_app(
@@ -119,7 +124,7 @@ def create_app(
     ``clock``, ``rules`` and ``sms_sender`` replace the defaults (the system
     clock, the exam rules, the outbox sender): a real SMS gateway in a
     deployment, stand-ins in tests. ``roles`` (``ROLES``) choose what this
-    process runs; a worker serves only its health and metrics."""
+    process runs; a process without ``web`` serves only its health and metrics."""
     if not roles or not roles <= set(ROLES):
         raise ValueError(f"roles must be some of {', '.join(ROLES)}")
     if not (settings.database_url and settings.redis_url):
@@ -226,10 +231,11 @@ def create_app(
             if recorder is not None:
                 web.insert(0, recorder)  # stopped after the peers: their last segments close
             worker: list[Any] = []
-            if "worker" in roles:
-                worker = [
+            if "persist" in roles:
+                worker.append(PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics))
+            if "scheduler" in roles:
+                worker += [
                     DeadlineScheduler(hub),
-                    PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics),
                     Housekeeper(pool, settings.data_dir),
                     WebhookSender(pool, now=the_clock.now),  # rule M4: the outbox, signed
                     RetentionSweeper(

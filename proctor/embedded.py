@@ -122,7 +122,7 @@ class EmbeddedPostgres:
             stop_postmaster(self.pgdata, PG_CTL_TIMEOUT_S)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when the process that started us dies (Linux)."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -201,7 +201,7 @@ class EmbeddedRedis:
             self._args(sock),
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         write_owner(self.owner_file)
 

@@ -57,6 +57,9 @@ class Metrics:
         self.loop_lag = Gauge(
             "proctor_loop_lag_seconds", "How late the event loop woke a 0.5 s sleep", registry=r
         )
+        self.tasks = Gauge(
+            "proctor_asyncio_tasks", "asyncio tasks alive in this process (leaks show)", registry=r
+        )
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -72,6 +75,7 @@ class Metrics:
             start = loop.time()
             await asyncio.sleep(every_s)
             self.loop_lag.set(max(0.0, loop.time() - start - every_s))
+            self.tasks.set(len(asyncio.all_tasks(loop)))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

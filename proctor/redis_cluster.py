@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proctor.embedded import EmbeddedError, _die_with_parent, redis_server_binary
+from proctor.embedded import EmbeddedError, die_with_parent, redis_server_binary
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class EmbeddedRedisCluster:
             args,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def _cli(self, port: int, *args: str) -> subprocess.CompletedProcess[str]:

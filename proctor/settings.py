@@ -19,6 +19,7 @@ from proctor.evidence_settings import (
     load_evidence_settings,
 )
 from proctor.http_settings import HttpLimits, HttpSettingsError, load_http_limits
+from proctor.ice_settings import IceServer, IceSettingsError, load_ice_servers
 
 
 class SettingsError(ValueError):
@@ -57,6 +58,8 @@ class Settings:
     # screen share, recording, object store, retention (proctor/evidence_settings.py)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     identity: IdentitySettings = field(default_factory=lambda: IdentitySettings())
+    # STUN/TURN for the camera's WebRTC (proctor/ice_settings.py); none by default
+    ice_servers: tuple[IceServer, ...] = ()
 
     @property
     def embedded_postgres(self) -> bool:
@@ -180,6 +183,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_format=_choice(env, "PROCTOR_LOG_FORMAT", ("text", "json"), "text"),
         http=_http(env),
         evidence=_evidence(env),
+        ice_servers=_ice(env),
         identity=load_identity_settings(env),
     )
 
@@ -299,6 +303,13 @@ def load_oidc_settings(env: Mapping[str, str], *, public_url: str) -> OidcSettin
         post_logout_redirect_uri=public_url + OIDC_AFTER_LOGOUT_PATH,
         timeout_s=_int(env, "PROCTOR_OIDC_TIMEOUT", 10, 1, 120),
     )
+
+
+def _ice(env: Mapping[str, str]) -> tuple[IceServer, ...]:
+    try:
+        return load_ice_servers(env)
+    except IceSettingsError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _http(env: Mapping[str, str]) -> HttpLimits:

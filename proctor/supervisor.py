@@ -98,6 +98,7 @@ class Supervisor:
 
     servers: Sequence[Supervised]
     check_s: float = 1.0
+    what: str = "embedded"  # the log's word for them: "embedded redis is down"
     backoff: Backoff = field(default_factory=Backoff)
     _policies: dict[str, RestartPolicy] = field(default_factory=dict, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
@@ -163,15 +164,15 @@ class Supervisor:
                 self._restart = None
         return None
 
-    @staticmethod
-    def _log(name: str, change: State | None, policy: RestartPolicy) -> None:
+    def _log(self, name: str, change: State | None, policy: RestartPolicy) -> None:
         if change is State.DOWN:
-            log.warning("embedded %s is down; restarting it", name)
+            log.warning("%s %s is down; restarting it", self.what, name)
         elif change is State.UP:
-            log.warning("embedded %s is up again", name)
+            log.warning("%s %s is up again", self.what, name)
         elif change is State.GAVE_UP:
             log.error(
-                "embedded %s: gave up after %d restarts (last: %s); restart proctor serve",
+                "%s %s: gave up after %d restarts (last: %s); restart it by hand",
+                self.what,
                 name,
                 policy.failures,
                 policy.last_error,

@@ -33,6 +33,24 @@ from tests.support.devices import Devices
 from tests.support.live import LiveServer, start_live_server
 from tests.support.recording_sms import RecordingSmsSender
 
+FAULTS_DIR = Path(__file__).resolve().parent / "faults"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--faults",
+        action="store_true",
+        help="collect tests/faults: the fault tests against proctor cluster (make test-faults)",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/faults runs by ``make test-faults`` (``--faults``), not in the default suite:
+    minutes of load against a multi-process deployment."""
+    if collection_path == FAULTS_DIR and not config.getoption("--faults"):
+        return True
+    return None
+
 
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)

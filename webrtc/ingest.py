@@ -33,7 +33,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from redis.asyncio import Redis
 
 from hub import wall
@@ -143,6 +149,15 @@ class PeerRegistry:
         self._mean_s = float(settings.snapshot_mean_interval_s)
         self._min_gap_s = min(float(settings.snapshot_min_gap_s), self._mean_s / 2)
         self._max_peers = settings.rtc_max_peers
+        # The same STUN/TURN servers as the page (a relay when this process is
+        # behind NAT); unset: aiortc's default STUN server, as before.
+        self._ice = RTCConfiguration(
+            iceServers=[
+                RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+                for s in settings.ice_servers
+            ]
+            or None
+        )
         self.store = snapshots.store
         self.peers: dict[int, PcPeer] = {}
         self.media: dict[int, AttemptMedia] = {}
@@ -194,7 +209,7 @@ class PeerRegistry:
             if not await attempt_is_open(conn, attempt_id):
                 raise RtcError("attempt_closed", "考试已结束或不存在")
 
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(self._ice)
         peer = PcPeer(attempt_id, client_id, pc, created_at=now)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))

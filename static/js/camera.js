@@ -82,12 +82,13 @@ async function setMaxFramerate(sender, fps) {
  * reconnecting | refused | stopped; "rate" {detail: {fps}}.
  */
 export class CameraLink extends EventTarget {
-  constructor(stream, pcToken, { offerUrl = '/api/rtc/offer', screen = null } = {}) {
+  constructor(stream, pcToken, { offerUrl = '/api/rtc/offer', screen = null, iceServers = [] } = {}) {
     super();
     this.stream = stream;
     this.screen = screen;  // rule J1: the whole screen, the offer's second video (screen.js)
     this.pcToken = pcToken;
     this.offerUrl = offerUrl;
+    this.iceServers = iceServers;  // STUN/TURN from the tokens answer (PROCTOR_ICE_SERVERS)
     this.clientId = newClientId();
     this.pc = null;
     this.sender = null;
@@ -122,7 +123,7 @@ export class CameraLink extends EventTarget {
 
   /** Connect once; resolves when the hub's answer is applied. */
   async connect() {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
     this.sender = pc.addTrack(this.track, this.stream);
     const screenTrack = this.screen && this.screen.getVideoTracks()[0];

@@ -109,7 +109,7 @@ class ExamDevices {
     this.connectHub(links.ws_pc_url);
     this.showPhoneLink();
     await this.openScreenShare();  // rule J1: asked at once; the button asks again
-    this.connectCamera(links.pc_token);
+    this.connectCamera(links.pc_token, links.ice_servers || []);
     this.refreshTimer = setInterval(() => this.refreshTokens(), TOKEN_REFRESH_MS);
     this.page.root.addEventListener('exam-ended', () => this.finish());
   }
@@ -362,8 +362,8 @@ class ExamDevices {
 
   // ----- the camera (rules D1, E1, G2) ------------------------------------------------
 
-  async connectCamera(pcToken) {
-    const link = new CameraLink(this.stream, pcToken, { screen: this.screen });
+  async connectCamera(pcToken, iceServers) {
+    const link = new CameraLink(this.stream, pcToken, { screen: this.screen, iceServers });
     // A reload of this tab is the same page: its offer replaces the old peer
     // instead of being refused as a second page (another tab gets its own id).
     const key = `proctor.exam.${this.attemptId}.camera-client`;

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from exam_api.attempts import end_attempt
+from proctor.ice_settings import IceServer
+from proctor.settings import Settings
 from tests.support.devices import Devices
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, start_live_server
 from tests.support.papers import (
     CORRECT,
     candidate_with_request,
@@ -286,3 +289,25 @@ async def test_answers_need_both_cameras_live(
         assert (r.status_code, r.json()["error"]) == (409, "cameras_not_live")
         view = (await http.get(f"/api/attempts/{start['attempt_id']}")).json()
     assert view["answers"][str(papers.question_ids[0])]["answer"] == "A"  # nothing lost
+
+
+async def test_the_tokens_answer_carries_the_ice_servers(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    # docs/deployment.md: the PC page's camera relays through TURN behind strict NATs;
+    # the page gets the servers with its tokens, only for its own attempt
+    turn = IceServer(("turns:turn.example.cn:443",), "exam", "s3cret")
+    live = await start_live_server(dataclasses.replace(settings, ice_servers=(turn,)))
+    try:
+        user = await candidate_with_request(pool)
+        papers = await class_with_papers(pool, [user.id])
+        async with await client_for(live.url, pool, user.id) as http:
+            started = (await http.post("/api/attempts", json={"paper_id": papers.mock_id})).json()
+            again = await http.post(f"/api/attempts/{started['attempt_id']}/tokens")
+        expected = [
+            {"urls": ["turns:turn.example.cn:443"], "username": "exam", "credential": "s3cret"}
+        ]
+        assert started["ice_servers"] == expected
+        assert again.json()["ice_servers"] == expected
+    finally:
+        await live.stop()

@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from proctor.app import create_app
+from proctor.app import WORKER, create_app
 from proctor.settings import Settings
 from tests.support.components import own_keys
 from tests.support.hub_client import DeviceClient, new_attempt
@@ -26,7 +26,7 @@ async def test_a_web_process_and_a_worker_process_share_the_work(
     # their own key prefix: no other test's worker copies these streams
     own = dataclasses.replace(settings, redis_prefix=own_keys(settings, "roles").prefix)
     web = await start_live_server(own, roles=frozenset({"web"}))
-    worker = await start_live_server(own, roles=frozenset({"worker"}))
+    worker = await start_live_server(own, roles=WORKER)
     try:
         async with httpx.AsyncClient(base_url=worker.url) as http:
             assert (await http.get("/readyz")).status_code == 200

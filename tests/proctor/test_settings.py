@@ -95,3 +95,42 @@ def test_the_face_check_is_on_by_default_and_its_threshold_is_bounded(tmp_path: 
     for bad in ("near", "0.05", "1.5"):
         with pytest.raises(SettingsError, match="PROCTOR_FACE_THRESHOLD"):
             load_settings({"PROCTOR_DATA_DIR": str(tmp_path), "PROCTOR_FACE_THRESHOLD": bad})
+
+
+def test_ice_servers_are_read_in_the_browsers_form(tmp_path: Path) -> None:
+    # docs/deployment.md: TURN for candidates behind strict NATs
+    raw = (
+        '[{"urls": "stun:turn.example.cn:3478"},'
+        ' {"urls": ["turn:turn.example.cn:3478?transport=udp", "turns:turn.example.cn:443"],'
+        '  "username": "exam", "credential": "s3cret"}]'
+    )
+    s = load_settings({"PROCTOR_DATA_DIR": str(tmp_path), "PROCTOR_ICE_SERVERS": raw})
+    assert [server.as_json() for server in s.ice_servers] == [
+        {"urls": ["stun:turn.example.cn:3478"]},
+        {
+            "urls": ["turn:turn.example.cn:3478?transport=udp", "turns:turn.example.cn:443"],
+            "username": "exam",
+            "credential": "s3cret",
+        },
+    ]
+    assert load_settings({"PROCTOR_DATA_DIR": str(tmp_path)}).ice_servers == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("turn:x", "JSON list"),
+        ('{"urls": "stun:x"}', "JSON list"),
+        ('[{"urls": "http://x"}]', "not a stun:, turn: or turns: URL"),
+        ('[{"urls": []}]', "list of 1 to"),
+        ('[{"urls": "turn:x:3478"}]', "needs a username and a credential"),
+        ('[{"urls": "stun:x", "username": "u", "credential": "p"}]', "only turn: servers"),
+        ('[{"urls": "stun:x", "extra": 1}]', "must be an object"),
+        ("[" + ",".join(['{"urls": "stun:x"}'] * 9) + "]", "at most 8"),
+    ],
+)
+def test_malformed_ice_servers_are_refused_with_a_reason(
+    tmp_path: Path, raw: str, says: str
+) -> None:
+    with pytest.raises(SettingsError, match=says):
+        load_settings({"PROCTOR_DATA_DIR": str(tmp_path), "PROCTOR_ICE_SERVERS": raw})
