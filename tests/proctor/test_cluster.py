@@ -23,7 +23,7 @@ from tests.support.devices import phone_proves_camera, send_photo
 from tests.support.faces import picture_with_faces
 from tests.support.hub_client import DeviceClient
 from tests.support.papers import CORRECT, candidate_with_request, class_with_papers, client_for
-from tests.support.rtc_peers import FakeCamera
+from tests.support.rtc_peers import FakeCamera, FakeScreen
 from tests.support.serve_process import embedded_processes, nothing_left
 from tests.support.users import create_user, login_cookies
 from tests.support.waits import eventually
@@ -92,6 +92,7 @@ async def _camera(
     for _ in range(20):
         peer = RTCPeerConnection()
         peer.addTrack(FakeCamera(picture=picture_with_faces(1)))
+        peer.addTrack(FakeScreen())  # rule J1: the whole screen, the offer's second video
         await peer.setLocalDescription(await peer.createOffer())
         body = {"token": pc_token, "sdp": peer.localDescription.sdp, "type": "offer"}
         body["client_id"] = "cluster-test-tab"

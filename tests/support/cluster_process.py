@@ -149,7 +149,8 @@ def start_cluster(
     first = random.randrange(20_000, 32_000, 16)
     port = next(free_ports("127.0.0.1", first))
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PROCTOR_")}
-    clean |= {"PROCTOR_DATA_DIR": str(data_dir), **(env or {})}
+    # as the shared test settings: the tests' candidates have no ID photo (rule I2 off)
+    clean |= {"PROCTOR_DATA_DIR": str(data_dir), "PROCTOR_FACE_CHECK": "off", **(env or {})}
     log_path = data_dir.parent / f"{data_dir.name}-cluster.log"
     log = log_path.open("wb")
     args = [sys.executable, "-m", "proctor.cli", "cluster", "--hubs", str(hubs)]
