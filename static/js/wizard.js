@@ -46,6 +46,24 @@ export function openWizard(root, mine, onDone) {
   };
 
   const error = el('p', { class: 'error', testid: 'wizard-error', role: 'alert', hidden: true });
+  // Issue #14: a field's error is shown at the field (and the field is
+  // focused), not at the bottom of the dialog; it goes when the field changes.
+  const fieldErrors = new WeakMap();
+  const withError = (node, testid) => {
+    const message = el('small', { class: 'error field-error', testid: `${testid}-error`, role: 'alert', hidden: true });
+    fieldErrors.set(node, message);
+    node.addEventListener('input', () => fieldError(node, ''));
+    node.addEventListener('change', () => fieldError(node, ''));
+    return el('div', { class: 'field' }, node, message);
+  };
+  const fieldError = (node, text) => {
+    const message = fieldErrors.get(node);
+    if (!message) { setError(error, text); return; }
+    node.setAttribute('aria-invalid', text ? 'true' : 'false');
+    message.textContent = text || '';
+    message.hidden = !text;
+    if (text) node.focus();
+  };
   const body = el('div');
   const stepsBar = el('div', { class: 'steps' });
   const close = () => { root.hidden = true; root.replaceChildren(); };
@@ -136,8 +154,12 @@ export function openWizard(root, mine, onDone) {
         }
       } });
     const required = role !== 'id_photo' || mine.id_photo_required;
+    // issue #14: the browser's own button says "Choose File" in an English
+    // browser; the input sits, still focusable, inside a button in Chinese
+    const pick = el('label', { class: 'file-pick' }, input,
+      el('span', { class: 'file-pick-button', 'aria-hidden': 'true' }, '选择文件'));
     return [el('span', { class: required ? 'req' : '' }, t(`request.doc.${role}`)),
-      el('div', {}, input, el('br'), status)];
+      el('div', {}, pick, el('br'), status)];
   }
 
   // Step 2 (rules B2, B3, B4): the category and the documents.
@@ -152,7 +174,7 @@ export function openWizard(root, mine, onDone) {
       const select = el('select', { testid: 'wizard-category', onchange: () => { state.category = select.value; } },
         el('option', { value: '' }, '请选择考试类型'),
         ...CATEGORIES.map(([value, label]) => el('option', { value, selected: state.category === value }, label)));
-      grid.append(el('span', { class: 'req' }, '考试类型'), select);
+      grid.append(el('span', { class: 'req' }, '考试类型'), withError(select, 'wizard-category'));
     }
     grid.append(...fileField('commitment_letter', 'wizard-file-commitment'));
     if (state.type === 'social') grid.append(...fileField('study_proof', 'wizard-file-proof'));
@@ -162,7 +184,8 @@ export function openWizard(root, mine, onDone) {
       : '注意：企业法人承诺书必须加盖企业公章。考试类型与“从业人员在线辅导系统”一致，不可更改。');
     const back = el('button', { type: 'button', class: 'secondary', onclick: () => { state.step = 1; render(); } }, '上一步');
     const next = el('button', { type: 'button', testid: 'wizard-next', onclick: () => {
-      if (state.type === 'social' && !state.category) return setError(error, '请选择考试类型');
+      const category = body.querySelector('[data-testid="wizard-category"]');
+      if (state.type === 'social' && !state.category) return fieldError(category, '请选择考试类型');
       if (!state.docs.commitment_letter) return setError(error, '请上传企业法人承诺书');
       if (state.type === 'social' && !state.docs.study_proof) return setError(error, '请上传学习证明材料');
       if (mine.id_photo_required && !state.docs.id_photo) return setError(error, '请上传证件照');
@@ -175,10 +198,13 @@ export function openWizard(root, mine, onDone) {
   // Step 3 (rule B5): personal information, starred fields required.
   function stepPersonal() {
     const input = (key, label, attrs = {}) => {
-      const node = el('input', { value: personal[key], testid: `wizard-${key.replace('_', '-')}`, ...attrs,
+      const testid = `wizard-${key.replace('_', '-')}`;
+      const node = el('input', { value: personal[key], testid, 'aria-label': label, ...attrs,
         oninput: () => { personal[key] = node.value; } });
-      return [el('span', { class: 'req' }, label), node];
+      nodes[key] = node;
+      return [el('span', { class: 'req' }, label), withError(node, testid)];
     };
+    const nodes = {};
     const gender = el('select', { testid: 'wizard-gender', onchange: () => { personal.gender = gender.value; } },
       el('option', { value: '' }, '请选择'),
       el('option', { value: 'male', selected: personal.gender === 'male' }, t('request.gender.male')),
@@ -186,7 +212,7 @@ export function openWizard(root, mine, onDone) {
     const grid = el('div', { class: 'form-grid' },
       ...input('real_name', '真实姓名', { maxlength: 30 }),
       ...input('id_card', '身份证号码', { maxlength: 18 }),
-      el('span', { class: 'req' }, '性别'), gender,
+      el('span', { class: 'req' }, '性别'), withError(gender, 'wizard-gender'),
       ...input('phone', '手机号码', { maxlength: 11 }),
       ...input('company_name', '企业名称', { maxlength: 100 }),
       el('span', {}, ''), el('small', { class: 'status', testid: 'wizard-company-note' }, t('request.company.note')),
@@ -197,7 +223,11 @@ export function openWizard(root, mine, onDone) {
       setError(error, '');
       const missing = ['real_name', 'id_card', 'gender', 'phone', 'company_name', 'company_uscc', 'position']
         .filter((key) => !String(personal[key]).trim());
-      if (missing.length) return setError(error, '请填写所有带 * 的必填项');
+      nodes.gender = gender;
+      if (missing.length) {
+        [...missing].reverse().forEach((key) => fieldError(nodes[key], '此项为必填项'));  // the first is focused
+        return setError(error, '请填写所有带 * 的必填项');
+      }
       submit.disabled = true;
       try {
         await api('POST', '/api/requests', {
@@ -211,11 +241,23 @@ export function openWizard(root, mine, onDone) {
         success();
       } catch (e) {
         submit.disabled = false;
-        setError(error, e.message);
+        const field = fieldOf(e.code);
+        if (field && nodes[field]) fieldError(nodes[field], e.message);
+        else setError(error, e.message);
       }
     } }, '提交');
     return el('div', { testid: 'wizard-step-personal' }, el('p', { class: 'status' }, '带 * 的为必填项。'),
       grid, buttons(laterButton(), back, submit));
+  }
+
+  // The field a server's refusal names (exam_api/requests.py validate_personal).
+  function fieldOf(code) {
+    if (!code) return null;
+    if (code.startsWith('id_card')) return 'id_card';
+    if (code.startsWith('uscc')) return 'company_uscc';
+    if (code === 'gender_mismatch' || code === 'bad_gender') return 'gender';
+    const named = code.replace(/^bad_/, '');
+    return ['real_name', 'phone', 'company_name', 'position'].includes(named) ? named : null;
   }
 
   // Rule B5: submit → success dialog → status "under review".

@@ -42,7 +42,16 @@ async def fill_wizard(page: Page, *, first_time: bool, id_card: str) -> None:
     await page.get_by_test_id("wizard-next").click()
     await expect(page.get_by_test_id("wizard-step-materials")).to_be_visible()
     if first_time:
+        # issue #14: the error is at the field, focused, and gone once a category is chosen
+        await page.get_by_test_id("wizard-next").click()
+        category_error = page.get_by_test_id("wizard-category-error")
+        await expect(category_error).to_have_text("请选择考试类型")
+        await expect(page.get_by_test_id("wizard-category")).to_be_focused()
+        await expect(page.get_by_test_id("wizard-error")).to_be_hidden()
         await page.get_by_test_id("wizard-category").select_option("C2")
+        await expect(category_error).to_be_hidden()
+        # the file buttons speak Chinese whatever the browser's language
+        await expect(page.locator(".file-pick-button").first).to_have_text("选择文件")
         await page.get_by_test_id("wizard-file-commitment").set_input_files(
             files=[
                 {"name": "承诺书.zip.jpg", "mimeType": "image/jpeg", "buffer": files.zip_bytes()}
@@ -74,16 +83,22 @@ async def fill_wizard(page: Page, *, first_time: bool, id_card: str) -> None:
     if first_time:
         await expect(page.get_by_test_id("wizard-real-name")).to_have_value(HTML_NAME)
         await expect(page.get_by_test_id("wizard-id-card")).to_have_value(id_card)
+        # issue #14: a refused field is named at the field: a position left empty
+        await page.get_by_test_id("wizard-submit").click()
+        await expect(page.get_by_test_id("wizard-gender-error")).to_have_text("此项为必填项")
         await page.get_by_test_id("wizard-gender").select_option("male")
         await page.get_by_test_id("wizard-company-name").fill("内蒙古安建工程有限公司")
         await page.get_by_test_id("wizard-company-uscc").fill("91350100M000100Y44")
         await page.get_by_test_id("wizard-position").fill("专职安全员")
         await page.get_by_test_id("wizard-submit").click()
-        # rule B5: the credit code's check character is verified
-        await expect(page.get_by_test_id("wizard-error")).to_contain_text(
+        # rule B5: the credit code's check character is verified, and said at
+        # the field, which is focused (issue #14)
+        await expect(page.get_by_test_id("wizard-company-uscc-error")).to_contain_text(
             "统一社会信用代码校验位不正确"
         )
+        await expect(page.get_by_test_id("wizard-company-uscc")).to_be_focused()
         await page.get_by_test_id("wizard-company-uscc").fill(VALID_USCC)
+        await expect(page.get_by_test_id("wizard-company-uscc-error")).to_be_hidden()
     else:
         await expect(page.get_by_test_id("wizard-company-uscc")).to_have_value(VALID_USCC)
     await page.get_by_test_id("wizard-submit").click()
