@@ -10,6 +10,7 @@ from exam_api import (
     attempts,
     auth,
     classes,
+    contact,
     documents,
     invigilation,
     oidc,
@@ -43,4 +44,6 @@ routes: list[BaseRoute] = [
     *assignments.routes,
     *invigilation.routes,
     *timeline.routes,
+    # two-way contact: messages, calls, room messages, preset texts (L1)
+    *contact.routes,
 ]

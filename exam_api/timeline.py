@@ -30,10 +30,12 @@ from exam_api.errors import ApiError
 from exam_api.fields import path_id
 from exam_api.outcomes import OUTCOME_LABELS
 from exam_api.wall import face_flag
+from hub import contact
 from proctor.state import base
 
 MAX_EVENTS = 2000  # listed events (heartbeats excluded), oldest first
 MAX_SNAPSHOTS = 2000  # the ingest's per-attempt snapshot limit
+MAX_MESSAGES = 2000  # contact messages listed (rule L1)
 
 EVENT_LABELS = {
     "connect": "设备连接",
@@ -51,6 +53,12 @@ EVENT_LABELS = {
     "deadline": "考试时间调整",
     "violation": "违规",
     "ended": "考试结束",
+}
+MESSAGE_LABELS = {
+    ("candidate", "text"): "考生消息",
+    ("candidate", "call"): "考生呼叫监考员",
+    ("invigilator", "text"): "监考员消息",
+    ("invigilator", "answered"): "监考员已处理呼叫",
 }
 ACTION_LABELS = {"warn": "警告考生", "end": "结束考试", "forgive": "撤销违规"}
 VIOLATION_LABELS = {
@@ -197,6 +205,15 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
         # violations and the end have richer items of their own
         if r["kind"] not in ("violation", "ended", "forgiven")
     ]
+    messages = [
+        {
+            **{k: v for k, v in m.wire().items() if k != "type"},  # the item's type: "message"
+            "t": m.at,
+            "label": MESSAGE_LABELS[(m.sender, m.kind)]
+            + ("（全考场）" if m.scope == "room" else ""),
+        }
+        for m in await contact.latest_messages(conn, attempt_id, MAX_MESSAGES)
+    ]
     ended_t = _t(attempt["ended_at"])
     end = None
     if ended_t is not None:
@@ -208,10 +225,19 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
         *({"type": "violation", **v} for v in violations),
         *({"type": "snapshot", **s} for s in snapshots),
         *({"type": "action", **a} for a in actions),
+        *({"type": "message", **m} for m in messages),
     ]
     if end is not None:
         items.append({"type": "end", **end})
-    order = {"start": 0, "event": 1, "violation": 2, "snapshot": 3, "action": 4, "end": 5}
+    order = {
+        "start": 0,
+        "event": 1,
+        "violation": 2,
+        "snapshot": 3,
+        "action": 4,
+        "message": 5,
+        "end": 6,
+    }
     items.sort(key=lambda i: (i["t"], order[i["type"]]))
     outcome = attempt["outcome"]
     return {
@@ -235,6 +261,7 @@ async def build_timeline(conn: asyncpg.Connection, attempt_id: int) -> dict[str,
         "violations": violations,
         "snapshots": snapshots,
         "actions": actions,
+        "messages": messages,
         "events_truncated": len(event_rows) >= MAX_EVENTS,
         "items": items,
     }

@@ -113,7 +113,7 @@ def batch(after: int, messages: list[Message], more: bool) -> dict[str, Any]:
 async def _lock(conn: asyncpg.Connection, attempt_id: int) -> None:
     """The attempt's contact lock: indices are taken and committed in order."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('contact:' || $1::text, 0))", attempt_id
+        "SELECT pg_advisory_xact_lock(hashtextextended('contact:' || $1::bigint, 0))", attempt_id
     )
 
 
@@ -253,6 +253,16 @@ class Attention:
     calls: int  # of them, calls (a raised hand)
     messages: int
     last_text: str
+
+    def view(self) -> dict[str, Any]:
+        """The wall tile's and the panel's ``contact`` field."""
+        return {
+            "since": self.since,
+            "hand_raised": self.calls > 0,
+            "calls": self.calls,
+            "messages": self.messages,
+            "last_text": self.last_text,
+        }
 
 
 async def attention(conn: asyncpg.Connection, attempt_ids: list[int]) -> dict[int, Attention]:

@@ -42,3 +42,11 @@ CREATE TABLE IF NOT EXISTS contact_presets (
     updated_by  bigint REFERENCES users(id),
     updated_at  timestamptz NOT NULL
 );
+-- The first presets; administrators edit them (PUT /api/admin/contact/presets).
+INSERT INTO contact_presets (position, body, updated_at) VALUES
+    (1, '请保持端正坐姿，面部完整出现在摄像头画面中。', now()),
+    (2, '请将手机摆放在身体侧后方，使画面能拍到您本人、电脑屏幕和桌面。', now()),
+    (3, '请勿离开考试页面，切屏将被记录为违规。', now()),
+    (4, '已收到，请稍候，监考员正在处理。', now()),
+    (5, '考试剩余时间不多，请抓紧时间作答并及时交卷。', now())
+ON CONFLICT (position) DO NOTHING;

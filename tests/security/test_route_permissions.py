@@ -110,6 +110,12 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/forgive"): ROOM,
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/watch"): ROOM,
     ("GET", "/api/invigilate/attempts/{attempt_id:int}/live.jpg"): ROOM,
+    ("GET", "/api/invigilate/attempts/{attempt_id:int}/messages"): ROOM,  # rule L1
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/messages"): ROOM,
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/answered"): ROOM,
+    ("POST", "/api/invigilate/rooms/{class_id:int}/messages"): ROOM,
+    ("GET", "/api/invigilate/presets"): WATCHERS,
+    ("PUT", "/api/admin/contact/presets"): ADMIN,
     ("GET", "/api/attempts/{attempt_id:int}/timeline"): EVIDENCE,
     ("POST", "/api/rtc/offer"): DEVICE,
     ("GET", "/api/rtc/attempts/{attempt_id:int}/snapshots"): EVIDENCE,
