@@ -97,9 +97,7 @@ async def test_the_candidate_calls_and_the_invigilator_answers(
                     "已收到，请稍候，监考员正在处理。"
                 )
                 await wall.get_by_test_id("reply-send").click()
-                await expect(wall.get_by_test_id("contact-status")).to_have_text(
-                    "消息已发送给考生"
-                )
+                await expect(wall.get_by_test_id("contact-status")).to_have_text("消息已发送给考生")
                 answer = pc.locator("[data-testid='contact-message'][data-from='invigilator']")
                 await expect(answer).to_have_text("监考员：已收到，请稍候，监考员正在处理。")
                 await expect(pc.get_by_test_id("contact-hand")).to_be_hidden()
@@ -133,9 +131,7 @@ async def test_the_candidate_calls_and_the_invigilator_answers(
                 await wall.get_by_test_id("detail-close").click()
                 await wall.get_by_test_id("room-text").fill("距离考试结束还有10分钟，请及时交卷。")
                 await wall.get_by_test_id("room-send").click()
-                await expect(wall.get_by_test_id("room-status")).to_have_text(
-                    "已发送给 2 名考生"
-                )
+                await expect(wall.get_by_test_id("room-status")).to_have_text("已发送给 2 名考生")
                 await expect(pc.get_by_test_id("contact-messages")).to_contain_text(
                     "监考员（全考场）：距离考试结束还有10分钟，请及时交卷。"
                 )
