@@ -48,6 +48,11 @@ function itemRow(item, snapshots) {
       el('div', {}, `${item.by.real_name || item.by.username}：${item.label}`, item.reason ? `（原因：${item.reason}）` : '',
         item.detail && item.detail.text ? `：“${item.detail.text}”` : ''));
   }
+  if (item.type === 'message') {  // rule L1: contact in both directions
+    const who = item.from === 'candidate' ? `（${DEVICE[item.device] ?? ''}）` : '';
+    return el('li', { class: `message from-${item.from}`, testid: `tl-message-${item.index}` }, time,
+      el('div', {}, `${item.label}${who}：`, item.text));
+  }
   if (item.type === 'end') return el('li', { class: 'end', testid: 'tl-end' }, time, el('strong', {}, `考试结束：${item.label}`));
   if (item.type === 'start') return el('li', { class: 'start' }, time, el('strong', {}, item.label));
   return el('li', { class: 'event' }, time, el('div', {}, eventText(item)));

@@ -144,6 +144,20 @@ async def test_the_candidate_calls_and_the_invigilator_answers(
                         "SELECT count(*) FROM contact_messages WHERE attempt_id = $1", attempt_id
                     )
                 assert stored == 4
+                # every message on the attempt's timeline
+                timeline = await staff_ctx.new_page()
+                await timeline.goto(
+                    f"{server.url}/static/attempt-timeline.html?attempt={attempt_id}"
+                )
+                await expect(timeline.get_by_test_id("tl-message-1")).to_contain_text(
+                    "考生呼叫监考员（电脑）"
+                )
+                await expect(timeline.get_by_test_id("tl-message-3")).to_contain_text(
+                    "考生消息（手机）：手机电量不足，可以接充电器吗？"
+                )
+                await expect(timeline.get_by_test_id("tl-message-4")).to_contain_text(
+                    "监考员消息（全考场）：距离考试结束还有10分钟"
+                )
             finally:
                 await browser.close()
     finally:
