@@ -414,7 +414,15 @@ async def _catch_up(
 ) -> None:
     """Rule L1: the contact messages this device lacks, after it subscribed
     (so nothing published meanwhile is missed; the page drops repeats)."""
-    batch = await hub.contact.catch_up(live.attempt_id, conn.role, after)
+    try:
+        batch = await hub.contact.catch_up(live.attempt_id, conn.role, after)
+    except Exception as error:
+        if service_of(error) is None:
+            raise
+        # PostgreSQL down: the device still connects (its heartbeats need only
+        # Redis); the messages wait for its next connection, none is lost
+        log.warning("contact catch-up of attempt %s skipped: %s", live.attempt_id, error)
+        return
     conn.contact_more = batch["items"][-1]["index"] if batch["more"] else None
     conn.push(batch)
 
@@ -426,7 +434,12 @@ async def _contact(
     ``seen`` moves the device's cursor (hub/contact.py)."""
     attempt_id, device = live.attempt_id, conn.role
     if isinstance(message, Seen):
-        upto = await hub.contact.seen(attempt_id, device, message.upto, now)
+        try:
+            upto = await hub.contact.seen(attempt_id, device, message.upto, now)
+        except Exception as error:
+            if service_of(error) is None:
+                raise
+            return  # the cursor stays behind: only repeats later, which pages drop
         if conn.contact_more is not None and upto >= conn.contact_more:
             await _catch_up(hub, live, conn, upto)  # the next part of a long catch-up
         return
@@ -514,7 +527,8 @@ async def watch_socket(ws: WebSocket) -> None:
 
 COMMANDS_OVER_HTTP = (
     "commands are not taken here: POST /api/invigilate/attempts/<id>/warn (text), "
-    "/end (reason) or /forgive (index, reason); a reason is required and audited"
+    "/end (reason), /forgive (index, reason) or /messages (text); a reason is required "
+    "and audited"
 )
 
 
