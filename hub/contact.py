@@ -45,6 +45,15 @@ CATCH_UP_BATCH = 100  # messages in one ``messages`` batch; the next after its a
 CALL_TEXT = "考生呼叫监考员"
 ANSWERED_TEXT = "监考员已收到您的呼叫，请稍候。"
 DEVICES_AUDIENCE = "devices"
+HINT_TTL_S = 3 * 24 * 3600  # the last-index hint outlives any attempt
+# The hint only grows: two processes storing messages set it in any order.
+_RAISE_HINT = """
+local known = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > known then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -304,8 +313,13 @@ class Contact:
         self.clock = clock
 
     async def publish(self, message: Message) -> None:
-        """The news to the attempt's devices and watchers on every process."""
+        """The news to the attempt's devices and watchers on every process
+        (the last-index hint first: a device connecting meanwhile that reads
+        no hint is subscribed already and gets this message live)."""
         wire = message.wire()
+        await self.redis.eval(
+            _RAISE_HINT, 1, self.keys.contact(message.attempt_id), message.index, HINT_TTL_S
+        )
         await self.redis.publish(
             self.keys.channel(message.attempt_id),
             envelope((DEVICES_AUDIENCE, wire), (WATCHERS, wire)),
@@ -386,7 +400,11 @@ class Contact:
     async def catch_up(
         self, attempt_id: int, device: str, after: int | None = None
     ) -> dict[str, Any]:
-        """The ``messages`` batch for a device: what follows its cursor (or ``after``)."""
+        """The ``messages`` batch for a device: what follows its cursor (or
+        ``after``). An attempt without messages (no hint in Redis) costs no
+        PostgreSQL query: its cursor can only be 0."""
+        if after is None and not await self.redis.exists(self.keys.contact(attempt_id)):
+            return batch(0, [], False)
         async with self.pool.acquire() as conn:
             if after is None:
                 after = await cursor_of(conn, attempt_id, device)

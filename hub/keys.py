@@ -39,6 +39,12 @@ class Keys:
         lease expiry (epoch seconds; ``hub/wall.py``, rule H4)."""
         return f"{self.tag(attempt_id)}:watchers"
 
+    def contact(self, attempt_id: int) -> str:
+        """The attempt's last contact message index (a hint, ``hub/contact.py``):
+        absent while the attempt has none, so a connecting device costs no
+        PostgreSQL query then (a connect storm)."""
+        return f"{self.tag(attempt_id)}:contact"
+
     def channel(self, attempt_id: int) -> str:
         """Pub/sub channel fanning an attempt's updates out to every hub process."""
         return f"{self.tag(attempt_id)}:updates"

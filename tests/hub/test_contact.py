@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from hub.contact import CANDIDATE_LIMIT, CATCH_UP_BATCH
+from hub.contact import CANDIDATE_LIMIT, CATCH_UP_BATCH, Contact
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
 from tests.support.live import LiveServer, start_live_server
+from tests.support.pools import FakeRefusingPool
 from tests.support.users import create_user
 
 
@@ -146,6 +147,24 @@ async def test_a_resent_message_is_stored_once(
         await pc.close()
     rows = await _rows(pool, attempt.attempt_id)
     assert [(r["idx"], r["body"]) for r in rows] == [(1, "题目第3题看不清")]
+    # the last-index hint a connecting device reads before asking PostgreSQL
+    hint = await server.hub.redis.get(server.hub.keys.contact(attempt.attempt_id))
+    assert hint == b"1"
+
+
+async def test_without_messages_a_connecting_device_asks_only_redis(
+    server: LiveServer, attempt: HubAttempt
+) -> None:
+    # a connect storm costs no PostgreSQL query for contact: no hint, cursor 0
+    hub = server.hub
+    assert not await hub.redis.exists(hub.keys.contact(attempt.attempt_id))
+    contact = Contact(FakeRefusingPool(), hub.redis, hub.keys, hub.clock)  # type: ignore[arg-type]
+    assert await contact.catch_up(attempt.attempt_id, "pc") == {
+        "type": "messages",
+        "after": 0,
+        "items": [],
+        "more": False,
+    }
 
 
 async def test_a_long_catch_up_comes_in_batches(
