@@ -162,3 +162,54 @@ async def test_the_candidate_calls_and_the_invigilator_answers(
                 await browser.close()
     finally:
         await risky.close()
+
+
+async def test_the_administrator_edits_the_preset_texts(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    # rule L1: up to 20 preset texts, kept by administrators on the admin page
+    admin = await create_user(pool, "admin")
+    login = await login_cookies(pool, admin.id)
+    async with pool.acquire() as conn:
+        before = [
+            r["body"]
+            for r in await conn.fetch("SELECT body FROM contact_presets ORDER BY position")
+        ]
+    try:
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                ctx = await browser.new_context()
+                await _signed_in(ctx, server, login.cookies)
+                page = await ctx.new_page()
+                await page.goto(f"{server.url}/static/admin.html")
+                text = page.get_by_test_id("presets-text")
+                await expect(text).to_have_value("\n".join(before))
+                await text.fill("请坐正\n\n  请把手机放在侧后方  \n")
+                await page.get_by_test_id("presets-save").click()
+                await expect(page.get_by_test_id("presets-status")).to_have_text(
+                    "已保存 2 条常用语"
+                )
+                await expect(text).to_have_value("请坐正\n请把手机放在侧后方")
+                await text.fill("\n".join(f"第{i}条" for i in range(21)))
+                await page.get_by_test_id("presets-save").click()
+                await expect(page.get_by_test_id("presets-status")).to_have_text(
+                    "常用语最多 20 条（现有 21 条）"
+                )
+            finally:
+                await browser.close()
+        async with pool.acquire() as conn:
+            saved = await conn.fetch(
+                "SELECT body, updated_by FROM contact_presets ORDER BY position"
+            )
+        assert [(r["body"], r["updated_by"]) for r in saved] == [
+            ("请坐正", admin.id),
+            ("请把手机放在侧后方", admin.id),
+        ]
+    finally:
+        async with pool.acquire() as conn:  # the seeded texts back for the other tests
+            await conn.execute("DELETE FROM contact_presets")
+            await conn.executemany(
+                "INSERT INTO contact_presets (position, body, updated_at) VALUES ($1, $2, now())",
+                list(enumerate(before, start=1)),
+            )
