@@ -7,6 +7,8 @@ reaches the open panel live; a room message reaches the candidate."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
 import pytest
 from playwright.async_api import Page, async_playwright, expect
@@ -15,7 +17,7 @@ from exam_api.assignments import assign
 from proctor.settings import Settings
 from tests.support.browser import launch_chromium
 from tests.support.hub_client import DeviceClient
-from tests.support.invigilation import running_attempt
+from tests.support.invigilation import close_attempts_after, latest_attempt_id, running_attempt
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers
 from tests.support.users import create_user, login_cookies
@@ -23,6 +25,15 @@ from tests.support.users import create_user, login_cookies
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 30_000
+
+
+@pytest.fixture(autouse=True)
+async def _no_running_attempt_left(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """The attempts of each test end with it (they hold unanswered calls,
+    which sort first on every administrator's wall)."""
+    before = await latest_attempt_id(pool)
+    yield
+    await close_attempts_after(pool, before)
 
 
 async def _signed_in(browser_ctx: object, server: LiveServer, cookies: dict[str, str]) -> None:

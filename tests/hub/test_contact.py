@@ -12,9 +12,19 @@ import pytest
 from hub.contact import CANDIDATE_LIMIT, CATCH_UP_BATCH, Contact
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
+from tests.support.invigilation import close_attempts_after, latest_attempt_id
 from tests.support.live import LiveServer, start_live_server
 from tests.support.pools import FakeRefusingPool
 from tests.support.users import create_user
+
+
+@pytest.fixture(autouse=True)
+async def _no_running_attempt_left(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """The attempts of each test end with it (they hold unanswered calls,
+    which sort first on every administrator's wall)."""
+    before = await latest_attempt_id(pool)
+    yield
+    await close_attempts_after(pool, before)
 
 
 @pytest.fixture(scope="module")
