@@ -28,13 +28,6 @@ async def _no_running_attempt_left(pool: asyncpg.Pool) -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="module")
-async def server(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
-    live = await start_live_server(settings)
-    yield live
-    await live.stop()
-
-
-@pytest.fixture(scope="module")
 async def server_b(settings: Settings, server: LiveServer) -> AsyncIterator[LiveServer]:
     """A second hub process on the same Redis and PostgreSQL."""
     live = await start_live_server(settings)
