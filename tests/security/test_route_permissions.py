@@ -157,10 +157,20 @@ class World:
 
     ids: dict[str, int]
     clients: dict[str, httpx.AsyncClient]
+    pool: asyncpg.Pool
 
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        # each world's running attempt ends with it: a hundred worlds left
+        # running would fill the first page of every administrator's wall
+        # for the tests after this one
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE attempts SET status = 'ended', ended_at = now(), end_reason = 'submitted'
+                    WHERE id = $1 AND status = 'in_progress'""",
+                self.ids["attempt_id"],
+            )
 
 
 async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
@@ -224,7 +234,7 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
         "snapshot_id": snapshot_id,
         "invigilator_id": invigilator.id,
     }
-    return World(ids, clients)
+    return World(ids, clients, pool)
 
 
 def fill(path: str, ids: dict[str, int]) -> str:
