@@ -37,6 +37,7 @@ from exam_api.fields import int_field, path_id, text_field
 from exam_api.identity_watch import WATCHED_REASONS, current_flag
 from exam_api.services import exam_services
 from exam_api.wall import AttemptFacts, Snapshot, build_tile, sort_key
+from hub import contact
 from hub import wall as wall_leases
 from hub.errors import HubError, SessionEnded, SessionError
 from hub.keys import Keys
@@ -165,11 +166,15 @@ async def get_sessions(request: Request) -> Response:
             None if class_ids is None else user.id,
             res.settings.identity.flag_after,
         )
+        waiting = await contact.attention(conn, [f.attempt_id for f in facts])  # rule L1
     states = await live_states(
         res.redis, exam_services(request).keys, [f.attempt_id for f in facts]
     )
     now = res.clock.now()
     tiles = [build_tile(f, *states[f.attempt_id], now) for f in facts]
+    for tile in tiles:
+        found = waiting.get(tile["attempt_id"])
+        tile["contact"] = None if found is None else found.view()
     tiles.sort(key=sort_key)
     return JSONResponse(
         {

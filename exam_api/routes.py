@@ -11,6 +11,7 @@ from exam_api import (
     audit,
     auth,
     classes,
+    contact,
     documents,
     evidence_bundle,
     exports,
@@ -65,4 +66,6 @@ routes: list[BaseRoute] = [
     *evidence_bundle.routes,
     *exports.routes,
     *webhooks.routes,
+    # two-way contact: messages, calls, room messages, preset texts (L1)
+    *contact.routes,
 ]

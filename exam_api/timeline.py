@@ -31,10 +31,12 @@ from exam_api.errors import ApiError
 from exam_api.fields import path_id
 from exam_api.outcomes import OUTCOME_LABELS
 from exam_api.wall import face_flag
+from hub import contact
 from proctor.state import base
 
 MAX_EVENTS = 2000  # listed events (heartbeats excluded), oldest first
 MAX_SNAPSHOTS = 2000  # the ingest's per-attempt snapshot limit
+MAX_MESSAGES = 2000  # contact messages listed (rule L1)
 
 EVENT_LABELS = {
     "connect": "设备连接",
@@ -55,6 +57,12 @@ EVENT_LABELS = {
     "resumed": "考试已恢复",
     "violation": "违规",
     "ended": "考试结束",
+}
+MESSAGE_LABELS = {
+    ("candidate", "text"): "考生消息",
+    ("candidate", "call"): "考生呼叫监考员",
+    ("invigilator", "text"): "监考员消息",
+    ("invigilator", "answered"): "监考员已处理呼叫",
 }
 ACTION_LABELS = {
     "warn": "警告考生",
@@ -244,6 +252,15 @@ async def build_timeline(
         # violations and the end have richer items of their own
         if r["kind"] not in ("violation", "ended", "forgiven")
     ]
+    messages = [
+        {
+            **{k: v for k, v in m.wire().items() if k != "type"},  # the item's type: "message"
+            "t": m.at,
+            "label": MESSAGE_LABELS[(m.sender, m.kind)]
+            + ("（全考场）" if m.scope == "room" else ""),
+        }
+        for m in await contact.latest_messages(conn, attempt_id, MAX_MESSAGES)
+    ]
     ended_t = _t(attempt["ended_at"])
     end = None
     if ended_t is not None:
@@ -256,6 +273,7 @@ async def build_timeline(
         *({"type": "snapshot", **s} for s in snapshots),
         *({"type": "action", **a} for a in actions),
         *({"type": "identity_flag", **f} for f in identity_flags),
+        *({"type": "message", **m} for m in messages),
     ]
     if end is not None:
         items.append({"type": "end", **end})
@@ -266,6 +284,7 @@ async def build_timeline(
         "snapshot": 3,
         "identity_flag": 4,
         "action": 5,
+        "message": 6,
         "end": 6,
     }
     items.sort(key=lambda i: (i["t"], order[i["type"]]))
@@ -292,6 +311,7 @@ async def build_timeline(
         "snapshots": snapshots,
         "actions": actions,
         "identity_flags": identity_flags,
+        "messages": messages,
         "events_truncated": len(event_rows) >= MAX_EVENTS,
         "items": items,
     }

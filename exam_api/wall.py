@@ -246,7 +246,18 @@ def build_tile(
     }
 
 
-def sort_key(tile: dict[str, Any]) -> tuple[float, float, int]:
-    """Riskiest first; among equals the stalest camera first; then oldest attempt."""
+def sort_key(tile: dict[str, Any]) -> tuple[int, float, float, float, int]:
+    """A raised hand first, then an unanswered message, the longest waiting
+    first (rule L1: until an invigilator answers); then the riskiest; among
+    equals the stalest camera first; then the oldest attempt."""
     stale = tile["staleness_s"]
-    return (-tile["risk"], -(float("inf") if stale is None else stale), tile["attempt_id"])
+    waiting = tile.get("contact")
+    rank = 2 if waiting is None else (0 if waiting["hand_raised"] else 1)
+    since = 0.0 if waiting is None else float(waiting["since"])
+    return (
+        rank,
+        since,
+        -tile["risk"],
+        -(float("inf") if stale is None else stale),
+        tile["attempt_id"],
+    )

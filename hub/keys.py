@@ -54,6 +54,12 @@ class Keys:
         after seconds."""
         return f"{self.tag(attempt_id)}:reply:{request_id}"
 
+    def contact(self, attempt_id: int) -> str:
+        """The attempt's last contact message index (a hint, ``hub/contact.py``):
+        absent while the attempt has none, so a connecting device costs no
+        PostgreSQL query then (a connect storm)."""
+        return f"{self.tag(attempt_id)}:contact"
+
     def channel(self, attempt_id: int) -> str:
         """Pub/sub channel fanning an attempt's updates out to every hub process."""
         return f"{self.tag(attempt_id)}:updates"

@@ -23,6 +23,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from hub import durable
+from hub.contact import Contact
 from hub.devices import Camera
 from hub.errors import AuthError, HubError, NotAllowed, SessionEnded, SessionError
 from hub.fanout import KICK, ChannelRouter
@@ -141,6 +142,7 @@ class Hub:
         )
         self.store = StateStore(self.redis, keys)
         self.batcher = StreamBatcher(self.store)
+        self.contact = Contact(pool, self.redis, keys, clock)  # rule L1: messages
         self.router = router
         router.route((*AUDIENCES, KICK), self._dispatch)
         self.attempts: dict[int, LiveAttempt] = {}

@@ -117,6 +117,46 @@ class Submit(_ClientStruct, frozen=True, tag="submit"):
     seq: Seq
 
 
+# ----- contact (rule L1, hub/contact.py) -----
+
+ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+ContactText = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+MessageIndex = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+
+
+class Say(_ClientStruct, frozen=True, tag="say"):
+    """The candidate's text to the invigilators; ``cid`` is the device's own
+    id of it (a resend after a drop is stored once)."""
+
+    seq: Seq
+    cid: ClientId
+    text: ContactText
+
+    def __post_init__(self) -> None:
+        text = self.text.strip()
+        if not text:
+            raise ValueError("'text' must not be blank")
+        msgspec.structs.force_setattr(self, "text", text)
+
+
+class Call(_ClientStruct, frozen=True, tag="call"):
+    """呼叫监考员: raises the candidate's hand on the wall until answered."""
+
+    seq: Seq
+    cid: ClientId
+
+
+class Seen(_ClientStruct, frozen=True, tag="seen"):
+    """The device holds every contact message up to index ``upto``."""
+
+    seq: Seq
+    upto: MessageIndex
+
+
+ContactMessage = Say | Call | Seen
+CONTACT_MESSAGES = (Say, Call, Seen)
+
+
 class Photo(msgspec.Struct, frozen=True, gc=False):
     """The phone's binary photo frame (built by :func:`parse_binary`, no tag)."""
 
@@ -134,14 +174,19 @@ SeqMessage = (
     | PageReturn
     | PhoneEnd
     | Submit
+    | Say
+    | Call
+    | Seen
     | Photo
 )
 ClientMessage = Hello | SeqMessage
 
 # Which device may send which text message type: the decoder of a device
 # knows only these, so another device's type fails on its tag (wrong_device).
-PC_MESSAGES = Hello | Heartbeat | Focus | ClickOutside | CameraState | Submit
-PHONE_MESSAGES = Hello | Heartbeat | CameraState | PhoneStart | PageReturn | PhoneEnd
+PC_MESSAGES = Hello | Heartbeat | Focus | ClickOutside | CameraState | Submit | ContactMessage
+PHONE_MESSAGES = (
+    Hello | Heartbeat | CameraState | PhoneStart | PageReturn | PhoneEnd | ContactMessage
+)
 _DEVICE_MESSAGES = {"pc": PC_MESSAGES, "phone": PHONE_MESSAGES}
 
 
@@ -174,6 +219,10 @@ def _rule(name: str, kind: msgspec.inspect.Type, annotation: Any) -> str:
         # the choices in their declared order (msgspec.inspect sorts them)
         return f"{name!r} must be one of {', '.join(map(str, get_args(annotation)))}"
     if isinstance(kind, msgspec.inspect.StrType):
+        if kind.pattern is not None:
+            return f"{name!r} must be 1–{kind.max_length} letters, digits, '-' or '_'"
+        if kind.max_length is not None:
+            return f"{name!r} must be a string of 1–{kind.max_length} characters"
         return f"{name!r} must be a string"
     return f"{name!r} is invalid"
 

@@ -34,8 +34,11 @@ from hub.errors import (
 )
 from hub.fanout import KICK
 from hub.live import Event, Hub, LiveAttempt
+from hub.outputs import Outputs
 from hub.protocol import (
+    CONTACT_MESSAGES,
     PROTOCOL_VERSION,
+    Call,
     CameraState,
     ClickOutside,
     ClientProtocol,
@@ -49,6 +52,8 @@ from hub.protocol import (
     PhoneStart,
     Photo,
     Reply,
+    Say,
+    Seen,
     SeqMessage,
     Submit,
     ack_text,
@@ -85,6 +90,7 @@ class Connection:
         self.closing: Close | None = None
         self.busy = False  # the reader is applying a message; its ack is not out yet
         self.close_when_idle: Close | None = None
+        self.contact_more: int | None = None  # the last index of a truncated ``messages`` batch
 
     def push(self, message: dict[str, Any]) -> None:
         self.push_text(encode(message))
@@ -224,6 +230,7 @@ async def _serve_device(hub: Hub, live: LiveAttempt, conn: Connection, hello: He
     try:
         connected = await _greet(hub, live, conn, hello)
         if connected:
+            await _catch_up(hub, live, conn)
             await _run_pair(conn, _device_reader(hub, live, conn))
         else:
             await conn.writer()
@@ -383,6 +390,8 @@ async def _handle(
             conn.push_text(ack_text(seq, duplicate=stream_id is None))
             latency.observe(max(0.0, hub.clock.now() - now))
             return
+        if isinstance(message, CONTACT_MESSAGES):
+            await _contact(hub, live, conn, message, now)
         if isinstance(message, Photo):
             await hub.store_photo(live, message.request_id, message.jpeg, now)
         applied = await hub.apply(live, _event(device, message, now), device, seq, now=now)
@@ -398,6 +407,46 @@ async def _handle(
         return
     conn.push_text(ack_text(seq, duplicate=applied.duplicate))
     latency.observe(max(0.0, hub.clock.now() - now))
+
+
+async def _catch_up(
+    hub: Hub, live: LiveAttempt, conn: Connection, after: int | None = None
+) -> None:
+    """Rule L1: the contact messages this device lacks, after it subscribed
+    (so nothing published meanwhile is missed; the page drops repeats)."""
+    try:
+        batch = await hub.contact.catch_up(live.attempt_id, conn.role, after)
+    except Exception as error:
+        if service_of(error) is None:
+            raise
+        # PostgreSQL down: the device still connects (its heartbeats need only
+        # Redis); the messages wait for its next connection, none is lost
+        log.warning("contact catch-up of attempt %s skipped: %s", live.attempt_id, error)
+        return
+    conn.contact_more = batch["items"][-1]["index"] if batch["more"] else None
+    conn.push(batch)
+
+
+async def _contact(
+    hub: Hub, live: LiveAttempt, conn: Connection, message: Say | Call | Seen, now: float
+) -> None:
+    """A candidate's text or call is stored (and told) before its seq is; a
+    ``seen`` moves the device's cursor (hub/contact.py)."""
+    attempt_id, device = live.attempt_id, conn.role
+    if isinstance(message, Seen):
+        try:
+            upto = await hub.contact.seen(attempt_id, device, message.upto, now)
+        except Exception as error:
+            if service_of(error) is None:
+                raise
+            return  # the cursor stays behind: only repeats later, which pages drop
+        if conn.contact_more is not None and upto >= conn.contact_more:
+            await _catch_up(hub, live, conn, upto)  # the next part of a long catch-up
+        return
+    kind, text = ("text", message.text) if isinstance(message, Say) else ("call", "")
+    await hub.contact.from_candidate(
+        attempt_id, device, message.cid, kind, text, live.session.ended, now
+    )
 
 
 def _event(device: str, message: SeqMessage, now: float) -> Event:
@@ -420,6 +469,8 @@ def _event(device: str, message: SeqMessage, now: float) -> Event:
         return lambda s: s.phone_end(message.confirmed, now)
     if isinstance(message, Submit):
         return lambda s: s.submit(now)
+    if isinstance(message, CONTACT_MESSAGES):
+        return lambda s: Outputs()  # stored in contact_messages; only the seq here
     assert isinstance(message, Photo)
     return lambda s: s.photo(message.request_id, len(message.jpeg), now)
 
@@ -476,7 +527,8 @@ async def watch_socket(ws: WebSocket) -> None:
 
 COMMANDS_OVER_HTTP = (
     "commands are not taken here: POST /api/invigilate/attempts/<id>/warn (text), "
-    "/end (reason) or /forgive (index, reason); a reason is required and audited"
+    "/end (reason), /forgive (index, reason) or /messages (text); a reason is required "
+    "and audited"
 )
 
 

@@ -270,7 +270,8 @@ class HubConnection {
 // goes through the HubConnection.
 class PhoneSession {
   // options: url, socket, storage, timers, camera, renewToken, key, and
-  // handlers onChange(view), onConfirm(message), onWarning(text), onNotice(text), onExpired().
+  // handlers onChange(view), onConfirm(message), onWarning(text), onNotice(text), onExpired(),
+  // onMessage(msg) (every server message, after the session's own handling).
   constructor(options) {
     this.camera = options.camera;
     this.renewToken = options.renewToken || (async () => null);
@@ -447,6 +448,7 @@ class PhoneSession {
     else if (msg.type === 'error' && this.endSeq && msg.seq === this.endSeq) {
       if (msg.code === 'phone_finished') this.finish();
     }
+    this.handlers.onMessage?.(msg);  // the shell's own parts (contact, rule L1)
   }
 
   onState(msg) {

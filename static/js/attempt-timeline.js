@@ -65,6 +65,11 @@ function itemRow(item, snapshots) {
       el('div', { class: 'meta' }, '提示不会结束考试，由监考员和审核员判断。'),
       el('div', {}, shots.map(snapshotFigure))));
   }
+  if (item.type === 'message') {  // rule L1: contact in both directions
+    const who = item.from === 'candidate' ? `（${DEVICE[item.device] ?? ''}）` : '';
+    return el('li', { class: `message from-${item.from}`, testid: `tl-message-${item.index}` }, time,
+      el('div', {}, `${item.label}${who}：`, item.text));
+  }
   if (item.type === 'end') return el('li', { class: 'end', testid: 'tl-end' }, time, el('strong', {}, `考试结束：${item.label}`));
   if (item.type === 'start') return el('li', { class: 'start' }, time, el('strong', {}, item.label));
   return el('li', { class: 'event' }, time, el('div', {}, eventText(item)));

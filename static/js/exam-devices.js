@@ -17,6 +17,7 @@
 import { api } from './api.js';
 import { CameraLink, cameraErrorMessage, openCamera, showPreview } from './camera.js';
 import { browserProblem, el } from './dom.js';
+import { mountContact } from './contact.js';
 import { HubSocket, watchFocus } from './hub.js';
 import { SCREEN_TEXT, openScreen } from './screen.js';
 import { IdentityCheck } from './identity-check.js';
@@ -225,6 +226,7 @@ class ExamDevices {
       onStatus: (status, code) => this.onStatus(status, code),
     });
     window.examHub = this.hub;  // for debugging and tests
+    this.contact = mountContact(this.$('contact'), this.hub);  // rule L1
     this.hub.start();
     watchFocus(this.hub, this.page.root);
     // A reload counts as leaving (pagehide); being back on the paper closes it.
@@ -251,6 +253,7 @@ class ExamDevices {
   }
 
   onMessage(msg) {
+    if (this.contact?.receive(msg)) return;
     if (msg.type === 'state') this.onState(msg);
     else if (msg.type === 'violation') this.onViolation(msg);
     else if (msg.type === 'warning') this.onWarning(msg);
@@ -350,6 +353,7 @@ class ExamDevices {
 
   stopDevices() {
     clearInterval(this.refreshTimer);
+    this.contact?.disable();
     this.$('phone-link-box')?.setAttribute('hidden', '');
     // Rule H10: the camera stays on a moment after the end, so the frame the
     // server takes of the last violation (the fifth ends the exam) arrives.

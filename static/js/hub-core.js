@@ -266,7 +266,8 @@ export class HubConnection {
 // goes through the HubConnection.
 export class PhoneSession {
   // options: url, socket, storage, timers, camera, renewToken, key, and
-  // handlers onChange(view), onConfirm(message), onWarning(text), onNotice(text), onExpired().
+  // handlers onChange(view), onConfirm(message), onWarning(text), onNotice(text), onExpired(),
+  // onMessage(msg) (every server message, after the session's own handling).
   constructor(options) {
     this.camera = options.camera;
     this.renewToken = options.renewToken || (async () => null);
@@ -443,6 +444,7 @@ export class PhoneSession {
     else if (msg.type === 'error' && this.endSeq && msg.seq === this.endSeq) {
       if (msg.code === 'phone_finished') this.finish();
     }
+    this.handlers.onMessage?.(msg);  // the shell's own parts (contact, rule L1)
   }
 
   onState(msg) {

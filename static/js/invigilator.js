@@ -6,9 +6,11 @@
 // keyframe every 1.5 s; the page's frame rate raised while watched), and the commands warn,
 // end (with a reason) and forgive one violation (with a reason), audited by
 // the server. Face flags are shown as flags, never as verdicts (rule H6).
+// Contact (rule L1: raised hands, the conversation, room messages): wall-contact.js.
 import { api, csrf } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
+import { closeContact, contactMessage, loadPresets, noticeHands, openContact, renderRooms, tileContact } from './wall-contact.js';
 
 const POLL_MS = 2500;
 const LIVE_MS = 1500;
@@ -73,10 +75,13 @@ function screenThumb(screen) {
 
 function tile(s) {
   const bad = s.violations > 0;
+  const contact = tileContact(s);  // rule L1: a raised hand lights the tile
   return el('article', {
     class: `tile${s.attempt_id === openId ? ' open' : ''}`, testid: `tile-${s.attempt_id}`,
     'data-risk': s.risk_level, 'data-attempt': s.attempt_id, onclick: () => openDetail(s.attempt_id),
+    ...contact.attrs,
   },
+  contact.node,
   el('h4', {}, el('span', { testid: 'tile-name' }, s.candidate.name),
     el('span', { class: `viol${bad ? ' bad' : ''}`, testid: 'tile-violations' }, `违规 ${s.violations}/${s.max_violations}`)),
   el('div', { class: 'meta' }, el('span', { testid: 'tile-status' }, s.away ? '离开试卷中' : zh.status[s.status] ?? s.status),
@@ -128,6 +133,8 @@ async function poll() {
     setError(byTestId('wall-error'), '');
     sessions = new Map(data.sessions.map((s) => [s.attempt_id, s]));
     byTestId('wall').replaceChildren(...data.sessions.map(tile));
+    noticeHands(data.sessions);
+    renderRooms(data.rooms);
     byTestId('wall-empty').hidden = data.sessions.length > 0;
     byTestId('wall-count').textContent = `进行中 ${data.total} 人` + (data.total > data.sessions.length ? `（显示风险最高的 ${data.sessions.length} 人）` : '');
     byTestId('wall-rooms').textContent = data.rooms.length ? `考场：${data.rooms.map((r) => r.name).join('、')}` : '尚未分配考场';
@@ -197,6 +204,7 @@ function openSocket(id) {
   const ws = new WebSocket(`${scheme}://${location.host}/ws/invigilate?attempt=${id}`);
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
+    if (contactMessage(msg)) return;
     if (msg.type === 'state') renderState(msg);
     else if (msg.type === 'violation') message(`考生违规：第 ${msg.count}/${msg.max} 次`);
     else if (msg.type === 'ended') message(`考试已结束：${msg.message}`);
@@ -311,6 +319,7 @@ function openDetail(id) {
   byTestId('detail-state').replaceChildren();
   message('');
   watchSocket = openSocket(id);
+  openContact(id);
   api('POST', `/api/invigilate/attempts/${id}/watch`, { watched: true }).catch(() => {});
   refreshLive(id);
   startVideo(id);
@@ -322,6 +331,7 @@ function closeDetail() {
   if (openId === null) return;
   const id = openId;
   openId = null;
+  closeContact();
   clearTimeout(liveTimer);
   if (watchSocket) { const ws = watchSocket; watchSocket = null; ws.close(1000, 'closed'); }
   if (liveUrl) { URL.revokeObjectURL(liveUrl); liveUrl = null; }
@@ -357,5 +367,6 @@ byTestId('identity-admit').addEventListener('click', () => decideIdentity('admit
 byTestId('identity-refuse').addEventListener('click', () => decideIdentity('refuse'));
 
 signedIn().then(() => {
+  loadPresets();
   poll();
 }).catch((err) => setError(byTestId('wall-error'), err.message));

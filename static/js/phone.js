@@ -9,6 +9,7 @@
 // (the binary frame of the shared core, hub-core.js). Camera state goes to the hub: live,
 // asleep while the page is hidden, lost when the track stops (H2), with a
 // one-tap rejoin. Ending before the PC asks for confirmation (D5).
+import { mountContact } from './contact.js';
 import { PhoneSession } from './hub-core.js';
 import { browserSocket, sessionStore } from './hub.js';
 
@@ -50,9 +51,11 @@ class PhoneClient {
         onWarning: (text) => this.say(`监考员提醒：${text}`),
         onNotice: (text) => this.say(text),
         onExpired: () => this.say(TEXT.expired),
+        onMessage: (msg) => this.contact?.receive(msg),  // rule L1
       },
     });
     this.hub = this.session.hub;
+    this.contact = mountContact($('contact'), this.hub);
   }
 
   async run() {

@@ -128,3 +128,32 @@ def test_sort_by_risk_then_staleness_then_age() -> None:
     ]
     tiles.sort(key=sort_key)
     assert [t["attempt_id"] for t in tiles] == [4, 1, 3, 2]
+
+
+def _waiting(since: float, calls: int) -> dict[str, object]:
+    return {
+        "since": since,
+        "hand_raised": calls > 0,
+        "calls": calls,
+        "messages": max(calls, 1),
+        "last_text": "x",
+    }
+
+
+def test_a_raised_hand_sorts_first_then_a_waiting_message_then_risk() -> None:
+    # rule L1: the hand stays on top until answered, the longest waiting first
+    now = T0 + 100
+    risky = _live_session(1, T0)
+    risky.click_outside(T0 + 50)
+    tiles = [
+        build_tile(_facts(i), s, {}, now)
+        for i, s in enumerate(
+            [risky, _live_session(2, T0), _live_session(3, T0), _live_session(4, T0), None],
+            start=1,
+        )
+    ]
+    contact = {2: _waiting(T0 + 30, 0), 3: _waiting(T0 + 40, 1), 4: _waiting(T0 + 20, 2)}
+    for tile in tiles:
+        tile["contact"] = contact.get(tile["attempt_id"])
+    tiles.sort(key=sort_key)
+    assert [t["attempt_id"] for t in tiles] == [4, 3, 2, 1, 5]  # then the riskier of 1 and 5

@@ -9,7 +9,13 @@ from hub.keys import Keys, attempt_of
 
 def test_per_attempt_keys_share_the_attempts_hash_tag() -> None:
     keys = Keys("p")
-    names = [keys.events(42), keys.state(42), keys.channel(42), keys.watchers(42)]
+    names = [
+        keys.events(42),
+        keys.state(42),
+        keys.channel(42),
+        keys.watchers(42),
+        keys.contact(42),
+    ]
     assert all("{att:42}" in name for name in names)  # one cluster slot
     assert len(set(names)) == len(names)
     assert [attempt_of(name) for name in names] == [42] * len(names)

@@ -240,11 +240,15 @@ def test_a_type_of_the_other_device_is_wrong_device(device: str) -> None:
         assert error.code == "wrong_device" and device in error.reason, kind
 
 
+CONTACT = {"say", "call", "seen"}  # rule L1, both devices
+
+
 def test_the_devices_send_the_types_of_the_protocol() -> None:
     # docs/protocol.md, "Client messages": the struct tags are the wire types
     assert ALLOWED == {
-        "pc": {"hello", "heartbeat", "focus", "click_outside", "camera", "submit"},
-        "phone": {"hello", "heartbeat", "camera", "phone_start", "page_return", "phone_end"},
+        "pc": {"hello", "heartbeat", "focus", "click_outside", "camera", "submit"} | CONTACT,
+        "phone": {"hello", "heartbeat", "camera", "phone_start", "page_return", "phone_end"}
+        | CONTACT,
     }
 
 

@@ -124,6 +124,12 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/watch"): ROOM,
     ("GET", "/api/invigilate/attempts/{attempt_id:int}/live.jpg"): ROOM,
     ("POST", "/api/invigilate/attempts/{attempt_id:int}/live-video"): ROOM,
+    ("GET", "/api/invigilate/attempts/{attempt_id:int}/messages"): ROOM,  # rule L1
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/messages"): ROOM,
+    ("POST", "/api/invigilate/attempts/{attempt_id:int}/answered"): ROOM,
+    ("POST", "/api/invigilate/rooms/{class_id:int}/messages"): ROOM,
+    ("GET", "/api/invigilate/presets"): WATCHERS,
+    ("PUT", "/api/admin/contact/presets"): ADMIN,
     ("GET", "/api/attempts/{attempt_id:int}/timeline"): EVIDENCE,
     # issue #12 (H7, M4): tests/exam_api/test_audit.py
     ("GET", "/api/attempts/{attempt_id:int}/chain"): EVIDENCE,
@@ -192,10 +198,20 @@ class World:
 
     ids: dict[str, int]
     clients: dict[str, httpx.AsyncClient]
+    pool: asyncpg.Pool
 
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        # each world's running attempt ends with it: a hundred worlds left
+        # running would fill the first page of every administrator's wall
+        # for the tests after this one
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE attempts SET status = 'ended', ended_at = now(), end_reason = 'submitted'
+                    WHERE id = $1 AND status = 'in_progress'""",
+                self.ids["attempt_id"],
+            )
 
 
 async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
@@ -286,7 +302,7 @@ async def make_world(server: LiveServer, pool: asyncpg.Pool) -> World:
         "sitting_id": sitting_id,
         "room_id": room_id,
     }
-    return World(ids, clients)
+    return World(ids, clients, pool)
 
 
 async def recording_segment(server: LiveServer, pool: asyncpg.Pool, attempt_id: int) -> int:

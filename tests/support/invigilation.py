@@ -75,3 +75,21 @@ async def room_with_attempts(
             await assign(conn, class_id, invigilator.id)
     attempts = [await running_attempt(pool, settings, paper_id, name) for name in names]
     return Room(class_id, paper_id, invigilator, attempts)
+
+
+async def latest_attempt_id(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        latest: int = await conn.fetchval("SELECT coalesce(max(id), 0) FROM attempts")
+    return latest
+
+
+async def close_attempts_after(pool: asyncpg.Pool, attempt_id: int) -> None:
+    """Mark the attempts made after ``attempt_id`` and still running as ended,
+    in the database only: a test that leaves candidates calling must not
+    crowd the administrators' wall (its first page) of the tests after it."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """UPDATE attempts SET status = 'ended', ended_at = now(), end_reason = 'submitted'
+                WHERE id > $1 AND status = 'in_progress'""",
+            attempt_id,
+        )
