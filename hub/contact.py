@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 from hub.errors import NotAllowed, SessionEnded
 from hub.fanout import WATCHERS, envelope
 from hub.keys import Keys
+from proctor import audit_chain
 from proctor.clock import Clock
 
 MAX_TEXT = 500  # characters of one message (the column's check)
@@ -174,6 +175,7 @@ async def _insert(
         _moment(at),
     )
     assert row is not None
+    await audit_chain.append(conn, attempt_id, [(audit_chain.MESSAGE, row)])  # rule H7
     return _message(row)
 
 

@@ -108,9 +108,15 @@ REVIEW = Kind(
 ACTION = Kind(
     "action", "invigilator_actions", ("id",), ("id", "user_id", "action", "detail", "reason", "at")
 )
-# One line per kind. Messages (issue #12, L1) add theirs here, e.g.
-# Kind("message", "attempt_messages", ("id",), ("id", "sender_id", "direction", "body", "at")).
-KINDS: tuple[Kind, ...] = (START, EVENT, VIOLATION, ANSWER, REVIEW, ACTION)
+# Contact messages in both directions (rule L1, hub/contact.py).
+MESSAGE = Kind(
+    "message",
+    "contact_messages",
+    ("idx",),
+    ("idx", "sender", "kind", "scope", "device", "body", "created_at"),
+)
+# One line per kind.
+KINDS: tuple[Kind, ...] = (START, EVENT, VIOLATION, ANSWER, REVIEW, ACTION, MESSAGE)
 _BY_NAME = {k.name: k for k in KINDS}
 
 

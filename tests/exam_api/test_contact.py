@@ -11,6 +11,7 @@ import pytest
 
 from exam_api.contact import MAX_PRESETS
 from hub.contact import STAFF_LIMIT
+from proctor import audit_chain
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient
 from tests.support.invigilation import close_attempts_after, latest_attempt_id, room_with_attempts
@@ -281,3 +282,12 @@ async def test_every_message_is_on_the_timeline(
         (4, "invigilator", "text", "监考员消息（全考场）", "全体注意"),
     ]
     assert len(timeline["messages"]) == 4
+    # rule H7: the messages are links of the attempt's chain; an edited one is caught
+    async with pool.acquire() as conn:
+        assert (await audit_chain.verify(conn, attempt.attempt_id)).ok
+        await conn.execute(
+            "UPDATE contact_messages SET body = '请勿离开' WHERE attempt_id = $1 AND idx = 3",
+            attempt.attempt_id,
+        )
+        broken = await audit_chain.verify(conn, attempt.attempt_id)
+    assert not broken.ok and broken.broken is not None and broken.broken.kind == "message"
