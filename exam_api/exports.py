@@ -20,6 +20,7 @@ import csv
 import io
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,7 +74,8 @@ SELECT a.id, u.real_name, u.username, c.name AS class_name, p.title, p.kind,
   LEFT JOIN result_reviews rr ON rr.attempt_id = a.id
   LEFT JOIN users rv ON rv.id = rr.reviewer_id
   LEFT JOIN audit_chain_heads h ON h.attempt_id = a.id
- WHERE p.class_id = $1 AND ($2::bigint IS NULL OR a.paper_id = $2)
+ WHERE ($1::bigint IS NULL OR p.class_id = $1) AND ($2::bigint IS NULL OR a.paper_id = $2)
+   AND ($4::bigint IS NULL OR a.sitting_id = $4)
  ORDER BY p.id, a.started_at, a.id
  LIMIT $3
 """
@@ -122,7 +124,35 @@ def csv_lines(rows: Iterator[list[Any]]) -> Iterator[str]:
         buffer.truncate()
 
 
-async def _scope(request: Request) -> tuple[int, int | None, str]:
+@dataclass(frozen=True)
+class Scope:
+    """Which attempts an export holds: a class (and one of its papers), or a
+    sitting (rule M1); ``stem`` names the file."""
+
+    class_id: int | None
+    paper_id: int | None
+    sitting_id: int | None
+    stem: str
+
+
+async def _scope(request: Request) -> Scope:
+    if "sitting_id" in request.path_params:
+        return await _sitting_scope(request)
+    class_id, paper_id, stem = await _class_scope(request)
+    return Scope(class_id, paper_id, None, stem)
+
+
+async def _sitting_scope(request: Request) -> Scope:
+    """A sitting's attempts (404 if there is no such sitting)."""
+    await require_role(request, *REVIEW_ROLES)
+    sitting_id = path_id(request.path_params["sitting_id"])
+    async with base(request).pool.acquire() as conn:
+        if not await conn.fetchval("SELECT 1 FROM exam_sittings WHERE id = $1", sitting_id):
+            raise ApiError(404, "sitting_not_found", "考试场次不存在")
+    return Scope(None, None, sitting_id, f"results-sitting-{sitting_id}")
+
+
+async def _class_scope(request: Request) -> tuple[int, int | None, str]:
     """The class (404 if none), the optional paper of it, and a file name stem."""
     await require_role(request, *REVIEW_ROLES)
     class_id = path_id(request.path_params["class_id"])
@@ -143,23 +173,23 @@ async def _scope(request: Request) -> tuple[int, int | None, str]:
     return class_id, paper_id, stem
 
 
-async def _records(
-    pool: asyncpg.Pool, class_id: int, paper_id: int | None
-) -> AsyncIterator[list[Any]]:
+async def _records(pool: asyncpg.Pool, scope: Scope) -> AsyncIterator[list[Any]]:
     async with pool.acquire() as conn, conn.transaction(readonly=True):
-        async for r in conn.cursor(_ROWS, class_id, paper_id, MAX_ROWS, prefetch=500):
+        args = (scope.class_id, scope.paper_id, MAX_ROWS, scope.sitting_id)
+        async for r in conn.cursor(_ROWS, *args, prefetch=500):
             yield result_row(r)
 
 
 async def get_csv(request: Request) -> Response:
-    """GET /api/exports/classes/{id}/results.csv — reviewers and administrators."""
-    class_id, paper_id, stem = await _scope(request)
+    """GET /api/exports/classes/{id}/results.csv (or sittings/{id}) — reviewers and administrators."""
+    scope = await _scope(request)
+    stem = scope.stem
     pool = base(request).pool
 
     async def body() -> AsyncIterator[bytes]:
         yield "\ufeff".encode()
         yield "".join(csv_lines(iter([list(HEADERS)]))).encode()
-        async for row in _records(pool, class_id, paper_id):
+        async for row in _records(pool, scope):
             yield "".join(csv_lines(iter([row]))).encode()
 
     return StreamingResponse(
@@ -176,12 +206,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def get_xlsx(request: Request) -> Response:
-    """GET /api/exports/classes/{id}/results.xlsx — reviewers and administrators."""
-    class_id, paper_id, stem = await _scope(request)
+    """GET /api/exports/classes/{id}/results.xlsx (or sittings/{id}) — reviewers and administrators."""
+    scope = await _scope(request)
+    stem = scope.stem
     book = Workbook(write_only=True)
     sheet = book.create_sheet("考试成绩")
     sheet.append(list(HEADERS))
-    async for row in _records(base(request).pool, class_id, paper_id):
+    async for row in _records(base(request).pool, scope):
         sheet.append([safe_cell(v) for v in row])
     out = tempfile.TemporaryFile()  # closed by the response's background task
     await asyncio.to_thread(book.save, out)
@@ -205,4 +236,7 @@ async def get_xlsx(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/api/exports/classes/{class_id:int}/results.csv", get_csv, methods=["GET"]),
     Route("/api/exports/classes/{class_id:int}/results.xlsx", get_xlsx, methods=["GET"]),
+    # rule M1: per exam sitting
+    Route("/api/exports/sittings/{sitting_id:int}/results.csv", get_csv, methods=["GET"]),
+    Route("/api/exports/sittings/{sitting_id:int}/results.xlsx", get_xlsx, methods=["GET"]),
 ]

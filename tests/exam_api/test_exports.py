@@ -15,6 +15,7 @@ from tests.support.audit import sat_attempt
 from tests.support.devices import Devices
 from tests.support.live import LiveServer
 from tests.support.papers import client_for
+from tests.support.sittings import expect_ok, scheduled_sitting
 from tests.support.users import create_user
 
 
@@ -93,3 +94,23 @@ async def test_exports_are_for_reviewers_and_administrators_and_check_their_scop
         for url, status, code in cases:
             reply = await http.get(url)
             assert (reply.status_code, reply.json()["error"]) == (status, code), url
+
+
+async def test_a_sitting_exports_its_own_attempts(server: LiveServer, pool: asyncpg.Pool) -> None:
+    # rules M1, M4: the results of one exam sitting, not of the whole class
+    world = await scheduled_sitting(server.url, pool, 2)
+    async with await client_for(server.url, pool, world.candidates[0].id) as http:
+        sat = await expect_ok(http.post("/api/attempts", json={"paper_id": world.papers.formal_id}))
+    sitting = world.sitting["id"]
+    async with await client_for(server.url, pool, world.admin.id) as http:
+        sheet = await http.get(f"/api/exports/sittings/{sitting}/results.csv")
+        book = await http.get(f"/api/exports/sittings/{sitting}/results.xlsx")
+        missing = await http.get("/api/exports/sittings/999999999/results.csv")
+    assert sheet.status_code == 200, sheet.text
+    rows = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == HEADERS
+    assert [r[0] for r in rows[1:]] == [str(sat["attempt_id"])]
+    assert f"results-sitting-{sitting}.xlsx" in book.headers["content-disposition"]
+    assert (missing.status_code, missing.json()["error"]) == (404, "sitting_not_found")
+    async with await client_for(server.url, pool, world.invigilator.id) as http:
+        assert (await http.get(f"/api/exports/sittings/{sitting}/results.csv")).status_code == 403
