@@ -278,10 +278,12 @@ def encode_photo(seq: int, request_id: int, jpeg: bytes) -> bytes:
 
 
 _ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder()
 
 
-def encode(message: dict[str, Any]) -> str:
-    """Encode a server message as compact JSON text (non-ASCII kept as UTF-8).
+def encode(message: Any) -> str:
+    """Encode a server message (or any JSON value the hub stores: the session
+    state, records, envelopes) as compact JSON text (non-ASCII kept as UTF-8).
 
     The text is a JSON object starting ``{"``, as ``Connection.writer`` in
     ``hub/ws.py`` splices ``"n"`` in after the brace. It is byte for byte what
@@ -296,6 +298,12 @@ def encode(message: dict[str, Any]) -> str:
         return _ENCODER.encode(message).decode()
     except UnicodeEncodeError:
         return json.dumps(message, separators=(",", ":"))
+
+
+def decode(text: str | bytes) -> Any:
+    """Decode JSON text the hub wrote itself (the shared state, envelopes);
+    raises ``ValueError`` (``msgspec.DecodeError``) on text that is not JSON."""
+    return _DECODER.decode(text)
 
 
 def ack_text(seq: int, duplicate: bool = False) -> str:
