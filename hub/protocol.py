@@ -18,9 +18,12 @@ envelope: object, ``type``, device, then the version, then the fields), so a
 rejected frame is read again, untyped, to give the code the old parser gave.
 Only bad frames pay for that second read.
 
-No benchmark stands behind this module: the structs are for declarative,
-checked validation, and no speed is claimed for them (STYLE rule 18: a figure
-needs a measured control).
+The structs are for declarative, checked validation; no speed is claimed
+for them. :func:`encode` and :func:`decode` are msgspec's JSON for everything
+the hub writes and reads back itself (the shared session state, stream
+records, pub/sub envelopes), measured against ``json`` on a 762-byte session
+state, CPU time per call (docs/benchmarks.md, issue #16): encode 2.0 µs vs
+25.2 µs for ``json.dumps``, decode 4.5 µs vs 15.2 µs for ``json.loads``.
 """
 
 from __future__ import annotations
