@@ -189,7 +189,10 @@ async def device_loop(dev: Device, rng: random.Random) -> None:
     while time.monotonic() < dev.stats.until and dev.ended_at is None:
         try:
             await dev.send("heartbeat")
-            if dev.device == "pc" and not dev.quiet and time.monotonic() >= next_focus:
+            # focus events only inside the window: the connect phase's length
+            # follows the machine, and five violations would end a session
+            focus_due = dev.stats.measuring and time.monotonic() >= next_focus
+            if dev.device == "pc" and not dev.quiet and focus_due:
                 await dev.send("focus", state="lost", cause="blur")
                 await asyncio.sleep(0.2)
                 await dev.send("focus", state="back")
