@@ -191,6 +191,8 @@ async def device_loop(dev: Device, rng: random.Random) -> None:
             await dev.send("heartbeat")
             # focus events only inside the window: the connect phase's length
             # follows the machine, and five violations would end a session
+            if not dev.stats.measuring:  # no burst of overdue ones at the start
+                next_focus = time.monotonic() + rng.expovariate(1 / FOCUS_MEAN_S)
             focus_due = dev.stats.measuring and time.monotonic() >= next_focus
             if dev.device == "pc" and not dev.quiet and focus_due:
                 await dev.send("focus", state="lost", cause="blur")
