@@ -390,25 +390,29 @@ async def candidate(
     pc = phone = None
     peer = None
     beats: list[asyncio.Task[None]] = []
+    step = "login"
     try:
         async with httpx.AsyncClient(
             base_url=http_url,
             timeout=60,
             headers={"X-Forwarded-For": account.address},
-            # below the server's 5 s keep-alive (PROCTOR_HTTP_KEEP_ALIVE): no
-            # request on a connection the server is closing at that moment
-            limits=httpx.Limits(keepalive_expiry=3),
+            # well below the server's 5 s keep-alive and 10 s header timeout
+            # (PROCTOR_HTTP_*): a starved server loop sees a reused
+            # connection's request late and may close it meanwhile
+            limits=httpx.Limits(keepalive_expiry=1),
         ) as http:
             t0 = time.perf_counter()
             csrf = await login(http, journey.pool, account)
             t1 = time.perf_counter()
             run.ms["login"].append((t1 - t0) * 1000)
+            step = "start"
             http.headers["x-csrf-token"] = csrf
             r = await http.post("/api/attempts", json={"paper_id": journey.paper_id})
             if r.status_code != 200:
                 raise StepFailed(f"start_{r.status_code}_{_code(r)}")
             t2 = time.perf_counter()
             run.ms["start"].append((t2 - t1) * 1000)
+            step = "ready"
             started = r.json()
             attempt_id = started["attempt_id"]
             pc_url = started["ws_pc_url"]
@@ -434,6 +438,7 @@ async def candidate(
                 )
             t3 = time.perf_counter()
             run.ms["ready"].append((t3 - t2) * 1000)
+            step = "answer"
 
             async def beat(sock: Socket) -> None:
                 with contextlib.suppress(Exception):
@@ -464,6 +469,7 @@ async def candidate(
                     raise StepFailed(f"answer_{r.status_code}_{_code(r)}")
                 run.ms["answer_ack"].append((time.perf_counter() - ta) * 1000)
                 answers[qid] = answer
+            step = "submit"  # noqa: F841 — read by the handlers below
             ts = time.perf_counter()
             r = await http.post(f"/api/attempts/{attempt_id}/submit", json={})
             if r.status_code != 200:
