@@ -16,6 +16,16 @@ In both, every stream gets a snapshot every ``--snapshot-every`` seconds
 Senders replay pre-encoded VP8 (a synthetic 640x480 clip encoded once; the
 clip restarts at its keyframe on a PLI or at its end), so they cost little
 CPU on the shared 2-core machine. The hub's CPU and RSS are read from /proc.
+
+``ratio`` (tap at 3 fps vs decode-everything at 15 fps) mixes two changes;
+the controls change one at a time: ``ratio_same_fps`` (decode-everything at
+the tap's 3 fps) and ``ratio_watched`` (the tap at 15 fps, what a watched
+stream sends). ``p95_first_frame_ms``: offer sent → the hub's first frame.
+``connect_storm``: ``--storm-offers`` offers in ``--storm-seconds`` on a
+fresh hub (offer → answer, offer → first frame: ICE, DTLS, a keyframe).
+These runs use this file's own receiving class (``production_path: false``);
+``--production`` runs the real ``webrtc.ingest.PeerRegistry`` in ``proctor
+serve --role web`` instead (``production_path: true``).
 The last line printed is one JSON object (see docs/benchmarks.md).
 """
 
