@@ -469,7 +469,7 @@ async def candidate(
                     raise StepFailed(f"answer_{r.status_code}_{_code(r)}")
                 run.ms["answer_ack"].append((time.perf_counter() - ta) * 1000)
                 answers[qid] = answer
-            step = "submit"  # noqa: F841 — read by the handlers below
+            step = "submit"
             ts = time.perf_counter()
             r = await http.post(f"/api/attempts/{attempt_id}/submit", json={})
             if r.status_code != 200:
@@ -481,9 +481,9 @@ async def candidate(
     except StepFailed as failed:
         run.error(failed.kind)
     except TimeoutError:
-        run.error("timeout")
-    except Exception as error:
-        run.error(type(error).__name__)
+        run.error(f"{step}_timeout")
+    except Exception as error:  # counted by step and kind; the run goes on
+        run.error(f"{step}_{type(error).__name__}")
     finally:
         for task in beats:
             task.cancel()
