@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: run cluster test test-external test-cluster test-faults lint typecheck unit browser-deps oidc-deps node-deps haproxy-deps bench-hub bench-video lock clean
+.PHONY: run cluster test test-external test-cluster test-faults lint typecheck unit browser-deps oidc-deps node-deps haproxy-deps bench-hub bench-video bench-fanout bench-exam-day lock clean
 
 # Reproducible installs: the exact versions and hashes of requirements.lock,
 # then the project itself without resolving anything again.
@@ -87,6 +87,12 @@ bench-hub: $(STAMP)
 
 bench-video: $(STAMP)
 	$(BIN)/python bench/video_load.py --streams 20 --duration 30
+
+bench-fanout: $(STAMP)
+	$(BIN)/python bench/fanout.py --viewers 100 --sessions-per-viewer 30 --duration 60
+
+bench-exam-day: $(STAMP)
+	$(BIN)/python bench/exam_day.py --candidates 2000 --window 300 --video 100
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

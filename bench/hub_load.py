@@ -12,9 +12,16 @@ phase); PCs send random focus events (lost + back, ~1 a minute each). For
 ``--end-sessions`` sessions, four violations are made early and the fifth
 near the end: ``p99_end_ms`` is 5th violation sent → ``ended`` received on
 both devices. ``p50/p99_ingest_ms``: client send → ack (the hub acks after
-the entry is stored in Redis). ``lost_events``: acknowledged heartbeats and
-focus events not found in the Redis streams. The hub's CPU and RSS come from
-/proc. The last line printed is one JSON object (docs/benchmarks.md).
+the entry is stored in Redis). ``lost_in_redis`` / ``lost_in_postgres``:
+acknowledged heartbeats, focus events and clicks outside not found in the
+Redis streams / in ``attempt_events`` once the persistence worker has caught
+up; ``lost_events`` is their sum. The persistence worker and the deadline
+scheduler run as ``proctor serve --role worker`` in a process of their own
+(``--worker inline``: on the hub's loop, as ``--role all``). CPU and RSS of
+the hub, the worker, Redis and PostgreSQL come from /proc (CPU seconds of
+each process, robust to other work on the machine); the load average before
+and after is printed with them. The last line printed is one JSON object
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -39,7 +46,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import cpu_seconds, free_port, percentile, rss_kib  # noqa: E402
+from bench.measure import (  # noqa: E402
+    children_cpu_seconds,
+    cpu_seconds,
+    free_port,
+    loadavg,
+    percentile,
+    rss_kib,
+)
 
 HEARTBEAT_S = 5.0
 FOCUS_MEAN_S = 60.0
@@ -78,12 +92,19 @@ class Stats:
     sent: int = 0
     acked: int = 0
     acked_heartbeats: set[tuple[int, str, int]] = field(default_factory=set)
-    acked_focus: dict[int, int] = field(default_factory=dict)
+    acked_focus: dict[int, int] = field(default_factory=dict)  # lost + back
+    acked_clicks: dict[int, int] = field(default_factory=dict)  # click_outside
     errors: list[str] = field(default_factory=list)
     closed_early: int = 0
     received: dict[str, int] = field(default_factory=dict)
     close_codes: dict[int, int] = field(default_factory=dict)
     closing: bool = False
+    # Devices heartbeat from their connect on (a connect storm on a busy
+    # machine can outlast the hub's 45 s idle timeout); latencies and message
+    # counts are taken only inside the measured window.
+    measuring: bool = False
+    until: float = float("inf")
+    window_acked: int = 0
 
 
 @dataclass
@@ -130,20 +151,24 @@ class Device:
                     sent = self.pending.pop(message["seq"], None)
                     if sent is not None:
                         took = (time.perf_counter() - sent[0]) * 1000
-                        if sent[1] == "heartbeat" or self.echo:
+                        if not stats.measuring:
+                            pass
+                        elif sent[1] == "heartbeat" or self.echo:
                             stats.ingest_ms.append(took)
                         else:
                             stats.commit_ms.append(took)
                         stats.acked += 1
+                        stats.window_acked += stats.measuring
                         if not self.echo and not message.get("duplicate"):
                             if sent[1] == "heartbeat":
                                 stats.acked_heartbeats.add(
                                     (self.attempt_id, self.device, message["seq"])
                                 )
-                            elif sent[1] == "focus":
-                                stats.acked_focus[self.attempt_id] = (
-                                    stats.acked_focus.get(self.attempt_id, 0) + 1
+                            elif sent[1] in ("focus", "click_outside"):
+                                counts = (
+                                    stats.acked_focus if sent[1] == "focus" else stats.acked_clicks
                                 )
+                                counts[self.attempt_id] = counts.get(self.attempt_id, 0) + 1
                 elif kind == "ended":
                     self.ended_at = time.perf_counter()
                     self.ended_event.set()
@@ -157,13 +182,19 @@ class Device:
             stats.close_codes[code] = stats.close_codes.get(code, 0) + 1
 
 
-async def device_loop(dev: Device, until: float, rng: random.Random) -> None:
+async def device_loop(dev: Device, rng: random.Random) -> None:
+    """Heartbeats (and the PC's focus events) until ``stats.until``."""
     await asyncio.sleep(rng.uniform(0, HEARTBEAT_S))
     next_focus = time.monotonic() + rng.expovariate(1 / FOCUS_MEAN_S)
-    while time.monotonic() < until and dev.ended_at is None:
+    while time.monotonic() < dev.stats.until and dev.ended_at is None:
         try:
             await dev.send("heartbeat")
-            if dev.device == "pc" and not dev.quiet and time.monotonic() >= next_focus:
+            # focus events only inside the window: the connect phase's length
+            # follows the machine, and five violations would end a session
+            if not dev.stats.measuring:  # no burst of overdue ones at the start
+                next_focus = time.monotonic() + rng.expovariate(1 / FOCUS_MEAN_S)
+            focus_due = dev.stats.measuring and time.monotonic() >= next_focus
+            if dev.device == "pc" and not dev.quiet and focus_due:
                 await dev.send("focus", state="lost", cause="blur")
                 await asyncio.sleep(0.2)
                 await dev.send("focus", state="back")
@@ -205,7 +236,12 @@ async def run_phase(
     seed: int,
     hubs: list[subprocess.Popen[bytes]] | None = None,
     profile_window: bool = False,
+    others: dict[str, int] | None = None,
 ) -> dict[str, Any]:
+    """One measured run. ``others``: role → pid of the processes beside the
+    hub whose CPU is reported too (the worker; Redis and PostgreSQL with
+    their children)."""
+    others = others or {}
     stats = Stats()
     rng = random.Random(seed)
     sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -215,38 +251,45 @@ async def run_phase(
         devices.append(Device(attempt_id, "pc", pc_url, stats, echo))
         devices.append(Device(attempt_id, "phone", phone_url, stats, echo))
 
-    async def connect(dev: Device) -> None:
-        async with sem:
-            await dev.connect()
-
-    t0 = time.monotonic()
-    await asyncio.gather(*(connect(d) for d in devices))
-    connect_s = time.monotonic() - t0
-    readers = [asyncio.create_task(d.reader()) for d in devices]
-    await asyncio.sleep(1.0)
-    rss_connected = sum(rss_kib(pid) for pid in server_pids)
-    cpu0, wall0 = sum(cpu_seconds(pid) for pid in server_pids), time.monotonic()
-    self0 = cpu_seconds(os.getpid())
-    for proc in hubs or [] if profile_window else []:
-        proc.send_signal(signal.SIGUSR1)
-    until = time.monotonic() + duration
-    loops = [asyncio.create_task(device_loop(d, until, rng)) for d in devices]
-    enders = []
+    pairs = []
     if not echo:
         pairs = [(devices[2 * i], devices[2 * i + 1]) for i in range(min(end_sessions, len(urls)))]
         for pc, _ in pairs:
             pc.quiet = True
-        enders = [
-            asyncio.create_task(end_session(pc, phone, until - 2 - rng.uniform(0, 3)))
-            for pc, phone in pairs
-        ]
+    readers: list[asyncio.Task[None]] = []
+    loops: list[asyncio.Task[None]] = []
+
+    async def connect(dev: Device) -> None:
+        async with sem:
+            await dev.connect()
+        readers.append(asyncio.create_task(dev.reader()))
+        loops.append(asyncio.create_task(device_loop(dev, rng)))
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(connect(d) for d in devices))
+    connect_s = time.monotonic() - t0
+    await asyncio.sleep(1.0)
+    rss_connected = sum(rss_kib(pid) for pid in server_pids)
+    cpu0, wall0 = sum(cpu_seconds(pid) for pid in server_pids), time.monotonic()
+    self0 = cpu_seconds(os.getpid())
+    others0 = {role: children_cpu_seconds(pid) for role, pid in others.items()}
+    for proc in hubs or [] if profile_window else []:
+        proc.send_signal(signal.SIGUSR1)
+    until = time.monotonic() + duration
+    stats.until, stats.measuring = until, True
+    enders = [
+        asyncio.create_task(end_session(pc, phone, until - 2 - rng.uniform(0, 3)))
+        for pc, phone in pairs
+    ]
     await asyncio.gather(*loops, *enders)
     await asyncio.sleep(1.0)  # the last acks
+    stats.measuring = False
     for proc in hubs or []:
         if proc.poll() is not None:
             raise RuntimeError(f"a hub exited with {proc.returncode} during the run")
     cpu1, wall1 = sum(cpu_seconds(pid) for pid in server_pids), time.monotonic()
     self1 = cpu_seconds(os.getpid())
+    others1 = {role: children_cpu_seconds(pid) for role, pid in others.items()}
     for proc in hubs or [] if profile_window else []:
         proc.send_signal(signal.SIGUSR2)
     rss_end = sum(rss_kib(pid) for pid in server_pids)
@@ -262,50 +305,104 @@ async def run_phase(
         "stats": stats,
         "websockets": len(devices),
         "connect_s": connect_s,
-        "msgs": stats.acked,
-        "msgs_per_s": stats.acked / (wall1 - wall0),
+        "msgs": stats.window_acked,
+        "msgs_per_s": stats.window_acked / (wall1 - wall0),
         "cpu_pct": 100 * cpu_s / (wall1 - wall0),
         "loadgen_cpu_pct": 100 * (self1 - self0) / (wall1 - wall0),
-        "cpu_per_msg_us": 1e6 * cpu_s / max(1, stats.acked),
+        "others_cpu_pct": {
+            role: 100 * (others1[role] - others0[role]) / (wall1 - wall0) for role in others
+        },
+        "others_cpu_s": {role: others1[role] - others0[role] for role in others},
+        "cpu_per_msg_us": 1e6 * cpu_s / max(1, stats.window_acked),
         "rss_kib_per_ws": (rss_connected - rss_before) / len(devices),
         "rss_total_kib": rss_end,
     }
 
 
-async def count_in_redis(redis_url: str, prefix: str, stats: Stats) -> tuple[int, int]:
-    """Acknowledged heartbeats and focus events missing from the streams."""
+KINDS = ("heartbeat", "focus", "click_outside")
+
+
+def _missing(
+    stats: Stats,
+    heartbeats: set[tuple[int, str, int]],
+    focus: dict[int, int],
+    clicks: dict[int, int],
+) -> dict[str, int]:
+    """Acknowledged events of each kind not among those found."""
+    return {
+        "heartbeat": len(stats.acked_heartbeats - heartbeats),
+        "focus": sum(max(0, n - focus.get(a, 0)) for a, n in stats.acked_focus.items()),
+        "click_outside": sum(max(0, n - clicks.get(a, 0)) for a, n in stats.acked_clicks.items()),
+    }
+
+
+def _attempts(stats: Stats) -> list[int]:
+    return sorted(
+        {a for a, _, _ in stats.acked_heartbeats} | set(stats.acked_focus) | set(stats.acked_clicks)
+    )
+
+
+async def count_in_redis(redis_url: str, prefix: str, stats: Stats) -> dict[str, int]:
+    """Acknowledged events missing from the streams, by kind."""
     from redis.asyncio import Redis
 
     redis = Redis.from_url(redis_url)
-    attempts = {a for a, _, _ in stats.acked_heartbeats} | set(stats.acked_focus)
     found: set[tuple[int, str, int]] = set()
-    focus_found: dict[int, int] = {}
+    focus: dict[int, int] = {}
+    clicks: dict[int, int] = {}
     try:
-        for attempt_id in attempts:
+        for attempt_id in _attempts(stats):
             stream = f"{prefix}:{{att:{attempt_id}}}:events"
             for _, f in await redis.xrange(stream):
                 kind = f[b"kind"]
                 if kind == b"heartbeat":
                     found.add((attempt_id, f[b"device"].decode(), int(f[b"seq"])))
                 elif kind == b"focus":
-                    focus_found[attempt_id] = focus_found.get(attempt_id, 0) + 1
+                    state = json.loads(f[b"data"]).get("state")
+                    counts = clicks if state == "click_outside" else focus
+                    counts[attempt_id] = counts.get(attempt_id, 0) + 1
     finally:
         await redis.aclose()
-    lost_hb = len(stats.acked_heartbeats - found)
-    lost_focus = sum(max(0, n - focus_found.get(a, 0)) for a, n in stats.acked_focus.items())
-    return lost_hb, lost_focus
+    return _missing(stats, found, focus, clicks)
 
 
-async def pg_copied(database_url: str, attempt_ids: list[int]) -> int:
+async def count_in_postgres(
+    database_url: str, stats: Stats, within_s: float = 120.0
+) -> tuple[dict[str, int], int, float]:
+    """Acknowledged events missing from ``attempt_events`` once the worker has
+    caught up (nothing missing, or no progress for 15 s, or ``within_s``):
+    the losses by kind, the rows found, and the seconds waited."""
     import asyncpg
 
+    attempts = _attempts(stats)
     conn = await asyncpg.connect(database_url)
+    t0 = time.monotonic()
+    last_rows, last_change = -1, t0
     try:
-        n: int = await conn.fetchval(
-            "SELECT count(*) FROM attempt_events WHERE attempt_id = ANY($1::bigint[])",
-            attempt_ids,
-        )
-        return n
+        while True:
+            rows = await conn.fetch(
+                """SELECT attempt_id, device, kind, data->>'state' AS state,
+                          (data->>'seq')::bigint AS seq
+                     FROM attempt_events WHERE attempt_id = ANY($1::bigint[])
+                      AND kind IN ('heartbeat', 'focus')""",
+                attempts,
+            )
+            found = {
+                (r["attempt_id"], r["device"], r["seq"]) for r in rows if r["kind"] == "heartbeat"
+            }
+            focus: dict[int, int] = {}
+            clicks: dict[int, int] = {}
+            for r in rows:
+                if r["kind"] == "focus":
+                    counts = clicks if r["state"] == "click_outside" else focus
+                    counts[r["attempt_id"]] = counts.get(r["attempt_id"], 0) + 1
+            missing = _missing(stats, found, focus, clicks)
+            now = time.monotonic()
+            if len(rows) != last_rows:
+                last_rows, last_change = len(rows), now
+            if not any(missing.values()) or now - last_change > 15 or now - t0 > within_s:
+                return missing, len(rows), now - t0
+            await asyncio.sleep(0.5)
     finally:
         await conn.close()
 
@@ -371,13 +468,45 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
     settings = load_settings(env)
     procs: list[subprocess.Popen[bytes]] = []
+    load_before = loadavg()
     try:
         attempt_ids = await make_attempts(services.database_url, settings.secret_key, args.sessions)
+        others: dict[str, int] = {}
+        if services.redis is not None and services.redis._proc is not None:
+            others["redis"] = services.redis._proc.pid
+        if services.postgres is not None:
+            pidfile = services.postgres.pgdata / "postmaster.pid"
+            others["pg"] = int(pidfile.read_text().split()[0])
+        worker: subprocess.Popen[bytes] | None = None
+        if args.worker == "process":
+            # the production path: the worker role as `proctor serve` runs it
+            worker_port = free_port()
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "proctor.cli",
+                    "serve",
+                    "--role",
+                    "worker",
+                    "--port",
+                    str(worker_port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+            procs.append(worker)
+            await wait_port(worker_port, worker)
+            others["worker"] = worker.pid
         hubs: list[subprocess.Popen[bytes]] = []
         ports: list[int] = []
         for n in range(args.hubs):
             port = free_port()
             hub_args = ["--serve-hub", str(port)]
+            if worker is not None:
+                hub_args += ["--role", "web"]
             if args.profile:
                 hub_args += ["--profile", f"{args.profile}.{n}" if args.hubs > 1 else args.profile]
             hub = spawn(hub_args, env)
@@ -407,11 +536,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             1,
             hubs,
             bool(args.profile),
+            others,
         )
+        load_after = loadavg()
         stats: Stats = ours["stats"]
-        lost_hb, lost_focus = await count_in_redis(services.redis_url, prefix, stats)
-        await asyncio.sleep(3)  # let the persistence worker drain
-        in_pg = await pg_copied(services.database_url, attempt_ids)
+        lost_in_redis = await count_in_redis(services.redis_url, prefix, stats)
+        lost_in_pg, in_pg, caught_up_s = await count_in_postgres(services.database_url, stats)
         t_stop = time.monotonic()
         for hub in hubs:
             hub.send_signal(signal.SIGTERM)
@@ -421,6 +551,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 hub.kill()
         shutdown_s = time.monotonic() - t_stop
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
 
         echo_port = free_port()
         echo = spawn(["--serve-echo", str(echo_port)], env)
@@ -459,8 +592,22 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "hub_cpu_us_per_msg": round(ours["cpu_per_msg_us"], 1),
         "hub_rss_kib_per_ws": round(ours["rss_kib_per_ws"], 1),
         "hub_rss_total_mib": round(ours["rss_total_kib"] / 1024, 1),
-        "lost_events": lost_hb + lost_focus,
+        "lost_events": sum(lost_in_redis.values()) + sum(lost_in_pg.values()),
+        "lost_in_redis": lost_in_redis,
+        "lost_in_postgres": lost_in_pg,
+        "acked": {
+            "heartbeat": len(stats.acked_heartbeats),
+            "focus": sum(stats.acked_focus.values()),
+            "click_outside": sum(stats.acked_clicks.values()),
+        },
         "events_in_postgres": in_pg,
+        "postgres_caught_up_s": round(caught_up_s, 1),
+        "worker": args.worker,
+        "worker_cpu_pct": _pct(ours, "worker"),
+        "redis_cpu_pct": _pct(ours, "redis"),
+        "pg_cpu_pct": _pct(ours, "pg"),
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
         "errors": errors,
         "closed_early": stats.closed_early,
         "close_codes": stats.close_codes,
@@ -471,7 +618,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "baseline_cpu_pct": round(bare["cpu_pct"], 1),
         "baseline_cpu_us_per_msg": round(bare["cpu_per_msg_us"], 1),
         "cost_ratio": round(ours["cpu_per_msg_us"] / max(1e-9, bare["cpu_per_msg_us"]), 2),
+        # the hub and its worker together (the worker's CPU per hub message)
+        "cost_ratio_with_worker": round(
+            (
+                ours["cpu_per_msg_us"]
+                + 1e6 * ours["others_cpu_s"].get("worker", 0) / max(1, stats.window_acked)
+            )
+            / max(1e-9, bare["cpu_per_msg_us"]),
+            2,
+        ),
     }
+
+
+def _pct(phase: dict[str, Any], role: str) -> float | None:
+    value = phase["others_cpu_pct"].get(role)
+    return None if value is None else round(value, 1)
 
 
 if __name__ == "__main__":
@@ -481,6 +642,13 @@ if __name__ == "__main__":
     parser.add_argument("--end-sessions", type=int, default=50)
     parser.add_argument(
         "--hubs", type=int, default=1, help="hub processes (a session's devices split across them)"
+    )
+    parser.add_argument(
+        "--worker",
+        default="process",
+        choices=["process", "inline"],
+        help="process: `proctor serve --role worker` beside the hub (default); "
+        "inline: the worker on the hub's loop (`--role all`)",
     )
     parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
     cli = parser.parse_args()

@@ -2,7 +2,7 @@
 the hub (the real app under uvicorn, as ``proctor serve`` runs it) and the bare
 websockets echo server that gives the baseline cost per message.
 
-    python bench/hub_servers.py --serve-hub PORT [--profile FILE]
+    python bench/hub_servers.py --serve-hub PORT [--role web|worker|all] [--profile FILE]
     python bench/hub_servers.py --serve-echo PORT
 """
 
@@ -24,15 +24,17 @@ sys.path.insert(0, str(ROOT))
 from bench.measure import percentile  # noqa: E402
 
 
-def serve_hub(port: int, profile: str | None) -> None:
+def serve_hub(port: int, profile: str | None, role: str = "all") -> None:
+    """``role`` as ``proctor serve --role``: ``web`` leaves the persistence
+    worker and the deadline scheduler to a process of their own."""
     import uvicorn
 
-    from proctor.app import create_app
+    from proctor.app import ROLES, create_app
     from proctor.server import server_config
     from proctor.settings import load_settings
 
     settings = load_settings(os.environ)
-    app = create_app(settings)
+    app = create_app(settings, roles=frozenset(ROLES) if role == "all" else frozenset({role}))
     config = server_config(app, "127.0.0.1", port, log_level="warning")
     # The hub's own heartbeats and idle timeout find dead peers: no transport
     # pings in the benchmark (none on the echo server either).
@@ -134,10 +136,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve-hub", type=int)
     parser.add_argument("--serve-echo", type=int)
+    parser.add_argument("--role", default="all", choices=["all", "web", "worker"])
     parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
     cli = parser.parse_args()
     if cli.serve_hub:
-        serve_hub(cli.serve_hub, cli.profile)
+        serve_hub(cli.serve_hub, cli.profile, cli.role)
     elif cli.serve_echo:
         serve_echo(cli.serve_echo)
     else:

@@ -33,3 +33,25 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU time of a server and its worker processes (PostgreSQL's backends):
+    its own, its reaped children's, and that of its children still alive."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(stat[1]) == pid:
+            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def loadavg() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages (other work beside a run)."""
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,6 +31,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from hub.keys import Keys, attempt_of
+from hub.protocol import decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +45,13 @@ WATCHERS = "watchers"
 
 def envelope(*items: tuple[str, dict[str, Any]]) -> str:
     """The text to publish: ``(to, message)`` pairs as one envelope."""
-    return json.dumps(
-        [{"to": to, "m": message} for to, message in items],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return encode([{"to": to, "m": message} for to, message in items])
 
 
 def unpack(data: bytes | str) -> list[dict[str, Any]] | None:
     """The items of one published envelope; None when ``data`` is not one."""
     try:
-        items = json.loads(data)
+        items = decode(data)
     except ValueError:
         return None
     if not isinstance(items, list):

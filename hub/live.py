@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from hub.errors import AuthError, HubError, NotAllowed, SessionEnded, SessionErr
 from hub.fanout import KICK, ChannelRouter
 from hub.keys import Keys
 from hub.ports import EndRecorder, PhotoSink
-from hub.protocol import encode
+from hub.protocol import decode, encode
 from hub.session import EndReason, Outputs, Rules, Session, Status
 from hub.store import StateStore, StreamBatcher
 from proctor.clock import Clock
@@ -472,5 +471,5 @@ def tune_gc() -> None:
 
 
 def _json(text: str) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(text)
+    value: dict[str, Any] = decode(text)
     return value

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -40,6 +39,7 @@ from redis.exceptions import ResponseError
 
 from hub.durable import upsert_violations
 from hub.keys import PERSIST_GROUP, Keys, attempt_of
+from hub.protocol import decode, encode
 from proctor import audit_chain
 from proctor.metrics import Metrics
 from proctor.tasks import FailureLog
@@ -82,7 +82,7 @@ def to_row(stream: str, entry_id: str, fields: dict[bytes | str, bytes | str]) -
     at = datetime.fromtimestamp(int(values.get("at", "0") or 0) / 1000, UTC)
     data = values.get("data") or "{}"
     try:
-        parsed = json.loads(data)
+        parsed = decode(data)
     except ValueError:
         parsed = {"raw": data}
     if "seq" in values and isinstance(parsed, dict):
@@ -93,7 +93,7 @@ def to_row(stream: str, entry_id: str, fields: dict[bytes | str, bytes | str]) -
         values.get("device", ""),
         values.get("kind", ""),
         at,
-        json.dumps(parsed, ensure_ascii=False),
+        encode(parsed),
     )
 
 
@@ -253,7 +253,7 @@ class PersistWorker:
 
     async def _write(self, rows: list[Row]) -> None:
         # A violation's duration arrives as telemetry (rules E3, H3): upsert it.
-        violations = [(row[0], json.loads(row[5])) for row in rows if row[3] == "violation"]
+        violations = [(row[0], decode(row[5])) for row in rows if row[3] == "violation"]
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(_CREATE_TEMP)
             await conn.copy_records_to_table("attempt_events_in", records=rows)

@@ -18,9 +18,12 @@ envelope: object, ``type``, device, then the version, then the fields), so a
 rejected frame is read again, untyped, to give the code the old parser gave.
 Only bad frames pay for that second read.
 
-No benchmark stands behind this module: the structs are for declarative,
-checked validation, and no speed is claimed for them (STYLE rule 18: a figure
-needs a measured control).
+The structs are for declarative, checked validation; no speed is claimed
+for them. :func:`encode` and :func:`decode` are msgspec's JSON for everything
+the hub writes and reads back itself (the shared session state, stream
+records, pub/sub envelopes), measured against ``json`` on a 762-byte session
+state, CPU time per call (docs/benchmarks.md, issue #16): encode 2.0 µs vs
+25.2 µs for ``json.dumps``, decode 4.5 µs vs 15.2 µs for ``json.loads``.
 """
 
 from __future__ import annotations
@@ -327,10 +330,12 @@ def encode_photo(seq: int, request_id: int, jpeg: bytes) -> bytes:
 
 
 _ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder()
 
 
-def encode(message: dict[str, Any]) -> str:
-    """Encode a server message as compact JSON text (non-ASCII kept as UTF-8).
+def encode(message: Any) -> str:
+    """Encode a server message (or any JSON value the hub stores: the session
+    state, records, envelopes) as compact JSON text (non-ASCII kept as UTF-8).
 
     The text is a JSON object starting ``{"``, as ``Connection.writer`` in
     ``hub/ws.py`` splices ``"n"`` in after the brace. It is byte for byte what
@@ -345,6 +350,12 @@ def encode(message: dict[str, Any]) -> str:
         return _ENCODER.encode(message).decode()
     except UnicodeEncodeError:
         return json.dumps(message, separators=(",", ":"))
+
+
+def decode(text: str | bytes) -> Any:
+    """Decode JSON text the hub wrote itself (the shared state, envelopes);
+    raises ``ValueError`` (``msgspec.DecodeError``) on text that is not JSON."""
+    return _DECODER.decode(text)
 
 
 def ack_text(seq: int, duplicate: bool = False) -> str:

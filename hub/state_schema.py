@@ -19,13 +19,13 @@ goes through :func:`read_views`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
 from hub.keys import Keys
+from hub.protocol import decode
 from hub.session import Session
 
 VERSION = "v"
@@ -63,7 +63,7 @@ def _view(attempt_id: int, reply: list[Any]) -> StateView:
     state, *beats = reply
     return StateView(
         attempt_id,
-        Session.from_dict(json.loads(state)) if state else None,
+        Session.from_dict(decode(state)) if state else None,
         {d: (int(b) / 1000 if b else None) for d, b in zip(DEVICES, beats, strict=True)},
     )
 

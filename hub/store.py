@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -40,6 +39,7 @@ from redis.exceptions import NoScriptError
 from hub import state_schema as fields
 from hub.errors import HubError
 from hub.keys import STREAM_MAXLEN, Keys
+from hub.protocol import encode
 from hub.session import Record
 
 _FIELDS = {
@@ -169,7 +169,7 @@ class StateStore:
     ) -> Committed:
         args: list[Any] = [
             str(expected_version),
-            json.dumps(state, separators=(",", ":")),
+            encode(state),
             device,
             str(seq),
             state["s"],
@@ -183,12 +183,12 @@ class StateStore:
                 record.device or "",
                 record.kind,
                 ms(record.at),
-                json.dumps(record.data, ensure_ascii=False, separators=(",", ":")),
+                encode(record.data),
             ]
         if publish:
             args += [
                 self.keys.channel(attempt_id),
-                json.dumps(publish, ensure_ascii=False, separators=(",", ":")),
+                encode(publish),
             ]
         else:
             args += ["", ""]

@@ -91,6 +91,9 @@ class Connection:
         self.busy = False  # the reader is applying a message; its ack is not out yet
         self.close_when_idle: Close | None = None
         self.contact_more: int | None = None  # the last index of a truncated ``messages`` batch
+        # held while a message is on its way out: the reader's own acks
+        # (``reply``) and the writer's queue never interleave
+        self._sending = asyncio.Lock()
 
     def push(self, message: dict[str, Any]) -> None:
         self.push_text(encode(message))
@@ -130,16 +133,33 @@ class Connection:
         else:
             self.finish(code, reason)
 
+    async def reply(self, text: str) -> None:
+        """Send the reader's own answer (an ack) at once when nothing is queued
+        before it, without waking the writer task (one task wake-up less per
+        message, issue #16); otherwise queue it behind the others."""
+        if self.closing is not None or not self.queue.empty() or self._sending.locked():
+            self.push_text(text)
+            return
+        async with self._sending:
+            try:
+                await self._send(text)
+            except Exception:  # the peer is gone: end as the writer would
+                self.kick(CLOSE_GOING_AWAY, "send failed")
+
+    async def _send(self, text: str) -> None:
+        if self.protocol is not None:
+            # Encoded once for every recipient; the number spliced in here.
+            text = f'{{"n":{self.protocol.next_number()},{text[1:]}'
+        await self.ws.send_text(text)
+
     async def writer(self) -> None:
         while True:
             item = await self.queue.get()
             if isinstance(item, Close):
                 await _close(self.ws, item.code, item.reason)
                 return
-            if self.protocol is not None:
-                # Encoded once for every recipient; the number spliced in here.
-                item = f'{{"n":{self.protocol.next_number()},{item[1:]}'
-            await self.ws.send_text(item)
+            async with self._sending:
+                await self._send(item)
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -387,7 +407,7 @@ async def _handle(
         if isinstance(message, Heartbeat) and not (live.ended or now >= live.session.deadline_at):
             # The fast path: telemetry only, batched into the stream.
             stream_id = await hub.batcher.append(live.attempt_id, device, seq, "heartbeat", now)
-            conn.push_text(ack_text(seq, duplicate=stream_id is None))
+            await conn.reply(ack_text(seq, duplicate=stream_id is None))
             latency.observe(max(0.0, hub.clock.now() - now))
             return
         if isinstance(message, CONTACT_MESSAGES):
@@ -405,7 +425,7 @@ async def _handle(
     except Overloaded as error:
         conn.kick(CLOSE_TRY_AGAIN, f"{error.code}: {error.reason}")
         return
-    conn.push_text(ack_text(seq, duplicate=applied.duplicate))
+    await conn.reply(ack_text(seq, duplicate=applied.duplicate))
     latency.observe(max(0.0, hub.clock.now() - now))
 
 
