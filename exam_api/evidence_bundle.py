@@ -38,7 +38,13 @@ from exam_api.assignments import REVIEW_ROLES
 from exam_api.auth import require_role
 from exam_api.errors import ApiError
 from exam_api.fields import path_id
-from exam_api.services import BundleEntry, BundlePart, EvidenceBlobs, exam_services
+from exam_api.services import (
+    BundleEntry,
+    BundlePart,
+    EvidenceBlobs,
+    EvidenceObjects,
+    exam_services,
+)
 from exam_api.timeline import build_timeline
 from proctor import audit_chain
 from proctor.state import base
@@ -110,6 +116,38 @@ class SnapshotPart:
         return chunks
 
 
+@dataclass(frozen=True)
+class RecordingPart:
+    """The attempt's recording (rule K1): every WebM segment of the camera and
+    the screen, read from the object store a range at a time."""
+
+    objects: EvidenceObjects
+    name: str = "recording"
+
+    async def entries(self, conn: asyncpg.Connection, attempt_id: int) -> list[BundleEntry]:
+        rows = await conn.fetch(
+            """SELECT id, track, path FROM recording_segments
+                WHERE attempt_id = $1 ORDER BY track, started_at, id LIMIT $2""",
+            attempt_id,
+            MAX_FILES,
+        )
+        return [
+            BundleEntry(f"recording/{r['track']}/{r['id']:06d}.webm", self._reader(r["path"]))
+            for r in rows
+        ]
+
+    def _reader(self, path: str) -> Any:
+        async def chunks() -> AsyncIterator[bytes]:
+            size = await asyncio.to_thread(self.objects.size, path)
+            if size is None:  # deleted by retention: listed as missing
+                raise FileNotFoundError(path)
+            for start in range(0, size, CHUNK * 16):
+                end = min(size, start + CHUNK * 16) - 1
+                yield await asyncio.to_thread(self.objects.read_range, path, start, end)
+
+        return chunks
+
+
 async def stream_zip(entries: Sequence[BundleEntry], head: dict[str, Any]) -> AsyncIterator[bytes]:
     """The zip of ``entries`` piece by piece, ``manifest.json`` last.
     A file the store lost is listed as missing, not fatal."""
@@ -127,7 +165,7 @@ async def stream_zip(entries: Sequence[BundleEntry], head: dict[str, Any]) -> As
                 continue
             except StopAsyncIteration:
                 first = b""
-            stored = entry.name.endswith(".jpg")  # JPEG does not deflate
+            stored = entry.name.endswith((".jpg", ".webm"))  # JPEG and VP8 do not deflate
             info = zipfile.ZipInfo(entry.name)
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             with zf.open(info, "w") as out:

@@ -70,9 +70,9 @@ class BundleEntry:
 
 
 class BundlePart(Protocol):
-    """A kind of evidence in an attempt's bundle (rule M4): the snapshots
-    (``exam_api/evidence_bundle.py``); screen frames and the recording plug
-    in here when they exist. ``entries`` reads only rows (small, bounded);
+    """A kind of evidence in an attempt's bundle (rule M4): the snapshots of
+    every device (screen frames included) and the recording
+    (``exam_api/evidence_bundle.py``). ``entries`` reads only rows (small, bounded);
     the bytes come later, through each entry's ``chunks``."""
 
     @property
@@ -85,6 +85,15 @@ class EvidenceBlobs(Protocol):
     """The evidence store (filled with ``webrtc`` ``SnapshotStore``): a picture by digest."""
 
     def get(self, sha256: str) -> bytes: ...
+
+
+class EvidenceObjects(Protocol):
+    """The evidence object store (filled with ``webrtc`` ``ObjectStore``): a
+    file by key, read in ranges (a recording segment is megabytes)."""
+
+    def size(self, key: str) -> int | None: ...
+
+    def read_range(self, key: str, start: int, end: int) -> bytes: ...
 
 
 @dataclass(frozen=True)

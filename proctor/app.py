@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from exam_api.account_services import AccountServices
 from exam_api.ending import end_attempt
-from exam_api.evidence_bundle import SnapshotPart
+from exam_api.evidence_bundle import RecordingPart, SnapshotPart
 from exam_api.housekeeping import Housekeeper
 from exam_api.oidc_client import OidcClient
 from exam_api.routes import routes as exam_routes
@@ -219,7 +219,7 @@ def create_app(
                 accounts=accounts,
                 training=TableLookup(),
                 # rule M4: the bundle's pictures; screen frames and the recording join here
-                bundle_parts=(SnapshotPart(store),),
+                bundle_parts=(SnapshotPart(store), RecordingPart(objects)),
                 faces=face_matcher,
             )
             base = Base(settings=settings, pool=pool, redis=redis, clock=the_clock, outages=outages)

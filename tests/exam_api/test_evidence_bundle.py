@@ -117,3 +117,38 @@ async def test_only_reviewers_and_administrators_download_a_bundle(
     async with await client_for(server.url, pool, admin.id) as http:
         missing = await http.get("/api/attempts/999999999/evidence.zip")
     assert (missing.status_code, missing.json()["error"]) == (404, "attempt_not_found")
+
+
+async def test_the_bundle_holds_the_recording(
+    server: LiveServer, pool: asyncpg.Pool, devices: Devices
+) -> None:
+    # rules M4, K1: the camera's and the screen's WebM segments travel too,
+    # byte for byte from the evidence store (a deleted one is listed missing)
+    sat = await sat_attempt(server, pool, devices)
+    aid = sat["attempt_id"]
+    segment = b"\x1aE\xdf\xa3" + bytes(range(256)) * 5000  # 1.28 MB: read in several ranges
+    key = f"recordings/test/{aid}-camera-0.webm"
+    server.recordings.objects.put_bytes(key, segment)
+    async with pool.acquire() as conn:
+        for path in (key, f"recordings/test/{aid}-screen-gone.webm"):
+            await conn.execute(
+                """INSERT INTO recording_segments
+                       (attempt_id, track, started_at, ended_at, path, size_bytes, frames)
+                   VALUES ($1, $2, now(), now(), $3, $4, 30)""",
+                aid,
+                "camera" if path == key else "screen",
+                path,
+                len(segment),
+            )
+    async with await client_for(server.url, pool, sat["reviewer"].id) as http:
+        reply = await http.get(f"/api/attempts/{aid}/evidence.zip")
+    with zipfile.ZipFile(io.BytesIO(reply.content)) as zf:
+        videos = {n: zf.read(n) for n in zf.namelist() if n.startswith("recording/")}
+        manifest = json.loads(zf.read("manifest.json"))
+    assert list(videos.values()) == [segment]
+    assert next(iter(videos)).startswith("recording/camera/")
+    assert (
+        [m for m in manifest["missing"] if m.startswith("recording/")]
+        == [m for m in manifest["missing"] if m.startswith("recording/screen/")]
+        != []
+    )
