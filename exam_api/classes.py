@@ -83,7 +83,87 @@ async def enrol(conn: asyncpg.Connection, class_id: int, username: str) -> dict[
     return {"id": user["id"], "username": user["username"], "real_name": user["real_name"]}
 
 
+MAX_BULK = 500  # candidates enrolled by one request
+MAX_UNPLACED = 200  # rows of the unplaced list (search narrows it)
+
+
+async def unplaced(conn: asyncpg.Connection, query: str, limit: int) -> list[dict[str, object]]:
+    """Candidates whose latest request is approved and who are in no class
+    yet (issue #14), oldest approval first; ``query`` matches the username,
+    the real name or the phone."""
+    rows = await conn.fetch(
+        """SELECT u.id, u.username, u.real_name, u.phone, r.category, r.decided_at
+             FROM users u
+             JOIN LATERAL (SELECT status, category, decided_at FROM exam_requests
+                            WHERE user_id = u.id ORDER BY id DESC LIMIT 1) r ON true
+            WHERE u.role = 'candidate' AND r.status = 'approved'
+              AND NOT EXISTS (SELECT 1 FROM class_members m WHERE m.user_id = u.id)
+              AND ($1 = '' OR strpos(u.username, $1) > 0 OR strpos(u.real_name, $1) > 0
+                   OR strpos(coalesce(u.phone, ''), $1) > 0)
+            ORDER BY r.decided_at NULLS LAST, u.id
+            LIMIT $2""",
+        query,
+        limit,
+    )
+    return [
+        {
+            "id": r["id"],
+            "username": r["username"],
+            "real_name": r["real_name"],
+            "category": r["category"],
+            "approved_at": r["decided_at"].isoformat() if r["decided_at"] else None,
+        }
+        for r in rows
+    ]
+
+
+async def enrol_many(conn: asyncpg.Connection, class_id: int, user_ids: list[int]) -> list[int]:
+    """Enrol the approved candidates among ``user_ids``; returns who was added."""
+    if not await conn.fetchval("SELECT 1 FROM classes WHERE id = $1", class_id):
+        raise ApiError(404, "class_not_found", "班级不存在")
+    rows = await conn.fetch(
+        """INSERT INTO class_members (class_id, user_id)
+           SELECT $1, u.id FROM users u
+            WHERE u.id = ANY($2::bigint[]) AND u.role = 'candidate'
+              AND (SELECT status FROM exam_requests WHERE user_id = u.id
+                    ORDER BY id DESC LIMIT 1) = 'approved'
+           ON CONFLICT DO NOTHING
+           RETURNING user_id""",
+        class_id,
+        user_ids,
+    )
+    return [r["user_id"] for r in rows]
+
+
 # ---------------------------------------------------------------- handlers
+
+
+async def get_unplaced(request: Request) -> Response:
+    """GET /api/admin/candidates/unplaced?q= — approved, in no class yet."""
+    await require_role(request, "admin")
+    query = request.query_params.get("q", "").strip()
+    if len(query) > 64:
+        raise ApiError(400, "bad_q", "搜索内容过长（最多 64 字）")
+    async with base(request).pool.acquire() as conn:
+        found = await unplaced(conn, query, MAX_UNPLACED)
+    return JSONResponse({"candidates": found, "limit": MAX_UNPLACED})
+
+
+async def post_members_bulk(request: Request) -> Response:
+    """POST /api/admin/classes/{class_id}/members/bulk {user_ids: [...]}"""
+    await require_role(request, "admin")
+    body = await json_body(request)
+    ids = body.get("user_ids")
+    if (
+        not isinstance(ids, list)
+        or not 1 <= len(ids) <= MAX_BULK
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+    ):
+        raise ApiError(400, "bad_user_ids", f"user_ids 应为 1–{MAX_BULK} 个考生编号")
+    async with base(request).pool.acquire() as conn:
+        added = await enrol_many(conn, path_id(request.path_params["class_id"]), ids)
+    return JSONResponse({"added": added, "skipped": len(set(ids)) - len(added)})
+
 
 
 async def get_classes(request: Request) -> Response:
@@ -137,6 +217,8 @@ routes: list[BaseRoute] = [
     Route("/api/admin/classes", post_class, methods=["POST"]),
     Route("/api/admin/classes/{class_id:int}", get_class, methods=["GET"]),
     Route("/api/admin/classes/{class_id:int}/members", post_member, methods=["POST"]),
+    Route("/api/admin/classes/{class_id:int}/members/bulk", post_members_bulk, methods=["POST"]),
+    Route("/api/admin/candidates/unplaced", get_unplaced, methods=["GET"]),
     Route(
         "/api/admin/classes/{class_id:int}/members/{user_id:int}", delete_member, methods=["DELETE"]
     ),

@@ -279,6 +279,13 @@ async def access_for(
 # ---------------------------------------------------------------- handlers
 
 
+# Approved but in no class yet (issue #14): what happens next, not a contradiction.
+NO_CLASS_YET = (
+    "您的考试请求已审核通过，正在等待管理员为您安排班级（考试场次）。安排后试卷会显示在这里，"
+    "无需重复提交；如超过2个工作日仍未安排，请联系管理员。"
+)
+
+
 async def get_my_papers(request: Request) -> Response:
     """GET /api/papers — the candidate's paper center (rules C1–C3)."""
     user = await require_role(request, "candidate")
@@ -300,7 +307,7 @@ async def get_my_papers(request: Request) -> Response:
         {
             "visible": True,
             "request_status": status,
-            "message": "" if items else "您还没有加入任何班级，请联系管理员",
+            "message": "" if items else NO_CLASS_YET,
             "papers": [_paper_card(row, access) for row, access in items],
         }
     )

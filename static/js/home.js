@@ -10,7 +10,7 @@ import { openWizard } from './wizard.js';
 const HINTS = {
   none: '请点击“完善考试信息”提交考试请求，审核通过后才可以参加考试。',
   pending: '您的考试信息正在审核中，审核通过后即可在试卷中心看到试卷。',
-  approved: '审核已通过，可以在下方试卷中心参加考试。',
+  approved: '审核已通过。试卷和考试安排见下方试卷中心。',
   rejected: '请根据不通过的原因修改后重新提交。',
 };
 

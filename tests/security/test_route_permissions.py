@@ -136,6 +136,8 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/attempts/{attempt_id:int}/evidence.zip"): REVIEW,
     ("GET", "/api/exports/classes/{class_id:int}/results.csv"): REVIEW,
     ("GET", "/api/exports/classes/{class_id:int}/results.xlsx"): REVIEW,
+    ("POST", "/api/admin/classes/{class_id:int}/members/bulk"): ADMIN,  # issue #14
+    ("GET", "/api/admin/candidates/unplaced"): ADMIN,
     ("GET", "/api/exports/sittings/{sitting_id:int}/results.csv"): REVIEW,
     ("GET", "/api/exports/sittings/{sitting_id:int}/results.xlsx"): REVIEW,
     ("GET", "/api/admin/webhooks"): ADMIN,
