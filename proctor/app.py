@@ -12,6 +12,7 @@ filled in here. Nothing imports this module but the command line.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -75,6 +76,7 @@ from webrtc.workers import MediaWorkers
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STOP_TIMEOUT_S = 10.0  # each component's stop at shutdown, then the pool's
 
 
 async def _index(request: object) -> Response:
@@ -272,13 +274,22 @@ def create_app(
                 "recordings": recordings,
             }
         finally:
+            # a bounded shutdown: a component that does not stop in time is
+            # named in the log and left behind, the others still stop
             for component in reversed(started):
+                name = type(component).__name__
                 try:
-                    await component.stop()
+                    await asyncio.wait_for(component.stop(), STOP_TIMEOUT_S)
+                except TimeoutError:
+                    log.error("stopping %s took over %.0f s; left behind", name, STOP_TIMEOUT_S)
                 except Exception:
-                    log.exception("stopping %s failed", type(component).__name__)
+                    log.exception("stopping %s failed", name)
             await close(redis)
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.error("PostgreSQL connections still in use after %.0f s; closed", STOP_TIMEOUT_S)
+                pool.terminate()
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),

@@ -40,7 +40,8 @@ class LiveServer:
 
     async def stop(self) -> None:
         self.server.should_exit = True
-        await asyncio.wait_for(self.task, timeout=15)
+        # the app bounds its own shutdown (proctor/app.py STOP_TIMEOUT_S per part)
+        await asyncio.wait_for(self.task, timeout=90)
 
     # What the wiring built, for tests that read a component (never swap one).
     @property
