@@ -177,3 +177,11 @@ async def test_a_sitting_from_schedule_to_evidence_bundle(
             assert [m["text"] for m in timeline["messages"]][-1] == "收到，马上为您补时"
         finally:
             await browser.close()
+    # rule M2: the grant is audited with who and why
+    async with pool.acquire() as conn:
+        audit = await conn.fetchrow(
+            """SELECT user_id, reason FROM invigilator_actions
+                WHERE attempt_id = $1 AND action = 'extra_time'""",
+            attempt_id,
+        )
+    assert (audit["user_id"], audit["reason"]) == (invigilator.id, "考生电脑死机重启")
