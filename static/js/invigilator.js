@@ -228,6 +228,8 @@ function iceGathered(pc) {
   });
 }
 
+const LIVE_VIDEO_NOTE = '电脑摄像头实时视频';
+
 function stopVideo() {
   const pc = videoPc;
   videoPc = null;
@@ -257,7 +259,7 @@ async function startVideo(id) {
     videoPlaying = true;
     video.hidden = false;
     byTestId('detail-live').hidden = true;
-    byTestId('detail-live-note').textContent = '电脑摄像头实时视频';
+    byTestId('detail-live-note').textContent = LIVE_VIDEO_NOTE;
   };
   try {
     await pc.setLocalDescription(await pc.createOffer());
@@ -276,6 +278,7 @@ async function refreshLive(id) {
   const img = byTestId('detail-live');
   const note = byTestId('detail-live-note');
   if (videoPlaying) {
+    note.textContent = LIVE_VIDEO_NOTE;
     // the video plays: only the watch lease is renewed (the server closes
     // the video's peer when the last lease ends)
     api('POST', `/api/invigilate/attempts/${id}/watch`, { watched: true }).catch(() => {});
@@ -287,7 +290,9 @@ async function refreshLive(id) {
     // the video may have started while the still was on its way: it stays
     if (openId !== id || videoPlaying) return;
     if (res.ok) {
-      const url = URL.createObjectURL(await res.blob());
+      const blob = await res.blob();
+      if (openId !== id || videoPlaying) return;  // the video started meanwhile
+      const url = URL.createObjectURL(blob);
       if (liveUrl) URL.revokeObjectURL(liveUrl);
       liveUrl = url;
       img.src = url;
