@@ -29,6 +29,7 @@ from hub.devices import SCREEN, Camera, Device
 from hub.errors import NotAllowed, SessionEnded
 from hub.outputs import Audience, Outputs, Record, Send
 from hub.phone import PhoneRules
+from hub.screen_rules import ScreenRules
 from hub.time_grants import TimeGrants
 from hub.violations import DEFAULT_DEBOUNCE_S, Violation, ViolationLedger
 
@@ -100,7 +101,7 @@ def violation_view(v: Violation, now: float) -> dict[str, Any]:
 
 
 @dataclass
-class Session(PhoneRules, TimeGrants):
+class Session(PhoneRules, TimeGrants, ScreenRules):
     attempt_id: int
     started_at: float
     deadline_at: float
@@ -148,13 +149,6 @@ class Session(PhoneRules, TimeGrants):
     def _capture_overdue(self, now: float) -> bool:
         limit = self.rules.capture_answer_s
         return any(now - at > limit for at in self.capture_at.values())
-
-    def cameras_live(self, now: float) -> bool:
-        """Rule D1: both the PC webcam and the phone camera are live, as
-        measured; with ``require_screen``, the screen share too (rule J1)."""
-        if self.rules.require_screen and self.screen is not Camera.LIVE:
-            return False
-        return self.cameras_live_without_screen(now)
 
     def cameras_live_without_screen(self, now: float) -> bool:
         """Both cameras live as measured, whatever the screen share's state."""
@@ -370,19 +364,6 @@ class Session(PhoneRules, TimeGrants):
         if device == SCREEN:
             return self._set_screen(state, now)
         return self._set_camera(device, state, now, "measured")
-
-    def _set_screen(self, state: Camera, now: float) -> Outputs:
-        if state is Camera.ASLEEP:
-            raise NotAllowed("bad_camera_state", "a screen share cannot be asleep")
-        if self.screen is state:
-            return Outputs()
-        previous, self.screen, self.screen_since = self.screen, state, now
-        # on the timeline as the PC's screen record (rule J1)
-        data = {"state": state.value, "previous": previous.value, "source": "measured"}
-        return Outputs(
-            records=[Record(SCREEN, "pc", now, data)],
-            sends=[Send("all", self.state_message(now))],
-        )
 
     def _set_camera(self, device: str, state: Camera, now: float, source: str) -> Outputs:
         dev = self.devices[device]
