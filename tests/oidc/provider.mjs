@@ -32,9 +32,11 @@ function rsaJwk() {
   return { ...privateKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' };
 }
 
+process.stderr.write('oidc-provider: modules loaded\n');
 const signing = rsaJwk();
 const otherKey = await importJWK(rsaJwk(), 'RS256');
 let signWithOther = false;
+process.stderr.write('oidc-provider: keys made\n');
 
 // The same header and payload, signed with the other key.
 async function resign(idToken) {
@@ -65,6 +67,7 @@ function resigningTokens(res) {
 
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {
+  process.stderr.write('oidc-provider: listening\n');
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
