@@ -165,7 +165,6 @@ async def post_members_bulk(request: Request) -> Response:
     return JSONResponse({"added": added, "skipped": len(set(ids)) - len(added)})
 
 
-
 async def get_classes(request: Request) -> Response:
     """GET /api/admin/classes"""
     await require_role(request, "admin")

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from exam_api.passwords import PasswordHashing, hash_password
+from exam_api.passwords import PasswordHashing, hash_password, needs_rehash
 from exam_api.sms import valid_phone
 
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -136,6 +136,13 @@ class BuiltinProvider:
             return None
         if not await self._hashing.verify(row["password_hash"], password):
             return None
+        if needs_rehash(row["password_hash"]):
+            # rule A5: older hashes move to today's parameters at the first sign-in
+            await conn.execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                row["id"],
+                await self._hashing.hash(password),
+            )
         return _account(row)
 
     async def find_by_phone(self, conn: Any, phone: str) -> Account | None:

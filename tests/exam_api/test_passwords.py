@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 
 from exam_api.identity import BuiltinProvider
-from exam_api.passwords import HashingBusy, PasswordHashing, hash_password
+from exam_api.passwords import HashingBusy, PasswordHashing, hash_password, needs_rehash
 from tests.support.users import PASSWORD, create_user
 
 _HASH = hash_password("Secret123")
@@ -82,3 +83,31 @@ async def test_the_builtin_provider_checks_passwords_in_the_pool(
         idle = BuiltinProvider(PasswordHashing())  # not started: no thread to check in
         with pytest.raises(RuntimeError, match="not running"):
             await idle.authenticate(conn, user.username, PASSWORD)
+
+
+def test_hashes_are_argon2id_at_owasps_parameters() -> None:
+    """rule A5: memory-hard, at OWASP's recommended minimum (m = 19 MiB, t = 2, p = 1)."""
+    params = hash_password("Secret123").split("$")
+    assert params[1] == "argon2id"
+    assert params[3] == "m=19456,t=2,p=1"
+    assert not needs_rehash(hash_password("Secret123"))
+
+
+async def test_a_hash_with_older_parameters_is_rewritten_at_sign_in(
+    pool: asyncpg.Pool, hashing: PasswordHashing
+) -> None:
+    """A password stored with argon2-cffi's defaults (the parameters before issue #16)
+    still signs in, and the sign-in stores it again with today's; a wrong password
+    changes nothing."""
+    user = await create_user(pool)
+    old = PasswordHasher().hash(PASSWORD)  # m=65536, t=3, p=4
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user.id, old)
+        provider = BuiltinProvider(hashing)
+        assert await provider.authenticate(conn, user.username, "Wrong1234") is None
+        assert await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user.id) == old
+        account = await provider.authenticate(conn, user.username, PASSWORD)
+        assert account is not None and account.id == user.id
+        stored = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user.id)
+        assert stored != old and "$m=19456,t=2,p=1$" in stored
+        assert await provider.authenticate(conn, user.username, PASSWORD) is not None
