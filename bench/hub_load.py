@@ -237,6 +237,7 @@ async def run_phase(
     hubs: list[subprocess.Popen[bytes]] | None = None,
     profile_window: bool = False,
     others: dict[str, int] | None = None,
+    memory_window: bool = False,
 ) -> dict[str, Any]:
     """One measured run. ``others``: role → pid of the processes beside the
     hub whose CPU is reported too (the worker; Redis and PostgreSQL with
@@ -265,11 +266,15 @@ async def run_phase(
         readers.append(asyncio.create_task(dev.reader()))
         loops.append(asyncio.create_task(device_loop(dev, rng)))
 
+    for proc in hubs or [] if memory_window else []:
+        proc.send_signal(signal.SIGUSR1)
     t0 = time.monotonic()
     await asyncio.gather(*(connect(d) for d in devices))
     connect_s = time.monotonic() - t0
     await asyncio.sleep(1.0)
     rss_connected = sum(rss_kib(pid) for pid in server_pids)
+    for proc in hubs or [] if memory_window else []:
+        proc.send_signal(signal.SIGUSR2)
     cpu0, wall0 = sum(cpu_seconds(pid) for pid in server_pids), time.monotonic()
     self0 = cpu_seconds(os.getpid())
     others0 = {role: children_cpu_seconds(pid) for role, pid in others.items()}
@@ -509,6 +514,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 hub_args += ["--role", "web"]
             if args.profile:
                 hub_args += ["--profile", f"{args.profile}.{n}" if args.hubs > 1 else args.profile]
+            if args.memory_profile:
+                hub_args += ["--memory-profile", f"{args.memory_profile}.{n}"]
             hub = spawn(hub_args, env)
             procs.append(hub)
             hubs.append(hub)
@@ -537,6 +544,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             hubs,
             bool(args.profile),
             others,
+            bool(args.memory_profile),
         )
         load_after = loadavg()
         stats: Stats = ours["stats"]
@@ -651,6 +659,11 @@ if __name__ == "__main__":
         "inline: the worker on the hub's loop (`--role all`)",
     )
     parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
+    parser.add_argument(
+        "--memory-profile",
+        help="the hub's allocations during the connect phase, by line, to FILE.<n> "
+        "(tracemalloc: slows the hub, so its other figures are not comparable)",
+    )
     cli = parser.parse_args()
     import uvloop
 

@@ -3,6 +3,7 @@ the hub (the real app under uvicorn, as ``proctor serve`` runs it) and the bare
 websockets echo server that gives the baseline cost per message.
 
     python bench/hub_servers.py --serve-hub PORT [--role web|worker|all] [--profile FILE]
+                                [--memory-profile FILE]
     python bench/hub_servers.py --serve-echo PORT
 """
 
@@ -24,9 +25,14 @@ sys.path.insert(0, str(ROOT))
 from bench.measure import percentile  # noqa: E402
 
 
-def serve_hub(port: int, profile: str | None, role: str = "all") -> None:
+def serve_hub(
+    port: int, profile: str | None, role: str = "all", memory_profile: str | None = None
+) -> None:
     """``role`` as ``proctor serve --role``: ``web`` leaves the persistence
-    worker and the deadline scheduler to a process of their own."""
+    worker and the deadline scheduler to a process of their own.
+    ``memory_profile``: tracemalloc snapshots at SIGUSR1 and SIGUSR2 (the load
+    generator sends them around its connect phase), the allocations that grew
+    in between written to this file, by line (where the memory per socket goes)."""
     import uvicorn
 
     from proctor.app import ROLES, create_app
@@ -99,6 +105,8 @@ def serve_hub(port: int, profile: str | None, role: str = "all") -> None:
         if watcher is not None:
             watcher.cancel()
 
+    if memory_profile:
+        _trace_memory_between_signals(memory_profile)
     if profiler is not None:
         # The load generator brackets the measured window with SIGUSR1/SIGUSR2,
         # so the profile shows the steady state, not the connection storm.
@@ -111,6 +119,37 @@ def serve_hub(port: int, profile: str | None, role: str = "all") -> None:
     finally:
         if profiler is not None and profile:
             profiler.dump_stats(profile)
+
+
+def _trace_memory_between_signals(path: str) -> None:
+    import tracemalloc
+
+    tracemalloc.start(1)
+    before: list[tracemalloc.Snapshot] = []
+
+    def on_start(*_: Any) -> None:
+        before[:] = [tracemalloc.take_snapshot()]
+
+    def on_stop(*_: Any) -> None:
+        if not before:
+            return
+        after = tracemalloc.take_snapshot()
+        grown = after.compare_to(before[0], "lineno")
+        total = sum(stat.size_diff for stat in grown)
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(f"total grown: {total / 1024:.1f} KiB\n")
+            for key, stats in (
+                ("file", after.compare_to(before[0], "filename")[:30]),
+                ("line", grown[:80]),
+            ):
+                out.write(f"by {key}:\n")
+                for stat in stats:
+                    out.write(
+                        f"{stat.size_diff / 1024:10.1f} KiB {stat.count_diff:8d} {stat.traceback}\n"
+                    )
+
+    signal.signal(signal.SIGUSR1, on_start)
+    signal.signal(signal.SIGUSR2, on_stop)
 
 
 def serve_echo(port: int) -> None:
@@ -138,9 +177,10 @@ if __name__ == "__main__":
     parser.add_argument("--serve-echo", type=int)
     parser.add_argument("--role", default="all", choices=["all", "web", "worker"])
     parser.add_argument("--profile", help="write the hub's cProfile stats to this file")
+    parser.add_argument("--memory-profile", help="write what the connect phase allocated here")
     cli = parser.parse_args()
     if cli.serve_hub:
-        serve_hub(cli.serve_hub, cli.profile, cli.role)
+        serve_hub(cli.serve_hub, cli.profile, cli.role, cli.memory_profile)
     elif cli.serve_echo:
         serve_echo(cli.serve_echo)
     else:

@@ -50,4 +50,3 @@ class ScreenRules:
             records=[Record(SCREEN, "pc", now, data)],
             sends=[Send("all", self.state_message(now))],
         )
-

@@ -34,6 +34,7 @@ from hub.errors import (
 )
 from hub.fanout import KICK
 from hub.live import Event, Hub, LiveAttempt
+from hub.outbox import Outbox, OutboxFull
 from hub.outputs import Outputs
 from hub.protocol import (
     CONTACT_MESSAGES,
@@ -86,7 +87,7 @@ class Connection:
         self.ws = ws
         self.role = role
         self.protocol = protocol
-        self.queue: asyncio.Queue[str | Close] = asyncio.Queue(SEND_QUEUE)
+        self.queue: Outbox[str | Close] = Outbox(SEND_QUEUE)
         self.closing: Close | None = None
         self.busy = False  # the reader is applying a message; its ack is not out yet
         self.close_when_idle: Close | None = None
@@ -104,15 +105,14 @@ class Connection:
             return
         try:
             self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        except OutboxFull:
             self.kick(CLOSE_TRY_AGAIN, "slow_consumer: the client does not read its messages")
 
     def kick(self, code: int, reason: str) -> None:
         if self.closing is not None:
             return
         self.closing = Close(code, reason[:120])
-        while not self.queue.empty():  # a close jumps the queue
-            self.queue.get_nowait()
+        self.queue.clear()  # a close jumps the queue
         self.queue.put_nowait(self.closing)
 
     def finish(self, code: int, reason: str) -> None:
@@ -122,7 +122,7 @@ class Connection:
         self.closing = Close(code, reason[:120])
         try:
             self.queue.put_nowait(self.closing)
-        except asyncio.QueueFull:
+        except OutboxFull:
             self.closing = None
             self.kick(code, reason)
 

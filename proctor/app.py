@@ -43,6 +43,7 @@ from hub.fanout import ChannelRouter
 from hub.keys import Keys
 from hub.live import Hub
 from hub.persist import PersistWorker
+from hub.routes import device_sockets
 from hub.routes import routes as hub_routes
 from hub.session import Rules
 from proctor.body_limits import body_limits
@@ -56,6 +57,7 @@ from proctor.outages import OutageLog, outage_response
 from proctor.redis_client import close, connect
 from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
+from proctor.socket_shortcut import SocketShortcut
 from proctor.state import Base
 from webrtc.commands import request_watch
 from webrtc.evidence_store import evidence_objects, snapshot_store
@@ -288,7 +290,9 @@ def create_app(
             try:
                 await asyncio.wait_for(pool.close(), STOP_TIMEOUT_S)
             except TimeoutError:
-                log.error("PostgreSQL connections still in use after %.0f s; closed", STOP_TIMEOUT_S)
+                log.error(
+                    "PostgreSQL connections still in use after %.0f s; closed", STOP_TIMEOUT_S
+                )
                 pool.terminate()
 
     routes: list[BaseRoute] = [
@@ -313,6 +317,8 @@ def create_app(
         },
         # issue #9: headers outermost, so the guard's own 413/408 carry them too
         middleware=[
+            # issue #16: the device sockets skip the layers below (5 KiB per socket)
+            *([Middleware(SocketShortcut, handlers=device_sockets)] if "web" in roles else []),
             Middleware(SecurityHeaders, https=settings.public_url.startswith("https://")),
             Middleware(BodyGuard, limits=body_limits(settings.http)),
         ],

@@ -425,7 +425,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(func=cmd_audit_verify)
 
-
     retention = sub.add_parser("retention", help="evidence retention (rule K2)")
     retention_sub = retention.add_subparsers(dest="retention_command", required=True)
     report = retention_sub.add_parser(
