@@ -10,9 +10,10 @@ upgrade (``X-Proctor-Server``, read in the browser), and each process says on
 its own ``/metrics`` what it holds (``proctor_rtc_peers``,
 ``proctor_sockets{device}``). HAProxy balances by ``leastconn`` without
 stickiness, so the test steers with that rule, still through HAProxy: it
-reconnects the PC's socket until it sits on the process holding the peer;
-then the phone's and the wall's sockets go to the two idle processes (each
-reconnected, boundedly, if not).
+reconnects the PC's socket until it sits on the process holding the peer,
+so the phone's socket goes to an idle process; the wall's panel is reopened
+until its socket is off the peer's process, and the phone's socket
+reconnected until it is on the process left (every loop bounded).
 
 Across those processes the wall shows the live still (served by a process
 other than the peer's) and plays the live video, counts the candidate's tab
@@ -119,22 +120,26 @@ async def held(cluster: ClusterProcess) -> dict[str, dict[str, float]]:
     async with httpx.AsyncClient(timeout=5) as http:
         for name in sorted(n for n in cluster.members if n.startswith("web-")):
             text = (await http.get(f"{cluster.member_url(name)}/metrics")).text
-            figures[name] = {"peer": _gauge(text, "proctor_rtc_peers")}
+            figures[name] = {
+                "peer": _gauge(text, "proctor_rtc_peers"),
+                "viewer": _gauge(text, "proctor_live_viewers"),
+            }
             for device in ("pc", "phone", "watch"):
                 figures[name][device] = _gauge(text, f'proctor_sockets{{device="{device}"}}')
     return figures
 
 
 async def settled_placement(cluster: ClusterProcess) -> dict[str, str]:
-    """Once exactly one peer and one socket of each kind are held (a closed
-    socket's process may count it a moment longer): which process holds each."""
+    """Once exactly one peer, one viewer and one socket of each kind are held
+    (a closed one's process may count it a moment longer): which process
+    holds each."""
     last: list[dict[str, dict[str, float]]] = []
 
     async def one_each() -> bool:
         last[:] = [await held(cluster)]
         return all(
             sorted(f[what] for f in last[0].values()) == [0.0] * (len(last[0]) - 1) + [1.0]
-            for what in ("peer", "pc", "phone", "watch")
+            for what in ("peer", "viewer", "pc", "phone", "watch")
         )
 
     try:
@@ -259,24 +264,34 @@ async def test_a_browser_exam_through_haproxy_on_three_processes(
             await expect(tile.get_by_test_id("tile-name")).to_have_text("测试考生", timeout=WAIT_MS)
             await tile.click()
 
+            video = wall.get_by_test_id("detail-video")
+
+            async def no_viewers() -> bool:
+                return all(f["viewer"] == 0 for f in (await held(cluster)).values())
+
             async def reopen_tile() -> None:
+                # Once its video plays, a closed panel's viewer peer goes at once;
+                # one closed while connecting would linger and count against
+                # the attempt's bound (webrtc/live_video.py MAX_VIEWERS_PER_ATTEMPT).
+                await expect(video).to_be_visible(timeout=WAIT_MS)
                 await wall.get_by_test_id("detail-close").click()
+                await eventually(no_viewers, within=WITHIN)
                 await tile.click()
 
+            # The panel opens its socket among its own requests (identity, lease,
+            # still), which take the idle process first; so the wall is only
+            # kept off the peer's process, and the phone (its socket reconnects
+            # alone) then moves to the process left idle if they met.
             watch_at = await place(
-                wall_upgrades, "/ws/invigilate", lambda s: s not in (peer_at, phone_at), reopen_tile
+                wall_upgrades, "/ws/invigilate", lambda s: s != peer_at, reopen_tile
             )
-
-            # Measured on the processes themselves: three different ones.
-            placement = await settled_placement(cluster)
-            print(
-                f"HAProxy placed: PC peer {peer_at} (its socket {pc_at}), phone {phone_at}, "
-                f"wall {watch_at}; the processes say {placement}; upgrades: "
-                f"PC {pc_upgrades.on('/ws/pc')}, phone {phone_upgrades.on('/ws/phone')}, "
-                f"wall {wall_upgrades.on('/ws/invigilate')}"
+            phone_at = await place(
+                phone_upgrades,
+                "/ws/phone",
+                lambda s: s not in (peer_at, watch_at),
+                reconnect_phone,
             )
-            assert placement == {"peer": peer_at, "pc": pc_at, "phone": phone_at, "watch": watch_at}
-            assert len({peer_at, phone_at, watch_at}) == 3
+            await expect(status).to_have_text("已连接监考服务", timeout=WAIT_MS)
 
             # The live still: shown by the wall, and served by a process that
             # does not hold the peer (it asks the holder, rule H8).
@@ -298,7 +313,6 @@ async def test_a_browser_exam_through_haproxy_on_three_processes(
 
             # The live video (rule L2): the PC's frames, forwarded by the peer's
             # process, really play in the wall's <video>.
-            video = wall.get_by_test_id("detail-video")
             await expect(video).to_be_visible(timeout=WAIT_MS)
             await expect(wall.get_by_test_id("detail-live-note")).to_have_text("电脑摄像头实时视频")
             size = await video.evaluate("v => [v.videoWidth, v.videoHeight]")
@@ -315,6 +329,23 @@ async def test_a_browser_exam_through_haproxy_on_three_processes(
             print(
                 f"live video {size[0]}x{size[1]} playing; its offer answered through {answered_by}"
             )
+
+            # Measured on the processes themselves: three different ones.
+            placement = await settled_placement(cluster)
+            print(
+                f"HAProxy placed: PC peer {peer_at} (its socket {pc_at}), phone {phone_at}, "
+                f"wall {watch_at}; the processes say {placement}; upgrades: "
+                f"PC {pc_upgrades.on('/ws/pc')}, phone {phone_upgrades.on('/ws/phone')}, "
+                f"wall {wall_upgrades.on('/ws/invigilate')}"
+            )
+            assert placement == {
+                "peer": peer_at,
+                "viewer": peer_at,  # the wall's video peer beside the candidate's
+                "pc": pc_at,
+                "phone": phone_at,
+                "watch": watch_at,
+            }
+            assert len({peer_at, phone_at, watch_at}) == 3
 
             # The candidate answers every question (rule E7: each saved at once).
             for testid in (
