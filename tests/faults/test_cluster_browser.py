@@ -44,7 +44,7 @@ pytestmark = pytest.mark.browser
 
 WAIT_MS = 60_000  # the shared machine runs three browsers' pages and five servers
 WITHIN = 60.0
-TRIES = 12  # reconnects allowed to place one socket (leastconn needs one or two)
+TRIES = 12  # reconnects allowed to place one socket (runs needed up to three)
 SERVER = "x-proctor-server"  # set by deploy/haproxy.cfg on every response
 
 
@@ -95,8 +95,9 @@ async def place(
     wanted: Callable[[str], bool],
     reconnect: Callable[[], Awaitable[None]],
 ) -> str:
-    """Reconnect the page's socket on ``path`` until HAProxy puts it on a
-    process ``wanted`` accepts; returns that process."""
+    """From the page's latest socket on ``path`` (or its first, awaited),
+    reconnect it until HAProxy puts it on a process ``wanted`` accepts;
+    returns that process."""
     seen = len(upgrades.on(path)) - 1
     server = await upgrades.next_on(path, max(seen, 0))
     for _ in range(TRIES):
@@ -115,7 +116,8 @@ def _gauge(text: str, name: str) -> float:
 
 async def held(cluster: ClusterProcess) -> dict[str, dict[str, float]]:
     """What each web process says it holds, on its own /metrics (which HAProxy
-    keeps off the public address): peers, and sockets by device."""
+    keeps off the public address): PC camera peers, live-video viewer peers,
+    and sockets by device."""
     figures: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(timeout=5) as http:
         for name in sorted(n for n in cluster.members if n.startswith("web-")):
