@@ -55,13 +55,13 @@ test-cluster: $(STAMP)
 	PROCTOR_TEST_REDIS_CLUSTER=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/hub tests/webrtc
 
 ## test-faults: the fault tests against `proctor cluster` (tests/faults, not in `make
-## test`): a killed hub, a killed persistence worker, restarted PostgreSQL and Redis, a
-## soak. FAULT_SESSIONS live sessions (default 200), SOAK_SECONDS of soak (default 120);
+## test`): a browser exam on three processes, a killed hub, a killed persistence worker,
+## restarted PostgreSQL and Redis, a soak. FAULT_SESSIONS live sessions (default 200), SOAK_SECONDS of soak (default 120);
 ## results in docs/reliability.md
 FAULT_SESSIONS ?= 200
 SOAK_SECONDS ?= 120
 SOAK_SESSIONS ?= 200
-test-faults: $(STAMP) haproxy-deps
+test-faults: $(STAMP) haproxy-deps browser-deps
 	PROCTOR_FAULT_SESSIONS=$(FAULT_SESSIONS) PROCTOR_SOAK_SECONDS=$(SOAK_SECONDS) \
 	PROCTOR_SOAK_SESSIONS=$(SOAK_SESSIONS) \
 	$(BIN)/python -m pytest -q -s -p no:cacheprovider --faults tests/faults

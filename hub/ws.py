@@ -537,11 +537,15 @@ async def watch_socket(ws: WebSocket) -> None:
         await _close(ws, CLOSE_POLICY, f"{error.code}: {error.reason}")
         return
     conn = Connection(ws, "watch", None)
+    # counted beside the devices' sockets: which process holds a wall's socket is measured
+    watching = hub.metrics.sockets.labels("watch")
     await hub.attach(live, conn)
+    watching.inc()
     try:
         conn.push(live.session.state_message(hub.clock.now()))
         await _run_pair(conn, _watch_reader(hub, live, conn))
     finally:
+        watching.dec()
         await hub.detach(live, conn)
 
 

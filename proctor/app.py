@@ -212,7 +212,12 @@ def create_app(
                 source=rtc, redis=redis, keys=keys, router=router, now=the_clock.now
             )
             viewers = LiveViewers(
-                source=rtc, redis=redis, keys=keys, router=router, now=the_clock.now
+                source=rtc,
+                redis=redis,
+                keys=keys,
+                router=router,
+                now=the_clock.now,
+                metrics=metrics,
             )
             accounts = AccountServices(settings, sender=sms_sender)  # hashing, SMS (A4, A5)
             services = ExamServices(

@@ -40,6 +40,9 @@ class Metrics:
         self.violations = Counter("proctor_violations_total", "Violations counted", registry=r)
         self.ends = Counter("proctor_ends_total", "Attempts ended", ["reason"], registry=r)
         self.peers = Gauge("proctor_rtc_peers", "PC camera peers held here", registry=r)
+        self.viewers = Gauge(
+            "proctor_live_viewers", "Invigilators' live-video peers held here", registry=r
+        )
         self.snapshot_seconds = Histogram(
             "proctor_snapshot_seconds",
             "A PC snapshot ordered → stored",

@@ -47,6 +47,7 @@ from redis.asyncio import Redis
 from hub import wall
 from hub.fanout import ChannelRouter
 from hub.keys import Keys
+from proctor.metrics import Metrics
 from webrtc.errors import RtcError
 from webrtc.holder_calls import HolderCalls
 from webrtc.keyframes import KeyframeTap, restrict_to_vp8
@@ -200,11 +201,13 @@ class LiveViewers:
         keys: Keys,
         router: ChannelRouter,
         now: Callable[[], float],
+        metrics: Metrics | None = None,
     ) -> None:
         self._source = source
         self._redis = redis
         self._keys = keys
         self._now = now
+        self._metrics = metrics or Metrics()
         self.viewers: dict[int, list[Viewer]] = {}
         self._monitor: asyncio.Task[None] | None = None
         self._stopped = False
@@ -295,6 +298,7 @@ class LiveViewers:
             await pc.close()  # stopped, or the candidate's peer went meanwhile
             raise RtcError("no_peer", "电脑摄像头未连接")
         self.viewers.setdefault(attempt_id, []).append(viewer)
+        self._metrics.viewers.set(self.count())
         tap.listen(track.push)
 
         @pc.on("connectionstatechange")
@@ -323,6 +327,7 @@ class LiveViewers:
             viewers.remove(viewer)
             if not viewers:
                 del self.viewers[viewer.attempt_id]
+            self._metrics.viewers.set(self.count())
         viewer.tap.unlisten(viewer.track.push)
         viewer.track.stop()
         await viewer.pc.close()

@@ -17,21 +17,16 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import signal
 import statistics
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs installed
-import pytest
 
 from hub.keys import PERSIST_GROUP, Keys
 from proctor.settings import Settings
-from tests.support.cluster_process import ClusterProcess, start_cluster
+from tests.support.cluster_process import ClusterProcess
 from tests.support.fault_sessions import (
     Comparison,
     compare,
@@ -48,41 +43,6 @@ SOAK_SESSIONS = int(os.environ.get("PROCTOR_SOAK_SESSIONS", "200"))
 SOAK_SECONDS = float(os.environ.get("PROCTOR_SOAK_SECONDS", "120"))
 HEARTBEAT_S = 2.0  # faster than the reference clients' 5 s: more to lose
 WITHIN = 180.0  # every wait is bounded; the machine is small and shared
-
-
-@pytest.fixture(scope="module")
-async def cluster() -> AsyncIterator[ClusterProcess]:
-    root = Path(tempfile.mkdtemp(prefix="proctor-faults-"))
-    root.chmod(0o755)  # PostgreSQL runs as a system user that must traverse it
-    running = start_cluster(root / "d", hubs=3)
-    try:
-        await running.wait_started()
-        yield running
-        await running.terminate()
-    finally:
-        running.kill_all()
-        print(_log_lines(running.output()))
-        for proc in embedded_processes(root):
-            proc.kill()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-async def pool(cluster: ClusterProcess) -> AsyncIterator[asyncpg.Pool]:
-    pool = await cluster.pool(max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
-def cluster_settings(cluster: ClusterProcess) -> Settings:
-    return cluster.settings()
-
-
-def _log_lines(text: str) -> str:
-    """What the cluster said about processes and servers (the rest is noise here)."""
-    keep = ("is down", "is up again", "gave up", "unavailable", "Proctor cluster")
-    return "\n".join(line for line in text.splitlines() if any(k in line for k in keep))
 
 
 async def _run_fleet(cluster: ClusterProcess, pool: asyncpg.Pool, settings: Settings, n: int) -> tuple[list[int], Fleet]:  # fmt: skip

@@ -3,12 +3,17 @@ counted by the components the wiring passed the registry to."""
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import httpx
+import websockets
 
+from exam_api.assignments import assign, attempt_class_id
 from proctor.settings import Settings
 from tests.support.hub_client import DeviceClient, new_attempt
 from tests.support.live import LiveServer
+from tests.support.users import create_user, login_cookies
 
 
 def _value(text: str, name: str) -> float:
@@ -44,3 +49,25 @@ async def test_metrics_count_sockets_messages_and_violations(
     assert _value(text, 'proctor_messages_total{type="Heartbeat"}') >= 1
     assert _value(text, "proctor_ack_seconds_count") >= 2
     assert "proctor_loop_lag_seconds" in text
+
+
+async def test_metrics_count_an_invigilators_watch_socket(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    # which process holds a wall's socket is measured there (the cluster's
+    # browser test proves placement with it, tests/faults/test_cluster_browser.py)
+    attempt = await new_attempt(pool, settings)
+    invigilator = await create_user(pool, role="invigilator")
+    async with pool.acquire() as conn:
+        class_id = await attempt_class_id(conn, attempt.attempt_id)
+        assert class_id is not None
+        await assign(conn, class_id, invigilator.id)  # rule G5: the attempt's room
+    login = await login_cookies(pool, invigilator.id)
+    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+    url = f"{server.ws_url}/ws/watch?attempt={attempt.attempt_id}"
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        before = _value((await http.get("/metrics")).text, 'proctor_sockets{device="watch"}')
+        async with websockets.connect(url, additional_headers={"Cookie": cookie}) as watch:
+            assert json.loads(await watch.recv())["type"] == "state"
+            during = _value((await http.get("/metrics")).text, 'proctor_sockets{device="watch"}')
+    assert during == before + 1

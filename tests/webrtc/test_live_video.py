@@ -227,9 +227,12 @@ async def test_viewers_of_one_attempt_are_bounded(
                 await viewer.setLocalDescription(await viewer.createOffer())
                 offer = {"sdp": viewer.localDescription.sdp, "type": "offer"}
                 replies.append(await http.post(url, json=offer))
+            figures = (await http.get("/metrics")).text
         assert [r.status_code for r in replies] == [200] * MAX_VIEWERS_PER_ATTEMPT + [503]
         assert replies[-1].json()["error"] == "too_many_viewers"
         assert rtc_server.viewers.count(attempt.attempt_id) == MAX_VIEWERS_PER_ATTEMPT
+        # rule O2: the process says how many viewer peers it holds
+        assert f"proctor_live_viewers {float(rtc_server.viewers.count())}" in figures
     finally:
         for viewer in viewers:
             await viewer.close()
