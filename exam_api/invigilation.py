@@ -382,7 +382,8 @@ async def post_live_video(request: Request) -> Response:
     video (recvonly, ICE gathered), answered by a peer on whichever process
     holds the candidate's peer, which forwards the candidate's frames as they
     are (``webrtc/live_video.py``). Holds the caller's watch lease, so the
-    page sends its full frame rate. 404 ``no_live_video`` while the PC
+    page sends its full frame rate. One live video per user and attempt: a new
+    offer replaces the caller's earlier one. 404 ``no_live_video`` while the PC
     camera is not live; 503 ``too_many_viewers`` / ``live_video_timeout``."""
     user = await require_role(request, *WATCH_ROLES)
     attempt_id = path_id(request.path_params["attempt_id"])
@@ -395,7 +396,7 @@ async def post_live_video(request: Request) -> Response:
         raise ApiError(400, "bad_offer", "需要 sdp 与 type=offer")
     if await wall_leases.hold(res.redis, services.keys, attempt_id, str(user.id), res.clock.now()):
         await services.live.request_watch(attempt_id, True)
-    answer = await services.live.live_video(attempt_id, sdp)
+    answer = await services.live.live_video(attempt_id, sdp, str(user.id))
     if answer is None:
         raise ApiError(404, "no_live_video", "暂无实时画面（电脑摄像头未连接）")
     return JSONResponse({"sdp": answer, "type": "answer"})

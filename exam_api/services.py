@@ -42,10 +42,11 @@ class LiveVideo(Protocol):
         capture failed or its process did not answer in time."""
         ...
 
-    async def live_video(self, attempt_id: int, sdp: str) -> str | None:
-        """The answer to an offer to receive the PC camera live (rule L2),
-        from whichever process holds the peer; None when the PC camera is
-        not live; raises a ``ProctorError`` otherwise."""
+    async def live_video(self, attempt_id: int, sdp: str, watcher: str) -> str | None:
+        """The answer to ``watcher``'s offer to receive the PC camera live
+        (rule L2), from whichever process holds the peer, replacing the
+        watcher's earlier one of the attempt; None when the PC camera is not
+        live; raises a ``ProctorError`` otherwise."""
         ...
 
     async def request_watch(self, attempt_id: int, watched: bool) -> None:

@@ -98,8 +98,8 @@ class LiveVideo:
     async def live_still(self, attempt_id: int) -> bytes | None:
         return await self._stills.still(attempt_id)
 
-    async def live_video(self, attempt_id: int, sdp: str) -> str | None:
-        return await self._viewers.offer(attempt_id, sdp)
+    async def live_video(self, attempt_id: int, sdp: str, watcher: str) -> str | None:
+        return await self._viewers.offer(attempt_id, sdp, watcher)
 
     async def request_watch(self, attempt_id: int, watched: bool) -> None:
         await request_watch(self._redis, self._keys, attempt_id, watched)

@@ -63,6 +63,11 @@ MAX_VIEWERS = 100
 MAX_QUEUED = 30  # two seconds at the watched 15 fps
 MAX_WAITING = 32
 CHECK_EVERY_S = 2.0
+# A viewer peer not connected this long after its answer is closed: the page
+# went (the panel closed before it used the answer) or its ICE never came
+# through; left open it would hold one of the attempt's places for as long
+# as aiortc's ICE takes to give up.
+CONNECT_WITHIN_S = 15.0
 VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)  # RTP's video clock
 _SDP, _ERROR = b"sdp:", b"error:"
 
@@ -171,6 +176,8 @@ class Viewer:
     pc: RTCPeerConnection
     tap: KeyframeTap
     track: ForwardedTrack
+    watcher: str  # who watches (the user): one live video per watcher and attempt
+    answered_at: float
 
 
 def encode_answer(sdp: str | None, error: RtcError | None = None) -> bytes:
@@ -245,41 +252,45 @@ class LiveViewers:
         return sum(len(v) for v in self.viewers.values())
 
     # ------------------------------------------------------------ asking
-    async def offer(self, attempt_id: int, sdp: str) -> str | None:
-        """The answer to an invigilator's offer to watch the attempt's PC
-        camera, from whichever process holds its peer; None when the PC
-        camera is not live. Raises ``RtcError``."""
+    async def offer(self, attempt_id: int, sdp: str, watcher: str) -> str | None:
+        """The answer to ``watcher``'s offer to watch the attempt's PC camera,
+        from whichever process holds its peer; None when the PC camera is not
+        live. The watcher's earlier viewer peer of the attempt, if any, is
+        closed (a panel opened again replaces its video). Raises ``RtcError``."""
         check_viewer_offer(sdp)
         if self._source.holds(attempt_id):
-            return await self.answer_here(attempt_id, sdp)
+            return await self.answer_here(attempt_id, sdp, watcher)
         if not await pc_camera_live(self._redis, self._keys, attempt_id, self._now()):
             return None
-        reply = await self.calls.ask(attempt_id, {"sdp": sdp}, REPLY_WAIT_S)
+        message = {"sdp": sdp, "watcher": watcher}
+        reply = await self.calls.ask(attempt_id, message, REPLY_WAIT_S)
         if reply is None:
             raise RtcError("live_video_timeout", "实时视频暂时无法建立，请稍后再试")
         return decode_answer(reply)
 
     async def _answer_call(self, attempt_id: int, message: dict[str, Any]) -> bytes:
-        sdp = message.get("sdp")
+        sdp, watcher = message.get("sdp"), message.get("watcher")
         try:
-            if not isinstance(sdp, str):
+            if not isinstance(sdp, str) or not isinstance(watcher, str):
                 raise RtcError("bad_sdp", "缺少 SDP")
             check_viewer_offer(sdp)
-            return encode_answer(await self.answer_here(attempt_id, sdp))
+            return encode_answer(await self.answer_here(attempt_id, sdp, watcher))
         except RtcError as error:
             return encode_answer(None, error)
 
     # ------------------------------------------------------------ the viewer peer
-    async def answer_here(self, attempt_id: int, sdp: str) -> str:
+    async def answer_here(self, attempt_id: int, sdp: str, watcher: str) -> str:
         """Build a viewer peer forwarding the attempt's PC frames; its answer."""
         tap = self._source.tap_of(attempt_id)
         if tap is None or tap.ended:
             raise RtcError("no_peer", "电脑摄像头未连接")
+        for earlier in [v for v in self.viewers.get(attempt_id, []) if v.watcher == watcher]:
+            await self._close(earlier)  # the same watcher's panel, opened again
         if self.count(attempt_id) >= MAX_VIEWERS_PER_ATTEMPT or self.count() >= MAX_VIEWERS:
             raise RtcError("too_many_viewers", "观看实时视频的人数已满，请稍后再试")
         pc = RTCPeerConnection()
         track = ForwardedTrack(want_keyframe=lambda: self._want_keyframe(tap))
-        viewer = Viewer(attempt_id, pc, tap, track)
+        viewer = Viewer(attempt_id, pc, tap, track, watcher, self._now())
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             sender = pc.addTrack(track)
@@ -342,15 +353,26 @@ class LiveViewers:
                 log.exception("live video check failed")
 
     async def check(self) -> None:
-        """Close the viewers whose candidate's peer went or was replaced, and
-        those of attempts nobody holds a live watch lease of (rule H4)."""
+        """Close the viewers whose candidate's peer went or was replaced,
+        those of attempts nobody holds a live watch lease of (rule H4), and
+        those not connected within :data:`CONNECT_WITHIN_S` of their answer."""
         if not self.viewers:
             return
-        watched = await wall.watched(self._redis, self._keys, list(self.viewers), self._now())
+        now = self._now()
+        watched = await wall.watched(self._redis, self._keys, list(self.viewers), now)
         for attempt_id, viewers in list(self.viewers.items()):
             current = self._source.tap_of(attempt_id)
             for viewer in list(viewers):
-                if viewer.tap is not current or viewer.tap.ended or attempt_id not in watched:
+                never_connected = (
+                    viewer.pc.connectionState != "connected"
+                    and now - viewer.answered_at > CONNECT_WITHIN_S
+                )
+                if (
+                    viewer.tap is not current
+                    or viewer.tap.ended
+                    or attempt_id not in watched
+                    or never_connected
+                ):
                     await self._close(viewer)
 
 

@@ -23,14 +23,17 @@ from hub.devices import Camera
 from hub.keys import Keys
 from hub.state_schema import read_views
 from proctor.settings import Settings
+from tests.support.clock import SteppedClock
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer, start_live_server
 from tests.support.papers import client_for
 from tests.support.rtc_peers import FakeCamera, offer_camera
+from tests.support.users import create_user
 from tests.support.waits import eventually
 from webrtc.errors import RtcError
 from webrtc.ingest import HIGH_FPS, LOW_FPS
 from webrtc.live_video import (
+    CONNECT_WITHIN_S,
     MAX_QUEUED,
     MAX_VIEWERS_PER_ATTEMPT,
     ForwardedTrack,
@@ -198,36 +201,47 @@ async def test_no_live_video_without_a_live_pc_camera(
         await viewer.close()
 
 
+async def _camera_live(server: LiveServer, redis: Redis, keys: Keys, attempt_id: int) -> None:
+    async def pc_live() -> bool:
+        view = (await read_views(redis, keys, [attempt_id]))[attempt_id]
+        session = view.session
+        now = server.base.clock.now()
+        return session is not None and session.camera_state("pc", now) is Camera.LIVE
+
+    await eventually(pc_live, within=20)
+
+
+async def _viewer_offer() -> tuple[RTCPeerConnection, dict[str, str]]:
+    viewer = RTCPeerConnection()
+    viewer.addTransceiver("video", direction="recvonly")
+    await viewer.setLocalDescription(await viewer.createOffer())
+    return viewer, {"sdp": viewer.localDescription.sdp, "type": "offer"}
+
+
 async def test_viewers_of_one_attempt_are_bounded(
     rtc_server: LiveServer, pool: asyncpg.Pool, rtc_settings: Settings, redis: Redis
 ) -> None:
-    # nothing unbounded: the fifth viewer of one attempt is refused, clearly
+    # nothing unbounded: the fifth watcher of one attempt is refused, clearly
     room = await room_with_attempts(pool, rtc_settings, ["卯"])
     attempt = room.attempts[0]
+    watchers = [room.invigilator.id] + [
+        (await create_user(pool, "admin")).id for _ in range(MAX_VIEWERS_PER_ATTEMPT)
+    ]
     enable_loopback_candidates()
     page = RTCPeerConnection()
     page.addTrack(FakeCamera())
-    viewers = [RTCPeerConnection() for _ in range(MAX_VIEWERS_PER_ATTEMPT + 1)]
+    viewers: list[RTCPeerConnection] = []
     try:
         await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
-        keys = Keys(rtc_settings.redis_prefix)
-
-        async def pc_live() -> bool:
-            view = (await read_views(redis, keys, [attempt.attempt_id]))[attempt.attempt_id]
-            now = rtc_server.base.clock.now()
-            session = view.session
-            return session is not None and session.camera_state("pc", now) is Camera.LIVE
-
-        await eventually(pc_live, within=20)
+        await _camera_live(rtc_server, redis, Keys(rtc_settings.redis_prefix), attempt.attempt_id)
         url = f"/api/invigilate/attempts/{attempt.attempt_id}/live-video"
         replies = []
-        async with await client_for(rtc_server.url, pool, room.invigilator.id) as http:
-            for viewer in viewers:
-                viewer.addTransceiver("video", direction="recvonly")
-                await viewer.setLocalDescription(await viewer.createOffer())
-                offer = {"sdp": viewer.localDescription.sdp, "type": "offer"}
+        for watcher in watchers:
+            viewer, offer = await _viewer_offer()
+            viewers.append(viewer)
+            async with await client_for(rtc_server.url, pool, watcher) as http:
                 replies.append(await http.post(url, json=offer))
-            figures = (await http.get("/metrics")).text
+                figures = (await http.get("/metrics")).text
         assert [r.status_code for r in replies] == [200] * MAX_VIEWERS_PER_ATTEMPT + [503]
         assert replies[-1].json()["error"] == "too_many_viewers"
         assert rtc_server.viewers.count(attempt.attempt_id) == MAX_VIEWERS_PER_ATTEMPT
@@ -238,3 +252,77 @@ async def test_viewers_of_one_attempt_are_bounded(
             await viewer.close()
         await page.close()
         await rtc_server.rtc.close_attempt(attempt.attempt_id)
+
+
+@pytest.fixture(scope="module")
+async def stepped_server(rtc_settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
+    """A web process whose clock the test steps (the viewers' connect deadline)."""
+    live = await start_live_server(rtc_settings, clock=SteppedClock())
+    yield live
+    await live.stop()
+
+
+async def test_a_reopened_panel_replaces_its_video_and_an_unused_answer_is_dropped(
+    stepped_server: LiveServer, pool: asyncpg.Pool, rtc_settings: Settings, redis: Redis
+) -> None:
+    """An invigilator who opens and closes a tile quickly, again and again,
+    must not fill the attempt's places with peers nobody uses (found by the
+    HAProxy browser test): one live video per watcher, and a viewer peer not
+    connected within CONNECT_WITHIN_S of its answer is closed."""
+    room = await room_with_attempts(pool, rtc_settings, ["辰"])
+    attempt = room.attempts[0]
+    admin = await create_user(pool, "admin")
+    clock = stepped_server.base.clock
+    assert isinstance(clock, SteppedClock)
+    enable_loopback_candidates()
+    page = RTCPeerConnection()
+    page.addTrack(FakeCamera())
+    peers: list[RTCPeerConnection] = []
+    held = stepped_server.viewers
+    try:
+        await offer_camera(page, stepped_server.url, attempt.pc_token, secrets.token_hex(8))
+        keys = Keys(rtc_settings.redis_prefix)
+        await _camera_live(stepped_server, redis, keys, attempt.attempt_id)
+        url = f"/api/invigilate/attempts/{attempt.attempt_id}/live-video"
+        async with await client_for(stepped_server.url, pool, room.invigilator.id) as http:
+            for _ in range(MAX_VIEWERS_PER_ATTEMPT + 2):  # the panel, opened six times
+                viewer, offer = await _viewer_offer()
+                peers.append(viewer)
+                assert (await http.post(url, json=offer)).status_code == 200
+                assert held.count(attempt.attempt_id) == 1  # the earlier one is closed
+        async with await client_for(stepped_server.url, pool, admin.id) as http:
+            viewer, offer = await _viewer_offer()
+            peers.append(viewer)
+            answered = await http.post(url, json=offer)
+            assert answered.status_code == 200
+            await viewer.setRemoteDescription(
+                RTCSessionDescription(answered.json()["sdp"], "answer")
+            )
+            assert held.count(attempt.attempt_id) == 2
+
+            async def admin_connected() -> bool:  # on both sides
+                mine = [v for v in held.viewers[attempt.attempt_id] if v.watcher == str(admin.id)]
+                return viewer.connectionState == mine[0].pc.connectionState == "connected"
+
+            await eventually(admin_connected, within=20)
+            watchers = [v.watcher for v in held.viewers.get(attempt.attempt_id, [])]
+            assert sorted(watchers) == sorted([str(room.invigilator.id), str(admin.id)])
+            # the invigilator's last answer was never used: past the deadline it
+            # goes, while the admin's connected video stays. Two steps, each
+            # shorter than the watch lease and each followed by its renewal, so
+            # the attempt is watched all along.
+            watch = f"/api/invigilate/attempts/{attempt.attempt_id}/watch"
+            for _ in range(2):
+                clock.advance(CONNECT_WITHIN_S / 2 + 1)
+                assert (await http.post(watch, json={"watched": True})).is_success
+
+            async def only_the_admins() -> bool:
+                left = held.viewers.get(attempt.attempt_id, [])
+                return [v.watcher for v in left] == [str(admin.id)]
+
+            await eventually(only_the_admins, within=20)
+    finally:
+        for peer in peers:
+            await peer.close()
+        await page.close()
+        await stepped_server.rtc.close_attempt(attempt.attempt_id)
