@@ -193,6 +193,7 @@ def create_app(
                 photo_sink=PhonePhotoSink(snapshots),
                 rules=rules,
                 metrics=metrics,
+                ended_grace_s=settings.ended_grace_s,
             )
             rtc = PeerRegistry(
                 settings=settings,
@@ -234,7 +235,15 @@ def create_app(
                 web.insert(0, recorder)  # stopped after the peers: their last segments close
             worker: list[Any] = []
             if "persist" in roles:
-                worker.append(PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics))
+                worker.append(
+                    PersistWorker(
+                        redis=redis,
+                        pool=pool,
+                        keys=keys,
+                        metrics=metrics,
+                        ended_grace_s=settings.ended_grace_s,
+                    )
+                )
             if "scheduler" in roles:
                 worker += [
                     DeadlineScheduler(hub),
@@ -288,7 +297,9 @@ def create_app(
             try:
                 await asyncio.wait_for(pool.close(), STOP_TIMEOUT_S)
             except TimeoutError:
-                log.error("PostgreSQL connections still in use after %.0f s; closed", STOP_TIMEOUT_S)
+                log.error(
+                    "PostgreSQL connections still in use after %.0f s; closed", STOP_TIMEOUT_S
+                )
                 pool.terminate()
 
     routes: list[BaseRoute] = [

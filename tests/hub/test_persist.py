@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from hub.keys import PERSIST_GROUP, Keys
 from hub.live import Hub
-from hub.persist import PersistWorker
+from hub.persist import PersistWorker, to_row
 from hub.session import Camera
 from proctor.settings import Settings
 from tests.support.components import own_keys, started_hub
@@ -139,20 +139,45 @@ async def test_entries_a_dead_worker_left_pending_reach_postgresql(
 
     await eventually(all_stored)
     assert (await redis.xpending(stream, PERSIST_GROUP))["pending"] == 0
-    # copied again (a worker that wrote them and died before XACK): no error, no
-    # second row: the writes are idempotent
-    await redis.xgroup_setid(stream, PERSIST_GROUP, id="0")
-    await redis.sadd(own.dirty_streams(), stream)
-    again = PersistWorker(redis=redis, pool=pool, keys=own, consumer="C", batch=1000)
-    assert await again.run_once(sweep=False) == len(ids)
-    assert len(await _stored_ids(pool, attempt.attempt_id)) == len(ids)
+    assert await redis.xlen(stream) == 0  # acknowledged, so trimmed (hub/trim.py)
+
+
+async def test_a_worker_that_wrote_and_died_before_its_ack_loses_and_doubles_nothing(
+    own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # rule G3: consumer A read 40 entries, committed their rows and was killed
+    # before XACK: they stay pending, so no trim takes them; B claims and copies
+    # them again (no error, no second row), acknowledges, and only then trims
+    attempt = await new_attempt(pool, settings)
+    ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 40)
+    stream = own.events(attempt.attempt_id)
+    dead = PersistWorker(redis=redis, pool=pool, keys=own, consumer="A")
+    entries = await redis.xrange(stream)
+    await dead._write([to_row(stream, _str(i), f) for i, f in entries])  # its write, then kill -9
+    assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)
+
+    # a live worker's passes meanwhile trim nothing of A's pending entries
+    patient = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=3600.0)
+    await patient.run_once(sweep=True)
+    assert await redis.xlen(stream) == len(ids)
+
+    worker = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=0.05)
+
+    async def claimed_and_trimmed() -> bool:
+        await worker.run_once(sweep=True)
+        return await redis.xlen(stream) == 0
+
+    await eventually(claimed_and_trimmed)
+    assert (await redis.xpending(stream, PERSIST_GROUP))["pending"] == 0
+    assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)  # once each
 
 
 async def test_a_stream_with_a_dead_workers_entries_stays_active_until_claimed(
     own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
 ) -> None:
     # the attempt ended while A's reads were pending and not yet idle long enough
-    # to claim: the sweep must not retire the stream, or nobody would claim them
+    # to claim: the sweep must neither drop the stream from the active set (or
+    # nobody would claim them) nor let it expire
     attempt = await new_attempt(pool, settings)
     ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 3)
     async with pool.acquire() as conn:
@@ -161,15 +186,17 @@ async def test_a_stream_with_a_dead_workers_entries_stays_active_until_claimed(
     patient = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=3600.0)
     assert await patient.run_once(sweep=True) == 0
     assert await redis.sismember(own.active_streams(), stream)
+    assert await redis.ttl(stream) == -1 and await redis.xlen(stream) == 3
 
     worker = PersistWorker(redis=redis, pool=pool, keys=own, consumer="C", claim_idle_s=0.05)
 
     async def retired() -> bool:
         await worker.run_once(sweep=True)
-        return not await redis.sismember(own.active_streams(), stream)
+        return bool(await redis.ttl(stream) > 0)
 
-    await eventually(retired)
+    await eventually(retired)  # persisted and ended: expiring after the grace
     assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)
+    assert await redis.sismember(own.active_streams(), stream)  # until it is gone
 
 
 async def test_an_entry_trimmed_while_pending_leaves_the_pending_list(
