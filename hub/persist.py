@@ -329,11 +329,12 @@ class PersistWorker:
             await self.trimmer.settle(done, grace_s=self.ended_grace_s)
 
     async def _forget(self, streams: list[str]) -> None:
-        """Gone streams leave the active set. One written again since (the
-        hub's XADD comes before its SADD, so it exists by now) goes back:
-        the sweep must keep seeing every stream that holds entries."""
+        """Gone streams leave the active and dirty sets. One written again
+        since (the hub's XADD comes before its SADD, so it exists by now)
+        goes back into both: every stream holding entries stays found."""
         keys = self.keys
         await self.redis.srem(keys.active_streams(), *streams)
+        await self.redis.srem(keys.dirty_streams(), *streams)
         for stream in streams:
             self._known.discard(stream)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -343,6 +344,7 @@ class PersistWorker:
         back = [s for s, n in zip(streams, exist, strict=True) if n]
         if back:
             await self.redis.sadd(keys.active_streams(), *back)
+            await self.redis.sadd(keys.dirty_streams(), *back)
 
 
 def _read_entries(reply: object) -> list[Entry]:
