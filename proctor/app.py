@@ -53,7 +53,7 @@ from proctor.health import healthz, readyz
 from proctor.http_guard import BodyGuard
 from proctor.metrics import Metrics, metrics_endpoint
 from proctor.outages import OutageLog, outage_response
-from proctor.redis_client import close, connect
+from proctor.redis_client import close, connect, ready
 from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from proctor.state import Base
@@ -144,6 +144,7 @@ def create_app(
         redis = connect(redis_url, cluster=settings.redis_cluster)
         started: list[Any] = []
         try:
+            await ready(redis)  # the router's pub/sub needs a cluster's slots
             async with pool.acquire() as conn:
                 await apply_schema(conn)
             keys = Keys(settings.redis_prefix)
