@@ -236,6 +236,7 @@ async def test_dropped_and_resumed_connection_loses_and_double_counts_nothing(
     try:
         state = await _shared_state(redis, settings, attempt.attempt_id)
         assert state["violations"] == 2  # the blur, the click: each once
+
         # the record: the stream's entries once in PostgreSQL (the worker trims
         # the stream to what is not there yet, hub/trim.py)
         async def all_recorded() -> list[Recorded]:
