@@ -127,13 +127,10 @@ class PersistWorker:
     _task: asyncio.Task[None] | None = None
     _known: set[str] = field(default_factory=set)
     _last_sweep: float = -1e9
-    _trimmer: StreamTrimmer | None = None
+    trimmer: StreamTrimmer = field(init=False)
 
-    @property
-    def trimmer(self) -> StreamTrimmer:
-        if self._trimmer is None:
-            self._trimmer = StreamTrimmer(self.redis, self.keys)
-        return self._trimmer
+    def __post_init__(self) -> None:
+        self.trimmer = StreamTrimmer(self.redis, self.keys)
 
     async def start(self) -> None:
         assert self._task is None
