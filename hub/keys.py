@@ -11,7 +11,13 @@ import uuid
 from dataclasses import dataclass
 
 PERSIST_GROUP = "persist"
+# A safety bound only: the persistence worker trims each stream to what
+# PostgreSQL holds after every pass (hub/trim.py); this cap matters only while
+# the worker is down, and then it drops the oldest unpersisted entries.
 STREAM_MAXLEN = 10_000
+# How long an ended attempt's stream and state outlive its last persisted
+# entry (PROCTOR_ENDED_GRACE, proctor/settings.py; the components' default).
+ENDED_GRACE_S = 3600
 
 
 def attempt_of(name: str) -> int:
@@ -27,11 +33,14 @@ class Keys:
         return f"{self.prefix}:{{att:{attempt_id}}}"
 
     def events(self, attempt_id: int) -> str:
-        """The attempt's stream: heartbeat, focus and camera events (rule G3)."""
+        """The attempt's stream: heartbeat, focus and camera events (rule G3).
+        Trimmed to its entries not yet in PostgreSQL; once the attempt has
+        ended and all are, it expires with the state (``hub/trim.py``)."""
         return f"{self.tag(attempt_id)}:events"
 
     def state(self, attempt_id: int) -> str:
-        """The attempt's shared session state (hash)."""
+        """The attempt's shared session state (hash). Never expires while the
+        attempt runs; expires with the stream after it ended (``hub/trim.py``)."""
         return f"{self.tag(attempt_id)}:state"
 
     def watchers(self, attempt_id: int) -> str:
@@ -65,7 +74,9 @@ class Keys:
         return f"{self.tag(attempt_id)}:updates"
 
     def active_streams(self) -> str:
-        """Set of stream keys with entries the persistence worker must copy."""
+        """Set of stream keys the persistence worker sweeps: every stream that
+        exists (an ended attempt's until it expired), so that what a dead
+        worker left pending is claimed."""
         return f"{self.prefix}:active-streams"
 
     def unattended(self) -> str:

@@ -21,15 +21,15 @@ from typing import Any, Protocol
 import asyncpg
 from redis.asyncio import Redis
 
-from hub import durable
+from hub import durable, rebuild
 from hub.contact import Contact
 from hub.devices import Camera
 from hub.errors import AuthError, HubError, NotAllowed, SessionEnded, SessionError
 from hub.fanout import KICK, ChannelRouter
-from hub.keys import Keys
+from hub.keys import ENDED_GRACE_S, Keys
 from hub.ports import EndRecorder, PhotoSink
 from hub.protocol import decode, encode
-from hub.session import EndReason, Outputs, Rules, Session, Status
+from hub.session import EndReason, Outputs, Rules, Session
 from hub.store import StateStore, StreamBatcher
 from proctor.clock import Clock
 from proctor.metrics import Metrics
@@ -105,7 +105,9 @@ class Hub:
     started and stopped by the app lifespan.
 
     ``record_end`` writes an end to PostgreSQL (the exam API's scoring end);
-    ``photo_sink`` stores the phone's photos (the ingest's evidence store).
+    ``photo_sink`` stores the phone's photos (the ingest's evidence store);
+    ``ended_grace_s``: how long an ended attempt rebuilt from PostgreSQL keeps
+    its state in Redis (``PROCTOR_ENDED_GRACE``, as the persistence worker's).
     """
 
     def __init__(
@@ -121,8 +123,10 @@ class Hub:
         photo_sink: PhotoSink,
         rules: Rules | None = None,
         metrics: Metrics | None = None,
+        ended_grace_s: int = ENDED_GRACE_S,
     ) -> None:
         self.pool = pool
+        self.ended_grace_s = ended_grace_s
         self.metrics = metrics or Metrics()
         self.keys = keys
         self.clock = clock
@@ -183,28 +187,25 @@ class Hub:
         if loaded.state:
             session = Session.from_dict(_json(loaded.state))
             return LiveAttempt(attempt_id, session, loaded.version, session.to_dict())
+        session, version = await self._from_postgres(attempt_id)
+        return LiveAttempt(attempt_id, session, version, session.to_dict())
+
+    async def _from_postgres(self, attempt_id: int) -> tuple[Session, int]:
+        """The session built from PostgreSQL (hub/rebuild.py) and shared: no
+        state in Redis (a first load, or an ended attempt's expired after its
+        grace). A rebuilt ended state expires after the grace again: reading
+        an old attempt leaves nothing behind. Another process may have
+        shared one first: then that one."""
         async with self.pool.acquire() as conn:
-            row = await durable.attempt_row(conn, attempt_id)
-        if row is None:
+            session = await rebuild.session_from_postgres(conn, attempt_id, self.rules)
+        if session is None:
             raise AuthError("no_attempt", f"attempt {attempt_id} does not exist")
-        session = Session(
-            attempt_id=attempt_id,
-            started_at=row.started_at,
-            deadline_at=max(row.deadline_at, row.started_at),
-            rules=self.rules,
-        )
-        if row.status == "ended":
-            session.status = Status.ENDED
-            session.end_reason = EndReason(row.end_reason or "submitted")
-            session.ended_at = row.deadline_at
-        live = LiveAttempt(attempt_id, session, 0, session.to_dict())
-        committed = await self.store.commit(attempt_id, 0, live.state, "", 0, [], [])
+        expire_s = self.ended_grace_s if session.ended else 0
+        state = session.to_dict()
+        committed = await self.store.commit(attempt_id, 0, state, "", 0, [], [], expire_s)
         if committed.status == "conflict":
-            session = Session.from_dict(_json(committed.state))
-            live.adopt(session, committed.version)
-        else:
-            live.version = committed.version
-        return live
+            return Session.from_dict(_json(committed.state)), committed.version
+        return session, committed.version
 
     def release(self, live: LiveAttempt) -> None:
         """Forget an attempt nobody here holds any more (bounded memory)."""
@@ -283,6 +284,11 @@ class Hub:
                 if committed.status == "dup":
                     await self.repair(live, now)
                     return Applied(Outputs(), duplicate=True)
+                if not committed.state:
+                    # the shared state is gone (an ended attempt's, past its
+                    # grace): PostgreSQL holds the truth, the event runs on that
+                    live.adopt(*await self._from_postgres(attempt_id))
+                    continue
                 live.adopt(Session.from_dict(_json(committed.state)), committed.version)
         raise HubError("contention", f"attempt {attempt_id} is changing too fast, retry")
 

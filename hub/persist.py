@@ -15,9 +15,14 @@ every sweep also claims (XAUTOCLAIM) entries pending longer than
 acknowledges them. A stream never leaves the active set while anything in it
 is still pending.
 
+After the acknowledgements every stream of the pass is settled
+(``hub/trim.py``): trimmed to what PostgreSQL may not hold yet, and, once its
+attempt has ended (PostgreSQL says so) and nothing in it is pending or
+unread, set to expire with the attempt's state after ``ended_grace_s``.
+
 Active streams are kept in a Redis set (``keys.active_streams()``, added to by
-the hub as it writes); a stream whose attempt is over and which holds nothing
-unacknowledged leaves the set.
+the hub as it writes); a stream leaves it when its key is gone (expired), so
+the sweep keeps claiming for every stream that exists.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,8 +42,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from hub.durable import upsert_violations
-from hub.keys import PERSIST_GROUP, Keys, attempt_of
+from hub.keys import ENDED_GRACE_S, PERSIST_GROUP, Keys, attempt_of
 from hub.protocol import decode, encode
+from hub.trim import CANDIDATE, GONE, StreamTrimmer
 from proctor import audit_chain
 from proctor.metrics import Metrics
 from proctor.tasks import FailureLog
@@ -113,11 +118,19 @@ class PersistWorker:
     # live one acknowledges within a pass): the sweep claims them.
     claim_idle_s: float = CLAIM_IDLE_S
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # An ended attempt's persisted stream and state expire this long after
+    # (PROCTOR_ENDED_GRACE): a late reconnect still finds them meanwhile.
+    ended_grace_s: int = ENDED_GRACE_S
     copied: int = 0
+    trimmed: int = 0
     metrics: Metrics | None = None
     _task: asyncio.Task[None] | None = None
     _known: set[str] = field(default_factory=set)
     _last_sweep: float = -1e9
+    trimmer: StreamTrimmer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trimmer = StreamTrimmer(self.redis, self.keys)
 
     async def start(self) -> None:
         assert self._task is None
@@ -145,18 +158,26 @@ class PersistWorker:
             if copied < self.batch // 2:
                 await asyncio.sleep(self.idle_s)
 
-    async def _ensure_groups(self, streams: Iterable[str]) -> None:
+    async def _ensure_groups(self, streams: list[str]) -> list[str]:
+        """Create the group on the streams that lack it; returns the streams
+        that are gone (no key: expired, nothing to copy). No MKSTREAM: a
+        stream the worker reads must never be created by the reading."""
         new = [s for s in streams if s not in self._known]
         if not new:
-            return
+            return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for stream in new:
-                pipe.xgroup_create(stream, PERSIST_GROUP, id="0", mkstream=True)
+                pipe.xgroup_create(stream, PERSIST_GROUP, id="0")
             results = await pipe.execute(raise_on_error=False)
+        gone = []
         for stream, result in zip(new, results, strict=True):
+            if isinstance(result, Exception) and "requires the key to exist" in str(result):
+                gone.append(stream)
+                continue
             if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
                 raise result
             self._known.add(stream)
+        return gone
 
     async def run_once(self, sweep: bool | None = None) -> int:
         """One pass; returns the entries copied.
@@ -188,29 +209,48 @@ class PersistWorker:
         # and parse (measured: seconds at 5,000 streams). Write once.
         rows: list[Row] = []
         acks: dict[str, list[str]] = {}
+        gone: list[str] = []
         for first in range(0, len(streams), self.chunk):
-            await self._read_streams(streams[first : first + self.chunk], sweep, rows, acks)
+            gone += await self._read_streams(streams[first : first + self.chunk], sweep, rows, acks)
             await asyncio.sleep(0)
         if rows:
             await self._write(rows)
-        if acks:  # trimmed entries too: nothing to write, but off the pending list
-            pending = list(acks.items())
-            for first in range(0, len(pending), self.chunk):
-                async with redis.pipeline(transaction=False) as pipe:
-                    for stream, ids in pending[first : first + self.chunk]:
-                        pipe.xack(stream, PERSIST_GROUP, *ids)
-                    await pipe.execute()
-                await asyncio.sleep(0)
+        # Only now, the rows committed: acknowledge (trimmed entries too:
+        # nothing to write, but off the pending list), then settle.
+        lost = set(gone)
+        present = [s for s in streams if s not in lost]
+        candidates: list[str] = []
+        trimmed = 0
+        for first in range(0, len(present), self.chunk):
+            part = present[first : first + self.chunk]
+            settled = await self.trimmer.settle(part, acks={s: acks[s] for s in part if s in acks})
+            for stream, result in settled.items():
+                trimmed += result.trimmed
+                if result.state == CANDIDATE:
+                    candidates.append(stream)
+                elif result.state == GONE:
+                    gone.append(stream)
+            await asyncio.sleep(0)
+        if candidates:
+            await self._expire_ended(candidates)
+        if gone:
+            await self._forget(gone)
         self.copied += len(rows)
+        self.trimmed += trimmed
         if self.metrics is not None:
             self.metrics.persisted.inc(len(rows))
+            self.metrics.trimmed.inc(trimmed)
         return len(rows)
 
     async def _read_streams(
         self, streams: list[str], sweep: bool, rows: list[Row], acks: dict[str, list[str]]
-    ) -> None:
+    ) -> list[str]:
+        """Read ``streams`` into ``rows`` and ``acks``; returns those gone."""
         redis, keys = self.redis, self.keys
-        await self._ensure_groups(streams)
+        gone = await self._ensure_groups(streams)
+        if gone:
+            lost = set(gone)
+            streams = [s for s in streams if s not in lost]
         starts = ("0", ">") if sweep else (">",)
         width = len(starts) + (1 if sweep else 0)
         per_stream = max(50, self.batch // len(streams))
@@ -227,7 +267,6 @@ class PersistWorker:
                         count=per_stream,
                     )
             replies = await pipe.execute(raise_on_error=False)
-        idle: list[str] = []
         again: list[str] = []
         for index, stream in enumerate(streams):
             got = 0
@@ -244,12 +283,9 @@ class PersistWorker:
                 _collect(stream, entries, rows, acks)
             if got >= per_stream:
                 again.append(stream)  # more to read: keep it dirty
-            elif got == 0 and sweep:
-                idle.append(stream)
         if again:
             await redis.sadd(keys.dirty_streams(), *again)
-        if idle:
-            await self._retire(idle)
+        return gone
 
     async def _write(self, rows: list[Row]) -> None:
         # A violation's duration arrives as telemetry (rules E3, H3): upsert it.
@@ -271,36 +307,41 @@ class PersistWorker:
                     chained.setdefault(attempt_id, []).extend(links)
             await audit_chain.append_many(conn, chained)
 
-    async def _retire(self, streams: list[str]) -> None:
-        """Drop drained streams of ended attempts from the active set. A stream
-        with entries still pending (a dead worker's, not yet idle long enough
-        to claim) stays, or no sweep would ever claim them."""
-        drained = await self._without_pending(streams)
-        if not drained:
-            return
-        ids = [attempt_of(s) for s in drained]
+    async def _expire_ended(self, streams: list[str]) -> None:
+        """Streams persisted to the last entry whose state says ended: those
+        whose attempt PostgreSQL holds as ended (or holds no more) expire
+        after the grace, their state with them. The script checks again (an
+        entry written meanwhile, or the attempt reopened: not now)."""
+        ids = [attempt_of(s) for s in streams]
         async with self.pool.acquire() as conn:
-            ended = {
+            running = {
                 r["id"]
                 for r in await conn.fetch(
-                    "SELECT id FROM attempts WHERE id = ANY($1::bigint[]) AND status = 'ended'",
+                    "SELECT id FROM attempts WHERE id = ANY($1::bigint[]) AND status <> 'ended'",
                     ids,
                 )
             }
-        done = [s for s in drained if attempt_of(s) in ended]
+        done = [s for s in streams if attempt_of(s) not in running]
         if done:
-            await self.redis.srem(self.keys.active_streams(), *done)
+            await self.trimmer.settle(done, grace_s=self.ended_grace_s)
 
-    async def _without_pending(self, streams: list[str]) -> list[str]:
+    async def _forget(self, streams: list[str]) -> None:
+        """Gone streams leave the active and dirty sets. One written again
+        since (the hub's XADD comes before its SADD, so it exists by now)
+        goes back into both: every stream holding entries stays found."""
+        keys = self.keys
+        await self.redis.srem(keys.active_streams(), *streams)
+        await self.redis.srem(keys.dirty_streams(), *streams)
+        for stream in streams:
+            self._known.discard(stream)
         async with self.redis.pipeline(transaction=False) as pipe:
             for stream in streams:
-                pipe.xpending(stream, PERSIST_GROUP)
-            summaries = await pipe.execute(raise_on_error=False)
-        return [
-            stream
-            for stream, summary in zip(streams, summaries, strict=True)
-            if isinstance(summary, dict) and int(summary.get("pending") or 0) == 0
-        ]
+                pipe.exists(stream)
+            exist = await pipe.execute()
+        back = [s for s, n in zip(streams, exist, strict=True) if n]
+        if back:
+            await self.redis.sadd(keys.active_streams(), *back)
+            await self.redis.sadd(keys.dirty_streams(), *back)
 
 
 def _read_entries(reply: object) -> list[Entry]:

@@ -6,7 +6,14 @@ Per attempt (all keys in the ``{att:<id>}`` hash tag, rule H8):
   as JSON), ``status``, ``violations``, ``deadline`` (readable copies for
   operators), ``ack:<device>`` (highest client seq stored, the duplicate
   filter shared by every hub process) and ``hb:<device>`` (last heartbeat, ms).
-- ``…:events`` stream (approximate MAXLEN): heartbeat, focus, camera … events.
+- ``…:events`` stream (approximate MAXLEN, a safety bound): heartbeat, focus,
+  camera … events, trimmed by the persistence worker to what PostgreSQL
+  does not hold yet (``hub/trim.py``).
+
+Expiry: an ended attempt's two keys expire after a grace (``hub/trim.py``).
+Both scripts undo it (PERSIST) whenever they append entries, and COMMIT
+whenever the attempt is running (reopened, rule M3): a live attempt's keys
+never expire, and no entry expires before it is in PostgreSQL.
 
 Two scripts:
 
@@ -40,7 +47,7 @@ from hub import state_schema as fields
 from hub.errors import HubError
 from hub.keys import STREAM_MAXLEN, Keys
 from hub.protocol import encode
-from hub.session import Record
+from hub.session import Record, Status
 
 _FIELDS = {
     "ack": fields.ack(""),
@@ -50,6 +57,7 @@ _FIELDS = {
     "status": fields.STATUS,
     "violations": fields.VIOLATIONS,
     "deadline": fields.DEADLINE,
+    "ended": Status.ENDED.value,
 }
 
 log = logging.getLogger(__name__)
@@ -71,8 +79,14 @@ redis.call('HSET', KEYS[1], '%(version)s', nv, '%(session)s', ARGV[2], '%(status
            '%(violations)s', ARGV[6], '%(deadline)s', ARGV[7])
 if seq > 0 then redis.call('HSET', KEYS[1], '%(ack)s' .. dev, seq) end
 local n = tonumber(ARGV[9])
+if n > 0 or ARGV[5] ~= '%(ended)s' then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+elseif ARGV[10] ~= '0' then
+  redis.call('EXPIRE', KEYS[1], ARGV[10])
+end
 local out = {'ok', nv}
-local i = 10
+local i = 11
 for r = 1, n do
   out[r + 2] = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
     'device', ARGV[i], 'kind', ARGV[i + 1], 'at', ARGV[i + 2], 'data', ARGV[i + 3])
@@ -89,6 +103,8 @@ local acked = tonumber(redis.call('HGET', KEYS[1], '%(ack)s' .. ARGV[1]) or '0')
 local seq = tonumber(ARGV[2])
 if seq <= acked then return false end
 redis.call('HSET', KEYS[1], '%(ack)s' .. ARGV[1], seq, '%(hb)s' .. ARGV[1], ARGV[3])
+redis.call('PERSIST', KEYS[1])
+redis.call('PERSIST', KEYS[2])
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', '%(maxlen)d', '*',
   'device', ARGV[1], 'kind', ARGV[4] or 'heartbeat', 'at', ARGV[3], 'data', ARGV[5] or '{}',
   'seq', ARGV[2])
@@ -166,7 +182,11 @@ class StateStore:
         seq: int,
         records: list[Record],
         publish: list[dict[str, Any]],
+        expire_s: int = 0,
     ) -> Committed:
+        """Compare-and-set the state. ``expire_s`` > 0: an ended state written
+        without entries expires then (an ended attempt rebuilt from
+        PostgreSQL, ``hub/rebuild.py``)."""
         args: list[Any] = [
             str(expected_version),
             encode(state),
@@ -177,6 +197,7 @@ class StateStore:
             str(state["dl"]),
             str(self.maxlen),
             str(len(records)),
+            str(int(expire_s)),
         ]
         for record in records:
             args += [

@@ -54,7 +54,7 @@ from proctor.health import healthz, readyz
 from proctor.http_guard import BodyGuard
 from proctor.metrics import Metrics, metrics_endpoint
 from proctor.outages import OutageLog, outage_response
-from proctor.redis_client import close, connect
+from proctor.redis_client import close, connect, ready
 from proctor.security_headers import SecurityHeaders
 from proctor.settings import Settings
 from proctor.socket_shortcut import SocketShortcut
@@ -146,6 +146,7 @@ def create_app(
         redis = connect(redis_url, cluster=settings.redis_cluster)
         started: list[Any] = []
         try:
+            await ready(redis)  # the router's pub/sub needs a cluster's slots
             async with pool.acquire() as conn:
                 await apply_schema(conn)
             keys = Keys(settings.redis_prefix)
@@ -195,6 +196,7 @@ def create_app(
                 photo_sink=PhonePhotoSink(snapshots),
                 rules=rules,
                 metrics=metrics,
+                ended_grace_s=settings.ended_grace_s,
             )
             rtc = PeerRegistry(
                 settings=settings,
@@ -241,7 +243,15 @@ def create_app(
                 web.insert(0, recorder)  # stopped after the peers: their last segments close
             worker: list[Any] = []
             if "persist" in roles:
-                worker.append(PersistWorker(redis=redis, pool=pool, keys=keys, metrics=metrics))
+                worker.append(
+                    PersistWorker(
+                        redis=redis,
+                        pool=pool,
+                        keys=keys,
+                        metrics=metrics,
+                        ended_grace_s=settings.ended_grace_s,
+                    )
+                )
             if "scheduler" in roles:
                 worker += [
                     DeadlineScheduler(hub),

@@ -52,6 +52,11 @@ class Metrics:
         self.persisted = Counter(
             "proctor_persisted_events_total", "Stream entries copied to PostgreSQL", registry=r
         )
+        self.trimmed = Counter(
+            "proctor_trimmed_events_total",
+            "Stream entries trimmed from Redis once PostgreSQL held them",
+            registry=r,
+        )
         self.persist_lag = Gauge(
             "proctor_persist_lag_seconds",
             "Age of the oldest entry in the last persistence pass",

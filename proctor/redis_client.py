@@ -56,6 +56,15 @@ def connect(
     )
 
 
+async def ready(client: Redis) -> None:
+    """Learn a cluster's slots now. A cluster client learns them with its
+    first command, but its pub/sub picks a node from them before sending
+    any: a web-only process, whose first use of the client is the router's
+    SUBSCRIBE, failed it (KeyError on the slot). A no-op on one server."""
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+
+
 async def close(client: Redis) -> None:
     """Close the client and every connection of its pool (or its nodes)."""
     await client.aclose()

@@ -60,6 +60,10 @@ class Settings:
     identity: IdentitySettings = field(default_factory=lambda: IdentitySettings())
     # STUN/TURN for the camera's WebRTC (proctor/ice_settings.py); none by default
     ice_servers: tuple[IceServer, ...] = ()
+    # How long an ended attempt's Redis stream and state outlive the moment
+    # PostgreSQL holds all of its entries (hub/trim.py): late reconnects get
+    # their answer from Redis meanwhile, from PostgreSQL after (hub/rebuild.py)
+    ended_grace_s: int = 3600
 
     @property
     def embedded_postgres(self) -> bool:
@@ -169,6 +173,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         secret_key=_secret(env, data_dir),
         redis_prefix=prefix,
         device_token_ttl_s=_int(env, "PROCTOR_DEVICE_TOKEN_TTL", 300, 10, 86400),
+        ended_grace_s=_int(env, "PROCTOR_ENDED_GRACE", 3600, 1, 30 * 86400),
         public_url=public_url,
         ice_loopback=_bool(env, "PROCTOR_ICE_LOOPBACK", True),
         demo_seed=_bool(env, "PROCTOR_DEMO_SEED", False),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from playwright.async_api import async_playwright, expect
 from redis.asyncio import Redis
 
 from exam_api.demo import demo_paper_id, seed_demo
-from hub.keys import Keys
 from hub.tokens import sign_device_token
 from proctor.settings import Settings
 from tests.support.browser import launch_chromium, write_y4m
@@ -31,6 +29,7 @@ from tests.support.devices import send_photo
 from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
+from tests.support.recorded import recorded
 from tests.support.users import login_cookies
 from tests.support.waits import eventually
 from webrtc.ingest import PeerRegistry
@@ -94,7 +93,6 @@ async def test_chromium_camera_gives_random_and_violation_dual_snapshots(
         user_id = await conn.fetchval("SELECT id FROM users WHERE username = 'demo_candidate'")
     login = await login_cookies(pool, user_id)
     registry: PeerRegistry = rtc_server.rtc
-    keys = Keys(rtc_settings.redis_prefix)
     video = face_video(tmp_path / "face.y4m")
     uploads: list[str] = []
     phone: asyncio.Task[None] | None = None
@@ -177,11 +175,11 @@ async def test_chromium_camera_gives_random_and_violation_dual_snapshots(
                 return registry.camera_state(attempt_id) in ("stalled", "ended")
 
             await eventually(lost, within=15)
-            stream = keys.events(attempt_id)
 
             async def camera_events() -> list[str]:
-                entries = await redis.xrange(stream)
-                data = [json.loads(f[b"data"]) for _, f in entries if f[b"kind"] == b"camera"]
+                # the record in PostgreSQL: the stream is trimmed once it is there
+                entries = await recorded(pool, attempt_id)
+                data = [e.data for e in entries if e.kind == "camera"]
                 # the session's camera records of what the ingest measured (H9)
                 states = [d["state"] for d in data if d.get("source") == "measured"]
                 return states if states and states[-1] == "lost" else []

@@ -318,16 +318,16 @@ async def test_a_soak_keeps_memory_files_and_tasks_flat(
             assert b <= a * 1.15 + 20, key
         elif key.endswith(".fds") or key.endswith(".tasks"):
             assert b <= a * 1.05 + 10, key
-    # Redis grows with the streams only (each keeps 10,000 entries by design,
-    # hub/keys.py STREAM_MAXLEN): what is left over per new entry stays small.
-    grown_mb = statistics.mean(s["redis.used_mb"] for s in last) - statistics.mean(
-        s["redis.used_mb"] for s in first
-    )
-    new_entries = statistics.mean(s["redis.stream_entries"] for s in last) - statistics.mean(
-        s["redis.stream_entries"] for s in first
-    )
-    per_entry = grown_mb * 2**20 / max(new_entries, 1)
+    # Redis flat (issue #10): each stream is trimmed to what PostgreSQL may lack
+    # after every persistence pass (hub/trim.py), so what Redis holds follows the
+    # sessions, not the time they have run
+    a_mb = statistics.mean(s["redis.used_mb"] for s in first)
+    b_mb = statistics.mean(s["redis.used_mb"] for s in last)
+    left = statistics.mean(s["redis.stream_entries"] for s in last)
     print(
-        f"  redis: {grown_mb:.2f} MiB more for {new_entries:.0f} more stream entries ({per_entry:.0f} B each)"
+        f"  redis: {a_mb:.2f} MiB → {b_mb:.2f} MiB; {left:.0f} stream entries held on average"
+        f" at the end (not yet persisted) for {result.acked_heartbeats} acknowledged heartbeats"
     )
-    assert per_entry < 400
+    assert b_mb <= a_mb * 1.10 + 2, "Redis memory grew"
+    # a pass's worth at most: each device sends a heartbeat every 2 s
+    assert left <= 4 * SOAK_SESSIONS, "streams are not trimmed"

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from hub.keys import PERSIST_GROUP, Keys
 from hub.live import Hub
-from hub.persist import PersistWorker
+from hub.persist import PersistWorker, to_row
 from hub.session import Camera
 from proctor.settings import Settings
 from tests.support.components import own_keys, started_hub
@@ -139,20 +139,45 @@ async def test_entries_a_dead_worker_left_pending_reach_postgresql(
 
     await eventually(all_stored)
     assert (await redis.xpending(stream, PERSIST_GROUP))["pending"] == 0
-    # copied again (a worker that wrote them and died before XACK): no error, no
-    # second row: the writes are idempotent
-    await redis.xgroup_setid(stream, PERSIST_GROUP, id="0")
-    await redis.sadd(own.dirty_streams(), stream)
-    again = PersistWorker(redis=redis, pool=pool, keys=own, consumer="C", batch=1000)
-    assert await again.run_once(sweep=False) == len(ids)
-    assert len(await _stored_ids(pool, attempt.attempt_id)) == len(ids)
+    assert await redis.xlen(stream) == 0  # acknowledged, so trimmed (hub/trim.py)
+
+
+async def test_a_worker_that_wrote_and_died_before_its_ack_loses_and_doubles_nothing(
+    own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # rule G3: consumer A read 40 entries, committed their rows and was killed
+    # before XACK: they stay pending, so no trim takes them; B claims and copies
+    # them again (no error, no second row), acknowledges, and only then trims
+    attempt = await new_attempt(pool, settings)
+    ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 40)
+    stream = own.events(attempt.attempt_id)
+    dead = PersistWorker(redis=redis, pool=pool, keys=own, consumer="A")
+    entries = await redis.xrange(stream)
+    await dead._write([to_row(stream, _str(i), f) for i, f in entries])  # its write, then kill -9
+    assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)
+
+    # a live worker's passes meanwhile trim nothing of A's pending entries
+    patient = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=3600.0)
+    await patient.run_once(sweep=True)
+    assert await redis.xlen(stream) == len(ids)
+
+    worker = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=0.05)
+
+    async def claimed_and_trimmed() -> bool:
+        await worker.run_once(sweep=True)
+        return await redis.xlen(stream) == 0
+
+    await eventually(claimed_and_trimmed)
+    assert (await redis.xpending(stream, PERSIST_GROUP))["pending"] == 0
+    assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)  # once each
 
 
 async def test_a_stream_with_a_dead_workers_entries_stays_active_until_claimed(
     own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
 ) -> None:
     # the attempt ended while A's reads were pending and not yet idle long enough
-    # to claim: the sweep must not retire the stream, or nobody would claim them
+    # to claim: the sweep must neither drop the stream from the active set (or
+    # nobody would claim them) nor let it expire
     attempt = await new_attempt(pool, settings)
     ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 3)
     async with pool.acquire() as conn:
@@ -161,15 +186,17 @@ async def test_a_stream_with_a_dead_workers_entries_stays_active_until_claimed(
     patient = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B", claim_idle_s=3600.0)
     assert await patient.run_once(sweep=True) == 0
     assert await redis.sismember(own.active_streams(), stream)
+    assert await redis.ttl(stream) == -1 and await redis.xlen(stream) == 3
 
     worker = PersistWorker(redis=redis, pool=pool, keys=own, consumer="C", claim_idle_s=0.05)
 
     async def retired() -> bool:
         await worker.run_once(sweep=True)
-        return not await redis.sismember(own.active_streams(), stream)
+        return bool(await redis.ttl(stream) > 0)
 
-    await eventually(retired)
+    await eventually(retired)  # persisted and ended: expiring after the grace
     assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)
+    assert await redis.sismember(own.active_streams(), stream)  # until it is gone
 
 
 async def test_an_entry_trimmed_while_pending_leaves_the_pending_list(
@@ -189,3 +216,133 @@ async def test_an_entry_trimmed_while_pending_leaves_the_pending_list(
 
     await eventually(none_pending)
     assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids[1:])
+
+
+async def test_entries_acknowledged_by_a_worker_killed_before_its_trim_are_trimmed_later(
+    own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # A wrote, acknowledged and was killed before it settled the stream: the
+    # entries are in PostgreSQL and linger in Redis until any worker's next
+    # pass of the stream trims them
+    attempt = await new_attempt(pool, settings)
+    ids = await _entries_read_by_a_dead_worker(own, redis, attempt.attempt_id, 25)
+    stream = own.events(attempt.attempt_id)
+    entries = await redis.xrange(stream)
+    dead = PersistWorker(redis=redis, pool=pool, keys=own, consumer="A")
+    await dead._write([to_row(stream, _str(i), f) for i, f in entries])
+    await redis.xack(stream, PERSIST_GROUP, *ids)  # then kill -9
+    assert await redis.xlen(stream) == len(ids)
+    worker = PersistWorker(redis=redis, pool=pool, keys=own, consumer="B")
+    assert await worker.run_once(sweep=True) == 0  # nothing left to copy …
+    assert await redis.xlen(stream) == 0  # … and nothing left in Redis
+    assert worker.trimmed == len(ids)
+    assert sorted(await _stored_ids(pool, attempt.attempt_id)) == sorted(ids)
+
+
+async def _attempt_keys(redis: Redis, own: Keys, attempt_id: int) -> list[str]:
+    """The attempt's keys that exist (every per-attempt key of hub/keys.py)."""
+    names = [
+        own.events(attempt_id),
+        own.state(attempt_id),
+        own.watchers(attempt_id),
+        own.contact(attempt_id),
+        own.phone_code_of(attempt_id),
+    ]
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.exists(name)
+        found = await pipe.execute()
+    return [name for name, n in zip(names, found, strict=True) if n]
+
+
+async def _memory(redis: Redis, keys: list[str]) -> int:
+    return sum([int(await redis.memory_usage(key) or 0) for key in keys])
+
+
+async def test_a_live_attempt_stays_flat_and_never_expires_over_many_batches(
+    hub: Hub, own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # issue #10: 60 batches of 100 heartbeats, each persisted by a worker pass:
+    # after every pass the stream is empty again, the attempt's keys neither
+    # multiply nor grow, and none of them ever carries an expiry while it runs
+    attempt = await new_attempt(pool, settings)
+    live = await hub.attempt(attempt.attempt_id)
+    t0 = time.time()
+    await hub.apply(live, lambda s: s.connect("pc", t0, "c1"), "pc", 1, now=t0)
+    stream, state = own.events(attempt.attempt_id), own.state(attempt.attempt_id)
+    worker = PersistWorker(redis=redis, pool=pool, keys=own, batch=5000)
+    seq = 1
+    memory: list[int] = []
+    for _ in range(60):
+        for _ in range(100):
+            seq += 1
+            assert await hub.batcher.append(attempt.attempt_id, "pc", seq, "heartbeat", t0 + seq)
+        while await redis.scard(own.dirty_streams()):
+            await worker.run_once(sweep=False)
+        assert await redis.xlen(stream) == 0
+        assert await redis.ttl(stream) == -1 and await redis.ttl(state) == -1
+        assert await _attempt_keys(redis, own, attempt.attempt_id) == [stream, state]
+        memory.append(await _memory(redis, [stream, state]))
+    await worker.run_once(sweep=True)
+    assert await redis.ttl(stream) == -1 and await redis.ttl(state) == -1
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM attempt_events WHERE attempt_id = $1 AND kind = 'heartbeat'",
+            attempt.attempt_id,
+        )
+    assert stored == 6000 and worker.trimmed >= 6000
+    # flat: what the last ten passes leave is what the first ten left (an
+    # untrimmed stream of 6,000 heartbeats is some 300 kB)
+    print(f"attempt keys after each pass, bytes: first {memory[:3]}, last {memory[-3:]}")
+    assert max(memory[-10:]) <= max(memory[:10]) + 256
+
+
+async def test_ended_attempts_keys_are_gone_after_the_grace_and_stay_gone(
+    hub: Hub, own: Keys, pool: asyncpg.Pool, settings: Settings, redis: Redis
+) -> None:
+    # issue #10: ten attempts run, end and are persisted; after the grace
+    # (1 s here) Redis holds nothing of them: not their stream, not their
+    # state, not a member of the active or dirty set; reading does not bring
+    # a stream back
+    attempts = [await new_attempt(pool, settings) for _ in range(10)]
+    t0 = time.time()
+    for n, attempt in enumerate(attempts):
+        live = await hub.attempt(attempt.attempt_id)
+        await hub.apply(live, lambda s: s.connect("pc", t0, "c1"), "pc", 1, now=t0)
+        for seq in range(2, 12):
+            await hub.batcher.append(attempt.attempt_id, "pc", seq, "heartbeat", t0 + seq)
+        await hub.end(attempt.attempt_id, "submitted" if n % 2 else "invigilator")
+    streams = {own.events(a.attempt_id) for a in attempts}
+
+    async def announced() -> bool:
+        return streams <= {_str(s) for s in await redis.smembers(own.active_streams())}
+
+    await eventually(announced)
+    worker = PersistWorker(redis=redis, pool=pool, keys=own, ended_grace_s=1)
+
+    async def expiring() -> bool:
+        await worker.run_once(sweep=True)
+        ttls = [await redis.ttl(s) for s in streams]
+        return all(0 < t <= 1 for t in ttls)
+
+    await eventually(expiring)
+
+    async def gone() -> bool:
+        await worker.run_once(sweep=True)
+        left = [k for a in attempts for k in await _attempt_keys(redis, own, a.attempt_id)]
+        active = {_str(s) for s in await redis.smembers(own.active_streams())}
+        dirty = {_str(s) for s in await redis.smembers(own.dirty_streams())}
+        return not left and not (streams & active) and not (streams & dirty)
+
+    await eventually(gone)
+    await worker.run_once(sweep=True)
+    await worker.run_once(sweep=False)
+    assert not [k for a in attempts for k in await _attempt_keys(redis, own, a.attempt_id)]
+    async with pool.acquire() as conn:
+        stored = await conn.fetch(
+            """SELECT attempt_id, count(*) FILTER (WHERE kind = 'heartbeat') AS beats,
+                      count(*) FILTER (WHERE kind = 'ended') AS ends
+                 FROM attempt_events WHERE attempt_id = ANY($1::bigint[]) GROUP BY attempt_id""",
+            [a.attempt_id for a in attempts],
+        )
+    assert len(stored) == 10 and all(r["beats"] == 10 and r["ends"] == 1 for r in stored)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.keys import ENDED_GRACE_S
 from proctor.settings import SettingsError, load_settings
 
 
@@ -15,6 +16,15 @@ def test_defaults_mean_embedded_services(tmp_path: Path) -> None:
     assert s.data_dir == tmp_path.resolve()
     assert (s.host, s.port) == ("127.0.0.1", 8000)
     assert s.public_url == "http://127.0.0.1:8000"
+
+
+def test_an_ended_attempts_grace_is_an_hour_unless_set(tmp_path: Path) -> None:
+    # issue #10: how long an ended attempt's Redis keys outlive its persistence;
+    # the hub's components default to the same (hub/keys.py)
+    assert load_settings({"PROCTOR_DATA_DIR": str(tmp_path)}).ended_grace_s == ENDED_GRACE_S
+    assert ENDED_GRACE_S == 3600
+    env = {"PROCTOR_DATA_DIR": str(tmp_path), "PROCTOR_ENDED_GRACE": "600"}
+    assert load_settings(env).ended_grace_s == 600
 
 
 def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -72,6 +82,7 @@ def test_no_proxy_is_trusted_unless_configured(tmp_path: Path) -> None:
         ("PROCTOR_REDIS_PREFIX", "a:b", "letters, digits"),
         ("PROCTOR_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "PROCTOR_TRUSTED_PROXIES must list"),
         ("PROCTOR_REDIS_CLUSTER", "1", "PROCTOR_REDIS_CLUSTER needs PROCTOR_REDIS_URL"),
+        ("PROCTOR_ENDED_GRACE", "0", "between 1 and 2592000"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:

@@ -58,6 +58,7 @@ async def started_hub(
         clock=clock or SystemClock(),
         record_end=end_attempt,
         photo_sink=PhonePhotoSink(snapshots),
+        ended_grace_s=settings.ended_grace_s,
     )
     await router.start()
     snapshots.start()

@@ -32,6 +32,7 @@ from tests.support.devices import send_photo
 from tests.support.faces import jpeg_of, picture_with_faces
 from tests.support.hub_client import DeviceClient
 from tests.support.live import LiveServer
+from tests.support.recorded import recorded
 from tests.support.rtc_attempts import RtcAttempt, open_attempt
 from tests.support.rtc_peers import FakeCamera
 from tests.support.sdp import without_codec
@@ -179,11 +180,11 @@ async def test_camera_loss_is_recorded_in_the_attempt_stream(
     await eventually(lambda: _async(registry.camera_state(attempt.id) == "live"))
     await page.pc.close()
     await eventually(lambda: _async(registry.camera_state(attempt.id) in (None, "ended")))
-    stream = Keys(rtc_settings.redis_prefix).events(attempt.id)
 
     async def states() -> list[str]:
-        entries = await redis.xrange(stream)
-        data = [json.loads(f[b"data"]) for _, f in entries if f[b"kind"] == b"camera"]
+        # the record in PostgreSQL: the stream is trimmed once it is there
+        entries = await recorded(pool, attempt.id)
+        data = [e.data for e in entries if e.kind == "camera"]
         out = [d["state"] for d in data if d.get("source") == "measured"]
         return out if out and out[-1] == "lost" else []
 
