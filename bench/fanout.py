@@ -30,11 +30,7 @@ import contextlib
 import json
 import os
 import random
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,14 +40,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hub_load import FOCUS_MEAN_S, HEARTBEAT_S, spawn, wait_port  # noqa: E402
+from bench.hub_load_devices import FOCUS_MEAN_S, HEARTBEAT_S  # noqa: E402
 from bench.measure import (  # noqa: E402
-    children_cpu_seconds,
     cpu_seconds,
     free_port,
     loadavg,
     percentile,
+    role_cpu_seconds,
     rss_kib,
+)
+from bench.processes import (  # noqa: E402
+    bench_services,
+    serve_role,
+    spawn_hub_server,
+    stop_all,
+    wait_port,
 )
 
 CONNECT_CONCURRENCY = 100
@@ -269,53 +272,25 @@ def _missed(candidates: list[Candidate], tiles: list[Tile], since: float) -> int
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from hub.tokens import sign_device_token
-    from proctor.embedded import start_services
     from proctor.settings import load_settings
 
-    tmp = Path(tempfile.mkdtemp(prefix="fanout_"))
-    services = start_services(
-        os.environ.get("PROCTOR_DATABASE_URL"), os.environ.get("PROCTOR_REDIS_URL"), tmp
-    )
-    env = {
-        **os.environ,
-        "PROCTOR_DATABASE_URL": services.database_url,
-        "PROCTOR_REDIS_URL": services.redis_url,
-        "PROCTOR_DATA_DIR": str(tmp / "data"),
-        "PROCTOR_REDIS_PREFIX": f"fanout{os.getpid()}",
-        "PROCTOR_SECRET_KEY": "bench-secret-key-0123456789",
-    }
-    settings = load_settings(env)
-    procs: list[subprocess.Popen[bytes]] = []
     totals = Totals()
-    load_before = loadavg()
-    try:
+    with bench_services("fanout_", f"fanout{os.getpid()}") as bench:
+        services = bench.services
+        settings = load_settings(bench.env)
+        load_before = loadavg()
         rooms, cookies = await make_rooms(
             services.database_url, args.viewers, args.sessions_per_viewer
         )
         worker_port = free_port()
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "proctor.cli",
-                "serve",
-                "--role",
-                "worker",
-                "--port",
-                str(worker_port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            cwd=ROOT,
-        )
-        procs.append(worker)
+        worker = bench.add(serve_role("worker", worker_port, bench.env))
         await wait_port(worker_port, worker)
         hubs, ports = [], []
         for _ in range(args.hubs):
             port = free_port()
-            hub = spawn(["--serve-hub", str(port), "--role", "web"], env)
-            procs.append(hub)
+            hub = bench.add(
+                spawn_hub_server(["--serve-hub", str(port), "--role", "web"], bench.env)
+            )
             hubs.append(hub)
             ports.append(port)
             await wait_port(port, hub)
@@ -352,18 +327,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         readers += [asyncio.create_task(t.reader()) for t in tiles]
         await asyncio.sleep(1.0)
         pids = {"hub": [h.pid for h in hubs], "worker": [worker.pid]}
-        if services.redis is not None and services.redis._proc is not None:
-            pids["redis"] = [services.redis._proc.pid]
-        if services.postgres is not None:
-            pids["pg"] = [int((services.postgres.pgdata / "postmaster.pid").read_text().split()[0])]
-
-        def cpu() -> dict[str, float]:
-            return {
-                role: sum((children_cpu_seconds if role == "pg" else cpu_seconds)(p) for p in group)
-                for role, group in pids.items()
-            }
-
-        cpu0, wall0, self0 = cpu(), time.monotonic(), cpu_seconds(os.getpid())
+        pids.update({role: [pid] for role, pid in bench.service_pids().items()})
+        cpu0, wall0, self0 = role_cpu_seconds(pids), time.monotonic(), cpu_seconds(os.getpid())
         since = time.time()
         totals.measuring = True
         rng = random.Random(1)
@@ -371,7 +336,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*(c.produce(until, rng) for c in candidates))
         await asyncio.sleep(2.0)  # the last messages in flight
         totals.measuring = False
-        cpu1, wall1, self1 = cpu(), time.monotonic(), cpu_seconds(os.getpid())
+        cpu1, wall1, self1 = role_cpu_seconds(pids), time.monotonic(), cpu_seconds(os.getpid())
         load_after = loadavg()
         rss_mib = sum(rss_kib(h.pid) for h in hubs) / 1024
         totals.closing = True
@@ -386,20 +351,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
         missed = _missed(candidates, tiles, since)
-        for proc in [*hubs, worker]:
-            proc.send_signal(signal.SIGTERM)
-        for proc in [*hubs, worker]:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        services.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all([*hubs, worker], timeout=60)
     wall = wall1 - wall0
     return {
         "sessions": len(candidates),

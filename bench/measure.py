@@ -55,3 +55,24 @@ def children_cpu_seconds(pid: int) -> float:
 def loadavg() -> list[float]:
     """The machine's 1, 5 and 15 minute load averages (other work beside a run)."""
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def role_cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each role's processes (role → pids); PostgreSQL
+    (``pg``) with its backends."""
+    return {
+        role: sum((children_cpu_seconds if role == "pg" else cpu_seconds)(p) for p in group)
+        for role, group in pids.items()
+    }
+
+
+def rss_mib(pid: int) -> float:
+    return rss_kib(pid) / 1024
+
+
+def sorted_percentile(ordered: list[float], pct: float) -> float | None:
+    """The video benchmark's percentile: ``ordered`` already sorted, ``pct``
+    in 0–100, nearest rank; None (null in its JSON) when there is none."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]

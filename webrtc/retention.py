@@ -102,24 +102,40 @@ async def sweep_expired(
 ) -> dict[str, int]:
     """Delete snapshots taken before ``now - retention_days`` (one batch)."""
     cutoff = now - timedelta(days=retention_days)
+    reason = f"older than {retention_days} days (before {cutoff.isoformat()})"
+    deleted, orphans = await _sweep_batch(pool, "snapshots", cutoff, reason)
+    removed = await asyncio.to_thread(_remove_files, store, orphans)
+    return {"snapshots": deleted, "files": removed}
+
+
+async def _sweep_batch(
+    pool: asyncpg.Pool, kind: str, cutoff: datetime, reason: str
+) -> tuple[int, list[str]]:
+    """One transaction of the sweep: the oldest rows of ``kind`` (one of
+    ``SWEPT``) from before ``cutoff``, at most ``SWEEP_BATCH``, deleted, and
+    the retention's ``evidence_deletions`` record if there were any. Returns
+    the rows deleted and the files (digests or keys) no row refers to any more."""
+    assert kind in SWEPT, kind
+    table, at, _ = _REPORTED[kind]
+    delete = _delete_rows if kind == "snapshots" else _delete_segments
     async with pool.acquire() as conn, conn.transaction():
         ids = await conn.fetch(
-            "SELECT id FROM snapshots WHERE taken_at < $1 ORDER BY taken_at LIMIT $2",
-            cutoff,
-            SWEEP_BATCH,
+            f"SELECT id FROM {table} WHERE {at} < $1 ORDER BY {at} LIMIT $2", cutoff, SWEEP_BATCH
         )
         if not ids:
-            return {"snapshots": 0, "files": 0}
-        orphans = await _delete_rows(conn, "id = ANY($1::bigint[])", [r["id"] for r in ids])
+            return 0, []
+        files = await delete(conn, "id = ANY($1::bigint[])", [r["id"] for r in ids])
         await conn.execute(
-            """INSERT INTO evidence_deletions (attempt_id, kind, deleted_by, reason, snapshots, files)
-               VALUES (NULL, 'retention', NULL, $1, $2, $3)""",
-            f"older than {retention_days} days (before {cutoff.isoformat()})",
-            len(ids),
-            len(orphans),
+            """INSERT INTO evidence_deletions
+                   (attempt_id, kind, deleted_by, reason, snapshots, files, evidence, recordings)
+               VALUES (NULL, 'retention', NULL, $1, $2, $3, $4, $5)""",
+            reason,
+            len(ids) if kind == "snapshots" else 0,
+            len(files),
+            kind,
+            len(ids) if kind == "recordings" else 0,
         )
-    removed = await asyncio.to_thread(_remove_files, store, orphans)
-    return {"snapshots": len(ids), "files": removed}
+    return len(ids), files
 
 
 def _remove_files(store: SnapshotStore, digests: list[str]) -> int:
@@ -151,24 +167,10 @@ async def sweep_recordings(
 ) -> dict[str, int]:
     """Delete recording segments that ended before ``now - retention_days`` (one batch)."""
     cutoff = now - timedelta(days=retention_days)
-    async with pool.acquire() as conn, conn.transaction():
-        ids = await conn.fetch(
-            "SELECT id FROM recording_segments WHERE ended_at < $1 ORDER BY ended_at LIMIT $2",
-            cutoff,
-            SWEEP_BATCH,
-        )
-        if not ids:
-            return {"recordings": 0, "files": 0}
-        keys = await _delete_segments(conn, "id = ANY($1::bigint[])", [r["id"] for r in ids])
-        await conn.execute(
-            """INSERT INTO evidence_deletions
-                   (attempt_id, kind, deleted_by, reason, snapshots, files, evidence, recordings)
-               VALUES (NULL, 'retention', NULL, $1, 0, $2, 'recordings', $2)""",
-            f"recordings older than {retention_days} days (before {cutoff.isoformat()})",
-            len(keys),
-        )
+    reason = f"recordings older than {retention_days} days (before {cutoff.isoformat()})"
+    deleted, keys = await _sweep_batch(pool, "recordings", cutoff, reason)
     removed = await asyncio.to_thread(_remove_objects, objects, keys)
-    return {"recordings": len(keys), "files": removed}
+    return {"recordings": deleted, "files": removed}
 
 
 # What the dry-run report counts for each kind: (table, time column, size column).

@@ -3,13 +3,12 @@ register (A2), forgot password (A3), the SMS outbox (A4), captcha and rate limit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import httpx
 import pytest
 
 from proctor.settings import Settings
+from tests.support.account_fixtures import fresh_rate_limits, http
 from tests.support.accounts import (
     clear_rate_limits,
     known_captcha,
@@ -23,16 +22,7 @@ from tests.support.live import LiveServer
 from tests.support.recording_sms import RecordingSmsSender
 from tests.support.users import PASSWORD, create_user
 
-
-@pytest.fixture(autouse=True)
-async def _fresh_limits(pool: asyncpg.Pool) -> None:
-    await clear_rate_limits(pool)
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        yield client
+__all__ = ["fresh_rate_limits", "http"]
 
 
 async def _login_step1(

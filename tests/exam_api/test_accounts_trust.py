@@ -9,15 +9,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
 
 from proctor.settings import Settings
+from tests.support.account_fixtures import fresh_rate_limits, http
 from tests.support.accounts import (
-    clear_rate_limits,
     known_captcha,
     last_sms_code,
     signed_in_client,
@@ -27,16 +25,7 @@ from tests.support.accounts import (
 from tests.support.live import LiveServer, start_live_server
 from tests.support.users import PASSWORD, create_user
 
-
-@pytest.fixture(autouse=True)
-async def _fresh_limits(pool: asyncpg.Pool) -> None:
-    await clear_rate_limits(pool)
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        yield client
+__all__ = ["fresh_rate_limits", "http"]
 
 
 async def _captcha_subjects(pool: asyncpg.Pool) -> set[str]:

@@ -3,38 +3,21 @@ with real hub websockets for the candidates' devices (rule L1)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import httpx
-import pytest
 
 from exam_api.contact import MAX_PRESETS
 from hub.contact import STAFF_LIMIT
 from proctor import audit_chain
 from proctor.settings import Settings
+from tests.support.contact import no_running_attempt_left, server_b
 from tests.support.hub_client import DeviceClient
-from tests.support.invigilation import close_attempts_after, latest_attempt_id, room_with_attempts
-from tests.support.live import LiveServer, start_live_server
+from tests.support.invigilation import room_with_attempts
+from tests.support.live import LiveServer
 from tests.support.papers import client_for
 from tests.support.users import create_user
 
-
-@pytest.fixture(autouse=True)
-async def _no_running_attempt_left(pool: asyncpg.Pool) -> AsyncIterator[None]:
-    """The attempts of each test end with it (they hold unanswered calls,
-    which sort first on every administrator's wall)."""
-    before = await latest_attempt_id(pool)
-    yield
-    await close_attempts_after(pool, before)
-
-
-@pytest.fixture(scope="module")
-async def server_b(settings: Settings, server: LiveServer) -> AsyncIterator[LiveServer]:
-    """A second hub process on the same Redis and PostgreSQL."""
-    live = await start_live_server(settings)
-    yield live
-    await live.stop()
+__all__ = ["no_running_attempt_left", "server_b"]
 
 
 async def _told(device: DeviceClient, kind: str) -> dict:

@@ -4,35 +4,19 @@ two app instances sharing them stand for two hub processes."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from hub.contact import CANDIDATE_LIMIT, CATCH_UP_BATCH, Contact
 from proctor.settings import Settings
+from tests.support.contact import no_running_attempt_left, server_b
 from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
-from tests.support.invigilation import close_attempts_after, latest_attempt_id
-from tests.support.live import LiveServer, start_live_server
+from tests.support.live import LiveServer
 from tests.support.pools import FakeRefusingPool
 from tests.support.users import create_user
 
-
-@pytest.fixture(autouse=True)
-async def _no_running_attempt_left(pool: asyncpg.Pool) -> AsyncIterator[None]:
-    """The attempts of each test end with it (they hold unanswered calls,
-    which sort first on every administrator's wall)."""
-    before = await latest_attempt_id(pool)
-    yield
-    await close_attempts_after(pool, before)
-
-
-@pytest.fixture(scope="module")
-async def server_b(settings: Settings, server: LiveServer) -> AsyncIterator[LiveServer]:
-    """A second hub process on the same Redis and PostgreSQL."""
-    live = await start_live_server(settings)
-    yield live
-    await live.stop()
+__all__ = ["no_running_attempt_left", "server_b"]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the other."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 
 import asyncpg
 import cv2
@@ -18,25 +17,18 @@ from redis.asyncio import Redis
 from hub.devices import Camera
 from hub.fanout import envelope
 from hub.keys import Keys
-from hub.state_schema import read_views
 from proctor.settings import Settings
 from tests.support.faces import picture_with_faces
 from tests.support.invigilation import room_with_attempts
-from tests.support.live import LiveServer, start_live_server
+from tests.support.live import LiveServer
 from tests.support.papers import client_for
 from tests.support.rtc_peers import FakeCamera, offer_camera
-from tests.support.waits import eventually
+from tests.support.rtc_server import other_server, wait_pc_camera_live
 from webrtc.errors import RtcError
 from webrtc.live_still import RTC_STILL, decode_reply, encode_reply
 from webrtc.loopback import enable_loopback_candidates
 
-
-@pytest.fixture(scope="module")
-async def other_server(rtc_settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
-    """A second web process on the same Redis and PostgreSQL."""
-    live = await start_live_server(rtc_settings)
-    yield live
-    await live.stop()
+__all__ = ["other_server"]
 
 
 def test_a_reply_carries_the_jpeg_or_the_holders_error() -> None:
@@ -71,14 +63,8 @@ async def test_the_live_still_reaches_an_invigilator_on_another_process(
         await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
 
         keys = Keys(rtc_settings.redis_prefix)
-
-        async def pc_live_in_the_session() -> bool:
-            view = (await read_views(redis, keys, [attempt.attempt_id]))[attempt.attempt_id]
-            now = other_server.base.clock.now()
-            return view.session is not None and view.session.camera_state("pc", now) is Camera.LIVE
-
         # the measured camera (rule H9) is what tells the asker a peer exists
-        await eventually(pc_live_in_the_session, within=20)
+        await wait_pc_camera_live(other_server, redis, keys, attempt.attempt_id)
         assert holder.holds(attempt.attempt_id) and not asker.holds(attempt.attempt_id)
         async with await client_for(other_server.url, pool, room.invigilator.id) as http:
             for _ in range(2):  # each still is fresh, each reply list is its own

@@ -19,15 +19,14 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from redis.asyncio import Redis
 
-from hub.devices import Camera
 from hub.keys import Keys
-from hub.state_schema import read_views
 from proctor.settings import Settings
 from tests.support.clock import SteppedClock
 from tests.support.invigilation import room_with_attempts
 from tests.support.live import LiveServer, start_live_server
 from tests.support.papers import client_for
 from tests.support.rtc_peers import FakeCamera, offer_camera
+from tests.support.rtc_server import other_server, wait_pc_camera_live
 from tests.support.users import create_user
 from tests.support.waits import eventually
 from webrtc.errors import RtcError
@@ -45,12 +44,7 @@ KEY = b"\x10\x02\x00\x9d\x01\x2a\x80\x02\xe0\x01" + b"k" * 20  # a VP8 keyframe'
 DELTA = b"\x31\x00\x00" + b"d" * 20
 
 
-@pytest.fixture(scope="module")
-async def other_server(rtc_settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[LiveServer]:
-    """A second web process on the same Redis and PostgreSQL."""
-    live = await start_live_server(rtc_settings)
-    yield live
-    await live.stop()
+__all__ = ["other_server"]
 
 
 async def test_a_forwarded_track_hands_on_the_encoded_frames_from_a_keyframe() -> None:
@@ -132,14 +126,7 @@ async def test_live_video_reaches_an_invigilator_on_another_process_undecoded(
     try:
         await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
         keys = Keys(rtc_settings.redis_prefix)
-
-        async def pc_live() -> bool:
-            view = (await read_views(redis, keys, [attempt.attempt_id]))[attempt.attempt_id]
-            now = other_server.base.clock.now()
-            session = view.session
-            return session is not None and session.camera_state("pc", now) is Camera.LIVE
-
-        await eventually(pc_live, within=20)
+        await wait_pc_camera_live(other_server, redis, keys, attempt.attempt_id)
         assert rates == [LOW_FPS]
         viewer.addTransceiver("video", direction="recvonly")
         await viewer.setLocalDescription(await viewer.createOffer())
@@ -201,16 +188,6 @@ async def test_no_live_video_without_a_live_pc_camera(
         await viewer.close()
 
 
-async def _camera_live(server: LiveServer, redis: Redis, keys: Keys, attempt_id: int) -> None:
-    async def pc_live() -> bool:
-        view = (await read_views(redis, keys, [attempt_id]))[attempt_id]
-        session = view.session
-        now = server.base.clock.now()
-        return session is not None and session.camera_state("pc", now) is Camera.LIVE
-
-    await eventually(pc_live, within=20)
-
-
 async def _viewer_offer() -> tuple[RTCPeerConnection, dict[str, str]]:
     viewer = RTCPeerConnection()
     viewer.addTransceiver("video", direction="recvonly")
@@ -233,7 +210,9 @@ async def test_viewers_of_one_attempt_are_bounded(
     viewers: list[RTCPeerConnection] = []
     try:
         await offer_camera(page, rtc_server.url, attempt.pc_token, secrets.token_hex(8))
-        await _camera_live(rtc_server, redis, Keys(rtc_settings.redis_prefix), attempt.attempt_id)
+        await wait_pc_camera_live(
+            rtc_server, redis, Keys(rtc_settings.redis_prefix), attempt.attempt_id
+        )
         url = f"/api/invigilate/attempts/{attempt.attempt_id}/live-video"
         replies = []
         for watcher in watchers:
@@ -282,7 +261,7 @@ async def test_a_reopened_panel_replaces_its_video_and_an_unused_answer_is_dropp
     try:
         await offer_camera(page, stepped_server.url, attempt.pc_token, secrets.token_hex(8))
         keys = Keys(rtc_settings.redis_prefix)
-        await _camera_live(stepped_server, redis, keys, attempt.attempt_id)
+        await wait_pc_camera_live(stepped_server, redis, keys, attempt.attempt_id)
         url = f"/api/invigilate/attempts/{attempt.attempt_id}/live-video"
         async with await client_for(stepped_server.url, pool, room.invigilator.id) as http:
             for _ in range(MAX_VIEWERS_PER_ATTEMPT + 2):  # the panel, opened six times
