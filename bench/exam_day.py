@@ -22,7 +22,13 @@ candidate, arriving uniformly over the window (``--burst``: all at once):
    For the others the PC camera is off (the phone's photos only): ready =
    start → both devices connected with the phone's camera live. Rule D1
    needs both cameras live to answer, so when not every candidate has video
-   the server runs with ``PROCTOR_REQUIRE_LIVE_CAMERAS=0``, said in the JSON;
+   the server runs with ``PROCTOR_REQUIRE_LIVE_CAMERAS=0``, said in the JSON.
+   The simulated candidates have no face to match with an ID photo and no
+   screen to share, so the identity check before the paper (rule I2) and the
+   screen rule (J1) are off (``PROCTOR_FACE_CHECK=0``,
+   ``PROCTOR_REQUIRE_SCREEN=0``, ``"face_check": false, "require_screen":
+   false`` in the JSON): their cost is measured by bench/face_match.py and
+   bench/video_load.py;
 4. answers: every question answered (``PUT …/answers/<q>``) at a human pace
    (``--seconds-per-question``) divided by ``--time-factor``, heartbeats every
    5 s on both sockets meanwhile, ``--violations`` focus lost/back pairs;
@@ -100,6 +106,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "PROCTOR_TRUSTED_PROXIES": "127.0.0.1",
         "PROCTOR_REQUIRE_LIVE_CAMERAS": "1" if all_video else "0",
         "PROCTOR_DEV_SMS_OUTBOX": "1",
+        # no face to match, no screen to share (docstring, step 3)
+        "PROCTOR_FACE_CHECK": "0",
+        "PROCTOR_REQUIRE_SCREEN": "0",
     }
     run = Run()
     with bench_services("exam_day_", f"day{os.getpid()}", extra_env) as bench:
@@ -186,6 +195,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "video_candidates": len(video_set),
         "video": "pre-encoded VP8 clip at 3 fps over real WebRTC (aiortc sender)",
         "require_live_cameras": all_video,
+        "face_check": False,
+        "require_screen": False,
         "questions": args.questions,
         "time_factor": args.time_factor,
         "finished": run.finished,
