@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
 import { RecordingPlayer } from './recording-player.js';
+import { axisTicks } from './time-axis.js';
 
 let player = null;  // rule K1: the recording, camera and screen side by side
 
@@ -85,7 +86,10 @@ function drawAxis(data) {
     const title = i.type === 'violation' ? `第 ${i.index} 次违规 ${clock(i.t)}` : `${i.label ?? i.reason ?? ''} ${clock(i.t)}`;
     return el('span', { class: `mark ${i.type}${i.forgiven ? ' forgiven' : ''}`, style, title });
   });
-  byTestId('timeline-axis').replaceChildren(...marks);
+  // issue #14: the axis is labelled, clock time above minutes since the start
+  const ticks = axisTicks(start, end).map((k, i) => el('span', { class: 'tick', style: `left:${100 * k.at}%`, testid: `tl-tick-${i}` },
+    el('span', { class: 'tick-clock' }, k.clock), el('span', { class: 'tick-minute' }, `${k.minute} 分钟`)));
+  byTestId('timeline-axis').replaceChildren(...marks, ...ticks);
 }
 
 async function load() {
