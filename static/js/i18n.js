@@ -29,6 +29,57 @@ export const zh = {
   'request.doc.study_proof': '学习证明材料',
   'request.doc.id_photo': '证件照',
   'request.company.note': '企业名称须与企业法人承诺书上的公司名称保持一致，审核员将核对。',
+  // ---- the signed-in pages' header (every staff page)
+  'admin.brand': '安全生产管理人员考试系统 · 管理端',
+  'nav.request_review': '考试请求审核',
+  'nav.result_review': '成绩审核',
+  'nav.admin': '班级与试卷',
+  'nav.results': '成绩统计',
+  'nav.logout': '退出',
+  // ---- results.html: the administrator's charts of a sitting or a class (issue #14)
+  'results.page_title': '成绩统计 - 安全生产管理人员考试系统',
+  'results.heading': '成绩统计：场次与班级',
+  'results.intro': '统计已结束的正式考试（模拟考试和进行中的考试不计）。成绩为百分制，60 分及格。',
+  'results.pick.sitting': '考试场次',
+  'results.pick.class': '班级',
+  'results.pick.none': '请选择',
+  'results.title.sitting': '场次：{title}（{paper}，{klass}）',
+  'results.title.class': '班级：{title}',
+  'results.totals.attempts': '考试人次',
+  'results.totals.attempts_value': '{n} 人次（{people} 名考生）',
+  'results.totals.average': '平均分',
+  'results.points': '{n} 分',
+  'results.totals.pass': '及格率',
+  'results.totals.pass_value': '{rate}（{n} / {scored} 人次达到 60 分）',
+  'results.totals.outcomes': '审核结果',
+  'results.totals.outcomes_value': '合格 {passed}，不合格 {failed}，待审核 {review}',
+  'results.chart.scores': '成绩分布（人次）',
+  'results.chart.pass': '及格率',
+  'results.chart.violations': '违规（按类型，不含已撤销）',
+  'results.chart.outages': '设备中断（次数）',
+  'results.pass_caption': '及格线 {mark} 分：{n} / {scored} 人次达到',
+  'results.no_violations': '没有违规记录',
 };
 
-export function t(key) { return zh[key] ?? key; }
+/**
+ * The text of ``key``, its ``{name}`` places filled from ``params``.
+ * @param {string} key
+ * @param {Record<string, string | number>} [params]
+ */
+export function t(key, params) {
+  const text = zh[key] ?? key;
+  return params ? text.replace(/\{(\w+)\}/g, (all, name) => (name in params ? String(params[name]) : all)) : text;
+}
+
+// The static text of a page: elements name their text's key in data-i18n
+// (the content) or data-i18n-<attribute> (title, placeholder, aria-label,
+// alt, value), so the HTML holds no Chinese and the wording is reviewed here.
+const I18N_ATTRS = ['title', 'placeholder', 'aria-label', 'alt', 'value'];
+
+/** Fill the keyed text of ``root`` (the whole page by default). */
+export function applyI18n(root = document) {
+  for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.getAttribute('data-i18n'));
+  for (const attr of I18N_ATTRS) {
+    for (const node of root.querySelectorAll(`[data-i18n-${attr}]`)) node.setAttribute(attr, t(node.getAttribute(`data-i18n-${attr}`)));
+  }
+}
