@@ -116,6 +116,13 @@ byTestId('bank-form').addEventListener('submit', guard(async (event) => {
   await loadBanks();
 }));
 
+// the chosen file's name beside the Chinese button (the browser's own text is hidden)
+function showChosenFile() {
+  const file = byTestId('import-file').files[0];
+  byTestId('import-file-name').textContent = file ? file.name : '未选择文件';
+}
+byTestId('import-file').addEventListener('change', showChosenFile);
+
 byTestId('import-form').addEventListener('submit', guard(async (event) => {
   const form = event.target;
   const file = form.file.files[0];
@@ -125,6 +132,7 @@ byTestId('import-form').addEventListener('submit', guard(async (event) => {
     const result = await fetchImport(form.bank.value, file);
     notify(`导入完成：新增 ${result.added} 题，已存在跳过 ${result.skipped} 题`);
     form.file.value = '';
+    showChosenFile();
   } catch (err) {
     if (err.rows) {
       box.replaceChildren(el('table', { class: 'grid', testid: 'import-errors' },
