@@ -5,6 +5,8 @@
 // Every chart is an image with a text alternative, and every bar carries its
 // figure as text, so nothing is told by colour alone.
 
+import { t } from './i18n.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 const BAR = '#2563eb';
 const TEXT = '#1f2937';
@@ -39,10 +41,11 @@ export function barChart({ testid, title, bars, unit = '' }) {
   const width = Math.max(bars.length * slot + 16, 200);
   const height = top + plot + 44;
   const max = Math.max(1, ...bars.map((b) => b.value));
-  const text = bars.map((b) => `${b.label}：${b.value}${unit}`).join('，');
+  const text = bars.map((b) => t('chart.bar', { label: b.label, value: b.value, unit })).join(t('chart.join'));
+  const alt = t('chart.alt', { title, text });
   const chart = /** @type {SVGSVGElement} */ (svg('svg', {
-    testid, viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `${title}：${text}`, class: 'chart',
-  }, svg('title', {}, `${title}：${text}`)));
+    testid, viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': alt, class: 'chart',
+  }, svg('title', {}, alt)));
   chart.append(svg('line', { x1: 8, x2: width - 8, y1: top + plot, y2: top + plot, stroke: GRID }));
   bars.forEach((b, i) => {
     const h = Math.round((plot * b.value) / max);
@@ -68,9 +71,10 @@ export function shareBar({ testid, title, share, caption }) {
   const percent = share === null ? null : Math.round(share * 1000) / 10;
   const label = percent === null ? '—' : `${percent}%`;
   const filled = percent === null ? 0 : Math.round((width - 16) * (percent / 100));
+  const alt = t('chart.share', { title, label, caption });
   const chart = /** @type {SVGSVGElement} */ (svg('svg', {
-    testid, viewBox: `0 0 ${width} 70`, width, height: 70, role: 'img', 'aria-label': `${title}：${label}（${caption}）`, class: 'chart',
-  }, svg('title', {}, `${title}：${label}（${caption}）`)));
+    testid, viewBox: `0 0 ${width} 70`, width, height: 70, role: 'img', 'aria-label': alt, class: 'chart',
+  }, svg('title', {}, alt)));
   chart.append(
     svg('rect', { x: 8, y: 8, width: width - 16, height: 28, fill: '#e5e7eb' }),
     svg('rect', { testid: `${testid}-fill`, 'data-value': percent ?? '', x: 8, y: 8, width: filled, height: 28, fill: '#15803d' }),
