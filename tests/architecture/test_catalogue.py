@@ -31,24 +31,17 @@ NOT_YET = {
 # holds its text inline. A page leaves this list whole, never half converted.
 TODO = {
     "admin.html": "not converted yet",
-    "attempt-timeline.html": "not converted yet",
     "invigilator.html": "not converted yet",
     "js/admin-presets.js": "not converted yet",
     "js/admin-sittings.js": "not converted yet",
     "js/admin-unplaced.js": "not converted yet",
     "js/admin.js": "not converted yet",
-    "js/attempt-timeline.js": "not converted yet",
     "js/camera.js": "not converted yet",
     "js/invigilator-rooms.js": "not converted yet",
     "js/invigilator.js": "not converted yet",
     "js/phone.js": "not converted yet",
-    "js/recording-player.js": "not converted yet",
-    "js/result-review.js": "not converted yet",
-    "js/reviewer.js": "not converted yet",
     "js/wall-contact.js": "not converted yet",
     "phone.html": "not converted yet",
-    "result-review.html": "not converted yet",
-    "reviewer.html": "not converted yet",
 }
 # Files that can never import the catalogue, with why.
 NEVER = {
