@@ -27,13 +27,6 @@ NOT_YET = {
     "js/identity-check.js": "exam page (exam-header)",
     "js/contact.js": "exam page (exam-header)",
 }
-# Pages not converted yet (issue #14, left for the next round): each still
-# holds its text inline. A page leaves this list whole, never half converted.
-TODO = {
-    "js/camera.js": "not converted yet",
-    "js/phone.js": "not converted yet",
-    "phone.html": "not converted yet",
-}
 # Files that can never import the catalogue, with why.
 NEVER = {
     # runs in engines without ES modules (nomodule, rule A6): it cannot import
@@ -105,14 +98,14 @@ def test_converted_pages_hold_no_chinese_outside_the_catalogue() -> None:
     found = {
         name: lines[:3]
         for name in _page_files()
-        if name not in NOT_YET and name not in TODO and name not in NEVER and (lines := _chinese_lines(name))
+        if name not in NOT_YET and name not in NEVER and (lines := _chinese_lines(name))
     }
     assert found == {}, "move these strings into static/js/i18n.js and look them up by key"
 
 
 def test_the_allow_list_is_not_stale() -> None:
     # a file converted (or gone) leaves the list, so the list says what is left
-    stale = [n for n in {**NOT_YET, **TODO} if not (STATIC / n).exists() or not _chinese_lines(n)]
+    stale = [n for n in NOT_YET if not (STATIC / n).exists() or not _chinese_lines(n)]
     assert stale == []
 
 
