@@ -515,6 +515,14 @@ export const zh = {
   'admin.s3': '模拟',
   'admin.s4': '正式',
   'admin_sittings.s3_2': '，{length} 名已在本试卷的场次中',
+  // ---- recording-player.js: the evidence timeline's recordings (rule K1)
+  'recording_player.s1': '电脑摄像头录像',
+  'recording_player.s2': '屏幕录像',
+  'recording_player.s3': '录像不可用：{message}',
+  'recording_player.s4': '本场考试没有录像。',
+  'recording_player.s5': '{v} 段',
+  'recording_player.s6': '{v} 无录像',
+  'recording_player.s7': '{v}–{v2} 段，第 {v3} 秒',
   // ---- invigilator.html: the invigilator's wall, rooms and contact (rules G5, H3-H5, L1, M2, M3)
   'invigilator.aria_label0': '常用语',
   'invigilator.placeholder1': '发给整个考场的消息',
