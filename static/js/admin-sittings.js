@@ -49,7 +49,9 @@ async function loadSittings() {
         notify(t('admin_sittings.s3'));
         if (selected === s.id) byTestId('sitting-detail').hidden = true;
         await loadSittings();
-      }) }, t('admin.s125'))))));
+      }) }, t('admin.s125')),
+      // issue #14: the sitting's results in charts
+      ' ', el('a', { href: `/static/results.html?sitting=${s.id}`, testid: `sitting-results-${s.id}` }, t('nav.results'))))));
 }
 
 function roomTable(detail) {
