@@ -54,7 +54,6 @@ export const zh = {
   'results.totals.outcomes': '审核结果',
   'results.totals.outcomes_value': '合格 {passed}，不合格 {failed}，待审核 {review}',
   'results.chart.scores': '成绩分布（人次）',
-  'results.chart.pass': '及格率',
   'results.chart.violations': '违规（按类型，不含已撤销）',
   'results.chart.outages': '设备中断（次数）',
   'results.pass_caption': '及格线 {mark} 分：{n} / {scored} 人次达到',

@@ -33,7 +33,7 @@ function draw(data) {
     bars: data.scores.map((b) => ({ label: b.to === 100 ? `${b.from}–100` : `${b.from}–${b.to - 1}`, value: b.count, color: b.from >= data.totals.pass_mark ? DECIDED : undefined })),
   }));
   byTestId('chart-pass-box').replaceChildren(shareBar({
-    testid: 'chart-pass', title: t('results.chart.pass'), share: data.totals.pass_rate,
+    testid: 'chart-pass', title: t('results.totals.pass'), share: data.totals.pass_rate,
     caption: t('results.pass_caption', { mark: data.totals.pass_mark, n: data.totals.reached_pass_mark, scored: data.totals.scored }),
   }));
   byTestId('chart-violations-box').replaceChildren(data.violations.length

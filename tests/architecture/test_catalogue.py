@@ -127,3 +127,20 @@ def test_the_comment_stripper_keeps_strings_and_drops_comments() -> None:
     source = "const a = '中文'; // 注释\n/* 块注释 */ const r = /a\\/b/g; const u = 'http://x';\n"
     kept = _without_js_comments(source)
     assert "中文" in kept and "注释" not in kept and "http://x" in kept
+
+
+def _entries() -> list[tuple[str, str]]:
+    text = CATALOGUE.read_text(encoding="utf-8")
+    return re.findall(r"^\s*'([\w.-]+)': '((?:[^'\\]|\\.)*)',", text, re.M)
+
+
+def test_one_key_per_text_and_one_text_per_key() -> None:
+    # a key twice in the object literal would silently keep the last one; a
+    # text under two keys would be reviewed (and changed) in two places
+    entries = _entries()
+    keys = [k for k, _ in entries]
+    assert sorted({k for k in keys if keys.count(k) > 1}) == []
+    by_text: dict[str, list[str]] = {}
+    for key, text in entries:
+        by_text.setdefault(text, []).append(key)
+    assert {text: ks for text, ks in by_text.items() if len(ks) > 1} == {}
