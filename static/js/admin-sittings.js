@@ -67,7 +67,7 @@ function roomTable(detail) {
     ...detail.rooms.map((r) => el('option', { value: r.id, selected: r.id === current }, r.name)));
     return select;
   };
-  const person = (p, roomId) => el('li', { testid: 'room-candidate' }, t('admin_sittings.s7', { real_name: p.real_name, username: p.username }), roomChoice(roomId, p.id),
+  const person = (p, roomId) => el('li', { testid: 'room-candidate' }, t('admin_sittings.room-candidate', { real_name: p.real_name, username: p.username }), roomChoice(roomId, p.id),
     el('button', { type: 'button', class: 'link', onclick: guard(async () => {
       await api('DELETE', `/api/admin/sittings/${sid}/candidates/${p.id}`);
       notify(t('admin_sittings.s8'));
@@ -76,7 +76,7 @@ function roomTable(detail) {
   const rooms = detail.rooms.map((r) => {
     const input = el('input', { value: r.invigilator ? r.invigilator.username : '', maxlength: 64, size: 14, testid: `room-invigilator-${r.id}` });
     return el('div', { class: 'admin-room', testid: 'room', 'data-room-id': r.id },
-      el('h4', { testid: 'room-name' }, t('admin_sittings.s10', { name: r.name, length: r.candidates.length })),
+      el('h4', { testid: 'room-name' }, t('admin_sittings.room-name', { name: r.name, length: r.candidates.length })),
       el('p', {}, t('admin_sittings.s11'), el('span', { testid: 'room-invigilator' }, r.invigilator ? t('result_review.s24', { real_name: r.invigilator.real_name, username: r.invigilator.username }) : t('admin_sittings.s13')), ' ', input,
         el('button', { type: 'button', class: 'secondary', testid: `room-set-invigilator-${r.id}`, onclick: guard(async () => {
           await api('PUT', `/api/admin/rooms/${r.id}`, { invigilator: input.value.trim() || null });

@@ -10,8 +10,8 @@ const when = (iso) => new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Sh
 
 function card(s) {
   return el('div', { class: 'sitting', testid: 'my-sitting', 'data-sitting-id': s.id },
-    el('h3', { testid: 'my-sitting-title' }, t('home_sittings.s1', { title: s.title, paper_title: s.paper_title })),
-    el('p', {}, t('home_sittings.s2'), el('span', { testid: 'my-sitting-time' }, t('home_sittings.s3', { v: when(s.starts_at), v2: when(s.ends_at) }))),
+    el('h3', { testid: 'my-sitting-title' }, t('home_sittings.my-sitting-title', { title: s.title, paper_title: s.paper_title })),
+    el('p', {}, t('home_sittings.s2'), el('span', { testid: 'my-sitting-time' }, t('home_sittings.my-sitting-time', { v: when(s.starts_at), v2: when(s.ends_at) }))),
     el('p', {}, t('home_sittings.s4'), el('span', { testid: 'my-sitting-room' }, s.room || t('home_sittings.s5'))),
     el('p', { testid: 'my-sitting-window' },
       t('home_sittings.s6', { v: when(s.checkin_from), late_entry_min: s.late_entry_min, v2: when(s.entry_until), v3: when(s.ends_at) })),

@@ -84,7 +84,7 @@ function tile(s) {
   },
   contact.node,
   el('h4', {}, el('span', { testid: 'tile-name' }, s.candidate.name),
-    el('span', { class: `viol${bad ? ' bad' : ''}`, testid: 'tile-violations' }, t('invigilator.s19', { violations: s.violations, max_violations: s.max_violations }))),
+    el('span', { class: `viol${bad ? ' bad' : ''}`, testid: 'tile-violations' }, t('invigilator.tile-violations', { violations: s.violations, max_violations: s.max_violations }))),
   el('div', { class: 'meta' }, el('span', { testid: 'tile-status' }, s.away ? t('invigilator.s20') : zh.status[s.status] ?? s.status),
     t('invigilator.s21', { v: mmss(s.remaining_s) }), s.warnings ? t('invigilator.s22', { warnings: s.warnings }) : ''),
   el('div', { class: 'cams' }, cameraCell(s.cameras.pc), cameraCell(s.cameras.phone), screenCell(s.screen)),

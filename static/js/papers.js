@@ -48,7 +48,7 @@ const RULES = [
 
 function confirmPanel(paper, error) {
   const agree = el('input', { type: 'checkbox', testid: `paper-agree-${paper.kind}` });
-  const go = el('button', { type: 'button', testid: `paper-confirm-${paper.kind}`, disabled: true }, t('papers.s13'));
+  const go = el('button', { type: 'button', testid: `paper-confirm-${paper.kind}`, disabled: true }, t('papers.paper-confirm'));
   agree.addEventListener('change', () => { go.disabled = !agree.checked; });
   go.addEventListener('click', () => start(paper, go, error));
   const panel = el('div', { class: 'lock-reason', testid: `paper-prepare-${paper.kind}`, hidden: true },

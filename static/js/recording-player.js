@@ -31,12 +31,12 @@ export class RecordingPlayer {
     try {
       data = await api('GET', `/api/attempts/${this.attemptId}/recording`);
     } catch (err) {
-      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, t('recording_player.s3', { message: err.message })));
+      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, t('recording_player.rec-none', { message: err.message })));
       return false;
     }
     for (const s of data.segments) (this.segments[s.track] ||= []).push(s);
     if (!data.segments.length) {
-      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, t('recording_player.s4')));
+      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, t('recording_player.rec-none_2')));
       return false;
     }
     this.root.replaceChildren(...TRACKS.map(([track, title]) => {

@@ -11,7 +11,7 @@ async function main() {
   const data = await api('GET', '/api/records');
   const body = byTestId('records').querySelector('tbody');
   if (!data.records.length) {
-    body.replaceChildren(el('tr', {}, el('td', { colspan: 7, testid: 'records-empty' }, t('records.s17'))));
+    body.replaceChildren(el('tr', {}, el('td', { colspan: 7, testid: 'records-empty' }, t('records.records-empty'))));
     return;
   }
   body.replaceChildren(...data.records.map((r) => el('tr', { testid: `record-${r.attempt_id}`, 'data-outcome': r.outcome },

@@ -81,7 +81,7 @@ async function showDetail(id) {
       h.reason ? t('reviewer.s38', { reason: h.reason }) : '',
       ...h.audit.map((a) => el('div', { class: 'meta' },
         t('reviewer.s35', { v: when(a.decided_at), v2: a.reviewer.real_name || a.reviewer.username, v3: t(`request.status.${a.decision}`) }))))))
-    : el('p', { class: 'meta', testid: 'history' }, t('reviewer.s40'));
+    : el('p', { class: 'meta', testid: 'history' }, t('reviewer.history'));
   byTestId('detail').replaceChildren(
     el('h2', { testid: 'detail-name' }, r.real_name),
     el('dl', { class: 'kv' }, ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),

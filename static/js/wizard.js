@@ -82,7 +82,7 @@ export function openWizard(root, mine, onDone) {
 
   function buttons(...items) { return el('div', { class: 'buttons' }, ...items); }
   function laterButton() {
-    return el('button', { type: 'button', class: 'secondary', testid: 'wizard-close', onclick: close }, t('wizard.s11'));
+    return el('button', { type: 'button', class: 'secondary', testid: 'wizard-close', onclick: close }, t('wizard.wizard-close'));
   }
 
   // Step 1 (rule B1): social or non-social; non-social needs 32 hours (rule B2).
