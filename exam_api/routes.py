@@ -25,6 +25,7 @@ from exam_api import (
     phone_link,
     questions,
     requests,
+    result_figures,
     results,
     review,
     rooms,
@@ -50,6 +51,7 @@ routes: list[BaseRoute] = [
     *attempts.routes,
     *identity_check.routes,  # rule I2
     *results.routes,
+    *result_figures.routes,  # issue #14: the administrator's charts
     # integration helper: the phone's QR code and token (D3, D4)
     *phone_link.routes,
     # invigilation helper: room assignments, the invigilator wall, the evidence timeline (G5, H3-H5)

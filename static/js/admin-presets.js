@@ -2,6 +2,7 @@
 // at most 20 (PUT /api/admin/contact/presets replaces them all).
 import { api } from './api.js';
 import { byTestId } from './dom.js';
+import { t } from './i18n.js';
 
 const MAX_PRESETS = 20;
 
@@ -14,11 +15,11 @@ byTestId('presets-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const status = byTestId('presets-status');
   const lines = byTestId('presets-text').value.split('\n').map((l) => l.trim()).filter(Boolean);
-  if (lines.length > MAX_PRESETS) { status.textContent = `常用语最多 ${MAX_PRESETS} 条（现有 ${lines.length} 条）`; return; }
+  if (lines.length > MAX_PRESETS) { status.textContent = t('admin_presets.s1', { MAX_PRESETS, length: lines.length }); return; }
   try {
     const { presets } = await api('PUT', '/api/admin/contact/presets', { presets: lines });
     byTestId('presets-text').value = presets.join('\n');
-    status.textContent = `已保存 ${presets.length} 条常用语`;
+    status.textContent = t('admin_presets.s2', { length: presets.length });
   } catch (err) { status.textContent = err.message; }
 });
 

@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
+import { t } from './i18n.js';
 
 const list = byTestId('unplaced-list');
 const classSelect = byTestId('unplaced-class');
@@ -14,7 +15,7 @@ function when(iso) { return iso ? new Date(iso).toLocaleString('zh-CN', { hour12
 
 async function loadClasses() {
   const { classes } = await api('GET', '/api/admin/classes');
-  classSelect.replaceChildren(el('option', { value: '' }, '请选择班级'),
+  classSelect.replaceChildren(el('option', { value: '' }, t('admin_unplaced.s1')),
     ...classes.map((c) => el('option', { value: String(c.id) }, c.name)));
 }
 
@@ -23,13 +24,13 @@ async function loadUnplaced() {
   const q = byTestId('unplaced-search').value.trim();
   const data = await api('GET', `/api/admin/candidates/unplaced?q=${encodeURIComponent(q)}`);
   list.tBodies[0].replaceChildren(...data.candidates.map((c) => el('tr', { testid: `unplaced-row-${c.username}` },
-    el('td', {}, el('input', { type: 'checkbox', value: String(c.id), 'aria-label': `选择 ${c.real_name || c.username}`,
+    el('td', {}, el('input', { type: 'checkbox', value: String(c.id), 'aria-label': t('admin_unplaced.s2', { v: c.real_name || c.username }),
       testid: `unplaced-pick-${c.username}` })),
     el('td', {}, c.real_name || '—'), el('td', {}, c.username), el('td', {}, c.category || '—'),
     el('td', {}, when(c.approved_at)))));
   byTestId('unplaced-empty').hidden = data.candidates.length > 0;
   status.textContent = data.candidates.length >= data.limit
-    ? `显示前 ${data.limit} 名，请用搜索缩小范围` : `共 ${data.candidates.length} 名待分班考生`;
+    ? t('admin_unplaced.s3', { limit: data.limit }) : t('admin_unplaced.s4', { length: data.candidates.length });
 }
 
 byTestId('unplaced-search-form').addEventListener('submit', (event) => {
@@ -45,13 +46,13 @@ byTestId('unplaced-enrol').addEventListener('click', async () => {
   setError(error, '');
   const ids = [...list.querySelectorAll('tbody input:checked')]
     .map((box) => Number(/** @type {HTMLInputElement} */ (box).value));
-  if (!classSelect.value) return setError(error, '请先选择要加入的班级');
-  if (!ids.length) return setError(error, '请先勾选考生');
+  if (!classSelect.value) return setError(error, t('admin_unplaced.s5'));
+  if (!ids.length) return setError(error, t('admin_unplaced.s6'));
   try {
     const done = await api('POST', `/api/admin/classes/${classSelect.value}/members/bulk`, { user_ids: ids });
     await loadUnplaced();
-    status.textContent = `已将 ${done.added.length} 名考生加入班级“${classSelect.selectedOptions[0].textContent}”`
-      + (done.skipped ? `（${done.skipped} 名已不在待分班列表）` : '');
+    status.textContent = t('admin_unplaced.s7', { length: done.added.length, v: classSelect.selectedOptions[0].textContent })
+      + (done.skipped ? t('admin_unplaced.s8', { skipped: done.skipped }) : '');
   } catch (e) {
     setError(error, e.message);
   }

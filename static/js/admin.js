@@ -3,6 +3,7 @@
 import { api, csrf } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
+import { t } from './i18n.js';
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '');
 let selectedClass = null;
@@ -37,7 +38,7 @@ async function loadClasses() {
   const { classes } = await api('GET', '/api/admin/classes');
   byTestId('class-list').querySelector('tbody').replaceChildren(...classes.map((c) => el('tr', { testid: 'class-row', 'data-class-id': c.id },
     el('td', {}, c.name), el('td', {}, String(c.member_count)), el('td', {}, String(c.paper_count)),
-    el('td', {}, el('button', { type: 'button', class: 'secondary', testid: `class-open-${c.id}`, onclick: guard(() => openClass(c.id)) }, '管理考生')))));
+    el('td', {}, el('button', { type: 'button', class: 'secondary', testid: `class-open-${c.id}`, onclick: guard(() => openClass(c.id)) }, t('admin.s113'))))));
   options(byTestId('paper-class'), classes, (c) => c.name);
 }
 
@@ -45,20 +46,20 @@ async function openClass(classId) {
   selectedClass = classId;
   const detail = await api('GET', `/api/admin/classes/${classId}`);
   byTestId('class-detail').hidden = false;
-  byTestId('class-detail-name').textContent = `班级：${detail.name}`;
+  byTestId('class-detail-name').textContent = t('admin.s114', { name: detail.name });
   byTestId('member-list').querySelector('tbody').replaceChildren(...detail.members.map((m) => el('tr', { testid: 'member-row' },
     el('td', {}, m.username), el('td', {}, m.real_name),
     el('td', {}, el('button', { type: 'button', class: 'danger', onclick: guard(async () => {
       await api('DELETE', `/api/admin/classes/${classId}/members/${m.id}`);
       await openClass(classId); await loadClasses();
-    }) }, '移出')))));
+    }) }, t('admin.s115'))))));
 }
 
 byTestId('class-form').addEventListener('submit', guard(async (event) => {
   const form = event.target;
   const created = await api('POST', '/api/admin/classes', { name: form.name.value });
   form.reset();
-  notify(`已创建班级“${created.name}”`);
+  notify(t('admin.s116', { name: created.name }));
   await loadClasses();
   await openClass(created.id);
 }));
@@ -67,7 +68,7 @@ byTestId('member-form').addEventListener('submit', guard(async (event) => {
   const form = event.target;
   const member = await api('POST', `/api/admin/classes/${selectedClass}/members`, { username: form.username.value });
   form.reset();
-  notify(`已将 ${member.real_name}（${member.username}）加入班级`);
+  notify(t('admin.s117', { real_name: member.real_name, username: member.username }));
   await openClass(selectedClass);
   await loadClasses();
 }));
@@ -78,43 +79,50 @@ async function loadBanks() {
   byTestId('bank-list').querySelector('tbody').replaceChildren(...banks.map((b) => el('tr', { testid: 'bank-row', 'data-bank-id': b.id },
     el('td', {}, b.name), el('td', {}, String(b.single)), el('td', {}, String(b.multiple)),
     el('td', {}, String(b.truefalse)), el('td', { testid: 'bank-total' }, String(b.total)),
-    el('td', {}, el('button', { type: 'button', class: 'secondary', testid: `bank-open-${b.id}`, onclick: guard(() => openBank(b)) }, '查看题目')))));
+    el('td', {}, el('button', { type: 'button', class: 'secondary', testid: `bank-open-${b.id}`, onclick: guard(() => openBank(b)) }, t('admin.s118'))))));
   for (const id of ['import-bank', 'question-bank', 'paper-bank']) {
-    options(byTestId(id), banks, (b) => (id === 'paper-bank' ? `题库“${b.name}”全部 ${b.total} 题` : b.name));
+    options(byTestId(id), banks, (b) => (id === 'paper-bank' ? t('admin.s119', { name: b.name, total: b.total }) : b.name));
   }
 }
 
-const KIND_LABELS = { single: '单选题', multiple: '多选题', truefalse: '判断题' };
+const KIND_LABELS = { single: t('admin.s29'), multiple: t('admin.s30'), truefalse: t('admin.s31') };
 const LETTERS = 'ABCDEFGH';
 
 function keyText(q) {
-  if (q.kind === 'truefalse') return q.answer ? '正确' : '错误';
+  if (q.kind === 'truefalse') return q.answer ? t('admin.s120') : t('admin.s121');
   return Array.isArray(q.answer) ? q.answer.join('') : q.answer;
 }
 
 async function openBank(bank) {
   const { questions } = await api('GET', `/api/admin/banks/${bank.id}/questions`);
   byTestId('bank-questions-box').hidden = false;
-  byTestId('bank-questions-title').textContent = `题库“${bank.name}”的题目（${questions.length} 题）`;
+  byTestId('bank-questions-title').textContent = t('admin.s122', { name: bank.name, length: questions.length });
   byTestId('bank-questions').querySelector('tbody').replaceChildren(...questions.map((q, i) => el('tr', { testid: 'bank-question-row' },
     el('td', {}, String(i + 1)), el('td', {}, KIND_LABELS[q.kind]),
     el('td', {}, q.stem, q.kind === 'truefalse' ? null
-      : el('div', { class: 'meta' }, q.options.map((o, j) => `${LETTERS[j]}. ${o}`).join('　'))),
+      : el('div', { class: 'meta' }, q.options.map((o, j) => `${LETTERS[j]}. ${o}`).join(t('admin.s123')))),
     el('td', {}, keyText(q)), el('td', {}, String(q.points)),
     el('td', {}, el('button', { type: 'button', class: 'danger', onclick: guard(async () => {
       await api('DELETE', `/api/admin/questions/${q.id}`);
-      notify('题目已删除');
+      notify(t('admin.s124'));
       await openBank(bank); await loadBanks();
-    }) }, '删除')))));
+    }) }, t('admin.s125'))))));
 }
 
 byTestId('bank-form').addEventListener('submit', guard(async (event) => {
   const form = event.target;
   const created = await api('POST', '/api/admin/banks', { name: form.name.value });
   form.reset();
-  notify(`已创建题库“${created.name}”`);
+  notify(t('admin.s126', { name: created.name }));
   await loadBanks();
 }));
+
+// the chosen file's name beside the Chinese button (the browser's own text is hidden)
+function showChosenFile() {
+  const file = byTestId('import-file').files[0];
+  byTestId('import-file-name').textContent = file ? file.name : t('admin.import-file-name');
+}
+byTestId('import-file').addEventListener('change', showChosenFile);
 
 byTestId('import-form').addEventListener('submit', guard(async (event) => {
   const form = event.target;
@@ -123,13 +131,14 @@ byTestId('import-form').addEventListener('submit', guard(async (event) => {
   box.replaceChildren();
   try {
     const result = await fetchImport(form.bank.value, file);
-    notify(`导入完成：新增 ${result.added} 题，已存在跳过 ${result.skipped} 题`);
+    notify(t('admin.s127', { added: result.added, skipped: result.skipped }));
     form.file.value = '';
+    showChosenFile();
   } catch (err) {
     if (err.rows) {
       box.replaceChildren(el('table', { class: 'grid', testid: 'import-errors' },
-        el('thead', {}, el('tr', {}, el('th', {}, '行'), el('th', {}, '字段'), el('th', {}, '错误'))),
-        el('tbody', {}, err.rows.map((e) => el('tr', {}, el('td', {}, e.row ? String(e.row) : '文件'), el('td', {}, e.field), el('td', {}, e.message))))));
+        el('thead', {}, el('tr', {}, el('th', {}, t('admin.s128')), el('th', {}, t('admin.s129')), el('th', {}, t('admin.s121')))),
+        el('tbody', {}, err.rows.map((e) => el('tr', {}, el('td', {}, e.row ? String(e.row) : t('admin.s131')), el('td', {}, e.field), el('td', {}, e.message))))));
     }
     throw err;
   }
@@ -158,7 +167,7 @@ byTestId('question-form').addEventListener('submit', guard(async (event) => {
     answer: form.answer.value, points: Number(form.points.value),
   });
   form.stem.value = ''; form.options.value = ''; form.answer.value = '';
-  notify('题目已添加');
+  notify(t('admin.s132'));
   await loadBanks();
 }));
 
@@ -168,15 +177,15 @@ function beijing(value) { return value ? `${value}:00+08:00` : null; }
 async function loadPapers() {
   const { papers } = await api('GET', '/api/admin/papers');
   byTestId('paper-list').querySelector('tbody').replaceChildren(...papers.map((p) => el('tr', { testid: 'paper-row', 'data-paper-id': p.id },
-    el('td', {}, p.class_name), el('td', {}, p.kind === 'mock' ? '模拟考试' : '正式考试'), el('td', {}, p.title),
-    el('td', {}, String(p.question_count)), el('td', {}, String(p.total_points)), el('td', {}, `${Math.round(p.time_limit_s / 60)} 分钟`),
-    el('td', {}, p.opens_at || p.closes_at ? `${when(p.opens_at) || '不限'} 至 ${when(p.closes_at) || '不限'}` : '不限'),
+    el('td', {}, p.class_name), el('td', {}, p.kind === 'mock' ? t('admin.s34') : t('admin.s35')), el('td', {}, p.title),
+    el('td', {}, String(p.question_count)), el('td', {}, String(p.total_points)), el('td', {}, t('papers.s1', { v: Math.round(p.time_limit_s / 60) })),
+    el('td', {}, p.opens_at || p.closes_at ? t('admin.s136', { v: when(p.opens_at) || t('admin.s137'), v2: when(p.closes_at) || t('admin.s137') }) : t('admin.s137')),
     el('td', {}, String(p.attempt_count)),
     el('td', {}, el('button', { type: 'button', class: 'danger', onclick: guard(async () => {
       await api('DELETE', `/api/admin/papers/${p.id}`);
-      notify('试卷已删除');
+      notify(t('admin.s138'));
       await loadPapers(); await loadClasses();
-    }) }, '删除')))));
+    }) }, t('admin.s125'))))));
 }
 
 byTestId('paper-form').addEventListener('submit', guard(async (event) => {
@@ -191,7 +200,7 @@ byTestId('paper-form').addEventListener('submit', guard(async (event) => {
     opens_at: beijing(form.opens_at.value), closes_at: beijing(form.closes_at.value),
     bank_id: Number(form.bank_id.value),
   });
-  notify(`已创建试卷“${form.title.value}”（${created.question_count} 题）`);
+  notify(t('admin.s140', { value: form.title.value, question_count: created.question_count }));
   form.title.value = '';
   await loadPapers();
   await loadClasses();
@@ -205,8 +214,8 @@ async function loadExports() {
   const update = () => {
     const mine = papers.filter((p) => String(p.class_id) === form.class_id.value);
     const keep = form.paper_id.value;
-    form.paper_id.replaceChildren(el('option', { value: '' }, '全部试卷'),
-      ...mine.map((p) => el('option', { value: p.id }, `${p.kind === 'mock' ? '模拟' : '正式'} · ${p.title}`)));
+    form.paper_id.replaceChildren(el('option', { value: '' }, t('admin.s56')),
+      ...mine.map((p) => el('option', { value: p.id }, t('admin.s142', { v: p.kind === 'mock' ? t('admin.s3') : t('admin.s4'), title: p.title }))));
     if (mine.some((p) => String(p.id) === keep)) form.paper_id.value = keep;
     const query = form.paper_id.value ? `?paper_id=${form.paper_id.value}` : '';
     for (const ext of ['csv', 'xlsx']) {
@@ -221,26 +230,26 @@ async function loadExports() {
 }
 
 // ---------------------------------------------------------------- webhooks (rule M4)
-const EVENT = { 'attempt.ended': '考试结束', 'result.published': '成绩发布', 'review.decided': '审核结论' };
+const EVENT = { 'attempt.ended': t('admin.s108'), 'result.published': t('admin.s109'), 'review.decided': t('admin.s110') };
 
 async function loadWebhooks() {
   const { webhooks } = await api('GET', '/api/admin/webhooks');
   byTestId('webhook-list').querySelector('tbody').replaceChildren(...webhooks.map((w) => el('tr', { testid: `webhook-row-${w.id}` },
-    el('td', {}, String(w.id)), el('td', {}, w.url), el('td', {}, w.events.map((e) => EVENT[e] ?? e).join('、')),
-    el('td', {}, w.active ? '启用' : '已停用'), el('td', {}, String(w.pending)), el('td', {}, String(w.delivered)),
+    el('td', {}, String(w.id)), el('td', {}, w.url), el('td', {}, w.events.map((e) => EVENT[e] ?? e).join(t('admin.s146'))),
+    el('td', {}, w.active ? t('admin.s147') : t('admin.s148')), el('td', {}, String(w.pending)), el('td', {}, String(w.delivered)),
     el('td', {}, String(w.failed)),
     el('td', {}, w.active ? el('button', { type: 'button', class: 'danger', testid: `webhook-delete-${w.id}`, onclick: guard(async () => {
       await api('DELETE', `/api/admin/webhooks/${w.id}`);
-      notify('已停用该接收地址');
+      notify(t('admin.s149'));
       await loadWebhooks();
-    }) }, '停用') : ''))));
+    }) }, t('admin.s150')) : ''))));
 }
 
 byTestId('webhook-form').addEventListener('submit', guard(async (event) => {
   const form = event.target;
   const events = [...form.querySelectorAll('input[name="events"]:checked')].map((i) => i.value);
   const made = await api('POST', '/api/admin/webhooks', { url: form.url.value, secret: form.secret.value || undefined, events });
-  notify(`已登记 ${made.url}。签名密钥（只显示这一次，请妥善保存）：${made.secret}`);
+  notify(t('admin.s151', { url: made.url, secret: made.secret }));
   form.url.value = ''; form.secret.value = '';
   await loadWebhooks();
 }));

@@ -5,35 +5,37 @@ import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
 import { RecordingPlayer } from './recording-player.js';
+import { axisTicks } from './time-axis.js';
+import { t } from './i18n.js';
 
 let player = null;  // rule K1: the recording, camera and screen side by side
 
-const DEVICE = { pc: '电脑', phone: '手机', screen: '屏幕', '': '' };
+const DEVICE = { pc: t('attempt_timeline.pc'), phone: t('attempt_timeline.phone'), screen: t('attempt_timeline.screen'), '': '' };
 const SIDE_BY_SIDE = { pc: 0, phone: 1, screen: 2 };  // rule J2: camera, phone, screen
-const FACE = { none: '未检测到人脸', several: '多张人脸', one: '一张人脸', unknown: '人脸待检' };
-const SNAP_REASON = { start: '开考', random: '随机', violation: '违规', return_to_page: '返回页面', manual: '人工', identity: '人脸核验' };
-const CAMERA = { live: '正常', lost: '中断', asleep: '休眠', off: '未开启', stalled: '中断', ended: '已关闭', waiting: '等待画面' };
+const FACE = { none: t('attempt_timeline.none'), several: t('attempt_timeline.several'), one: t('attempt_timeline.one'), unknown: t('attempt_timeline.unknown') };
+const SNAP_REASON = { start: t('attempt_timeline.start'), random: t('attempt_timeline.random'), violation: t('attempt_timeline.violation'), return_to_page: t('attempt_timeline.return_to_page'), manual: t('attempt_timeline.manual'), identity: t('attempt_timeline.identity') };
+const CAMERA = { live: t('attempt_timeline.live'), lost: t('attempt_timeline.lost'), asleep: t('attempt_timeline.asleep'), off: t('attempt_timeline.off'), stalled: t('attempt_timeline.lost'), ended: t('attempt_timeline.ended'), waiting: t('attempt_timeline.waiting') };
 
 const clock = (t) => new Date(t * 1000).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
 const when = (t) => new Date(t * 1000).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
 
 function snapshotFigure(s) {
   return el('span', { testid: `tl-snapshot-${s.id}` },
-    el('img', { src: s.image_url, alt: `${DEVICE[s.device]}抓拍`, loading: 'lazy' }),
+    el('img', { src: s.image_url, alt: t('attempt_timeline.s9', { v: DEVICE[s.device] }), loading: 'lazy' }),
     el('span', { class: `flag ${s.face_flag}` }, `${DEVICE[s.device]} · ${FACE[s.face_flag]}`),
     // rules I2, I3: compared with the ID photo (a score for people, never a verdict)
     s.face_match_label ? el('span', { class: `flag match ${s.face_match}`, testid: `tl-match-${s.id}` },
-      `比对：${s.face_match_label}${s.face_distance === null ? '' : `（${s.face_distance.toFixed(2)}）`}`) : '');
+      t('attempt_timeline.s10', { face_match_label: s.face_match_label, v: s.face_distance === null ? '' : t('attempt_timeline.s31', { v: s.face_distance.toFixed(2) }) })) : '');
 }
 
 function eventText(e) {
   const d = e.data || {};
-  if (e.kind === 'camera') return `${DEVICE[e.device]}摄像头：${CAMERA[d.state] ?? d.state}`;
-  if (e.kind === 'screen') return `屏幕共享：${CAMERA[d.state] ?? d.state}`;
-  if (e.kind === 'focus') return d.state === 'lost' ? `离开试卷（${d.cause}）` : d.state === 'back' ? '回到试卷' : '点击试卷以外区域';
-  if (e.kind === 'warning') return `监考员警告：${d.text ?? ''}`;
-  if (e.kind === 'outage_end') return `${DEVICE[e.device]}重新连接（断线 ${d.duration_s} 秒${d.over_grace ? '，超过宽限' : ''}）`;
-  if (e.kind === 'phone_end') return d.early ? '手机端提前结束监控' : '手机端结束监控';
+  if (e.kind === 'camera') return t('attempt_timeline.s11', { v: DEVICE[e.device], v2: CAMERA[d.state] ?? d.state });
+  if (e.kind === 'screen') return t('attempt_timeline.s12', { v: CAMERA[d.state] ?? d.state });
+  if (e.kind === 'focus') return d.state === 'lost' ? t('attempt_timeline.s13', { cause: d.cause }) : d.state === 'back' ? t('attempt_timeline.s14') : t('attempt_timeline.s15');
+  if (e.kind === 'warning') return t('attempt_timeline.s16', { v: d.text ?? '' });
+  if (e.kind === 'outage_end') return t('attempt_timeline.s17', { v: DEVICE[e.device], duration_s: d.duration_s, v2: d.over_grace ? t('attempt_timeline.s2_2') : '' });
+  if (e.kind === 'phone_end') return d.early ? t('attempt_timeline.s18') : t('attempt_timeline.s19');
   const device = DEVICE[e.device] ?? '';
   // labels that name their device already ("手机拍照") are not prefixed twice
   return e.label.startsWith(device) ? e.label : `${device}${e.label}`;
@@ -44,33 +46,33 @@ function itemRow(item, snapshots) {
   if (item.type === 'violation') {
     const around = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean)
       .sort((a, b) => (SIDE_BY_SIDE[a.device] ?? 9) - (SIDE_BY_SIDE[b.device] ?? 9));
-    const play = el('button', { type: 'button', class: 'play', testid: `tl-play-${item.index}`, onclick: () => player && player.seek(item.t) }, '播放录像');
+    const play = el('button', { type: 'button', class: 'play', testid: `tl-play-${item.index}`, onclick: () => player && player.seek(item.t) }, t('attempt_timeline.s20'));
     return el('li', { class: 'violation', testid: `tl-violation-${item.index}` }, time, el('div', {},
-      el('strong', {}, `第 ${item.index} 次违规：${item.label}`), `，持续 ${item.duration_s} 秒 `, play,
-      item.forgiven ? el('div', { class: 'meta' }, `已由${item.forgiven_by ?? '监考员'}撤销：${item.forgive_reason ?? ''}`) : '',
-      el('div', {}, around.length ? around.map(snapshotFigure) : el('span', { class: 'meta' }, '本次违规无抓拍'))));
+      el('strong', {}, t('attempt_timeline.s21', { index: item.index, label: item.label })), t('attempt_timeline.s22', { duration_s: item.duration_s }), play,
+      item.forgiven ? el('div', { class: 'meta' }, t('attempt_timeline.s23', { v: item.forgiven_by ?? t('attempt_timeline.s3'), v2: item.forgive_reason ?? '' })) : '',
+      el('div', {}, around.length ? around.map(snapshotFigure) : el('span', { class: 'meta' }, t('attempt_timeline.s24')))));
   }
   if (item.type === 'snapshot') {
-    return el('li', { class: 'snapshot' }, time, el('div', {}, `${SNAP_REASON[item.reason] ?? item.reason}抓拍 `, snapshotFigure(item)));
+    return el('li', { class: 'snapshot' }, time, el('div', {}, t('attempt_timeline.s25', { v: SNAP_REASON[item.reason] ?? item.reason }), snapshotFigure(item)));
   }
   if (item.type === 'action') {
     return el('li', { class: 'action', testid: `tl-action-${item.id}` }, time,
-      el('div', {}, `${item.by.real_name || item.by.username}：${item.label}`, item.reason ? `（原因：${item.reason}）` : '',
-        item.detail && item.detail.text ? `：“${item.detail.text}”` : ''));
+      el('div', {}, t('attempt_timeline.s26', { v: item.by.real_name || item.by.username, label: item.label }), item.reason ? t('attempt_timeline.s27', { reason: item.reason }) : '',
+        item.detail && item.detail.text ? t('attempt_timeline.s28', { text: item.detail.text }) : ''));
   }
   if (item.type === 'identity_flag') {
     const shots = item.snapshot_ids.map((id) => snapshots.get(id)).filter(Boolean);
     return el('li', { class: 'violation identity-flag', testid: 'tl-identity-flag' }, time, el('div', {},
-      el('strong', {}, `身份提示：${item.label}（${item.snapshot_ids.length} 张）`),
-      el('div', { class: 'meta' }, '提示不会结束考试，由监考员和审核员判断。'),
+      el('strong', {}, t('attempt_timeline.s29', { label: item.label, length: item.snapshot_ids.length })),
+      el('div', { class: 'meta' }, t('attempt_timeline.s30')),
       el('div', {}, shots.map(snapshotFigure))));
   }
   if (item.type === 'message') {  // rule L1: contact in both directions
-    const who = item.from === 'candidate' ? `（${DEVICE[item.device] ?? ''}）` : '';
+    const who = item.from === 'candidate' ? t('attempt_timeline.s31', { v: DEVICE[item.device] ?? '' }) : '';
     return el('li', { class: `message from-${item.from}`, testid: `tl-message-${item.index}` }, time,
-      el('div', {}, `${item.label}${who}：`, item.text));
+      el('div', {}, t('attempt_timeline.s32', { label: item.label, who }), item.text));
   }
-  if (item.type === 'end') return el('li', { class: 'end', testid: 'tl-end' }, time, el('strong', {}, `考试结束：${item.label}`));
+  if (item.type === 'end') return el('li', { class: 'end', testid: 'tl-end' }, time, el('strong', {}, t('attempt_timeline.s33', { label: item.label })));
   if (item.type === 'start') return el('li', { class: 'start' }, time, el('strong', {}, item.label));
   return el('li', { class: 'event' }, time, el('div', {}, eventText(item)));
 }
@@ -82,33 +84,36 @@ function drawAxis(data) {
   const x = (t) => `${(100 * (t - start)) / (end - start)}%`;
   const marks = data.items.filter((i) => ['violation', 'snapshot', 'action', 'identity_flag', 'end'].includes(i.type)).map((i) => {
     const style = i.type === 'violation' ? `left:${x(i.t)};width:${x(start + Math.max(i.duration_s, 0))}` : `left:${x(i.t)}`;
-    const title = i.type === 'violation' ? `第 ${i.index} 次违规 ${clock(i.t)}` : `${i.label ?? i.reason ?? ''} ${clock(i.t)}`;
+    const title = i.type === 'violation' ? t('attempt_timeline.s34', { index: i.index, v: clock(i.t) }) : `${i.label ?? i.reason ?? ''} ${clock(i.t)}`;
     return el('span', { class: `mark ${i.type}${i.forgiven ? ' forgiven' : ''}`, style, title });
   });
-  byTestId('timeline-axis').replaceChildren(...marks);
+  // issue #14: the axis is labelled, clock time above minutes since the start
+  const ticks = axisTicks(start, end).map((k, i) => el('span', { class: 'tick', style: `left:${100 * k.at}%`, testid: `tl-tick-${i}` },
+    el('span', { class: 'tick-clock' }, k.clock), el('span', { class: 'tick-minute' }, t('attempt_timeline.s35', { minute: k.minute }))));
+  byTestId('timeline-axis').replaceChildren(...marks, ...ticks);
 }
 
 async function load() {
   const id = new URLSearchParams(location.search).get('attempt');
-  if (!id || !/^\d+$/.test(id)) { setError(byTestId('timeline-error'), '缺少考试记录编号'); return; }
+  if (!id || !/^\d+$/.test(id)) { setError(byTestId('timeline-error'), t('attempt_timeline.s36')); return; }
   const data = await api('GET', `/api/attempts/${id}/timeline`);
   const a = data.attempt;
-  byTestId('timeline-title').textContent = `证据时间轴：${a.candidate.real_name}（${a.candidate.username}）`;
+  byTestId('timeline-title').textContent = t('attempt_timeline.s37', { real_name: a.candidate.real_name, username: a.candidate.username });
   const hb = data.heartbeats || {};
   const summary = [
-    ['考试', `${a.class_name} · ${a.paper_title}`],
-    ['开始', when(a.started_t)],
-    ['结束', data.end ? `${when(data.end.t)}（${data.end.label}）` : '进行中'],
-    ['成绩', a.score === null ? '—' : `${a.score}（${a.outcome_label ?? ''}）`],
-    ['违规', `${data.violations.filter((v) => !v.forgiven).length} 次（另有 ${data.violations.filter((v) => v.forgiven).length} 次已撤销）`],
-    ['抓拍', `${data.snapshots.length} 张`],
-    ['心跳', `电脑 ${hb.pc ?? 0} 次，手机 ${hb.phone ?? 0} 次`],
+    [t('attempt_timeline.s38'), `${a.class_name} · ${a.paper_title}`],
+    [t('attempt_timeline.s39'), when(a.started_t)],
+    [t('attempt_timeline.s40'), data.end ? t('attempt_timeline.s41', { v: when(data.end.t), label: data.end.label }) : t('attempt_timeline.s42')],
+    [t('attempt_timeline.s43'), a.score === null ? '—' : t('attempt_timeline.s44', { score: a.score, v: a.outcome_label ?? '' })],
+    [t('attempt_timeline.violation'), t('attempt_timeline.s46', { v: data.violations.filter((v) => !v.forgiven).length, v2: data.violations.filter((v) => v.forgiven).length })],
+    [t('result_review.s13'), t('attempt_timeline.s48', { length: data.snapshots.length })],
+    [t('attempt_timeline.s49'), t('attempt_timeline.s50', { v: hb.pc ?? 0, v2: hb.phone ?? 0 })],
   ];
   byTestId('timeline-summary').replaceChildren(...summary.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { testid: `timeline-${k}` }, v)]));
   const snapshots = new Map(data.snapshots.map((s) => [s.id, s]));
   drawAxis(data);
   byTestId('timeline-violations').replaceChildren(...(data.violations.length
-    ? data.violations.map((v) => itemRow({ type: 'violation', ...v }, snapshots)) : [el('li', { class: 'meta' }, '无违规记录')]));
+    ? data.violations.map((v) => itemRow({ type: 'violation', ...v }, snapshots)) : [el('li', { class: 'meta' }, t('attempt_timeline.s51'))]));
   byTestId('timeline-list').replaceChildren(...data.items.map((i) => itemRow(i, snapshots)));
   player = new RecordingPlayer(byTestId('timeline-recording'), id);
   await player.load();
@@ -119,10 +124,10 @@ async function loadChain(id) {
   const node = byTestId('timeline-chain');
   try {
     const c = await api('GET', `/api/attempts/${id}/chain`);
-    node.textContent = c.ok ? `${c.label}（${c.records} 条记录，链头 ${c.head.slice(0, 16)}…）` : c.label;
+    node.textContent = c.ok ? t('attempt_timeline.s52', { label: c.label, records: c.records, v: c.head.slice(0, 16) }) : c.label;
     node.className = c.ok ? 'chain ok' : 'chain broken';
   } catch (err) {
-    node.textContent = `记录未能校验：${err.message}`;
+    node.textContent = t('attempt_timeline.s53', { message: err.message });
     node.className = 'chain broken';
   }
 }

@@ -9,20 +9,21 @@
 //   page offers again with the same client id; the hub replaces its old peer.
 import { api } from './api.js';
 import { SCREEN_IDLE_FPS } from './screen.js';
+import { t } from './i18n.js';
 
 const RECONNECT_AFTER_MS = 3000;
 const MAX_BACKOFF_MS = 15000;
 const LOW_FPS = 3;  // until the hub says otherwise
 
 const CAMERA_ERRORS = {
-  NotAllowedError: '无法打开摄像头：您拒绝了摄像头权限。请点击浏览器地址栏左侧的摄像头图标，选择“允许”，然后刷新页面。未开启摄像头无法进入考试。',
-  SecurityError: '无法打开摄像头：浏览器禁止了摄像头访问。请在浏览器设置中允许本网站使用摄像头，然后刷新页面。',
-  NotFoundError: '无法打开摄像头：未检测到摄像头。请连接摄像头后刷新页面。未开启摄像头无法进入考试。',
-  OverconstrainedError: '无法打开摄像头：未检测到可用的摄像头。请连接摄像头后刷新页面。',
-  NotReadableError: '无法打开摄像头：摄像头被其他程序占用或被安全软件阻止。请关闭占用摄像头的程序、在安全软件中允许摄像头，然后刷新页面。',
-  AbortError: '无法打开摄像头：摄像头启动失败。请重新插拔摄像头后刷新页面。',
+  NotAllowedError: t('camera.NotAllowedError'),
+  SecurityError: t('camera.SecurityError'),
+  NotFoundError: t('camera.NotFoundError'),
+  OverconstrainedError: t('camera.OverconstrainedError'),
+  NotReadableError: t('camera.NotReadableError'),
+  AbortError: t('camera.AbortError'),
 };
-const CAMERA_ERROR_DEFAULT = '无法打开摄像头：请在浏览器地址栏允许本网站使用摄像头，并确认安全软件未阻止摄像头，然后刷新页面。';
+const CAMERA_ERROR_DEFAULT = t('pc.camera.denied');
 
 /** The D2 prompt (zh-CN) for a getUserMedia error. */
 export function cameraErrorMessage(err) {

@@ -5,7 +5,7 @@ import { byTestId, el, setError } from './dom.js';
 import { t } from './i18n.js';
 import { signedIn } from './page-session.js';
 
-const PURPOSES = { login: '登录', register: '注册', reset: '找回密码' };
+const PURPOSES = { login: t('login.submit'), register: t('register.register-submit'), reset: t('forgot.s3') };
 const phone = byTestId('outbox-phone');
 let timer = null;
 

@@ -1,5 +1,7 @@
 // Tiny DOM helpers. Text always goes in as text (textContent), never as markup,
 // so names like "<b>x</b>" are shown exactly as typed.
+import { t } from './i18n.js';
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -38,14 +40,14 @@ export function setError(node, message) {
 export const MIN_CHROME = 80;  // the oldest Chromium core the exam page is tested against
 export function browserProblem() {
   if (document.documentMode) {
-    return '当前为兼容模式（IE内核），无法进行考试。请使用谷歌浏览器（Chrome），或将360浏览器切换到“极速模式”。';
+    return t('dom.s1');
   }
   const chrome = /Chrome\/(\d+)/.exec(navigator.userAgent);
   if (chrome && Number(chrome[1]) < MIN_CHROME) {
-    return `当前浏览器内核版本过旧（Chrome ${chrome[1]}），无法进行考试。请升级到最新版谷歌浏览器（Chrome），或将360浏览器切换到“极速模式”并升级到最新版。`;
+    return t('dom.s2', { v: chrome[1] });
   }
   if (typeof RTCPeerConnection === 'undefined' || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    return '当前浏览器不支持摄像头视频监控（WebRTC），无法进行考试。请使用最新版谷歌浏览器（Chrome），或360浏览器的“极速模式”。';
+    return t('dom.s3');
   }
   return null;
 }

@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { CaptchaField } from './captcha.js';
 import { byTestId, setError } from './dom.js';
 import { smsButton } from './smscode.js';
+import { t } from './i18n.js';
 
 const form = byTestId('forgot-form');
 const error = byTestId('forgot-error');
@@ -22,8 +23,8 @@ const sms = smsButton({
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   setError(error, '');
-  if (!sms.id()) return setError(error, '请先获取短信验证码');
-  if (form.password.value !== form.password2.value) return setError(error, '两次输入的密码不一致');
+  if (!sms.id()) return setError(error, t('register.s15'));
+  if (form.password.value !== form.password2.value) return setError(error, t('register.s14'));
   try {
     await api('POST', '/api/auth/reset', {
       phone: form.phone.value.trim(), sms_id: sms.id(),

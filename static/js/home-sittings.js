@@ -4,17 +4,18 @@
 import { api } from './api.js';
 import { byTestId, el } from './dom.js';
 import { signedIn } from './page-session.js';
+import { t } from './i18n.js';
 
 const when = (iso) => new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
 
 function card(s) {
   return el('div', { class: 'sitting', testid: 'my-sitting', 'data-sitting-id': s.id },
-    el('h3', { testid: 'my-sitting-title' }, `${s.title}：${s.paper_title}`),
-    el('p', {}, '考试时间：', el('span', { testid: 'my-sitting-time' }, `${when(s.starts_at)} 至 ${when(s.ends_at)}（北京时间）`)),
-    el('p', {}, '考场：', el('span', { testid: 'my-sitting-room' }, s.room || '待安排')),
+    el('h3', { testid: 'my-sitting-title' }, t('home_sittings.my-sitting-title', { title: s.title, paper_title: s.paper_title })),
+    el('p', {}, t('home_sittings.s2'), el('span', { testid: 'my-sitting-time' }, t('home_sittings.my-sitting-time', { v: when(s.starts_at), v2: when(s.ends_at) }))),
+    el('p', {}, t('home_sittings.s4'), el('span', { testid: 'my-sitting-room' }, s.room || t('home_sittings.s5'))),
     el('p', { testid: 'my-sitting-window' },
-      `${when(s.checkin_from)} 起可进入考场进行设备检测和身份核验；开考后 ${s.late_entry_min} 分钟（${when(s.entry_until)}）停止入场；${when(s.ends_at)} 统一交卷。`),
-    el('p', {}, '考前请准备：'),
+      t('home_sittings.s6', { v: when(s.checkin_from), late_entry_min: s.late_entry_min, v2: when(s.entry_until), v3: when(s.ends_at) })),
+    el('p', {}, t('home_sittings.s7')),
     el('ul', { testid: 'my-sitting-prepare' }, s.prepare.map((item) => el('li', {}, item))));
 }
 
@@ -23,7 +24,7 @@ async function show() {
   if (user.role !== 'candidate') return;
   const { sittings } = await api('GET', '/api/sittings/mine');
   const box = byTestId('my-sittings');
-  box.replaceChildren(el('h2', {}, '我的考试场次'), ...sittings.map(card));
+  box.replaceChildren(el('h2', {}, t('home_sittings.s8')), ...sittings.map(card));
   box.hidden = sittings.length === 0;
 }
 

@@ -8,10 +8,10 @@ import { mountPapers } from './papers.js';
 import { openWizard } from './wizard.js';
 
 const HINTS = {
-  none: '请点击“完善考试信息”提交考试请求，审核通过后才可以参加考试。',
-  pending: '您的考试信息正在审核中，审核通过后即可在试卷中心看到试卷。',
-  approved: '审核已通过。试卷和考试安排见下方试卷中心。',
-  rejected: '请根据不通过的原因修改后重新提交。',
+  none: t('home.none'),
+  pending: t('home.ding'),
+  approved: t('home.oved'),
+  rejected: t('home.cted'),
 };
 
 async function refresh({ autoOpen }) {
@@ -27,7 +27,7 @@ async function refresh({ autoOpen }) {
   if (status === 'rejected') byTestId('rejected-reason').textContent = data.request.reason || '';
   const canSubmit = status === 'none' || status === 'rejected';
   byTestId('open-wizard').hidden = !canSubmit;
-  byTestId('open-wizard').textContent = status === 'rejected' ? '重新提交' : '完善考试信息';
+  byTestId('open-wizard').textContent = status === 'rejected' ? t('home.rejected-resubmit') : t('home.open-wizard');
   await mountPapers(byTestId('papers'));
   const wantResubmit = new URLSearchParams(location.search).get('resubmit') === '1';
   // rule B1: the wizard opens by itself until a request is pending or approved

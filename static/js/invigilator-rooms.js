@@ -4,11 +4,12 @@
 // reason, audited by the server, which also does the arithmetic.
 import { api } from './api.js';
 import { byTestId, el } from './dom.js';
+import { t } from './i18n.js';
 
 const REFRESH_MS = 10000;
 const when = (iso) => new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
-const STATUS = { not_started: '未入场', in_progress: '考试中', ended: '已结束' };
-const ENDS = { submitted: '已交卷', time_up: '时间到', fifth_violation: '违规满5次', invigilator: '监考员结束', abandoned: '设备离线' };
+const STATUS = { not_started: t('invigilator_rooms.not_started'), in_progress: t('invigilator.running'), ended: t('invigilator.ended') };
+const ENDS = { submitted: t('invigilator_rooms.submitted'), time_up: t('invigilator.time_up'), fifth_violation: t('invigilator_rooms.fifth_violation'), invigilator: t('invigilator.invigilator'), abandoned: t('invigilator_rooms.abandoned') };
 const REOPENABLE = new Set(['abandoned', 'invigilator']);  // rule M3, as the server decides
 
 function say(text) {
@@ -19,7 +20,7 @@ function say(text) {
 
 function reasonOrSay() {
   const reason = byTestId('extra-reason').value.trim();
-  if (!reason) say('请先填写原因');
+  if (!reason) say(t('invigilator_rooms.s1'));
   return reason;
 }
 
@@ -38,27 +39,27 @@ function grant(path) {
   if (!reason) return;
   const minutes = Number(byTestId('extra-minutes').value);
   act(path, { minutes, reason }, (reply) => (reply.results
-    ? `已为 ${reply.extended} 名考试中的考生补时 ${minutes} 分钟`
-    : `已补时 ${minutes} 分钟，新的结束时间 ${when(reply.deadline_at)}`));
+    ? t('invigilator_rooms.s2', { extended: reply.extended, minutes })
+    : t('invigilator_rooms.s3', { minutes, v: when(reply.deadline_at) })));
 }
 
 function resume(attemptId) {
   const reason = reasonOrSay();
   if (!reason) return;
   act(`/api/invigilate/attempts/${attemptId}/resume`, { reason },
-    (reply) => `考试已恢复，剩余 ${Math.round(reply.remaining_s / 60)} 分钟`);
+    (reply) => t('invigilator_rooms.s4', { v: Math.round(reply.remaining_s / 60) }));
 }
 
 function candidateRow(c) {
-  const state = c.status === 'ended' ? `${STATUS.ended}（${ENDS[c.end_reason] ?? c.end_reason}）` : STATUS[c.status];
+  const state = c.status === 'ended' ? t('invigilator_rooms.s5', { ended: STATUS.ended, v: ENDS[c.end_reason] ?? c.end_reason }) : STATUS[c.status];
   const buttons = [];
   if (c.status === 'in_progress') {
     buttons.push(el('button', { type: 'button', class: 'secondary', testid: `extra-${c.attempt_id}`,
-      onclick: () => grant(`/api/invigilate/attempts/${c.attempt_id}/extra-time`) }, '补时'));
+      onclick: () => grant(`/api/invigilate/attempts/${c.attempt_id}/extra-time`) }, t('invigilator_rooms.s6')));
   }
   if (c.status === 'ended' && REOPENABLE.has(c.end_reason)) {
     buttons.push(el('button', { type: 'button', class: 'secondary', testid: `resume-${c.attempt_id}`,
-      onclick: () => resume(c.attempt_id) }, '恢复考试'));
+      onclick: () => resume(c.attempt_id) }, t('invigilator_rooms.s7')));
   }
   return el('tr', { testid: 'room-row', 'data-user': c.username },
     el('td', {}, c.real_name), el('td', {}, c.username), el('td', { testid: 'room-row-state' }, state),
@@ -69,10 +70,10 @@ function roomCard(room) {
   const s = room.sitting;
   return el('div', { class: 'room', testid: `room-${room.id}` },
     el('h3', {}, `${room.name} · ${s.title} · ${s.paper_title}`),
-    el('p', { class: 'meta' }, `${when(s.starts_at)} 开考，${when(s.entry_until)} 停止入场，${when(s.ends_at)} 结束；${room.candidates.length} 名考生`),
-    el('button', { type: 'button', testid: `room-extra-${room.id}`, onclick: () => grant(`/api/invigilate/rooms/${room.id}/extra-time`) }, '整个考场补时'),
+    el('p', { class: 'meta' }, t('invigilator_rooms.s8', { v: when(s.starts_at), v2: when(s.entry_until), v3: when(s.ends_at), length: room.candidates.length })),
+    el('button', { type: 'button', testid: `room-extra-${room.id}`, onclick: () => grant(`/api/invigilate/rooms/${room.id}/extra-time`) }, t('invigilator_rooms.s9')),
     el('table', { class: 'grid' },
-      el('thead', {}, el('tr', {}, ...['姓名', '用户名', '状态', '结束时间', ''].map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ...[t('reviewer.s11'), t('login.username'), t('records.s15'), t('result_review.s14'), ''].map((h) => el('th', {}, h)))),
       el('tbody', {}, room.candidates.map(candidateRow))));
 }
 

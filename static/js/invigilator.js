@@ -11,27 +11,28 @@ import { api, csrf } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
 import { closeContact, contactMessage, loadPresets, noticeHands, openContact, renderRooms, tileContact } from './wall-contact.js';
+import { t } from './i18n.js';
 
 const POLL_MS = 2500;
 const LIVE_MS = 1500;
 
 const zh = {
-  camera: { live: '正常', lost: '中断', asleep: '休眠', off: '未开启', unknown: '未连接' },
-  device: { pc: '电脑', phone: '手机', screen: '屏幕' },
-  status: { running: '考试中', waiting: '等待设备连接', ended: '已结束' },
-  face: { none: '未检测到人脸', several: '多张人脸', one: '一张人脸', unknown: '人脸待检' },
+  camera: { live: t('attempt_timeline.live'), lost: t('attempt_timeline.lost'), asleep: t('attempt_timeline.asleep'), off: t('attempt_timeline.off'), unknown: t('invigilator.unknown') },
+  device: { pc: t('attempt_timeline.pc'), phone: t('attempt_timeline.phone'), screen: t('attempt_timeline.screen') },
+  status: { running: t('invigilator.running'), waiting: t('invigilator.waiting'), ended: t('invigilator.ended') },
+  face: { none: t('attempt_timeline.none'), several: t('attempt_timeline.several'), one: t('attempt_timeline.one'), unknown: t('attempt_timeline.unknown') },
   reason: {
-    violation: '违规', away: '正在离开试卷', camera_lost: '摄像头中断', camera_asleep: '手机休眠',
-    camera_off: '摄像头未开启', disconnected: '设备断线', heartbeat_stale: '心跳超时',
-    no_face: '未检测到人脸', several_faces: '多张人脸', screen_lost: '屏幕共享中断',
-    someone_else: '疑似非本人（连续抓拍）', nobody: '连续抓拍无人', identity_waiting: '人脸核验待人工处理',
+    violation: t('attempt_timeline.violation'), away: t('invigilator.away'), camera_lost: t('invigilator.camera_lost'), camera_asleep: t('invigilator.camera_asleep'),
+    camera_off: t('invigilator.camera_off'), disconnected: t('invigilator.disconnected'), heartbeat_stale: t('invigilator.heartbeat_stale'),
+    no_face: t('attempt_timeline.none'), several_faces: t('attempt_timeline.several'), screen_lost: t('invigilator.screen_lost'),
+    someone_else: t('invigilator.someone_else'), nobody: t('invigilator.nobody'), identity_waiting: t('invigilator.identity_waiting'),
   },
   identity: {
-    checking: '人脸核验中', passed: '人脸核验通过', waiting: '人脸核验未通过，等待人工核验',
-    admitted: '已人工核验通过', refused: '人工核验不通过',
+    checking: t('invigilator.checking'), passed: t('invigilator.passed'), waiting: t('invigilator.waiting_2'),
+    admitted: t('invigilator.admitted'), refused: t('invigilator.refused'),
   },
-  kind: { tab_hidden: '切换页面或窗口', window_blur: '离开考试窗口', click_outside: '点击试卷以外区域' },
-  endLabel: { submitted: '考生交卷', time_up: '时间到', fifth_violation: '违规满 5 次', invigilator: '监考员结束', abandoned: '设备长时间离线' },
+  kind: { tab_hidden: t('invigilator.tab_hidden'), window_blur: t('invigilator.window_blur'), click_outside: t('attempt_timeline.s15') },
+  endLabel: { submitted: t('invigilator.submitted'), time_up: t('invigilator.time_up'), fifth_violation: t('invigilator.fifth_violation'), invigilator: t('invigilator.invigilator'), abandoned: t('invigilator.abandoned') },
 };
 
 let sessions = new Map();   // attempt id -> tile data of the last poll
@@ -43,7 +44,7 @@ let videoPc = null;         // the live video's peer (rule L2), while the panel 
 let videoPlaying = false;
 const ICE_GATHER_MS = 3000;
 
-const ago = (s) => (s === null || s === undefined ? '无信号' : s < 60 ? `${Math.round(s)} 秒前` : `${Math.floor(s / 60)} 分钟前`);
+const ago = (s) => (s === null || s === undefined ? t('invigilator.s12') : s < 60 ? t('invigilator.s13', { v: Math.round(s) }) : t('invigilator.s14', { v: Math.floor(s / 60) }));
 const mmss = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 
 function cameraCell(cam) {
@@ -54,9 +55,9 @@ function cameraCell(cam) {
 
 function thumb(cam) {
   const snap = cam.snapshot;
-  if (!snap) return el('div', { class: 'meta' }, `${zh.device[cam.device]}暂无抓拍`);
+  if (!snap) return el('div', { class: 'meta' }, t('invigilator.s15', { v: zh.device[cam.device] }));
   return el('div', {},
-    el('img', { src: snap.image_url, alt: `${zh.device[cam.device]}抓拍`, loading: 'lazy', testid: `tile-thumb-${cam.device}` }),
+    el('img', { src: snap.image_url, alt: t('attempt_timeline.s9', { v: zh.device[cam.device] }), loading: 'lazy', testid: `tile-thumb-${cam.device}` }),
     el('span', { class: `flag ${snap.face_flag}`, testid: `tile-face-${cam.device}` }, zh.face[snap.face_flag]));
 }
 
@@ -64,13 +65,13 @@ function thumb(cam) {
 function screenCell(screen) {
   if (!screen) return '';
   return el('div', { class: `cam ${screen.state}`, testid: 'tile-cam-screen' },
-    `屏幕 ${zh.camera[screen.state] ?? screen.state}`);
+    t('invigilator.s17', { v: zh.camera[screen.state] ?? screen.state }));
 }
 
 function screenThumb(screen) {
   const snap = screen && screen.snapshot;
-  if (!snap) return el('div', { class: 'meta' }, '屏幕暂无抓拍');
-  return el('div', {}, el('img', { src: snap.image_url, alt: '屏幕抓拍', loading: 'lazy', testid: 'tile-thumb-screen' }));
+  if (!snap) return el('div', { class: 'meta' }, t('invigilator.s18'));
+  return el('div', {}, el('img', { src: snap.image_url, alt: t('invigilator.alt'), loading: 'lazy', testid: 'tile-thumb-screen' }));
 }
 
 function tile(s) {
@@ -83,12 +84,12 @@ function tile(s) {
   },
   contact.node,
   el('h4', {}, el('span', { testid: 'tile-name' }, s.candidate.name),
-    el('span', { class: `viol${bad ? ' bad' : ''}`, testid: 'tile-violations' }, `违规 ${s.violations}/${s.max_violations}`)),
-  el('div', { class: 'meta' }, el('span', { testid: 'tile-status' }, s.away ? '离开试卷中' : zh.status[s.status] ?? s.status),
-    ` · 剩余 ${mmss(s.remaining_s)}`, s.warnings ? ` · 已警告 ${s.warnings} 次` : ''),
+    el('span', { class: `viol${bad ? ' bad' : ''}`, testid: 'tile-violations' }, t('invigilator.tile-violations', { violations: s.violations, max_violations: s.max_violations }))),
+  el('div', { class: 'meta' }, el('span', { testid: 'tile-status' }, s.away ? t('invigilator.s20') : zh.status[s.status] ?? s.status),
+    t('invigilator.s21', { v: mmss(s.remaining_s) }), s.warnings ? t('invigilator.s22', { warnings: s.warnings }) : ''),
   el('div', { class: 'cams' }, cameraCell(s.cameras.pc), cameraCell(s.cameras.phone), screenCell(s.screen)),
   el('div', { class: 'thumbs' }, thumb(s.cameras.pc), thumb(s.cameras.phone), screenThumb(s.screen)),
-  el('div', { class: 'reasons', testid: 'tile-reasons' }, s.risk_reasons.map((r) => zh.reason[r] ?? r).join('、')),
+  el('div', { class: 'reasons', testid: 'tile-reasons' }, s.risk_reasons.map((r) => zh.reason[r] ?? r).join(t('admin.s146'))),
   s.identity_state ? el('div', { class: `meta identity ${s.identity_state}`, testid: 'tile-identity' },
     zh.identity[s.identity_state] ?? s.identity_state) : '');
 }
@@ -105,14 +106,14 @@ async function refreshIdentity(id) {
   }
   if (openId !== id) return;
   const frame = [...check.tries].reverse().find((t) => t.image_url);
-  byTestId('identity-state').textContent = `${zh.identity[check.state] ?? check.state}（已失败 ${check.failed} 次）`;
+  byTestId('identity-state').textContent = t('invigilator.s24', { v: zh.identity[check.state] ?? check.state, failed: check.failed });
   byTestId('identity-state').dataset.state = check.state;
   const photo = byTestId('identity-photo');
   if (check.id_photo_url) photo.src = check.id_photo_url; else photo.removeAttribute('src');
-  byTestId('identity-photo-note').textContent = check.id_photo_url ? '证件照' : '该考生没有证件照';
+  byTestId('identity-photo-note').textContent = check.id_photo_url ? t('request.doc.id_photo') : t('invigilator.s26');
   const shot = byTestId('identity-frame');
   if (frame) shot.src = frame.image_url; else shot.removeAttribute('src');
-  byTestId('identity-frame-note').textContent = frame ? `核验抓拍：${frame.message}` : '暂无核验抓拍';
+  byTestId('identity-frame-note').textContent = frame ? t('invigilator.s27', { message: frame.message }) : t('invigilator.s28');
   byTestId('identity-decide').hidden = !(check.state === 'waiting' || check.state === 'checking');
   box.hidden = check.state === 'checking' && check.tries.length === 0;
 }
@@ -120,9 +121,9 @@ async function refreshIdentity(id) {
 async function decideIdentity(decision) {
   const field = byTestId('identity-reason');
   const reason = field.value.trim();
-  if (!reason) { message('请先填写人工核验的理由'); return; }
-  if (decision === 'refuse' && !confirm('确定核验不通过吗？该考生的考试将被结束，此操作将被记录。')) return;
-  const done = decision === 'admit' ? '已人工核验通过，考生可以答题' : '已核验不通过，考试已结束';
+  if (!reason) { message(t('invigilator.s29')); return; }
+  if (decision === 'refuse' && !confirm(t('invigilator.s30'))) return;
+  const done = decision === 'admit' ? t('invigilator.s31') : t('invigilator.s32');
   if (await command('identity', { decision, reason }, done)) field.value = '';
   if (openId !== null) refreshIdentity(openId);
 }
@@ -136,15 +137,15 @@ async function poll() {
     noticeHands(data.sessions);
     renderRooms(data.rooms);
     byTestId('wall-empty').hidden = data.sessions.length > 0;
-    byTestId('wall-count').textContent = `进行中 ${data.total} 人` + (data.total > data.sessions.length ? `（显示风险最高的 ${data.sessions.length} 人）` : '');
-    byTestId('wall-rooms').textContent = data.rooms.length ? `考场：${data.rooms.map((r) => r.name).join('、')}` : '尚未分配考场';
-    byTestId('wall-updated').textContent = `更新于 ${new Date().toLocaleTimeString('zh-CN', { hour12: false })}`;
+    byTestId('wall-count').textContent = t('invigilator.s33', { total: data.total }) + (data.total > data.sessions.length ? t('invigilator.s34', { length: data.sessions.length }) : '');
+    byTestId('wall-rooms').textContent = data.rooms.length ? t('invigilator.s35', { v: data.rooms.map((r) => r.name).join(t('admin.s146')) }) : t('invigilator.s36');
+    byTestId('wall-updated').textContent = t('invigilator.s37', { v: new Date().toLocaleTimeString('zh-CN', { hour12: false }) });
     if (openId !== null && sessions.has(openId)) {
       renderLedger(sessions.get(openId).ledger);
       refreshIdentity(openId);  // rule I2: the open tile's face check, both pictures
     }
   } catch (err) {
-    setError(byTestId('wall-error'), `刷新失败：${err.message}`);
+    setError(byTestId('wall-error'), t('invigilator.s38', { message: err.message }));
   } finally {
     setTimeout(poll, POLL_MS);
   }
@@ -160,22 +161,22 @@ function message(text) {
 
 function renderState(st) {
   const rows = [
-    ['状态', st.status === 'ended' ? `已结束（${zh.endLabel[st.end_reason] ?? st.end_reason}）` : st.away ? '离开试卷中' : '考试中'],
-    ['违规', `${st.violations}/${st.max_violations}`],
-    ['剩余时间', mmss(st.remaining_s)],
+    [t('records.s15'), st.status === 'ended' ? t('invigilator.s40', { v: zh.endLabel[st.end_reason] ?? st.end_reason }) : st.away ? t('invigilator.s20') : t('invigilator.running')],
+    [t('attempt_timeline.violation'), `${st.violations}/${st.max_violations}`],
+    [t('invigilator.s44'), mmss(st.remaining_s)],
   ];
   for (const [name, dev] of Object.entries(st.devices)) {
-    rows.push([`${zh.device[name]}`, `${dev.connected ? '已连接' : '未连接'} · 摄像头${zh.camera[dev.camera] ?? dev.camera}`]);
+    rows.push([`${zh.device[name]}`, t('invigilator.s45', { v: dev.connected ? t('invigilator.s2_2') : t('invigilator.unknown'), v2: zh.camera[dev.camera] ?? dev.camera })]);
   }
-  if (st.screen) rows.push(['屏幕', `屏幕共享${zh.camera[st.screen.state] ?? st.screen.state}`]);  // rule J1
+  if (st.screen) rows.push([t('attempt_timeline.screen'), t('invigilator.s47', { v: zh.camera[st.screen.state] ?? st.screen.state })]);  // rule J1
   byTestId('detail-state').replaceChildren(...rows.flatMap(([k, v]) => [el('span', { class: 'meta' }, k), el('span', { testid: `detail-${k}` }, v)]));
 }
 
 function renderLedger(ledger) {
   const list = byTestId('detail-ledger');
   list.replaceChildren(...(ledger.length ? ledger.map((v) => el('li', { class: v.forgiven ? 'forgiven' : '' },
-    `第 ${v.index} 次 · ${zh.kind[v.kind] ?? v.kind} · ${v.duration_s} 秒 `,
-    v.forgiven ? '（已撤销）' : el('button', { type: 'button', class: 'secondary', testid: `forgive-${v.index}`, onclick: () => forgive(v.index) }, '撤销'))) : []));
+    t('invigilator.s48', { index: v.index, v: zh.kind[v.kind] ?? v.kind, duration_s: v.duration_s }),
+    v.forgiven ? t('invigilator.s49') : el('button', { type: 'button', class: 'secondary', testid: `forgive-${v.index}`, onclick: () => forgive(v.index) }, t('invigilator.s50')))) : []));
   // an empty ledger says so beside the list, not as its item "1."
   byTestId('detail-ledger-empty').hidden = ledger.length > 0;
 }
@@ -194,9 +195,9 @@ async function command(path, body, done) {
 async function forgive(index) {
   const field = byTestId('forgive-reason');
   const reason = field.value.trim();
-  if (!reason) { message('请先填写撤销违规的原因'); return; }
+  if (!reason) { message(t('invigilator.s51')); return; }
   // a reason is for one violation: the field is emptied once it has been used
-  if (await command('forgive', { index, reason }, `已撤销第 ${index} 次违规`)) field.value = '';
+  if (await command('forgive', { index, reason }, t('invigilator.s52', { index }))) field.value = '';
 }
 
 function openSocket(id) {
@@ -206,8 +207,8 @@ function openSocket(id) {
     const msg = JSON.parse(event.data);
     if (contactMessage(msg)) return;
     if (msg.type === 'state') renderState(msg);
-    else if (msg.type === 'violation') message(`考生违规：第 ${msg.count}/${msg.max} 次`);
-    else if (msg.type === 'ended') message(`考试已结束：${msg.message}`);
+    else if (msg.type === 'violation') message(t('invigilator.s53', { count: msg.count, max: msg.max }));
+    else if (msg.type === 'ended') message(t('invigilator.s54', { message: msg.message }));
     else if (msg.type === 'error') message(msg.message || msg.reason || msg.code);
   };
   ws.onclose = (event) => {
@@ -228,7 +229,7 @@ function iceGathered(pc) {
   });
 }
 
-const LIVE_VIDEO_NOTE = '电脑摄像头实时视频';
+const LIVE_VIDEO_NOTE = t('invigilator.s55');
 
 function stopVideo() {
   const pc = videoPc;
@@ -296,14 +297,14 @@ async function refreshLive(id) {
       if (liveUrl) URL.revokeObjectURL(liveUrl);
       liveUrl = url;
       img.src = url;
-      note.textContent = `电脑摄像头实时画面 · ${new Date().toLocaleTimeString('zh-CN', { hour12: false })}`;
+      note.textContent = t('invigilator.s56', { v: new Date().toLocaleTimeString('zh-CN', { hour12: false }) });
     } else {
       const snap = sessions.get(id)?.cameras.pc.snapshot;
       if (snap) img.src = snap.image_url;
-      note.textContent = snap ? '实时画面暂不可用，显示最近一次抓拍' : '实时画面暂不可用';
+      note.textContent = snap ? t('invigilator.s57') : t('invigilator.s58');
     }
   } catch {
-    note.textContent = '实时画面暂不可用';
+    note.textContent = t('invigilator.s58');
   } finally {
     if (openId === id) liveTimer = setTimeout(() => refreshLive(id), LIVE_MS);
   }
@@ -359,14 +360,14 @@ window.addEventListener('pagehide', () => {
 });
 byTestId('warn-send').addEventListener('click', () => {
   const text = byTestId('warn-text').value.trim();
-  if (!text) { message('请填写警告内容'); return; }
-  command('warn', { text }, '警告已发送给考生');
+  if (!text) { message(t('invigilator.s60')); return; }
+  command('warn', { text }, t('invigilator.s61'));
 });
 byTestId('end-send').addEventListener('click', () => {
   const reason = byTestId('end-reason').value.trim();
-  if (!reason) { message('请填写结束考试的原因'); return; }
-  if (!confirm('确定结束该考生的考试吗？此操作将被记录。')) return;
-  command('end', { reason }, '已结束该考生的考试');
+  if (!reason) { message(t('invigilator.s62')); return; }
+  if (!confirm(t('invigilator.s63'))) return;
+  command('end', { reason }, t('invigilator.s64'));
 });
 byTestId('identity-admit').addEventListener('click', () => decideIdentity('admit'));
 byTestId('identity-refuse').addEventListener('click', () => decideIdentity('refuse'));

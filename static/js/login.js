@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { CaptchaField } from './captcha.js';
 import { browserProblem, byTestId, setError } from './dom.js';
 import { safeNext } from './safe-next.js';
+import { t } from './i18n.js';
 
 const problem = browserProblem();  // rule A6: before login
 if (problem) {
@@ -27,14 +28,14 @@ function start() {
     setError(error, '');
     const username = loginForm.username.value.trim();
     const password = loginForm.password.value;
-    if (!username || !password) return setError(error, '请输入用户名和密码');
-    if (!loginForm.captcha.value.trim()) return setError(error, '请输入图形验证码');
+    if (!username || !password) return setError(error, t('login.s12'));
+    if (!loginForm.captcha.value.trim()) return setError(error, t('login.s13'));
     const button = byTestId('login-submit');
     button.disabled = true;
     try {
       const data = await api('POST', '/api/auth/login', { username, password, ...captcha.take() });
       challenge = data.challenge_id;
-      byTestId('code-sent').textContent = `短信验证码已发送至您预留的手机 ${data.phone_masked}，5分钟内有效。`;
+      byTestId('code-sent').textContent = t('login.s14', { phone_masked: data.phone_masked });
       loginForm.hidden = true;
       codeForm.hidden = false;
       byTestId('login-code').focus();
@@ -50,7 +51,7 @@ function start() {
     const error = byTestId('code-error');
     setError(error, '');
     const code = codeForm.code.value.trim();
-    if (!/^\d{6}$/.test(code)) return setError(error, '请输入6位短信验证码');
+    if (!/^\d{6}$/.test(code)) return setError(error, t('login.s15'));
     try {
       const data = await api('POST', '/api/auth/login/verify', { challenge_id: challenge, code });
       location.href = nextPage() || data.home;

@@ -12,18 +12,19 @@
 import { mountContact } from './contact.js';
 import { PhoneSession } from './hub-core.js';
 import { browserSocket, sessionStore } from './hub.js';
+import { t } from './i18n.js';
 
 const PHOTO_MAX_SIDE = 960;
 const PHOTO_MAX_BYTES = 600 * 1024;
 const BINDING_KEY = 'proctor.phone.binding';
 
 const TEXT = {
-  noToken: '请扫描电脑端考试页面中的二维码，或输入电脑端显示的8位绑定码。',
-  expired: '二维码已失效，请在电脑端考试页面重新扫描二维码。',
-  ended: '本场考试已结束。',
-  cameraFailed: '无法打开手机摄像头：请允许本页面使用摄像头后点击“重新连接摄像头”。',
-  camera: { off: '摄像头未开启', preview: '摄像头已开启（尚未开始）', live: '监控中', asleep: '已暂停（离开了本页面）', lost: '摄像头已断开' },
-  hub: { connecting: '正在连接监考服务…', connected: '已连接监考服务', offline: '网络中断，正在重连…', ended: '' },
+  noToken: t('phone.noToken'),
+  expired: t('phone.expired'),
+  ended: t('phone.ended'),
+  cameraFailed: t('phone.cameraFailed'),
+  camera: { off: t('invigilator.camera_off'), preview: t('phone.preview'), live: t('phone.live'), asleep: t('phone.asleep'), lost: t('phone.lost') },
+  hub: { connecting: t('pc.status.connecting'), connected: t('pc.status.connected'), offline: t('pc.status.offline'), ended: '' },
 };
 
 /** @type {(id: string) => any} */
@@ -48,7 +49,7 @@ class PhoneClient {
       handlers: {
         onChange: (view) => this.render(view),
         onConfirm: (message) => this.askEnd(message),
-        onWarning: (text) => this.say(`监考员提醒：${text}`),
+        onWarning: (text) => this.say(t('phone.s22', { text })),
         onNotice: (text) => this.say(text),
         onExpired: () => this.say(TEXT.expired),
         onMessage: (msg) => this.contact?.receive(msg),  // rule L1
@@ -59,7 +60,7 @@ class PhoneClient {
   }
 
   async run() {
-    $('phone-paper').textContent = `${this.info.paper.kind_label}：${this.info.paper.title}`;
+    $('phone-paper').textContent = t('phone.s23', { kind_label: this.info.paper.kind_label, title: this.info.paper.title });
     $('phone-exam').hidden = false;
     window.phoneHub = this.hub;  // for debugging and tests
     this.session.run();     // rule D6: either device may come first
@@ -218,21 +219,21 @@ class PhoneClient {
     $('phone-status').dataset.photos = String(view.photos);
     $('phone-start').disabled = view.started || !this.cameraReady();
     if (view.started) {
-      $('phone-start').textContent = '考试中';
+      $('phone-start').textContent = t('invigilator.running');
       $('phone-end').hidden = false;
     }
     if (view.pc) {
       const pc = view.pc;
-      $('phone-pc-state').textContent = pc.status === 'ended' ? '电脑端考试已结束'
-        : pc.connected ? `电脑端考试中（已切屏 ${pc.violations} 次，共 ${pc.max} 次）` : '电脑端未连接';
+      $('phone-pc-state').textContent = pc.status === 'ended' ? t('phone.s25')
+        : pc.connected ? t('phone.s26', { violations: pc.violations, max: pc.max }) : t('phone.s27');
     }
     if (view.pcEnded && this.session.endMessage !== undefined) {
       // rule D5: the PC has ended; the phone ends its part now
       const note = $('phone-ended');
-      note.textContent = `电脑端考试已结束：${this.session.endMessage}请点击“结束考试”完成手机监控。`;
+      note.textContent = t('phone.s28', { endMessage: this.session.endMessage });
       note.hidden = false;
       $('phone-end').hidden = false;
-      $('phone-pc-state').textContent = '电脑端考试已结束';
+      $('phone-pc-state').textContent = t('phone.s25');
     }
   }
 
@@ -283,7 +284,7 @@ function waitClick(id) {
 async function bind(info) {
   if (localStorage.getItem(BINDING_KEY) === info.binding_key) return;
   $('bind-name').textContent = info.candidate;
-  $('bind-paper').textContent = `${info.paper.kind_label}：${info.paper.title}`;
+  $('bind-paper').textContent = t('phone.s23', { kind_label: info.paper.kind_label, title: info.paper.title });
   $('phone-bind').hidden = false;
   await waitClick('phone-bind-ok');
   localStorage.setItem(BINDING_KEY, info.binding_key);
@@ -317,7 +318,7 @@ async function tokenFromCode() {
       }
       $('phone-code-error').textContent = data.message || TEXT.expired;
     } catch {
-      $('phone-code-error').textContent = '网络连接失败，请检查手机网络后重试。';
+      $('phone-code-error').textContent = t('phone.s31');
     }
     $('phone-code-error').hidden = false;
   }
@@ -329,7 +330,7 @@ async function main() {
   try {
     res = await fetch('/api/phone/info', { headers: { Authorization: `Bearer ${token}` } });
   } catch {
-    fail('网络连接失败，请检查手机网络后刷新页面。');
+    fail(t('phone.s32'));
     return;
   }
   const info = await res.json().catch(() => ({}));

@@ -4,8 +4,9 @@
 // administrators only). seek(t) puts both players at epoch second t.
 import { api } from './api.js';
 import { el } from './dom.js';
+import { t } from './i18n.js';
 
-const TRACKS = [['camera', '电脑摄像头录像'], ['screen', '屏幕录像']];
+const TRACKS = [['camera', t('recording_player.s1')], ['screen', t('recording_player.s2')]];
 
 const clock = (t) => new Date(t * 1000).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
 
@@ -30,17 +31,17 @@ export class RecordingPlayer {
     try {
       data = await api('GET', `/api/attempts/${this.attemptId}/recording`);
     } catch (err) {
-      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, `录像不可用：${err.message}`));
+      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, t('recording_player.rec-none', { message: err.message })));
       return false;
     }
     for (const s of data.segments) (this.segments[s.track] ||= []).push(s);
     if (!data.segments.length) {
-      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, '本场考试没有录像。'));
+      this.root.replaceChildren(el('p', { class: 'meta', testid: 'rec-none' }, t('recording_player.rec-none_2')));
       return false;
     }
     this.root.replaceChildren(...TRACKS.map(([track, title]) => {
       const video = el('video', { testid: `rec-${track}`, controls: true, muted: true, playsinline: true, preload: 'metadata' });
-      const note = el('div', { class: 'meta', testid: `rec-${track}-note` }, `${this.segments[track].length} 段`);
+      const note = el('div', { class: 'meta', testid: `rec-${track}-note` }, t('recording_player.s5', { v: this.segments[track].length }));
       this.videos[track] = video;
       this.notes[track] = note;
       return el('figure', { class: 'rec' }, el('figcaption', {}, title), video, note);
@@ -50,18 +51,18 @@ export class RecordingPlayer {
     return true;
   }
 
-  /** Both players at epoch second t (a violation's moment). */
-  seek(t) {
+  /** Both players at epoch second ``at`` (a violation's moment). */
+  seek(at) {
     for (const [track] of TRACKS) {
       const video = this.videos[track];
       if (!video) continue;
-      const segment = segmentAt(this.segments[track] || [], t);
+      const segment = segmentAt(this.segments[track] || [], at);
       if (!segment) {
         video.removeAttribute('src');
-        this.notes[track].textContent = `${clock(t)} 无录像`;
+        this.notes[track].textContent = t('recording_player.s6', { v: clock(at) });
         continue;
       }
-      const offset = Math.max(0, t - segment.start_t);
+      const offset = Math.max(0, at - segment.start_t);
       video.dataset.segment = String(segment.id);
       video.dataset.offset = offset.toFixed(2);
       const place = () => { video.currentTime = offset; };
@@ -71,7 +72,7 @@ export class RecordingPlayer {
       } else {
         place();
       }
-      this.notes[track].textContent = `${clock(segment.start_t)}–${clock(segment.end_t)} 段，第 ${offset.toFixed(1)} 秒`;
+      this.notes[track].textContent = t('recording_player.s7', { v: clock(segment.start_t), v2: clock(segment.end_t), v3: offset.toFixed(1) });
     }
   }
 }

@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
+import { t } from './i18n.js';
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '');
 
@@ -10,7 +11,7 @@ async function main() {
   const data = await api('GET', '/api/records');
   const body = byTestId('records').querySelector('tbody');
   if (!data.records.length) {
-    body.replaceChildren(el('tr', {}, el('td', { colspan: 7, testid: 'records-empty' }, '暂无考试记录')));
+    body.replaceChildren(el('tr', {}, el('td', { colspan: 7, testid: 'records-empty' }, t('records.records-empty'))));
     return;
   }
   body.replaceChildren(...data.records.map((r) => el('tr', { testid: `record-${r.attempt_id}`, 'data-outcome': r.outcome },
@@ -21,8 +22,8 @@ async function main() {
     el('td', {}, r.end_reason_label),
     el('td', { testid: 'record-score' }, r.score === null ? '—' : `${r.score}`),
     el('td', { testid: 'record-outcome' }, r.outcome_label,
-      r.review_reason ? el('div', { class: 'meta' }, `审核意见：${r.review_reason}`) : null,
-      r.outcome === 'in_progress' ? el('div', {}, el('a', { href: `/static/exam.html?attempt=${r.attempt_id}` }, '继续考试')) : null),
+      r.review_reason ? el('div', { class: 'meta' }, t('records.s18', { review_reason: r.review_reason })) : null,
+      r.outcome === 'in_progress' ? el('div', {}, el('a', { href: `/static/exam.html?attempt=${r.attempt_id}` }, t('records.s19'))) : null),
   )));
 }
 

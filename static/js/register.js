@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { CaptchaField } from './captcha.js';
 import { byTestId, setError } from './dom.js';
 import { smsButton } from './smscode.js';
+import { t } from './i18n.js';
 
 const form = byTestId('register-form');
 const error = byTestId('register-error');
@@ -22,8 +23,8 @@ const sms = smsButton({
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   setError(error, '');
-  if (form.password.value !== form.password2.value) return setError(error, '两次输入的密码不一致');
-  if (!sms.id()) return setError(error, '请先获取短信验证码');
+  if (form.password.value !== form.password2.value) return setError(error, t('register.s14'));
+  if (!sms.id()) return setError(error, t('register.s15'));
   const body = {
     username: form.username.value.trim(),
     password: form.password.value,

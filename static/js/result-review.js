@@ -3,12 +3,13 @@
 import { api } from './api.js';
 import { byTestId, el, setError } from './dom.js';
 import { signedIn } from './page-session.js';
+import { t } from './i18n.js';
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '');
-const who = (c) => `${c.real_name}（${c.username}）`;
+const who = (c) => t('result_review.s24', { real_name: c.real_name, username: c.username });
 
 function decisionCell(item) {
-  const reason = el('input', { placeholder: '审核意见（不合格时必填）', maxlength: 500, testid: `review-reason-${item.attempt_id}` });
+  const reason = el('input', { placeholder: t('result_review.placeholder'), maxlength: 500, testid: `review-reason-${item.attempt_id}` });
   const decide = async (decision) => {
     setError(byTestId('review-error'), '');
     try {
@@ -19,8 +20,8 @@ function decisionCell(item) {
     }
   };
   return el('td', {}, reason,
-    el('button', { type: 'button', testid: `review-pass-${item.attempt_id}`, onclick: () => decide('passed') }, '合格'), ' ',
-    el('button', { type: 'button', class: 'danger', testid: `review-fail-${item.attempt_id}`, onclick: () => decide('failed') }, '不合格'));
+    el('button', { type: 'button', testid: `review-pass-${item.attempt_id}`, onclick: () => decide('passed') }, t('result_review.s25')), ' ',
+    el('button', { type: 'button', class: 'danger', testid: `review-fail-${item.attempt_id}`, onclick: () => decide('failed') }, t('result_review.s26')));
 }
 
 async function load() {
@@ -30,9 +31,9 @@ async function load() {
   qbody.replaceChildren(...(queue.attempts.length ? queue.attempts.map((a) => el('tr', { testid: `queue-${a.attempt_id}` },
     el('td', {}, who(a.candidate)), el('td', {}, `${a.class_name} · ${a.paper_title}`),
     el('td', {}, String(a.score)), el('td', {}, String(a.violations)),
-    el('td', {}, String(a.snapshot_count), ' ', el('a', { href: `/static/attempt-timeline.html?attempt=${a.attempt_id}`, target: '_blank', testid: `timeline-link-${a.attempt_id}` }, '证据时间轴')),
+    el('td', {}, String(a.snapshot_count), ' ', el('a', { href: `/static/attempt-timeline.html?attempt=${a.attempt_id}`, target: '_blank', testid: `timeline-link-${a.attempt_id}` }, t('result_review.s27'))),
     el('td', {}, when(a.ended_at), el('div', { class: 'meta' }, a.end_reason_label)),
-    decisionCell(a))) : [el('tr', {}, el('td', { colspan: 7 }, '暂无待审核的考试记录'))]));
+    decisionCell(a))) : [el('tr', {}, el('td', { colspan: 7 }, t('result_review.s28')))]));
   const dbody = byTestId('result-decided').querySelector('tbody');
   dbody.replaceChildren(...decided.attempts.map((a) => el('tr', {},
     el('td', {}, who(a.candidate)), el('td', {}, a.paper_title), el('td', {}, String(a.score)),

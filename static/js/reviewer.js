@@ -29,33 +29,33 @@ function documentView(doc) {
   // PDF reader opens it, never a frame inside this origin.
   const view = doc.kind === 'pdf'
     ? el('a', { href: doc.url, download: doc.name, class: 'doc-download', testid: `doc-${doc.role}` },
-      `下载 PDF 查看：${doc.name}`)
+      t('reviewer.s16', { name: doc.name }))
     : el('img', { src: doc.url, alt: doc.name, testid: `doc-${doc.role}` });
   return el('div', { class: 'doc-view' },
-    el('h3', {}, `${doc.role_name}：`, el('a', { href: doc.url, target: '_blank', rel: 'noopener' }, doc.name)), view);
+    el('h3', {}, t('review_status.s22', { role_name: doc.role_name }), el('a', { href: doc.url, target: '_blank', rel: 'noopener' }, doc.name)), view);
 }
 
 async function showDetail(id) {
   selected = id;
   const { request: r } = await api('GET', `/api/review/requests/${id}`);
   const rows = [
-    ['考生类型', t(`request.type.${r.candidate_type}`)],
-    ['考试类型', r.category_name],
-    ['已完成学时', r.training_hours === null ? '—' : String(r.training_hours)],
-    ['真实姓名', r.real_name],
-    ['身份证号码', r.id_card],
-    ['性别', t(`request.gender.${r.gender}`)],
-    ['手机号码', r.phone],
-    ['企业名称', r.company_name],
-    ['统一社会信用代码', r.company_uscc],
-    ['职务', r.position],
-    ['提交时间', when(r.submitted_at)],
-    ['状态', t(`request.status.${r.status}`)],
+    [t('review_status.s11'), t(`request.type.${r.candidate_type}`)],
+    [t('wizard.s26'), r.category_name],
+    [t('wizard.s27'), r.training_hours === null ? '—' : String(r.training_hours)],
+    [t('register.s7'), r.real_name],
+    [t('register.s8'), r.id_card],
+    [t('wizard.s41'), t(`request.gender.${r.gender}`)],
+    [t('register.s9'), r.phone],
+    [t('wizard.s43'), r.company_name],
+    [t('wizard.s44'), r.company_uscc],
+    [t('wizard.s45'), r.position],
+    [t('review_status.s20'), when(r.submitted_at)],
+    [t('records.s15'), t(`request.status.${r.status}`)],
   ];
-  if (r.reason) rows.push(['原因', r.reason]);
+  if (r.reason) rows.push([t('reviewer.s30'), r.reason]);
   const error = el('p', { class: 'error', testid: 'decision-error', hidden: true });
   const reason = el('textarea', { testid: 'decision-reason', rows: 3, maxlength: 500, style: 'width:100%',
-    placeholder: '不通过时必须填写原因，例如：承诺书未加盖企业公章' });
+    placeholder: t('reviewer.placeholder') });
   const decide = async (decision) => {
     setError(error, '');
     try {
@@ -65,30 +65,30 @@ async function showDetail(id) {
     } catch (e) { setError(error, e.message); }
   };
   const actions = r.status === 'pending' ? el('div', {},
-    el('h3', {}, '审核'),
-    el('p', { class: 'notice' }, '请核对：承诺书加盖企业公章、学习证明加盖培训机构公章、企业名称与承诺书一致。'),
+    el('h3', {}, t('reviewer.s31')),
+    el('p', { class: 'notice' }, t('reviewer.s32')),
     reason, error,
     el('div', { class: 'buttons' },
-      el('button', { type: 'button', class: 'danger', testid: 'decision-reject', onclick: () => decide('reject') }, '不通过'),
-      el('button', { type: 'button', testid: 'decision-approve', onclick: () => decide('approve') }, '通过')))
+      el('button', { type: 'button', class: 'danger', testid: 'decision-reject', onclick: () => decide('reject') }, t('reviewer.s33')),
+      el('button', { type: 'button', testid: 'decision-approve', onclick: () => decide('approve') }, t('reviewer.s34'))))
     : '';  // decided: no actions (null would be shown as the text "null")
   const audit = el('ul', { testid: 'audit' }, ...(r.audit || []).map((a) => el('li', {},
-    `${when(a.decided_at)} ${a.reviewer.real_name || a.reviewer.username}：${t(`request.status.${a.decision}`)}`,
-    a.reason ? `（${a.reason}）` : '')));
+    t('reviewer.s35', { v: when(a.decided_at), v2: a.reviewer.real_name || a.reviewer.username, v3: t(`request.status.${a.decision}`) }),
+    a.reason ? t('reviewer.s36', { reason: a.reason }) : '')));
   const history = (r.history || []).length
     ? el('ul', { testid: 'history' }, ...r.history.map((h) => el('li', {},
-      `${when(h.submitted_at)} 提交（${h.category_name}）：${t(`request.status.${h.status}`)}`,
-      h.reason ? `，原因：${h.reason}` : '',
+      t('reviewer.s37', { v: when(h.submitted_at), category_name: h.category_name, v2: t(`request.status.${h.status}`) }),
+      h.reason ? t('reviewer.s38', { reason: h.reason }) : '',
       ...h.audit.map((a) => el('div', { class: 'meta' },
-        `${when(a.decided_at)} ${a.reviewer.real_name || a.reviewer.username}：${t(`request.status.${a.decision}`)}`)))))
-    : el('p', { class: 'meta', testid: 'history' }, '无（首次提交）');
+        t('reviewer.s35', { v: when(a.decided_at), v2: a.reviewer.real_name || a.reviewer.username, v3: t(`request.status.${a.decision}`) }))))))
+    : el('p', { class: 'meta', testid: 'history' }, t('reviewer.history'));
   byTestId('detail').replaceChildren(
     el('h2', { testid: 'detail-name' }, r.real_name),
     el('dl', { class: 'kv' }, ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
     ...r.documents.map(documentView),
     actions,
-    el('h3', {}, '审核记录'), audit,
-    el('h3', {}, '此前的考试请求'), history);
+    el('h3', {}, t('reviewer.s41')), audit,
+    el('h3', {}, t('reviewer.s42')), history);
   await loadQueue();
 }
 

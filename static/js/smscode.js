@@ -1,18 +1,19 @@
 // "获取验证码" with the image captcha in front of it, and the 60-second resend countdown.
 import { api } from './api.js';
+import { t } from './i18n.js';
 
 export function smsButton({ button, captcha, phoneInput, purpose, onSent, onError }) {
   let smsId = null;
   let timer = null;
   button.addEventListener('click', async () => {
     const phone = phoneInput.value.trim();
-    if (!/^1[3-9]\d{9}$/.test(phone)) return onError('请输入正确的11位手机号码');
-    if (!captcha.input.value.trim()) return onError('请先输入图形验证码');
+    if (!/^1[3-9]\d{9}$/.test(phone)) return onError(t('smscode.s1'));
+    if (!captcha.input.value.trim()) return onError(t('smscode.s2'));
     button.disabled = true;
     try {
       const data = await api('POST', '/api/auth/sms', { purpose, phone, ...captcha.take() });
       smsId = data.sms_id;
-      onSent(`验证码已发送至 ${data.phone_masked}，5分钟内有效。`);
+      onSent(t('smscode.s3', { phone_masked: data.phone_masked }));
       countdown(data.resend_in || 1);
     } catch (e) {
       onError(e.message);
@@ -25,15 +26,15 @@ export function smsButton({ button, captcha, phoneInput, purpose, onSent, onErro
   function countdown(seconds) {
     clearInterval(timer);
     let left = seconds;
-    button.textContent = `${left}秒后重发`;
+    button.textContent = t('smscode.s4', { left });
     timer = setInterval(() => {
       left -= 1;
       if (left <= 0) {
         clearInterval(timer);
         button.disabled = false;
-        button.textContent = '重新获取';
+        button.textContent = t('smscode.s5');
       } else {
-        button.textContent = `${left}秒后重发`;
+        button.textContent = t('smscode.s4', { left });
       }
     }, 1000);
   }

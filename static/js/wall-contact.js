@@ -9,15 +9,16 @@
 // - the bar has a message to a whole room (POST /api/invigilate/rooms/{id}/messages).
 import { api } from './api.js';
 import { byTestId, el } from './dom.js';
+import { t } from './i18n.js';
 
 const zh = {
-  hand: '🙋 呼叫监考员',
-  waiting: '新消息',
-  from: { candidate: '考生', invigilator: '监考员' },
-  device: { pc: '电脑', phone: '手机' },
-  room: '（全考场）',
-  preset: '常用语…',
-  noMessages: '暂无消息',
+  hand: t('wall_contact.hand'),
+  waiting: t('wall_contact.waiting'),
+  from: { candidate: t('result_review.s9'), invigilator: t('attempt_timeline.s3') },
+  device: { pc: t('attempt_timeline.pc'), phone: t('attempt_timeline.phone') },
+  room: t('wall_contact.room'),
+  preset: t('wall_contact.preset'),
+  noMessages: t('wall_contact.noMessages'),
 };
 
 let raised = new Set();     // attempts whose hand was up at the last poll
@@ -31,7 +32,7 @@ let conversation = new Map();  // index → message of the open attempt
 export function tileContact(s) {
   const c = s.contact;
   if (!c) return { attrs: {}, node: null };
-  const text = c.hand_raised ? zh.hand : `${zh.waiting}：${c.last_text}`;
+  const text = c.hand_raised ? zh.hand : t('wall_contact.s1', { waiting: zh.waiting, last_text: c.last_text });
   return {
     attrs: { 'data-hand': c.hand_raised ? 'true' : null, 'data-waiting': 'true' },
     node: el('div', { class: `contact-line${c.hand_raised ? ' hand' : ''}`, testid: 'tile-contact' }, text),
@@ -94,7 +95,7 @@ function renderConversation() {
   const list = byTestId('conversation');
   list.replaceChildren(...(items.length ? items.map((m) => el('li', {
     testid: 'conversation-message', 'data-from': m.from, 'data-kind': m.kind,
-  }, el('b', {}, `${zh.from[m.from]}${m.device ? `（${zh.device[m.device]}）` : ''}${m.scope === 'room' ? zh.room : ''}：`), m.text))
+  }, el('b', {}, t('wall_contact.s2', { v: zh.from[m.from], v2: m.device ? t('attempt_timeline.s31', { v: zh.device[m.device] }) : '', v3: m.scope === 'room' ? zh.room : '' })), m.text))
     : [el('li', { class: 'meta' }, zh.noMessages)]));
   list.scrollTop = list.scrollHeight;
 }
@@ -125,12 +126,12 @@ export function contactMessage(msg) {
 async function reply() {
   const field = byTestId('reply-text');
   const text = field.value.trim();
-  if (!text) { note('请填写回复内容'); return; }
+  if (!text) { note(t('wall_contact.s3')); return; }
   try {
     const data = await api('POST', `/api/invigilate/attempts/${openId}/messages`, { text });
     contactMessage(data.message);
     field.value = '';
-    note('消息已发送给考生');
+    note(t('wall_contact.s4'));
   } catch (err) { note(err.message); }
 }
 
@@ -138,7 +139,7 @@ async function answered() {
   try {
     const data = await api('POST', `/api/invigilate/attempts/${openId}/answered`);
     contactMessage(data.message);
-    note('已处理该考生的呼叫');
+    note(t('wall_contact.s5'));
   } catch (err) { note(err.message); }
 }
 
@@ -156,12 +157,12 @@ async function sendRoom() {
   const field = byTestId('room-text');
   const text = field.value.trim();
   const status = byTestId('room-status');
-  if (!text) { status.textContent = '请填写消息内容'; return; }
+  if (!text) { status.textContent = t('wall_contact.s6'); return; }
   const room = byTestId('room-select');
   try {
     const data = await api('POST', `/api/invigilate/rooms/${room.value}/messages`, { text });
     field.value = '';
-    status.textContent = `已发送给 ${data.sent} 名考生`;
+    status.textContent = t('wall_contact.s7', { sent: data.sent });
   } catch (err) { status.textContent = err.message; }
 }
 

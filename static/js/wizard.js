@@ -6,10 +6,10 @@ import { el, setError } from './dom.js';
 import { t } from './i18n.js';
 
 const CATEGORIES = [
-  ['A', '企业主要负责人（A）'],
-  ['B', '项目负责人（B）'],
-  ['C1', '机械类专职安全员（C1）'],
-  ['C2', '土建类专职安全员（C2）'],
+  ['A', t('wizard.s1')],
+  ['B', t('wizard.s2')],
+  ['C1', t('wizard.s3')],
+  ['C2', t('wizard.s4')],
 ];
 
 async function uploadFile(file, path = '/api/uploads') {
@@ -18,8 +18,8 @@ async function uploadFile(file, path = '/api/uploads') {
   const res = await fetch(`${path}?name=${encodeURIComponent(file.name)}`, {
     method: 'POST', body: file, headers, credentials: 'same-origin',
   });
-  const data = await res.json().catch(() => ({ message: `上传失败（${res.status}）` }));
-  if (!res.ok) throw new Error(data.message || `上传失败（${res.status}）`);
+  const data = await res.json().catch(() => ({ message: t('wizard.s5', { status: res.status }) }));
+  if (!res.ok) throw new Error(data.message || t('wizard.s5', { status: res.status }));
   return data;
 }
 
@@ -68,21 +68,21 @@ export function openWizard(root, mine, onDone) {
   const stepsBar = el('div', { class: 'steps' });
   const close = () => { root.hidden = true; root.replaceChildren(); };
   root.replaceChildren(el('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true' },
-    el('h2', {}, '完善考试信息'),
+    el('h2', {}, t('home.open-wizard')),
     stepsBar, body, error));
   root.hidden = false;
   render();
 
   function render() {
     setError(error, '');
-    stepsBar.replaceChildren(...['选择考生类型', '上传材料', '完善个人信息'].map((label, i) =>
+    stepsBar.replaceChildren(...[t('wizard.s8'), t('wizard.s9'), t('wizard.s10')].map((label, i) =>
       el('span', { class: state.step === i + 1 ? 'active' : '' }, `${i + 1}. ${label}`)));
     body.replaceChildren(state.step === 1 ? stepType() : state.step === 2 ? stepMaterials() : stepPersonal());
   }
 
   function buttons(...items) { return el('div', { class: 'buttons' }, ...items); }
   function laterButton() {
-    return el('button', { type: 'button', class: 'secondary', testid: 'wizard-close', onclick: close }, '稍后填写');
+    return el('button', { type: 'button', class: 'secondary', testid: 'wizard-close', onclick: close }, t('wizard.wizard-close'));
   }
 
   // Step 1 (rule B1): social or non-social; non-social needs 32 hours (rule B2).
@@ -95,32 +95,32 @@ export function openWizard(root, mine, onDone) {
     const next = el('button', { type: 'button', testid: 'wizard-next', onclick: async () => {
       setError(error, '');
       stop.hidden = true;
-      if (!state.type) return setError(error, '请选择考生类型');
+      if (!state.type) return setError(error, t('wizard.s12'));
       if (state.type === 'non_social') {
         try {
           state.training = await api('GET', '/api/training/me');
         } catch (e) { return setError(error, e.message); }
         if (!state.training.found) {
-          stop.textContent = '未查询到您在从业人员在线辅导系统的学习记录。如您未参加该系统的培训，请选择“社会化考生”。';
+          stop.textContent = t('wizard.s13');
           stop.hidden = false;
           return;
         }
         if (!state.training.complete) {
           stop.replaceChildren(
-            el('strong', {}, '学时不足，暂不能提交考试信息。'),
-            el('p', {}, `已完成学时：`, el('span', { testid: 'training-hours-done' }, String(state.training.hours)),
-              `，还差学时：`, el('span', { testid: 'training-hours-missing' }, String(state.training.missing_hours)),
-              `（需满 ${state.training.required_hours} 学时）。`));
+            el('strong', {}, t('wizard.s14')),
+            el('p', {}, t('wizard.s15'), el('span', { testid: 'training-hours-done' }, String(state.training.hours)),
+              t('wizard.s16'), el('span', { testid: 'training-hours-missing' }, String(state.training.missing_hours)),
+              t('wizard.s17', { required_hours: state.training.required_hours })));
           stop.hidden = false;
           return;
         }
       }
       state.step = 2;
       render();
-    } }, '下一步');
+    } }, t('wizard.s18'));
     return el('div', { testid: 'wizard-step-type' },
-      option('non_social', t('request.type.non_social'), '在“从业人员在线辅导系统”培训学习的考生，需完成32学时的学习。'),
-      option('social', t('request.type.social'), '未在“从业人员在线辅导系统”培训的考生。'),
+      option('non_social', t('request.type.non_social'), t('wizard.s19')),
+      option('social', t('request.type.social'), t('wizard.s20')),
       stop, buttons(laterButton(), next));
   }
 
@@ -129,24 +129,24 @@ export function openWizard(root, mine, onDone) {
   const ID_PHOTO = {
     path: '/api/uploads/id-photo',
     accept: '.jpg,.jpeg,.png,image/jpeg,image/png',
-    hint: '本人近期正面免冠证件照，jpg 或 png 格式，人脸清晰，不超过 5 MB',
+    hint: t('wizard.hint'),
   };
 
   function fileField(role, testid, kind = null) {
     const status = el('span', { class: 'status', testid: `${testid}-status` },
-      state.docs[role] ? `已上传：${state.docs[role].name}`
-        : kind ? kind.hint : '支持 jpg、png、pdf 格式，不超过 10 MB');
+      state.docs[role] ? t('wizard.s21', { v: state.docs[role].name })
+        : kind ? kind.hint : t('wizard.int'));
     const input = el('input', { type: 'file',
       accept: kind ? kind.accept : '.jpg,.jpeg,.png,.pdf,image/jpeg,image/png,application/pdf',
       testid, onchange: async () => {
         const file = input.files[0];
         if (!file) return;
-        status.textContent = kind ? '正在上传并检测人脸…' : '正在上传…';
+        status.textContent = kind ? t('wizard.s22') : t('wizard.s23');
         status.className = 'status';
         try {
           const up = await uploadFile(file, kind ? kind.path : '/api/uploads');
           state.docs[role] = { id: up.id, name: up.name };
-          status.textContent = `已上传：${up.name}`;
+          status.textContent = t('wizard.s24', { name: up.name });
         } catch (e) {
           delete state.docs[role];
           status.textContent = e.message;
@@ -157,7 +157,7 @@ export function openWizard(root, mine, onDone) {
     // issue #14: the browser's own button says "Choose File" in an English
     // browser; the input sits, still focusable, inside a button in Chinese
     const pick = el('label', { class: 'file-pick' }, input,
-      el('span', { class: 'file-pick-button', 'aria-hidden': 'true' }, '选择文件'));
+      el('span', { class: 'file-pick-button', 'aria-hidden': 'true' }, t('wizard.s25')));
     return [el('span', { class: required ? 'req' : '' }, t(`request.doc.${role}`)),
       el('div', {}, pick, el('br'), status)];
   }
@@ -167,31 +167,31 @@ export function openWizard(root, mine, onDone) {
     const grid = el('div', { class: 'form-grid' });
     if (state.type === 'non_social') {
       state.category = state.training.category;
-      grid.append(el('span', {}, '考试类型'),
+      grid.append(el('span', {}, t('wizard.s26')),
         el('strong', { testid: 'wizard-category-fixed' }, state.training.category_name),
-        el('span', {}, '已完成学时'), el('span', {}, String(state.training.hours)));
+        el('span', {}, t('wizard.s27')), el('span', {}, String(state.training.hours)));
     } else {
       const select = el('select', { testid: 'wizard-category', onchange: () => { state.category = select.value; } },
-        el('option', { value: '' }, '请选择考试类型'),
+        el('option', { value: '' }, t('wizard.s28')),
         ...CATEGORIES.map(([value, label]) => el('option', { value, selected: state.category === value }, label)));
-      grid.append(el('span', { class: 'req' }, '考试类型'), withError(select, 'wizard-category'));
+      grid.append(el('span', { class: 'req' }, t('wizard.s26')), withError(select, 'wizard-category'));
     }
     grid.append(...fileField('commitment_letter', 'wizard-file-commitment'));
     if (state.type === 'social') grid.append(...fileField('study_proof', 'wizard-file-proof'));
     grid.append(...fileField('id_photo', 'wizard-file-id-photo', ID_PHOTO));
     const notes = el('p', { class: 'notice' }, state.type === 'social'
-      ? '注意：企业法人承诺书必须加盖企业公章；学习证明材料必须加盖培训机构公章。本步骤所有项目均为必填。'
-      : '注意：企业法人承诺书必须加盖企业公章。考试类型与“从业人员在线辅导系统”一致，不可更改。');
-    const back = el('button', { type: 'button', class: 'secondary', onclick: () => { state.step = 1; render(); } }, '上一步');
+      ? t('wizard.s30')
+      : t('wizard.s31'));
+    const back = el('button', { type: 'button', class: 'secondary', onclick: () => { state.step = 1; render(); } }, t('wizard.s32'));
     const next = el('button', { type: 'button', testid: 'wizard-next', onclick: () => {
       const category = body.querySelector('[data-testid="wizard-category"]');
-      if (state.type === 'social' && !state.category) return fieldError(category, '请选择考试类型');
-      if (!state.docs.commitment_letter) return setError(error, '请上传企业法人承诺书');
-      if (state.type === 'social' && !state.docs.study_proof) return setError(error, '请上传学习证明材料');
-      if (mine.id_photo_required && !state.docs.id_photo) return setError(error, '请上传证件照');
+      if (state.type === 'social' && !state.category) return fieldError(category, t('wizard.s28'));
+      if (!state.docs.commitment_letter) return setError(error, t('wizard.s34'));
+      if (state.type === 'social' && !state.docs.study_proof) return setError(error, t('wizard.s35'));
+      if (mine.id_photo_required && !state.docs.id_photo) return setError(error, t('wizard.s36'));
       state.step = 3;
       render();
-    } }, '下一步');
+    } }, t('wizard.s18'));
     return el('div', { testid: 'wizard-step-materials' }, grid, notes, buttons(laterButton(), back, next));
   }
 
@@ -206,27 +206,27 @@ export function openWizard(root, mine, onDone) {
     };
     const nodes = {};
     const gender = el('select', { testid: 'wizard-gender', onchange: () => { personal.gender = gender.value; } },
-      el('option', { value: '' }, '请选择'),
+      el('option', { value: '' }, t('results.pick.none')),
       el('option', { value: 'male', selected: personal.gender === 'male' }, t('request.gender.male')),
       el('option', { value: 'female', selected: personal.gender === 'female' }, t('request.gender.female')));
     const grid = el('div', { class: 'form-grid' },
-      ...input('real_name', '真实姓名', { maxlength: 30 }),
-      ...input('id_card', '身份证号码', { maxlength: 18 }),
-      el('span', { class: 'req' }, '性别'), withError(gender, 'wizard-gender'),
-      ...input('phone', '手机号码', { maxlength: 11 }),
-      ...input('company_name', '企业名称', { maxlength: 100 }),
+      ...input('real_name', t('register.s7'), { maxlength: 30 }),
+      ...input('id_card', t('register.s8'), { maxlength: 18 }),
+      el('span', { class: 'req' }, t('wizard.s41')), withError(gender, 'wizard-gender'),
+      ...input('phone', t('register.s9'), { maxlength: 11 }),
+      ...input('company_name', t('wizard.s43'), { maxlength: 100 }),
       el('span', {}, ''), el('small', { class: 'status', testid: 'wizard-company-note' }, t('request.company.note')),
-      ...input('company_uscc', '统一社会信用代码', { maxlength: 18 }),
-      ...input('position', '职务', { maxlength: 50 }));
-    const back = el('button', { type: 'button', class: 'secondary', onclick: () => { state.step = 2; render(); } }, '上一步');
+      ...input('company_uscc', t('wizard.s44'), { maxlength: 18 }),
+      ...input('position', t('wizard.s45'), { maxlength: 50 }));
+    const back = el('button', { type: 'button', class: 'secondary', onclick: () => { state.step = 2; render(); } }, t('wizard.s32'));
     const submit = el('button', { type: 'button', testid: 'wizard-submit', onclick: async () => {
       setError(error, '');
       const missing = ['real_name', 'id_card', 'gender', 'phone', 'company_name', 'company_uscc', 'position']
         .filter((key) => !String(personal[key]).trim());
       nodes.gender = gender;
       if (missing.length) {
-        [...missing].reverse().forEach((key) => fieldError(nodes[key], '此项为必填项'));  // the first is focused
-        return setError(error, '请填写所有带 * 的必填项');
+        [...missing].reverse().forEach((key) => fieldError(nodes[key], t('wizard.s47')));  // the first is focused
+        return setError(error, t('wizard.s48'));
       }
       submit.disabled = true;
       try {
@@ -245,8 +245,8 @@ export function openWizard(root, mine, onDone) {
         if (field && nodes[field]) fieldError(nodes[field], e.message);
         else setError(error, e.message);
       }
-    } }, '提交');
-    return el('div', { testid: 'wizard-step-personal' }, el('p', { class: 'status' }, '带 * 的为必填项。'),
+    } }, t('wizard.s49'));
+    return el('div', { testid: 'wizard-step-personal' }, el('p', { class: 'status' }, t('wizard.s50')),
       grid, buttons(laterButton(), back, submit));
   }
 
@@ -264,8 +264,8 @@ export function openWizard(root, mine, onDone) {
   function success() {
     stepsBar.replaceChildren();
     body.replaceChildren(el('div', { testid: 'wizard-success', class: 'ok' },
-      el('h3', {}, '提交成功'),
-      el('p', {}, '您的考试信息已提交，请等待审核。可在“个人审核”中查看审核状态。'),
-      buttons(el('button', { type: 'button', testid: 'wizard-success-ok', onclick: () => { close(); onDone(); } }, '确定'))));
+      el('h3', {}, t('wizard.s51')),
+      el('p', {}, t('wizard.s52')),
+      buttons(el('button', { type: 'button', testid: 'wizard-success-ok', onclick: () => { close(); onDone(); } }, t('wizard.s53')))));
   }
 }

@@ -25,7 +25,7 @@ ANONYMOUS = ["login", "register", "forgot", "phone"]
 SIGNED_IN = {
     "candidate": ["home", "class-papers", "records", "review-status"],
     "reviewer": ["reviewer", "result-review"],
-    "admin": ["admin"],
+    "admin": ["admin", "results"],
     "invigilator": ["invigilator"],
 }
 

@@ -71,11 +71,23 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
             await page.get_by_test_id("bank-create").click()
             await expect(page.get_by_test_id("bank-list")).to_contain_text(f"题库{tag}")
             await page.get_by_test_id("import-bank").select_option(label=f"题库{tag}")
+            # issue #14: a Chinese file button, as in the wizard; the browser's own is hidden
+            picker = page.get_by_test_id("import-form").locator(".file-pick")
+            await expect(picker.locator(".file-pick-button")).to_have_text("选择文件")
+            assert (
+                await page.get_by_test_id("import-file").evaluate(
+                    "i => getComputedStyle(i).opacity"
+                )
+                == "0"
+            )
+            await expect(page.get_by_test_id("import-file-name")).to_have_text("未选择文件")
             await page.get_by_test_id("import-file").set_input_files(str(csv_file))
+            await expect(page.get_by_test_id("import-file-name")).to_have_text(csv_file.name)
             await page.get_by_test_id("import-submit").click()
             await expect(page.get_by_test_id("admin-message")).to_have_text(
                 "导入完成：新增 4 题，已存在跳过 0 题"
             )
+            await expect(page.get_by_test_id("import-file-name")).to_have_text("未选择文件")
 
             await (
                 page.get_by_test_id("bank-list").get_by_role("button", name="查看题目").last.click()

@@ -4,7 +4,7 @@ it, face flags as flags, and the end (rules F2, H3, H5, H6)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -100,5 +100,54 @@ async def test_reviewer_opens_the_timeline_from_result_review(
             await expect(timeline.get_by_test_id("timeline-违规")).to_contain_text("1 次")
             marks = timeline.get_by_test_id("timeline-axis").locator(".mark.violation")
             await expect(marks).to_have_count(1)
+        finally:
+            await browser.close()
+
+
+async def test_the_time_axis_is_labelled_with_clock_times_and_minutes(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    # issue #14 (rule H5): a known attempt of 50 minutes, 10:00 to 10:50 Beijing
+    # time, gets a tick every 10 minutes labelled with the clock and the minute
+    candidate = await candidate_with_request(pool)
+    papers = await class_with_papers(pool, [candidate.id])
+    beijing = timezone(timedelta(hours=8))
+    started = datetime(2026, 3, 2, 10, 0, tzinfo=beijing)
+    async with pool.acquire() as conn:
+        attempt_id = await conn.fetchval(
+            """INSERT INTO attempts (user_id, paper_id, status, started_at, deadline_at, ended_at,
+                                     end_reason, score, outcome)
+               VALUES ($1, $2, 'ended', $3, $4, $4, 'submitted', 80, 'under_review')
+               RETURNING id""",
+            candidate.id,
+            papers.formal_id,
+            started,
+            started + timedelta(minutes=50),
+        )
+    reviewer = await create_user(pool, "reviewer")
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            ctx = await browser.new_context()
+            login = await login_cookies(pool, reviewer.id)
+            await ctx.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in login.cookies.items()]
+            )
+            page = await ctx.new_page()
+            await page.goto(f"{server.url}/static/attempt-timeline.html?attempt={attempt_id}")
+            axis = page.get_by_test_id("timeline-axis")
+            ticks = axis.locator(".tick")
+            await expect(ticks).to_have_count(6)
+            for i, minute in enumerate(range(0, 51, 10)):
+                tick = axis.get_by_test_id(f"tl-tick-{i}")
+                await expect(tick.locator(".tick-clock")).to_have_text(f"10:{minute:02d}")
+                await expect(tick.locator(".tick-minute")).to_have_text(f"{minute} 分钟")
+            # the labels are placed in order along the axis, the last at its right end
+            box = await axis.bounding_box()
+            first = await axis.get_by_test_id("tl-tick-0").bounding_box()
+            last = await axis.get_by_test_id("tl-tick-5").bounding_box()
+            assert box and first and last
+            assert abs(first["x"] - box["x"]) <= 2
+            assert abs(last["x"] - (box["x"] + box["width"])) <= 3
         finally:
             await browser.close()

@@ -78,6 +78,10 @@ async def test_a_violation_plays_the_recording_at_its_second(
                 # the segment that holds the violation's second, at that second
                 offset = float(await video.get_attribute("data-offset") or "-1")
                 assert offset > 0
+                # the note says which segment and second, in Chinese (the catalogue's text)
+                await expect(page.get_by_test_id(f"rec-{track}-note")).to_have_text(
+                    re.compile(rf"^\d\d:\d\d:\d\d–\d\d:\d\d:\d\d 段，第 {offset:.1f} 秒$")
+                )
                 await page.wait_for_function(
                     """([id, offset]) => {
                         const v = document.querySelector(`[data-testid="${id}"]`);
