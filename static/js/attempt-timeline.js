@@ -31,7 +31,9 @@ function eventText(e) {
   if (e.kind === 'camera') return `${DEVICE[e.device]}摄像头：${CAMERA[d.state] ?? d.state}`;
   if (e.kind === 'screen') return `屏幕共享：${CAMERA[d.state] ?? d.state}`;
   if (e.kind === 'focus') return d.state === 'lost' ? `离开试卷（${d.cause}）` : d.state === 'back' ? '回到试卷' : '点击试卷以外区域';
-  if (e.kind === 'warning') return `监考员警告：${d.text ?? ''}`;
+  if (e.kind === 'warning') return `监考员警告${d.id ? ` #${d.id}` : ''}：${d.text ?? ''}`;
+  // rule H4: the candidate pressed 我知道了; how long the warning waited for it
+  if (e.kind === 'warning_ack') return `考生已确认监考员警告 #${d.id}（${Math.round(d.after_s)} 秒后确认）`;
   if (e.kind === 'outage_end') return `${DEVICE[e.device]}重新连接（断线 ${d.duration_s} 秒${d.over_grace ? '，超过宽限' : ''}）`;
   if (e.kind === 'phone_end') return d.early ? '手机端提前结束监控' : '手机端结束监控';
   const device = DEVICE[e.device] ?? '';
