@@ -21,6 +21,8 @@ import { mountContact } from './contact.js';
 import { HubSocket, watchFocus } from './hub.js';
 import { SCREEN_TEXT, openScreen } from './screen.js';
 import { IdentityCheck } from './identity-check.js';
+import { tx } from './exam-text.js';
+import { WarningModal } from './exam-warnings.js';
 
 const CAMERA_AFTER_END_MS = 4000;  // rule H10: the last violation's PC frame
 const TOKEN_REFRESH_MS = 120_000;  // device tokens live 5 minutes by default
@@ -36,8 +38,8 @@ const TEXT = {
   phoneFinished: '手机端已提前结束监控（已记录，可能影响审核结果），无法继续答题。请提交试卷。',
   phoneLost: '手机摄像头已断开（手机网络中断或摄像头被关闭）。请在手机上回到监控页面并点击“重新连接摄像头”；如监控页面已关闭，请重新扫描二维码。',
   hubConnecting: '正在连接监考服务…',
-  hubOffline: '网络中断，正在重连…（已作答的答案已暂存，不会丢失）',
-  hubConnected: '已连接监考服务',
+  hubOffline: tx('exam.conn.offline'),
+  hubConnected: tx('exam.conn.ok'),
 };
 
 const CHECKLIST = [
@@ -75,6 +77,7 @@ class ExamDevices {
   }
 
   async start() {
+    this.page.root.addEventListener('exam-ended', () => this.finish());
     this.render();
     this.page.block(TEXT.checking);
     this.check('camera', 'pending', '正在打开摄像头…');
@@ -94,6 +97,7 @@ class ExamDevices {
     }
     const video = el('video', { testid: 'camera-preview', autoplay: true, muted: true, playsinline: true });
     this.$('camera-slot').replaceChildren(video, el('span', { class: 'camera-live-label' }, '实时'));
+    document.body.classList.add('has-camera');  // its own column: it covers nothing (issue #14)
     showPreview(video, this.stream);  // rule E1: top-right corner
     this.check('camera', 'pending', '摄像头已打开，正在接入监考服务…');
     for (const track of this.stream.getVideoTracks()) {
@@ -112,7 +116,6 @@ class ExamDevices {
     await this.openScreenShare();  // rule J1: asked at once; the button asks again
     this.connectCamera(links.pc_token, links.ice_servers || []);
     this.refreshTimer = setInterval(() => this.refreshTokens(), TOKEN_REFRESH_MS);
-    this.page.root.addEventListener('exam-ended', () => this.finish());
   }
 
   render() {
@@ -227,6 +230,7 @@ class ExamDevices {
     });
     window.examHub = this.hub;  // for debugging and tests
     this.contact = mountContact(this.$('contact'), this.hub);  // rule L1
+    this.warnings = new WarningModal(this.$('warning-modal'), this.hub, this.attemptId);  // rule H4
     this.hub.start();
     watchFocus(this.hub, this.page.root);
     // A reload counts as leaving (pagehide); being back on the paper closes it.
@@ -235,15 +239,20 @@ class ExamDevices {
 
   async onStatus(status, code) {
     const net = this.$('net-state');
+    const ok = this.$('conn-state');
+    if (this.ended) return;
     if (status === 'connected') {
       net.hidden = true;
+      ok.textContent = TEXT.hubConnected;
+      ok.hidden = false;
       this.check('hub', 'ok', '正常');
     } else if (status === 'connecting') {
       this.check('hub', 'pending', TEXT.hubConnecting);
-    } else if (status === 'offline' && !this.ended) {
+    } else if (status === 'offline') {
       // rule H1: an outage, not a violation; the hub socket resumes by itself
       net.textContent = TEXT.hubOffline;
       net.hidden = false;
+      ok.hidden = true;
       this.check('hub', 'failed', TEXT.hubOffline);
       if (code === 4401) {  // the token expired while away: a fresh one, then again
         const links = await this.refreshTokens();
@@ -275,8 +284,8 @@ class ExamDevices {
     const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? '未连接' : PHONE_CAMERA.lost);
     this.check('phone', phone.connected && phone.camera === 'live' ? 'ok' : 'failed', phoneText);
     // once shown, the count follows every state: a forgiven violation brings it down
-    if (msg.violations > 0 || !this.$('violation-count').hidden) this.showCount(msg.violations, msg.max_violations);
     if (this.ended) return;
+    if (msg.violations > 0 || !this.$('violation-count').hidden) this.showCount(msg.violations, msg.max_violations);
     const reason = this.applyBlock();
     // Both cameras live: the check steps aside for the paper; the code comes back when needed.
     const phoneLive = phone.connected && phone.camera === 'live';
@@ -305,14 +314,15 @@ class ExamDevices {
 
   showCount(count, max) {
     const box = this.$('violation-count');
-    box.textContent = `已切屏 ${count} 次（共 ${max} 次）`;
+    box.textContent = tx('exam.violations', { count, max });
     box.hidden = false;
   }
 
   onViolation(msg) {
+    if (this.ended) return;
     this.showCount(msg.count, msg.max);
     const banner = this.$('violation-banner');
-    banner.textContent = `已切屏 ${msg.count} 次（共 ${msg.max} 次）。${msg.message}`;
+    banner.textContent = `${tx('exam.violations', { count: msg.count, max: msg.max })}。${msg.message}`;
     banner.hidden = false;
   }
 
@@ -324,18 +334,13 @@ class ExamDevices {
   }
 
   onWarning(msg) {
-    const box = this.$('exam-warning');
-    box.textContent = `监考员提醒：${msg.message}`;
-    box.hidden = false;
+    if (!this.ended) this.warnings.show(msg);  // rule H4: a modal until 我知道了
   }
 
   async onEnded(msg) {
     if (this.ended) return;
     this.ended = true;
-    const banner = this.$('end-banner');
-    banner.textContent = msg.message;
-    banner.hidden = false;
-    this.page.block(msg.message);
+    this.page.showEnding(msg.reason);  // the one end card; its score follows
     this.stopDevices();
     // The hub writes the end to the database right after it tells us: read it back.
     for (let i = 0; i < END_POLL_TRIES && !this.page.ended; i += 1) {
@@ -352,7 +357,16 @@ class ExamDevices {
   }
 
   stopDevices() {
+    if (this.stopped) return;
+    this.stopped = true;
     clearInterval(this.refreshTimer);
+    this.warnings?.stop();
+    // the preview no longer pretends to be live (issue #14); the camera
+    // itself runs a moment longer for the last frame (below)
+    this.$('camera-slot').hidden = true;
+    document.body.classList.remove('has-camera');
+    this.$('net-state').hidden = true;
+    this.$('conn-state').hidden = true;
     this.contact?.disable();
     this.$('phone-link-box')?.setAttribute('hidden', '');
     // Rule H10: the camera stays on a moment after the end, so the frame the

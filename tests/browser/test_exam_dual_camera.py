@@ -46,6 +46,15 @@ async def phone_rows(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record
     return rows
 
 
+async def warning_acks(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT data FROM attempt_events WHERE attempt_id = $1 AND kind = 'warning_ack'",
+            attempt_id,
+        )
+    return rows
+
+
 async def violation_pair(pool: asyncpg.Pool, attempt_id: int) -> bool:
     """A PC frame and a phone photo of one violation's capture."""
     async with pool.acquire() as conn:
@@ -155,11 +164,15 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
             # rule D7: the device check and the seed's preparation checklist
             await expect(pc.get_by_test_id("prep-checklist")).to_contain_text("手机电量准备")
             await expect(pc.get_by_test_id("check-hub")).to_have_attribute("data-state", "ok")
-            # rule E1: the live camera view in the top-right corner
+            # rule E1: the live camera view in the top-right corner, right below
+            # the fixed header (issue #14: it never covers the 提交试卷 button)
             preview = pc.get_by_test_id("camera-preview")
             await expect(preview).to_be_visible()
             box = await preview.bounding_box()
-            assert box is not None and box["y"] < 100 and box["x"] + box["width"] > 1280 - 100
+            bar = await pc.get_by_test_id("exam-bar").bounding_box()
+            assert box is not None and bar is not None
+            assert bar["y"] + bar["height"] <= box["y"] < bar["y"] + bar["height"] + 20
+            assert box["x"] + box["width"] > 1280 - 100
             # the PC camera's video reaches the hub (measured there, rule D1)
             await expect(pc.get_by_test_id("check-camera")).to_have_attribute(
                 "data-state", "ok", timeout=WAIT_MS
@@ -250,10 +263,19 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
 
             # rule H4: an invigilator's warning reaches both devices
             await warn(server, pool, attempt_id, "请保持面部在摄像头画面内")
+            modal = pc.get_by_test_id("warning-modal")
+            await expect(modal).to_be_visible()
             await expect(pc.get_by_test_id("exam-warning")).to_have_text(
                 "监考员提醒：请保持面部在摄像头画面内"
             )
             await expect(phone.get_by_test_id("phone-error")).to_contain_text("请保持面部")
+            # issue #14: it stays until 我知道了 (Esc does not dismiss it), and
+            # the acknowledgement is recorded for the timeline
+            await pc.keyboard.press("Escape")
+            await expect(modal).to_be_visible()
+            await pc.get_by_test_id("warning-ack").click()
+            await expect(modal).to_be_hidden()
+            await eventually(lambda: warning_acks(pool, attempt_id), within=20)
 
             # rule H1: a dropped connection is shown, what happens meanwhile is kept
             await pc_ctx.set_offline(True)
