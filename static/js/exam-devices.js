@@ -30,31 +30,31 @@ const END_POLL_MS = 1000;
 const END_POLL_TRIES = 15;
 
 const TEXT = {
-  checking: '正在进行设备检查，请稍候…',
-  pcWaiting: '电脑摄像头画面尚未接入监考服务，请稍候；若长时间无画面，请检查摄像头后刷新页面。',
-  phoneNone: '请用手机扫描页面上的二维码打开手机监控端，摆放好手机后点击“开始考试”。电脑、手机两路摄像头都开启后才能答题。',
-  phoneNotStarted: '手机监控端已连接，请在手机上摆放好位置后点击“开始考试”。',
-  phoneAsleep: '手机摄像头已暂停：手机已休眠或离开了监控页面。请解锁手机并回到监控页面，摄像头会自动恢复；如未恢复，请点击手机上的“重新连接摄像头”。',
-  phoneFinished: '手机端已提前结束监控（已记录，可能影响审核结果），无法继续答题。请提交试卷。',
-  phoneLost: '手机摄像头已断开（手机网络中断或摄像头被关闭）。请在手机上回到监控页面并点击“重新连接摄像头”；如监控页面已关闭，请重新扫描二维码。',
-  hubConnecting: '正在连接监考服务…',
+  checking: tx('exam.devices.checking'),
+  pcWaiting: tx('exam.devices.pcWaiting'),
+  phoneNone: tx('exam.devices.phoneNone'),
+  phoneNotStarted: tx('exam.devices.phoneNotStarted'),
+  phoneAsleep: tx('exam.devices.phoneAsleep'),
+  phoneFinished: tx('exam.devices.phoneFinished'),
+  phoneLost: tx('exam.devices.phoneLost'),
+  hubConnecting: tx('exam.devices.hubConnecting'),
   hubOffline: tx('exam.conn.offline'),
   hubConnected: tx('exam.conn.ok'),
 };
 
 const CHECKLIST = [
-  ['手机电量准备', '将手机电量充满，或连接充电宝保持供电，确保考试过程中不会因电量不足中断。'],
-  ['手机屏幕设置', '关闭手机低电量模式，关闭屏幕自动休眠（自动锁屏），保持屏幕常亮。'],
-  ['电脑硬件检查', '确认电脑已配备摄像头；外接摄像头请提前连接并确保正常。'],
-  ['电脑软件授权', '在杀毒/安全软件的权限管理中允许浏览器访问摄像头；建议考试期间退出安全软件。'],
-  ['屏幕共享', SCREEN_TEXT.how],
+  [tx('exam.prep.1.title'), tx('exam.prep.1.text')],
+  [tx('exam.prep.2.title'), tx('exam.prep.2.text')],
+  [tx('exam.prep.3.title'), tx('exam.prep.3.text')],
+  [tx('exam.prep.4.title'), tx('exam.prep.4.text')],
+  [tx('exam.prep.screen.title'), SCREEN_TEXT.how],
 ];
 
 const PHONE_CAMERA = {
-  off: '已连接，等待点击“开始考试”',
-  live: '摄像头正常',
-  asleep: '已休眠或离开监控页面',
-  lost: '摄像头已断开',
+  off: tx('exam.phone_camera.off'),
+  live: tx('exam.phone_camera.live'),
+  asleep: tx('exam.phone_camera.asleep'),
+  lost: tx('exam.phone_camera.lost'),
 };
 
 class ExamDevices {
@@ -80,7 +80,7 @@ class ExamDevices {
     this.page.root.addEventListener('exam-ended', () => this.finish());
     this.render();
     this.page.block(TEXT.checking);
-    this.check('camera', 'pending', '正在打开摄像头…');
+    this.check('camera', 'pending', tx('exam.check.camera_opening'));
     try {
       const problem = browserProblem();  // rule A6: no WebRTC, IE mode
       if (problem) throw Object.assign(new Error(problem), { prompt: problem });
@@ -96,12 +96,12 @@ class ExamDevices {
       return;
     }
     const video = el('video', { testid: 'camera-preview', autoplay: true, muted: true, playsinline: true });
-    this.$('camera-slot').replaceChildren(video, el('span', { class: 'camera-live-label' }, '实时'));
+    this.$('camera-slot').replaceChildren(video, el('span', { class: 'camera-live-label' }, tx('exam.camera.live_label')));
     document.body.classList.add('has-camera');  // its own column: it covers nothing (issue #14)
     showPreview(video, this.stream);  // rule E1: top-right corner
-    this.check('camera', 'pending', '摄像头已打开，正在接入监考服务…');
+    this.check('camera', 'pending', tx('exam.check.camera_joining'));
     for (const track of this.stream.getVideoTracks()) {
-      track.addEventListener('ended', () => this.cameraLost('电脑摄像头已停止（被拔出或被其他程序占用），请检查摄像头后刷新页面。'));
+      track.addEventListener('ended', () => this.cameraLost(tx('exam.camera.stopped')));
     }
 
     let links;
@@ -120,24 +120,24 @@ class ExamDevices {
 
   render() {
     const list = el('ul', { class: 'device-checks' },
-      el('li', { testid: 'check-camera', 'data-state': 'pending' }, el('b', {}, '电脑摄像头：'), el('span', {}, '检测中…')),
-      el('li', { testid: 'check-screen', 'data-state': 'pending' }, el('b', {}, '屏幕共享：'), el('span', {}, '检测中…'),
-        el('button', { type: 'button', testid: 'share-screen', class: 'share-screen', hidden: true }, '共享整个屏幕')),
-      el('li', { testid: 'check-hub', 'data-state': 'pending' }, el('b', {}, '监考服务网络：'), el('span', {}, '检测中…')),
-      el('li', { testid: 'check-phone', 'data-state': 'pending' }, el('b', {}, '手机监控端：'), el('span', {}, '未连接')));
+      el('li', { testid: 'check-camera', 'data-state': 'pending' }, el('b', {}, tx('exam.check.camera')), el('span', {}, tx('exam.check.pending'))),
+      el('li', { testid: 'check-screen', 'data-state': 'pending' }, el('b', {}, tx('exam.check.screen')), el('span', {}, tx('exam.check.pending')),
+        el('button', { type: 'button', testid: 'share-screen', class: 'share-screen', hidden: true }, tx('exam.check.share_screen'))),
+      el('li', { testid: 'check-hub', 'data-state': 'pending' }, el('b', {}, tx('exam.check.hub')), el('span', {}, tx('exam.check.pending'))),
+      el('li', { testid: 'check-phone', 'data-state': 'pending' }, el('b', {}, tx('exam.check.phone')), el('span', {}, tx('exam.check.phone_none'))));
     const prep = el('details', { class: 'prep-list', testid: 'prep-checklist', open: true },
-      el('summary', {}, '考前准备'),
+      el('summary', {}, tx('exam.prep.title')),
       el('ol', {}, CHECKLIST.map(([title, text]) => el('li', {}, el('b', {}, title), '：', text))));
     this.$('exam-devices').replaceChildren(
-      el('div', { class: 'device-check' }, el('h2', {}, '设备检查'), list, prep),
+      el('div', { class: 'device-check' }, el('h2', {}, tx('exam.check.title')), list, prep),
       el('div', { class: 'phone-link', testid: 'phone-link-box' },
-        el('h2', {}, '手机监控端（第二路摄像头）'),
-        el('p', { class: 'meta' }, '用手机扫描二维码打开手机监控端（建议先打开手机端）。将手机放在身体侧后方，能拍到您本人、电脑屏幕和桌面。'),
-        el('img', { id: 'phone-qr', testid: 'phone-qr', alt: '手机监控端二维码', width: 180, height: 180 }),
-        el('p', { class: 'meta', testid: 'phone-code-hint' }, '无法扫码时，用手机浏览器打开 ',
-          el('b', { id: 'phone-short-url', testid: 'phone-short-url' }, '…'), '，输入绑定码 ',
-          el('b', { id: 'phone-code', testid: 'phone-code', class: 'bind-code' }, '…'), '（仅可使用一次，页面会定时更新）。'),
-        el('details', { class: 'meta' }, el('summary', {}, '完整地址'),
+        el('h2', {}, tx('exam.phone_link.title')),
+        el('p', { class: 'meta' }, tx('exam.phone_link.how')),
+        el('img', { id: 'phone-qr', testid: 'phone-qr', alt: tx('exam.phone_link.qr_alt'), width: 180, height: 180 }),
+        el('p', { class: 'meta', testid: 'phone-code-hint' }, tx('exam.phone_link.type_before'),
+          el('b', { id: 'phone-short-url', testid: 'phone-short-url' }, '…'), tx('exam.phone_link.type_code'),
+          el('b', { id: 'phone-code', testid: 'phone-code', class: 'bind-code' }, '…'), tx('exam.phone_link.type_after')),
+        el('details', { class: 'meta' }, el('summary', {}, tx('exam.phone_link.full_url')),
           el('code', { id: 'phone-url', testid: 'phone-url' }, '…'))));
     this.$('exam-devices').hidden = false;
     this.shareButton().addEventListener('click', () => this.shareAgain());
@@ -245,7 +245,7 @@ class ExamDevices {
       net.hidden = true;
       ok.textContent = TEXT.hubConnected;
       ok.hidden = false;
-      this.check('hub', 'ok', '正常');
+      this.check('hub', 'ok', tx('exam.check.hub_ok'));
     } else if (status === 'connecting') {
       this.check('hub', 'pending', TEXT.hubConnecting);
     } else if (status === 'offline') {
@@ -276,12 +276,12 @@ class ExamDevices {
     this.page.followDeadline(msg.deadline_at, msg.server_time);  // rule M2
     const { pc, phone } = msg.devices;
     this.check('camera', pc.camera === 'live' ? 'ok' : 'pending',
-      pc.camera === 'live' ? '正常（画面已接入监考服务）' : '摄像头已打开，正在接入监考服务…');
+      pc.camera === 'live' ? tx('exam.check.camera_ok') : tx('exam.check.camera_joining'));
     const screen = msg.screen || { state: 'off', required: false };
     if (screen.state === 'live') this.check('screen', 'ok', SCREEN_TEXT.live);
     else if (this.screen) this.check('screen', 'pending', SCREEN_TEXT.waiting);
     else this.check('screen', 'failed', this.screenProblem);
-    const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? '未连接' : PHONE_CAMERA.lost);
+    const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? tx('exam.check.phone_none') : PHONE_CAMERA.lost);
     this.check('phone', phone.connected && phone.camera === 'live' ? 'ok' : 'failed', phoneText);
     // once shown, the count follows every state: a forgiven violation brings it down
     if (this.ended) return;
@@ -305,7 +305,7 @@ class ExamDevices {
       this.identityStarted = true;
       this.identity.start();
     }
-    const reason = cameras || face || (this.identity.state ? null : '正在准备人脸核验…');
+    const reason = cameras || face || (this.identity.state ? null : tx('exam.identity.preparing'));
     this.page.block(reason);
     const checking = !cameras && Boolean(face);
     this.$('exam-questions').hidden = checking;  // the paper opens after the face check
@@ -393,7 +393,7 @@ class ExamDevices {
       const { state } = ev.detail;
       if (state === 'live') this.hub.send('camera', { state: 'live' });
       else if (state === 'reconnecting' || state === 'refused') this.hub.send('camera', { state: 'lost' });
-      if (state === 'refused') this.cameraLost('摄像头视频已在另一个页面连接，或考试已结束。请关闭其他考试页面后刷新。');
+      if (state === 'refused') this.cameraLost(tx('exam.camera.refused'));
     });
     try {
       await link.connect();
