@@ -12,25 +12,26 @@
 // numbered and resent after a drop like every other; each carries a client id
 // (cid) so that a resend is stored once.
 import { el } from './dom.js';
+import { tx } from './exam-text.js';
 
 export const MAX_TEXT = 500;
 
 const TEXT = {
-  title: '与监考员联系',
-  call: '呼叫监考员',
-  calling: '已呼叫监考员，请稍候…',
-  send: '发送',
-  placeholder: '给监考员留言（最多 500 字）',
-  empty: '如有问题，可点击“呼叫监考员”或留言。',
+  title: tx('exam.contact.title'),
+  call: tx('exam.contact.call'),
+  calling: tx('exam.contact.calling'),
+  send: tx('exam.contact.send'),
+  placeholder: tx('exam.contact.placeholder'),
+  empty: tx('exam.contact.empty'),
   from: { candidate: '我', invigilator: '监考员' },
-  room: '（全考场）',
+  room: tx('exam.contact.room'),
   errors: {
-    rate_limited: '发送过于频繁，请稍后再试。',
-    ended: '考试已结束，无法发送消息。',
-    bad_field: '消息内容有误（最多 500 字）。',
+    rate_limited: tx('exam.contact.rate_limited'),
+    ended: tx('exam.contact.ended'),
+    bad_field: tx('exam.contact.bad_field'),
   },
-  failed: '消息未发送成功，请稍后再试。',
-  newMessage: '监考员发来新消息',
+  failed: tx('exam.contact.failed'),
+  newMessage: tx('exam.contact.newMessage'),
 };
 
 function clientId() {

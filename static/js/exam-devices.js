@@ -343,9 +343,9 @@ class ExamDevices {
     this.page.showEnding(msg.reason);  // the one end card; its score follows
     this.stopDevices();
     // The hub writes the end to the database right after it tells us: read it back.
-    for (let i = 0; i < END_POLL_TRIES && !this.page.ended; i += 1) {
+    for (let i = 0; i < END_POLL_TRIES && !this.page.endView; i += 1) {
       try { await this.page.refresh(); } catch { /* the network may be back in a moment */ }
-      if (!this.page.ended) await new Promise((r) => setTimeout(r, END_POLL_MS));
+      if (!this.page.endView) await new Promise((r) => setTimeout(r, END_POLL_MS));
     }
   }
 

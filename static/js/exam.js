@@ -38,6 +38,7 @@ export class ExamPage {
     this.timer = null;
     this.blocked = null;        // why answering is paused (rule D1), or null
     this.endReason = null;      // the end's reason code once it is known
+    this.endView = null;        // the server's end (score, outcome) once read
     this.$ = (id) => root.querySelector(`#${id}`);
   }
 

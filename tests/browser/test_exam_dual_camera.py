@@ -26,6 +26,7 @@ from hub.tokens import sign_device_token
 from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.devices import send_photo
 from tests.support.hub_client import DeviceClient
+from tests.support.layout import layout_problems
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user, login_cookies
@@ -310,6 +311,12 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
                 "违规次数已达 5 次，系统已自动交卷。"
             )
             await expect(pc.get_by_test_id("exam-result")).to_contain_text("考试已结束")
+            # issue #14: one end card, in view, the banners of the running exam gone
+            await expect(pc.get_by_test_id("exam-score")).to_be_visible(timeout=WAIT_MS)
+            for gone in ("violation-banner", "exam-blocked", "camera-slot", "exam-timer"):
+                await expect(pc.get_by_test_id(gone)).to_be_hidden()
+            card = ["#exam-bar", "[data-testid=end-banner]", "[data-testid=exam-score]"]
+            assert await layout_problems(pc, card) == []
             await expect(pc.get_by_test_id("q2-opt-a")).to_be_disabled()
             await expect(phone.get_by_test_id("phone-ended")).to_contain_text("电脑端考试已结束")
             # rule H10: every counted violation, the fifth (which ended the exam)
