@@ -3,6 +3,7 @@
 // page.refresh() when the hub reports the end.
 import { api } from './api.js';
 import { ExamPage } from './exam.js';
+import { t } from './i18n.js';
 
 const attemptId = Number(new URLSearchParams(location.search).get('attempt'));
 
@@ -15,6 +16,11 @@ function followHeaderHeight() {
   measure();
 }
 followHeaderHeight();
+
+// The page's own words come from the catalogue too (the markup's text is the fallback).
+for (const node of document.querySelectorAll('[data-i18n]')) {
+  node.textContent = t(/** @type {HTMLElement} */ (node).dataset.i18n);
+}
 
 async function main() {
   try {
