@@ -361,10 +361,9 @@ class ExamDevices {
     this.stopped = true;
     clearInterval(this.refreshTimer);
     this.warnings?.stop();
-    // the preview no longer pretends to be live (issue #14); the camera
-    // itself runs a moment longer for the last frame (below)
-    this.$('camera-slot').hidden = true;
-    document.body.classList.remove('has-camera');
+    // the preview no longer pretends to be live (issue #14): its label goes
+    // at once, the box with the camera, which runs a moment longer (below)
+    this.$('camera-slot').querySelector('.camera-live-label')?.remove();
     this.$('net-state').hidden = true;
     this.$('conn-state').hidden = true;
     this.contact?.disable();
@@ -372,6 +371,8 @@ class ExamDevices {
     // Rule H10: the camera stays on a moment after the end, so the frame the
     // server takes of the last violation (the fifth ends the exam) arrives.
     setTimeout(() => {
+      this.$('camera-slot').hidden = true;
+      document.body.classList.remove('has-camera');
       if (this.link) this.link.stop();
       for (const track of this.stream?.getTracks() || []) track.stop();
       for (const track of this.screen?.getTracks() || []) track.stop();

@@ -313,8 +313,11 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
             await expect(pc.get_by_test_id("exam-result")).to_contain_text("考试已结束")
             # issue #14: one end card, in view, the banners of the running exam gone
             await expect(pc.get_by_test_id("exam-score")).to_be_visible(timeout=WAIT_MS)
-            for gone in ("violation-banner", "exam-blocked", "camera-slot", "exam-timer"):
+            for gone in ("violation-banner", "exam-blocked", "exam-timer"):
                 await expect(pc.get_by_test_id(gone)).to_be_hidden()
+            await expect(pc.get_by_text("实时", exact=True)).to_be_hidden()
+            # the preview goes with the camera, which runs a moment longer (rule H10)
+            await expect(pc.get_by_test_id("camera-slot")).to_be_hidden(timeout=WAIT_MS)
             card = ["#exam-bar", "[data-testid=end-banner]", "[data-testid=exam-score]"]
             assert await layout_problems(pc, card) == []
             await expect(pc.get_by_test_id("q2-opt-a")).to_be_disabled()

@@ -139,13 +139,14 @@ async def one_zoom(
             "exam-blocked",
             "net-state",
             "conn-state",
-            "camera-slot",
             "exam-timer",
             "exam-devices",
             "contact",
         ):
             await expect(page.get_by_test_id(gone)).to_be_hidden()
         await expect(page.get_by_text("实时", exact=True)).to_be_hidden()
+        # the preview goes with the camera, which runs a moment longer (rule H10)
+        await expect(page.get_by_test_id("camera-slot")).to_be_hidden(timeout=WAIT_MS)
         await expect(page.locator("#exam-timer-label")).to_have_text("考试已结束")
         card = [
             "#exam-bar",
