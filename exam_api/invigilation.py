@@ -278,6 +278,7 @@ async def command(
 _COMMAND_ERRORS = {
     "no_such_violation": "没有这条违规记录",
     "already_forgiven": "这条违规记录已被撤销",
+    "too_many_warnings": "考生还有 20 条警告未确认，请等待考生确认后再发送",
 }
 
 

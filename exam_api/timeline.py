@@ -51,6 +51,7 @@ EVENT_LABELS = {
     "photo": "手机拍照",
     "phone_end": "手机端结束监控",
     "warning": "监考员警告",
+    "warning_ack": "考生已确认监考员警告",  # rule H4: 我知道了 on the PC
     "forgiven": "违规已撤销",
     "deadline": "考试时间调整",
     "extra_time": "监考员补时",

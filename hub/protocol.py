@@ -120,6 +120,17 @@ class Submit(_ClientStruct, frozen=True, tag="submit"):
     seq: Seq
 
 
+WarningId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+
+
+class WarningAck(_ClientStruct, frozen=True, tag="warning_ack"):
+    """我知道了: the candidate acknowledges the invigilator's warning ``id``
+    (rule H4); the session refuses an id it never sent, or one acknowledged."""
+
+    seq: Seq
+    id: WarningId
+
+
 # ----- contact (rule L1, hub/contact.py) -----
 
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -177,6 +188,7 @@ SeqMessage = (
     | PageReturn
     | PhoneEnd
     | Submit
+    | WarningAck
     | Say
     | Call
     | Seen
@@ -186,7 +198,9 @@ ClientMessage = Hello | SeqMessage
 
 # Which device may send which text message type: the decoder of a device
 # knows only these, so another device's type fails on its tag (wrong_device).
-PC_MESSAGES = Hello | Heartbeat | Focus | ClickOutside | CameraState | Submit | ContactMessage
+PC_MESSAGES = (
+    Hello | Heartbeat | Focus | ClickOutside | CameraState | Submit | WarningAck | ContactMessage
+)
 PHONE_MESSAGES = (
     Hello | Heartbeat | CameraState | PhoneStart | PageReturn | PhoneEnd | ContactMessage
 )

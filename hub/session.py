@@ -27,6 +27,7 @@ from typing import Any
 from hub.captures import CaptureId
 from hub.devices import SCREEN, Camera, Device
 from hub.errors import NotAllowed, SessionEnded
+from hub.invigilator_warnings import WarningRules
 from hub.outputs import Audience, Outputs, Record, Send
 from hub.phone import PhoneRules
 from hub.screen_rules import ScreenRules
@@ -101,7 +102,7 @@ def violation_view(v: Violation, now: float) -> dict[str, Any]:
 
 
 @dataclass
-class Session(PhoneRules, TimeGrants, ScreenRules):
+class Session(PhoneRules, TimeGrants, ScreenRules, WarningRules):
     attempt_id: int
     started_at: float
     deadline_at: float
@@ -121,6 +122,8 @@ class Session(PhoneRules, TimeGrants, ScreenRules):
     extended_to: float | None = None
     screen: Camera = Camera.OFF  # rule J1: the PC's screen share, as the ingest measures it
     screen_since: float | None = None
+    warning_seq: int = 0  # rule H4: ids of the invigilators' warnings
+    warnings_open: dict[int, tuple[float, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.deadline_at >= self.started_at
@@ -286,6 +289,8 @@ class Session(PhoneRules, TimeGrants, ScreenRules):
             # snapshot is lost to an outage (rule H10), and the answer makes
             # the camera live again (rule H9)
             out.sends.extend(self._capture_message(i, now) for i in sorted(self.captures))
+        else:
+            out.sends.extend(self.open_warnings())  # rule H4: on screen until acknowledged
         return out
 
     def disconnect(self, device: str, now: float, conn: str | None = None) -> Outputs:
@@ -482,16 +487,6 @@ class Session(PhoneRules, TimeGrants, ScreenRules):
             return ended
         return self._end(EndReason.INVIGILATOR, now, extra={"by": by_user, "note": note})
 
-    def warn(self, by_user: int, text: str, now: float) -> Outputs:
-        """An invigilator warns the candidate (rule H4)."""
-        ended = self._begin(now)
-        if ended is not None:
-            return ended
-        return Outputs(
-            sends=[Send("devices", {"type": "warning", "code": "invigilator", "message": text})],
-            records=[Record("warning", None, now, {"by": by_user, "text": text})],
-        )
-
     def _end(
         self,
         reason: EndReason,
@@ -558,6 +553,8 @@ class Session(PhoneRules, TimeGrants, ScreenRules):
             "ct": {str(k): v for k, v in self.capture_at.items()},
             "xt": self.extended_to,
             "sc": [self.screen.value, self.screen_since],
+            "ws": self.warning_seq,
+            "wo": {str(k): list(v) for k, v in self.warnings_open.items()},
         }
 
     @classmethod
@@ -586,4 +583,8 @@ class Session(PhoneRules, TimeGrants, ScreenRules):
             extended_to=data.get("xt"),
             screen=Camera(screen),
             screen_since=screen_since,
+            warning_seq=int(data.get("ws", 0)),
+            warnings_open={
+                int(k): (float(at), str(text)) for k, (at, text) in data.get("wo", {}).items()
+            },
         )

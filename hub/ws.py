@@ -57,6 +57,7 @@ from hub.protocol import (
     Seen,
     SeqMessage,
     Submit,
+    WarningAck,
     ack_text,
     encode,
     error_message,
@@ -489,6 +490,8 @@ def _event(device: str, message: SeqMessage, now: float) -> Event:
         return lambda s: s.phone_end(message.confirmed, now)
     if isinstance(message, Submit):
         return lambda s: s.submit(now)
+    if isinstance(message, WarningAck):
+        return lambda s: s.acknowledge_warning(message.id, now)
     if isinstance(message, CONTACT_MESSAGES):
         return lambda s: Outputs()  # stored in contact_messages; only the seq here
     assert isinstance(message, Photo)

@@ -33,7 +33,9 @@ function eventText(e) {
   if (e.kind === 'camera') return t('attempt_timeline.s11', { v: DEVICE[e.device], v2: CAMERA[d.state] ?? d.state });
   if (e.kind === 'screen') return t('attempt_timeline.s12', { v: CAMERA[d.state] ?? d.state });
   if (e.kind === 'focus') return d.state === 'lost' ? t('attempt_timeline.s13', { cause: d.cause }) : d.state === 'back' ? t('attempt_timeline.s14') : t('attempt_timeline.s15');
-  if (e.kind === 'warning') return t('attempt_timeline.s16', { v: d.text ?? '' });
+  if (e.kind === 'warning') return d.id ? t('attempt_timeline.warning_n', { id: d.id, v: d.text ?? '' }) : t('attempt_timeline.s16', { v: d.text ?? '' });
+  // rule H4: the candidate pressed 我知道了; how long the warning waited for it
+  if (e.kind === 'warning_ack') return t('attempt_timeline.warning_ack', { id: d.id, after_s: Math.round(d.after_s) });
   if (e.kind === 'outage_end') return t('attempt_timeline.s17', { v: DEVICE[e.device], duration_s: d.duration_s, v2: d.over_grace ? t('attempt_timeline.s2_2') : '' });
   if (e.kind === 'phone_end') return d.early ? t('attempt_timeline.s18') : t('attempt_timeline.s19');
   const device = DEVICE[e.device] ?? '';

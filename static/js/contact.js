@@ -12,25 +12,26 @@
 // numbered and resent after a drop like every other; each carries a client id
 // (cid) so that a resend is stored once.
 import { el } from './dom.js';
+import { tx } from './exam-text.js';
 
 export const MAX_TEXT = 500;
 
 const TEXT = {
-  title: '与监考员联系',
-  call: '呼叫监考员',
-  calling: '已呼叫监考员，请稍候…',
-  send: '发送',
-  placeholder: '给监考员留言（最多 500 字）',
-  empty: '如有问题，可点击“呼叫监考员”或留言。',
-  from: { candidate: '我', invigilator: '监考员' },
-  room: '（全考场）',
+  title: tx('exam.contact.title'),
+  call: tx('exam.contact.call'),
+  calling: tx('exam.contact.calling'),
+  send: tx('invigilator.reply-send'),
+  placeholder: tx('exam.contact.placeholder'),
+  empty: tx('exam.contact.empty'),
+  from: { candidate: tx('exam.contact.from_me'), invigilator: tx('attempt_timeline.s3') },
+  room: tx('wall_contact.room'),
   errors: {
-    rate_limited: '发送过于频繁，请稍后再试。',
-    ended: '考试已结束，无法发送消息。',
-    bad_field: '消息内容有误（最多 500 字）。',
+    rate_limited: tx('exam.contact.rate_limited'),
+    ended: tx('exam.contact.ended'),
+    bad_field: tx('exam.contact.bad_field'),
   },
-  failed: '消息未发送成功，请稍后再试。',
-  newMessage: '监考员发来新消息',
+  failed: tx('exam.contact.failed'),
+  newMessage: tx('exam.contact.newMessage'),
 };
 
 function clientId() {
@@ -125,7 +126,7 @@ export function mountContact(root, hub) {
     const items = inbox.list();
     list.replaceChildren(...(items.length ? items.map((m) => el('li', {
       testid: 'contact-message', 'data-from': m.from, 'data-kind': m.kind, 'data-index': m.index,
-    }, el('b', {}, TEXT.from[m.from] + (m.scope === 'room' ? TEXT.room : '') + '：'), m.text)) : [el('li', { class: 'meta' }, TEXT.empty)]));
+    }, el('b', {}, TEXT.from[m.from] + (m.scope === 'room' ? TEXT.room : '') + tx('exam.colon')), m.text)) : [el('li', { class: 'meta' }, TEXT.empty)]));
     list.scrollTop = list.scrollHeight;
     hand.hidden = !inbox.handRaised();
     note.textContent = inbox.error;

@@ -21,6 +21,8 @@ import { mountContact } from './contact.js';
 import { HubSocket, watchFocus } from './hub.js';
 import { SCREEN_TEXT, openScreen } from './screen.js';
 import { IdentityCheck } from './identity-check.js';
+import { tx } from './exam-text.js';
+import { WarningModal } from './exam-warnings.js';
 
 const CAMERA_AFTER_END_MS = 4000;  // rule H10: the last violation's PC frame
 const TOKEN_REFRESH_MS = 120_000;  // device tokens live 5 minutes by default
@@ -28,31 +30,31 @@ const END_POLL_MS = 1000;
 const END_POLL_TRIES = 15;
 
 const TEXT = {
-  checking: '正在进行设备检查，请稍候…',
-  pcWaiting: '电脑摄像头画面尚未接入监考服务，请稍候；若长时间无画面，请检查摄像头后刷新页面。',
-  phoneNone: '请用手机扫描页面上的二维码打开手机监控端，摆放好手机后点击“开始考试”。电脑、手机两路摄像头都开启后才能答题。',
-  phoneNotStarted: '手机监控端已连接，请在手机上摆放好位置后点击“开始考试”。',
-  phoneAsleep: '手机摄像头已暂停：手机已休眠或离开了监控页面。请解锁手机并回到监控页面，摄像头会自动恢复；如未恢复，请点击手机上的“重新连接摄像头”。',
-  phoneFinished: '手机端已提前结束监控（已记录，可能影响审核结果），无法继续答题。请提交试卷。',
-  phoneLost: '手机摄像头已断开（手机网络中断或摄像头被关闭）。请在手机上回到监控页面并点击“重新连接摄像头”；如监控页面已关闭，请重新扫描二维码。',
-  hubConnecting: '正在连接监考服务…',
-  hubOffline: '网络中断，正在重连…（已作答的答案已暂存，不会丢失）',
-  hubConnected: '已连接监考服务',
+  checking: tx('exam.devices.checking'),
+  pcWaiting: tx('exam.devices.pcWaiting'),
+  phoneNone: tx('exam.devices.phoneNone'),
+  phoneNotStarted: tx('exam.devices.phoneNotStarted'),
+  phoneAsleep: tx('exam.devices.phoneAsleep'),
+  phoneFinished: tx('exam.devices.phoneFinished'),
+  phoneLost: tx('exam.devices.phoneLost'),
+  hubConnecting: tx('pc.status.connecting'),
+  hubOffline: tx('exam.conn.offline'),
+  hubConnected: tx('exam.conn.ok'),
 };
 
 const CHECKLIST = [
-  ['手机电量准备', '将手机电量充满，或连接充电宝保持供电，确保考试过程中不会因电量不足中断。'],
-  ['手机屏幕设置', '关闭手机低电量模式，关闭屏幕自动休眠（自动锁屏），保持屏幕常亮。'],
-  ['电脑硬件检查', '确认电脑已配备摄像头；外接摄像头请提前连接并确保正常。'],
-  ['电脑软件授权', '在杀毒/安全软件的权限管理中允许浏览器访问摄像头；建议考试期间退出安全软件。'],
-  ['屏幕共享', SCREEN_TEXT.how],
+  [tx('exam.prep.1.title'), tx('exam.prep.1.text')],
+  [tx('exam.prep.2.title'), tx('exam.prep.2.text')],
+  [tx('exam.prep.3.title'), tx('exam.prep.3.text')],
+  [tx('exam.prep.4.title'), tx('exam.prep.4.text')],
+  [tx('exam.prep.screen.title'), SCREEN_TEXT.how],
 ];
 
 const PHONE_CAMERA = {
-  off: '已连接，等待点击“开始考试”',
-  live: '摄像头正常',
-  asleep: '已休眠或离开监控页面',
-  lost: '摄像头已断开',
+  off: tx('exam.phone_camera.off'),
+  live: tx('exam.phone_camera.live'),
+  asleep: tx('exam.phone_camera.asleep'),
+  lost: tx('phone.lost'),
 };
 
 class ExamDevices {
@@ -75,9 +77,10 @@ class ExamDevices {
   }
 
   async start() {
+    this.page.root.addEventListener('exam-ended', () => this.finish());
     this.render();
     this.page.block(TEXT.checking);
-    this.check('camera', 'pending', '正在打开摄像头…');
+    this.check('camera', 'pending', tx('exam.check.camera_opening'));
     try {
       const problem = browserProblem();  // rule A6: no WebRTC, IE mode
       if (problem) throw Object.assign(new Error(problem), { prompt: problem });
@@ -93,11 +96,12 @@ class ExamDevices {
       return;
     }
     const video = el('video', { testid: 'camera-preview', autoplay: true, muted: true, playsinline: true });
-    this.$('camera-slot').replaceChildren(video, el('span', { class: 'camera-live-label' }, '实时'));
+    this.$('camera-slot').replaceChildren(video, el('span', { class: 'camera-live-label' }, tx('exam.camera.live_label')));
+    document.body.classList.add('has-camera');  // its own column: it covers nothing (issue #14)
     showPreview(video, this.stream);  // rule E1: top-right corner
-    this.check('camera', 'pending', '摄像头已打开，正在接入监考服务…');
+    this.check('camera', 'pending', tx('exam.check.camera_joining'));
     for (const track of this.stream.getVideoTracks()) {
-      track.addEventListener('ended', () => this.cameraLost('电脑摄像头已停止（被拔出或被其他程序占用），请检查摄像头后刷新页面。'));
+      track.addEventListener('ended', () => this.cameraLost(tx('exam.camera.stopped')));
     }
 
     let links;
@@ -112,29 +116,28 @@ class ExamDevices {
     await this.openScreenShare();  // rule J1: asked at once; the button asks again
     this.connectCamera(links.pc_token, links.ice_servers || []);
     this.refreshTimer = setInterval(() => this.refreshTokens(), TOKEN_REFRESH_MS);
-    this.page.root.addEventListener('exam-ended', () => this.finish());
   }
 
   render() {
     const list = el('ul', { class: 'device-checks' },
-      el('li', { testid: 'check-camera', 'data-state': 'pending' }, el('b', {}, '电脑摄像头：'), el('span', {}, '检测中…')),
-      el('li', { testid: 'check-screen', 'data-state': 'pending' }, el('b', {}, '屏幕共享：'), el('span', {}, '检测中…'),
-        el('button', { type: 'button', testid: 'share-screen', class: 'share-screen', hidden: true }, '共享整个屏幕')),
-      el('li', { testid: 'check-hub', 'data-state': 'pending' }, el('b', {}, '监考服务网络：'), el('span', {}, '检测中…')),
-      el('li', { testid: 'check-phone', 'data-state': 'pending' }, el('b', {}, '手机监控端：'), el('span', {}, '未连接')));
+      el('li', { testid: 'check-camera', 'data-state': 'pending' }, el('b', {}, tx('exam.check.camera')), el('span', {}, tx('exam.check.pending'))),
+      el('li', { testid: 'check-screen', 'data-state': 'pending' }, el('b', {}, tx('exam.check.screen')), el('span', {}, tx('exam.check.pending')),
+        el('button', { type: 'button', testid: 'share-screen', class: 'share-screen', hidden: true }, tx('exam.check.share_screen'))),
+      el('li', { testid: 'check-hub', 'data-state': 'pending' }, el('b', {}, tx('exam.check.hub')), el('span', {}, tx('exam.check.pending'))),
+      el('li', { testid: 'check-phone', 'data-state': 'pending' }, el('b', {}, tx('exam.check.phone')), el('span', {}, tx('invigilator.unknown'))));
     const prep = el('details', { class: 'prep-list', testid: 'prep-checklist', open: true },
-      el('summary', {}, '考前准备'),
-      el('ol', {}, CHECKLIST.map(([title, text]) => el('li', {}, el('b', {}, title), '：', text))));
+      el('summary', {}, tx('papers.s14')),
+      el('ol', {}, CHECKLIST.map(([title, text]) => el('li', {}, el('b', {}, title), tx('exam.colon'), text))));
     this.$('exam-devices').replaceChildren(
-      el('div', { class: 'device-check' }, el('h2', {}, '设备检查'), list, prep),
+      el('div', { class: 'device-check' }, el('h2', {}, tx('exam.check.title')), list, prep),
       el('div', { class: 'phone-link', testid: 'phone-link-box' },
-        el('h2', {}, '手机监控端（第二路摄像头）'),
-        el('p', { class: 'meta' }, '用手机扫描二维码打开手机监控端（建议先打开手机端）。将手机放在身体侧后方，能拍到您本人、电脑屏幕和桌面。'),
-        el('img', { id: 'phone-qr', testid: 'phone-qr', alt: '手机监控端二维码', width: 180, height: 180 }),
-        el('p', { class: 'meta', testid: 'phone-code-hint' }, '无法扫码时，用手机浏览器打开 ',
-          el('b', { id: 'phone-short-url', testid: 'phone-short-url' }, '…'), '，输入绑定码 ',
-          el('b', { id: 'phone-code', testid: 'phone-code', class: 'bind-code' }, '…'), '（仅可使用一次，页面会定时更新）。'),
-        el('details', { class: 'meta' }, el('summary', {}, '完整地址'),
+        el('h2', {}, tx('exam.phone_link.title')),
+        el('p', { class: 'meta' }, tx('exam.phone_link.how')),
+        el('img', { id: 'phone-qr', testid: 'phone-qr', alt: tx('exam.phone_link.qr_alt'), width: 180, height: 180 }),
+        el('p', { class: 'meta', testid: 'phone-code-hint' }, tx('exam.phone_link.type_before'),
+          el('b', { id: 'phone-short-url', testid: 'phone-short-url' }, '…'), tx('exam.phone_link.type_code'),
+          el('b', { id: 'phone-code', testid: 'phone-code', class: 'bind-code' }, '…'), tx('exam.phone_link.type_after')),
+        el('details', { class: 'meta' }, el('summary', {}, tx('exam.phone_link.full_url')),
           el('code', { id: 'phone-url', testid: 'phone-url' }, '…'))));
     this.$('exam-devices').hidden = false;
     this.shareButton().addEventListener('click', () => this.shareAgain());
@@ -227,6 +230,7 @@ class ExamDevices {
     });
     window.examHub = this.hub;  // for debugging and tests
     this.contact = mountContact(this.$('contact'), this.hub);  // rule L1
+    this.warnings = new WarningModal(this.$('warning-modal'), this.hub, this.attemptId);  // rule H4
     this.hub.start();
     watchFocus(this.hub, this.page.root);
     // A reload counts as leaving (pagehide); being back on the paper closes it.
@@ -235,15 +239,20 @@ class ExamDevices {
 
   async onStatus(status, code) {
     const net = this.$('net-state');
+    const ok = this.$('conn-state');
+    if (this.ended) return;
     if (status === 'connected') {
       net.hidden = true;
-      this.check('hub', 'ok', '正常');
+      ok.textContent = TEXT.hubConnected;
+      ok.hidden = false;
+      this.check('hub', 'ok', tx('attempt_timeline.live'));
     } else if (status === 'connecting') {
       this.check('hub', 'pending', TEXT.hubConnecting);
-    } else if (status === 'offline' && !this.ended) {
+    } else if (status === 'offline') {
       // rule H1: an outage, not a violation; the hub socket resumes by itself
       net.textContent = TEXT.hubOffline;
       net.hidden = false;
+      ok.hidden = true;
       this.check('hub', 'failed', TEXT.hubOffline);
       if (code === 4401) {  // the token expired while away: a fresh one, then again
         const links = await this.refreshTokens();
@@ -267,16 +276,16 @@ class ExamDevices {
     this.page.followDeadline(msg.deadline_at, msg.server_time);  // rule M2
     const { pc, phone } = msg.devices;
     this.check('camera', pc.camera === 'live' ? 'ok' : 'pending',
-      pc.camera === 'live' ? '正常（画面已接入监考服务）' : '摄像头已打开，正在接入监考服务…');
+      pc.camera === 'live' ? tx('exam.check.camera_ok') : tx('exam.check.camera_joining'));
     const screen = msg.screen || { state: 'off', required: false };
     if (screen.state === 'live') this.check('screen', 'ok', SCREEN_TEXT.live);
     else if (this.screen) this.check('screen', 'pending', SCREEN_TEXT.waiting);
     else this.check('screen', 'failed', this.screenProblem);
-    const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? '未连接' : PHONE_CAMERA.lost);
+    const phoneText = phone.connected ? PHONE_CAMERA[phone.camera] : (phone.camera === 'off' ? tx('invigilator.unknown') : PHONE_CAMERA.lost);
     this.check('phone', phone.connected && phone.camera === 'live' ? 'ok' : 'failed', phoneText);
     // once shown, the count follows every state: a forgiven violation brings it down
-    if (msg.violations > 0 || !this.$('violation-count').hidden) this.showCount(msg.violations, msg.max_violations);
     if (this.ended) return;
+    if (msg.violations > 0 || !this.$('violation-count').hidden) this.showCount(msg.violations, msg.max_violations);
     const reason = this.applyBlock();
     // Both cameras live: the check steps aside for the paper; the code comes back when needed.
     const phoneLive = phone.connected && phone.camera === 'live';
@@ -296,7 +305,7 @@ class ExamDevices {
       this.identityStarted = true;
       this.identity.start();
     }
-    const reason = cameras || face || (this.identity.state ? null : '正在准备人脸核验…');
+    const reason = cameras || face || (this.identity.state ? null : tx('exam.identity.preparing'));
     this.page.block(reason);
     const checking = !cameras && Boolean(face);
     this.$('exam-questions').hidden = checking;  // the paper opens after the face check
@@ -305,14 +314,15 @@ class ExamDevices {
 
   showCount(count, max) {
     const box = this.$('violation-count');
-    box.textContent = `已切屏 ${count} 次（共 ${max} 次）`;
+    box.textContent = tx('exam.violations', { count, max });
     box.hidden = false;
   }
 
   onViolation(msg) {
+    if (this.ended) return;
     this.showCount(msg.count, msg.max);
     const banner = this.$('violation-banner');
-    banner.textContent = `已切屏 ${msg.count} 次（共 ${msg.max} 次）。${msg.message}`;
+    banner.textContent = tx('exam.violations.with_message', { counted: tx('exam.violations', { count: msg.count, max: msg.max }), message: msg.message });
     banner.hidden = false;
   }
 
@@ -324,23 +334,18 @@ class ExamDevices {
   }
 
   onWarning(msg) {
-    const box = this.$('exam-warning');
-    box.textContent = `监考员提醒：${msg.message}`;
-    box.hidden = false;
+    if (!this.ended) this.warnings.show(msg);  // rule H4: a modal until 我知道了
   }
 
   async onEnded(msg) {
     if (this.ended) return;
     this.ended = true;
-    const banner = this.$('end-banner');
-    banner.textContent = msg.message;
-    banner.hidden = false;
-    this.page.block(msg.message);
+    this.page.showEnding(msg.reason);  // the one end card; its score follows
     this.stopDevices();
     // The hub writes the end to the database right after it tells us: read it back.
-    for (let i = 0; i < END_POLL_TRIES && !this.page.ended; i += 1) {
+    for (let i = 0; i < END_POLL_TRIES && !this.page.endView; i += 1) {
       try { await this.page.refresh(); } catch { /* the network may be back in a moment */ }
-      if (!this.page.ended) await new Promise((r) => setTimeout(r, END_POLL_MS));
+      if (!this.page.endView) await new Promise((r) => setTimeout(r, END_POLL_MS));
     }
   }
 
@@ -352,12 +357,22 @@ class ExamDevices {
   }
 
   stopDevices() {
+    if (this.stopped) return;
+    this.stopped = true;
     clearInterval(this.refreshTimer);
+    this.warnings?.stop();
+    // the preview no longer pretends to be live (issue #14): its label goes
+    // at once, the box with the camera, which runs a moment longer (below)
+    this.$('camera-slot').querySelector('.camera-live-label')?.remove();
+    this.$('net-state').hidden = true;
+    this.$('conn-state').hidden = true;
     this.contact?.disable();
     this.$('phone-link-box')?.setAttribute('hidden', '');
     // Rule H10: the camera stays on a moment after the end, so the frame the
     // server takes of the last violation (the fifth ends the exam) arrives.
     setTimeout(() => {
+      this.$('camera-slot').hidden = true;
+      document.body.classList.remove('has-camera');
       if (this.link) this.link.stop();
       for (const track of this.stream?.getTracks() || []) track.stop();
       for (const track of this.screen?.getTracks() || []) track.stop();
@@ -379,7 +394,7 @@ class ExamDevices {
       const { state } = ev.detail;
       if (state === 'live') this.hub.send('camera', { state: 'live' });
       else if (state === 'reconnecting' || state === 'refused') this.hub.send('camera', { state: 'lost' });
-      if (state === 'refused') this.cameraLost('摄像头视频已在另一个页面连接，或考试已结束。请关闭其他考试页面后刷新。');
+      if (state === 'refused') this.cameraLost(tx('exam.camera.refused'));
     });
     try {
       await link.connect();

@@ -6,6 +6,17 @@ import { ExamPage } from './exam.js';
 
 const attemptId = Number(new URLSearchParams(location.search).get('attempt'));
 
+// issue #14: the fixed header's height, measured, places the paper and the
+// camera preview below it however its messages wrap (window size, zoom).
+function followHeaderHeight() {
+  const bar = document.getElementById('exam-bar');
+  const measure = () => document.body.style.setProperty('--bar-h', `${Math.ceil(bar.getBoundingClientRect().height)}px`);
+  new ResizeObserver(measure).observe(bar);
+  measure();
+}
+followHeaderHeight();
+
+
 async function main() {
   try {
     await api('GET', '/api/auth/me');  // the CSRF token for the answer saves

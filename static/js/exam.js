@@ -8,7 +8,8 @@
 // server's deadline and clock (rule E4), never from the browser's clock alone.
 import { api, ApiError } from './api.js';
 import { el } from './dom.js';
-import { t } from './i18n.js';
+import { renderEndCard } from './exam-end.js';
+import { tx } from './exam-text.js';
 
 const LETTERS = 'ABCDEFGH';
 const RETRY_MAX_MS = 10000;
@@ -36,6 +37,8 @@ export class ExamPage {
     this.deadline = 0;
     this.timer = null;
     this.blocked = null;        // why answering is paused (rule D1), or null
+    this.endReason = null;      // the end's reason code once it is known
+    this.endView = null;        // the server's end (score, outcome) once read
     this.$ = (id) => root.querySelector(`#${id}`);
   }
 
@@ -45,7 +48,7 @@ export class ExamPage {
     this.blocked = reason || null;
     const box = this.$('exam-blocked');
     box.textContent = this.blocked || '';
-    box.hidden = !this.blocked;
+    box.hidden = !this.blocked || this.ended;  // the end card says why, once
     for (const input of this.root.querySelectorAll('#exam-questions input')) {
       input.disabled = this.ended || Boolean(this.blocked);
     }
@@ -80,7 +83,7 @@ export class ExamPage {
     if (!opens || this.view.status !== 'in_progress') return;
     const at = new Date(opens).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, hour: '2-digit', minute: '2-digit' });
     this.$('exam-questions').replaceChildren(el('p', { class: 'notice', testid: 'exam-waiting' },
-      `本场考试 ${at} 开考，开考后显示试题。请先完成设备检测和身份核验。`));
+      tx('exam.waiting', { at })));
     const wait = opens - (Date.now() + this.clockOffsetMs) + 500;
     setTimeout(async () => {
       try {
@@ -123,7 +126,7 @@ export class ExamPage {
 
   render() {
     const { view } = this;
-    this.$('exam-title').textContent = `${view.paper.kind_label}：${view.paper.title}`;
+    this.$('exam-title').textContent = tx('exam.title.paper', { kind: view.paper.kind_label, title: view.paper.title });
     const form = this.$('exam-questions');
     form.onsubmit = (event) => event.preventDefault();  // answers save on change, never by a form post
     form.replaceChildren(...view.questions.map((q) => this.renderQuestion(q)));
@@ -141,7 +144,7 @@ export class ExamPage {
     const type = q.kind === 'multiple' ? 'checkbox' : 'radio';
     const name = `q${q.id}`;
     const choices = q.kind === 'truefalse'
-      ? [[true, '正确'], [false, '错误']]
+      ? [[true, tx('admin.s120')], [false, tx('admin.s121')]]
       : q.options.map((text, i) => [LETTERS[i], `${LETTERS[i]}. ${text}`]);
     const inputs = choices.map(([value, label]) => {
       const checked = q.kind === 'multiple' ? Array.isArray(chosen) && chosen.includes(value) : chosen === value;
@@ -153,7 +156,7 @@ export class ExamPage {
       return el('label', {}, input, el('span', {}, label));
     });
     return el('section', { class: 'question', testid: `question-${q.position}`, 'data-question-id': q.id },
-      el('p', { class: 'stem' }, `${q.position}. [${q.kind_label}，${q.points} 分] `, q.stem),
+      el('p', { class: 'stem' }, tx('exam.stem', { position: q.position, kind: q.kind_label, points: q.points }), q.stem),
       ...inputs);
   }
 
@@ -171,11 +174,12 @@ export class ExamPage {
   updateProgress() {
     const total = this.view.questions.length;
     const done = this.view.questions.filter((q) => answered(this.answers.get(q.id))).length;
-    this.$('exam-progress').textContent = `已答 ${done} / ${total} 题`;
+    this.$('exam-progress').textContent = tx('exam.progress', { done, total });
     const state = this.$('save-state');
     state.classList.remove('failed');
-    if (this.pending.size === 0) state.textContent = '答案已保存';
-    else state.textContent = `正在保存 ${this.pending.size} 题…`;
+    if (this.ended) state.textContent = '';
+    else if (this.pending.size === 0) state.textContent = tx('exam.save.saved');
+    else state.textContent = tx('exam.save.saving', { n: this.pending.size });
     state.dataset.pending = String(this.pending.size);
   }
 
@@ -199,7 +203,7 @@ export class ExamPage {
         } catch (err) {
           if (err instanceof ApiError && err.code === 'cameras_not_live') {
             // rule D1 on the server: the answer stays here and goes out when unblocked
-            this.$('save-state').textContent = `${this.pending.size} 题答案已暂存在本机，两路摄像头恢复后自动保存`;
+            this.$('save-state').textContent = tx('exam.save.held', { n: this.pending.size });
             break;
           }
           if (err instanceof ApiError && err.status === 409) { await this.refresh(); break; }
@@ -210,8 +214,8 @@ export class ExamPage {
             continue;
           }
           const state = this.$('save-state');
-          const why = err instanceof ApiError && err.code === 'service_unavailable' ? '服务暂时不可用' : '网络异常';
-          state.textContent = `${why}，${Math.round(this.retryMs / 1000)} 秒后重试保存（答案已暂存在本机）`;
+          const why = tx(err instanceof ApiError && err.code === 'service_unavailable' ? 'exam.save.unavailable' : 'exam.save.network');
+          state.textContent = tx('exam.save.retry', { why, s: Math.round(this.retryMs / 1000) });
           state.classList.add('failed');
           await new Promise((r) => setTimeout(r, this.retryMs));
           this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
@@ -229,7 +233,7 @@ export class ExamPage {
       this.$('exam-timer').textContent = clock(left);
       if (left <= 0) {
         clearInterval(this.timer);
-        this.$('save-state').textContent = '考试时间到，系统正在自动交卷…';
+        this.$('save-state').textContent = tx('exam.time_up');
         setTimeout(() => this.refresh(), 1000);   // the server ends it (rule E4)
       }
     };
@@ -241,8 +245,8 @@ export class ExamPage {
     const total = this.view.questions.length;
     const left = this.view.questions.filter((q) => !answered(this.answers.get(q.id))).length;
     this.$('exam-confirm-text').textContent = left
-      ? `还有 ${left} 题未作答（共 ${total} 题），确定交卷吗？`
-      : '已全部作答，确定交卷吗？交卷后不能修改答案。';
+      ? tx('exam.confirm.left', { left, total })
+      : tx('exam.confirm.all');
     this.$('exam-confirm').hidden = false;
   }
 
@@ -253,7 +257,7 @@ export class ExamPage {
       await this.flush();   // every chosen answer reaches the server before the end
       if (this.pending.size) {
         // never end the attempt with a chosen answer the server has not stored (rule E7)
-        throw new Error(`还有 ${this.pending.size} 题答案尚未保存，请等待两路摄像头恢复后再交卷`);
+        throw new Error(tx('exam.submit.unsaved', { n: this.pending.size }));
       }
       const end = await api('POST', `/api/attempts/${this.attemptId}/submit`);
       this.showEnded(end);
@@ -269,27 +273,45 @@ export class ExamPage {
     if (view.status === 'ended') this.showEnded(view.end);
   }
 
-  showEnded(end) {
+  // The end is known (the hub's "ended", a submit, a re-read): answering
+  // stops, every banner of the running exam goes, the one end card shows
+  // why; the score follows once the server has it (showEnded).
+  showEnding(reason) {
+    const first = !this.ended;
     this.ended = true;
+    this.endReason = this.endReason || reason;
     clearInterval(this.timer);
     this.pending.clear();
     this.persistPending();
-    this.$('exam-timer').textContent = '00:00';
+    this.$('exam-timer-label').textContent = tx('exam.end.title');
+    this.$('exam-timer').hidden = true;
     this.$('exam-submit').disabled = true;
-    this.$('exam-confirm').hidden = true;
+    this.$('exam-submit').hidden = true;
+    for (const id of ['exam-confirm', 'exam-blocked', 'violation-banner', 'exam-extra-time', 'camera-prompt',
+      'net-state', 'conn-state', 'exam-error', 'violation-count', 'exam-devices', 'identity-check', 'contact']) {
+      this.$(id).hidden = true;
+    }
     for (const input of this.root.querySelectorAll('#exam-questions input')) input.disabled = true;
-    this.$('save-state').textContent = '';
-    const box = this.$('exam-result');
-    box.replaceChildren(
-      el('h2', {}, '考试已结束'),
-      el('p', {}, end.end_reason_label),
-      el('p', { testid: 'exam-score' }, `成绩：${end.score} 分（${t('score.scale')}）`),
-      el('p', { testid: 'exam-outcome' }, `状态：${end.outcome_label}`),
-      el('p', {}, el('a', { href: '/static/records.html' }, '查看考试记录'), '　',
-        el('a', { href: '/static/home.html' }, '返回首页')),
-    );
-    box.hidden = false;
-    this.root.dispatchEvent(new CustomEvent('exam-ended', { detail: end }));
+    this.updateProgress();
+    if (first) {
+      renderEndCard(this.$('exam-result'), this.endReason, null);
+      this.showCard();
+      this.root.dispatchEvent(new CustomEvent('exam-ended', { detail: { end_reason: this.endReason } }));
+    }
+  }
+
+  showEnded(end) {
+    this.showEnding(end.end_reason);
+    if (this.endView) return;
+    this.endView = end;
+    renderEndCard(this.$('exam-result'), this.endReason || end.end_reason, end);
+    this.showCard();
+  }
+
+  showCard() {
+    const card = this.$('exam-result');
+    window.scrollTo(0, 0);
+    card.focus({ preventScroll: true });
   }
 
   showError(message) {

@@ -5,15 +5,16 @@
 // tries and the attempt waits for an invigilator, who admits or refuses.
 import { api } from './api.js';
 import { el } from './dom.js';
+import { tx } from './exam-text.js';
 
 const POLL_MS = 1000;
 const WAIT_POLL_MS = 3000;  // while an invigilator decides
 
 export const IDENTITY_TEXT = {
-  blocked: '请先完成人脸核验：正对摄像头，点击“开始人脸核验”。核验通过后才能答题。',
-  waiting: '人脸核验未通过，请在座位上等待监考员人工核验。',
-  refused: '监考员核验未通过，本场考试已结束。',
-  trying: '正在核验，请保持正对摄像头…',
+  blocked: tx('exam.identity.blocked'),
+  waiting: tx('exam.identity.waiting'),
+  refused: tx('exam.identity.refused'),
+  trying: tx('exam.identity.trying'),
 };
 
 export class IdentityCheck {
@@ -91,16 +92,16 @@ export class IdentityCheck {
     }
     const pending = last && last.outcome === null;
     const button = el('button', { type: 'button', testid: 'identity-try', disabled: !s.may_try,
-      onclick: () => this.tryOnce(button) }, s.failed ? '重新核验' : '开始人脸核验');
+      onclick: () => this.tryOnce(button) }, s.failed ? tx('exam.identity.again') : tx('exam.identity.start'));
     const left = Math.max(0, s.max_tries - s.failed);
     this.box.replaceChildren(
-      el('h2', {}, '人脸核验'),
-      el('p', { class: 'meta' }, '请摘下帽子和口罩，正对电脑摄像头，保持光线充足。系统将把摄像头画面与您的证件照进行比对。'),
+      el('h2', {}, tx('attempt_timeline.identity')),
+      el('p', { class: 'meta' }, tx('exam.identity.prompt')),
       el('p', { class: 'lock-reason', testid: 'identity-state', 'data-state': s.state }, s.message),
       el('p', { testid: 'identity-result', 'data-state': pending ? 'pending' : (last ? last.outcome : '') },
         pending ? IDENTITY_TEXT.trying : (last ? last.message : '')),
       el('p', { class: 'meta', testid: 'identity-tries-left' },
-        s.state === 'checking' ? `剩余核验次数：${left}（共 ${s.max_tries} 次）` : ''),
+        s.state === 'checking' ? tx('exam.identity.tries_left', { left, max: s.max_tries }) : ''),
       s.state === 'checking' ? button : el('span'));
     this.box.hidden = false;
   }

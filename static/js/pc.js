@@ -45,7 +45,7 @@ $('login').addEventListener('submit', async (event) => {
       throw err;
     }
     const attempt = await api('POST', '/api/attempts', { paper_id: Number(params.get('paper') || 1) });
-    $('attempt').textContent = `考试编号 ${attempt.attempt_id}`;
+    $('attempt').textContent = t('pc.attempt_no', { id: attempt.attempt_id });
     $('attempt').dataset.attemptId = attempt.attempt_id;
     connectHub(attempt.ws_pc_url);
     const preview = $('camera-preview');

@@ -3,17 +3,18 @@
 // tab), sent as the second video of the camera's peer connection (camera.js)
 // at a low frame rate. The server measures it by the frames that arrive;
 // what this page says about it can only lower its state.
+import { tx } from './exam-text.js';
 
 export const SCREEN_IDLE_FPS = 1;
 
 export const SCREEN_TEXT = {
-  how: '请共享整个屏幕：点击“共享整个屏幕”，在浏览器弹出的窗口中选择“整个屏幕”（不要选择“窗口”或“标签页”），选中屏幕画面后点击“分享”。考试期间请不要点击浏览器下方的“停止共享”。',
-  notMonitor: '您共享的是窗口或标签页，不是整个屏幕。请点击“共享整个屏幕”，在弹出的窗口中选择“整个屏幕”后点击“分享”。',
-  refused: '未能共享屏幕：您取消了共享或浏览器禁止了屏幕共享。请点击“共享整个屏幕”，选择“整个屏幕”后点击“分享”。未共享整个屏幕无法答题。',
-  unsupported: '当前浏览器不支持屏幕共享，请使用最新版 Chrome 或 360 浏览器（极速模式）。',
-  stopped: '屏幕共享已停止，答题已暂停。请点击“共享整个屏幕”，选择“整个屏幕”后点击“分享”，即可继续答题。',
-  waiting: '屏幕已共享，正在接入监考服务…',
-  live: '正常（整个屏幕已接入监考服务）',
+  how: tx('exam.screen.how'),
+  notMonitor: tx('exam.screen.notMonitor'),
+  refused: tx('exam.screen.refused'),
+  unsupported: tx('exam.screen.unsupported'),
+  stopped: tx('exam.screen.stopped'),
+  waiting: tx('exam.screen.waiting'),
+  live: tx('exam.screen.live'),
 };
 
 /** An error whose .prompt is the candidate's zh-CN explanation. */

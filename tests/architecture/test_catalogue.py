@@ -15,18 +15,7 @@ CATALOGUE = STATIC / "js" / "i18n.js"
 # Chinese characters and the full-width punctuation that goes with them
 CHINESE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
-NOT_YET = {
-    # the exam page's files: the "exam-header" engineer moves their strings into
-    # the catalogue's exam.* block (issue #14, same round); drop them from here then
-    "exam.html": "exam page (exam-header)",
-    "pc.html": "exam page (exam-header)",
-    "js/exam.js": "exam page (exam-header)",
-    "js/exam-devices.js": "exam page (exam-header)",
-    "js/pc.js": "exam page (exam-header)",
-    "js/screen.js": "exam page (exam-header)",
-    "js/identity-check.js": "exam page (exam-header)",
-    "js/contact.js": "exam page (exam-header)",
-}
+NOT_YET: dict[str, str] = {}  # every page converted (issue #14)
 # Files that can never import the catalogue, with why.
 NEVER = {
     # runs in engines without ES modules (nomodule, rule A6): it cannot import

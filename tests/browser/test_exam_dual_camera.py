@@ -26,6 +26,7 @@ from hub.tokens import sign_device_token
 from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.devices import send_photo
 from tests.support.hub_client import DeviceClient
+from tests.support.layout import layout_problems
 from tests.support.live import LiveServer
 from tests.support.papers import candidate_with_request, class_with_papers, client_for
 from tests.support.users import create_user, login_cookies
@@ -41,6 +42,15 @@ async def phone_rows(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record
     async with pool.acquire() as conn:
         rows: list[asyncpg.Record] = await conn.fetch(
             "SELECT * FROM snapshots WHERE attempt_id = $1 AND device = 'phone' ORDER BY id",
+            attempt_id,
+        )
+    return rows
+
+
+async def warning_acks(pool: asyncpg.Pool, attempt_id: int) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT data FROM attempt_events WHERE attempt_id = $1 AND kind = 'warning_ack'",
             attempt_id,
         )
     return rows
@@ -155,11 +165,15 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
             # rule D7: the device check and the seed's preparation checklist
             await expect(pc.get_by_test_id("prep-checklist")).to_contain_text("手机电量准备")
             await expect(pc.get_by_test_id("check-hub")).to_have_attribute("data-state", "ok")
-            # rule E1: the live camera view in the top-right corner
+            # rule E1: the live camera view in the top-right corner, right below
+            # the fixed header (issue #14: it never covers the 提交试卷 button)
             preview = pc.get_by_test_id("camera-preview")
             await expect(preview).to_be_visible()
             box = await preview.bounding_box()
-            assert box is not None and box["y"] < 100 and box["x"] + box["width"] > 1280 - 100
+            bar = await pc.get_by_test_id("exam-bar").bounding_box()
+            assert box is not None and bar is not None
+            assert bar["y"] + bar["height"] <= box["y"] < bar["y"] + bar["height"] + 20
+            assert box["x"] + box["width"] > 1280 - 100
             # the PC camera's video reaches the hub (measured there, rule D1)
             await expect(pc.get_by_test_id("check-camera")).to_have_attribute(
                 "data-state", "ok", timeout=WAIT_MS
@@ -250,10 +264,19 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
 
             # rule H4: an invigilator's warning reaches both devices
             await warn(server, pool, attempt_id, "请保持面部在摄像头画面内")
+            modal = pc.get_by_test_id("warning-modal")
+            await expect(modal).to_be_visible()
             await expect(pc.get_by_test_id("exam-warning")).to_have_text(
                 "监考员提醒：请保持面部在摄像头画面内"
             )
             await expect(phone.get_by_test_id("phone-error")).to_contain_text("请保持面部")
+            # issue #14: it stays until 我知道了 (Esc does not dismiss it), and
+            # the acknowledgement is recorded for the timeline
+            await pc.keyboard.press("Escape")
+            await expect(modal).to_be_visible()
+            await pc.get_by_test_id("warning-ack").click()
+            await expect(modal).to_be_hidden()
+            await eventually(lambda: warning_acks(pool, attempt_id), within=20)
 
             # rule H1: a dropped connection is shown, what happens meanwhile is kept
             await pc_ctx.set_offline(True)
@@ -288,6 +311,15 @@ async def test_exam_with_pc_and_phone_cameras(server: LiveServer, pool: asyncpg.
                 "违规次数已达 5 次，系统已自动交卷。"
             )
             await expect(pc.get_by_test_id("exam-result")).to_contain_text("考试已结束")
+            # issue #14: one end card, in view, the banners of the running exam gone
+            await expect(pc.get_by_test_id("exam-score")).to_be_visible(timeout=WAIT_MS)
+            for gone in ("violation-banner", "exam-blocked", "exam-timer"):
+                await expect(pc.get_by_test_id(gone)).to_be_hidden()
+            await expect(pc.get_by_text("实时", exact=True)).to_be_hidden()
+            # the preview goes with the camera, which runs a moment longer (rule H10)
+            await expect(pc.get_by_test_id("camera-slot")).to_be_hidden(timeout=WAIT_MS)
+            card = ["#exam-bar", "[data-testid=end-banner]", "[data-testid=exam-score]"]
+            assert await layout_problems(pc, card) == []
             await expect(pc.get_by_test_id("q2-opt-a")).to_be_disabled()
             await expect(phone.get_by_test_id("phone-ended")).to_contain_text("电脑端考试已结束")
             # rule H10: every counted violation, the fifth (which ended the exam)

@@ -350,3 +350,63 @@ async def test_the_live_state_socket_is_for_the_room_only(
     async with await open_socket(room.attempts[0].attempt_id) as ws:
         state = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert (state["type"], state["attempt_id"]) == ("state", room.attempts[0].attempt_id)
+
+
+async def test_a_hostile_pc_cannot_acknowledge_a_warning_it_was_not_sent(
+    server: LiveServer, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    # rule H4: only a warning sent to this attempt is acknowledged, once, and
+    # on the timeline; made-up ids get a clear error and nothing is recorded
+    room = await room_with_attempts(pool, settings, ["警一", "警二"])
+    mine, theirs = room.attempts
+    pc = await DeviceClient.connect(server.ws_url, "pc", mine.pc_token)
+    phone = await DeviceClient.connect(server.ws_url, "phone", mine.phone_token)
+    try:
+        async with await client_for(server.url, pool, room.invigilator.id) as http:
+            for attempt in (theirs, mine):  # id 1 of the other attempt is not ours
+                reply = await http.post(
+                    f"/api/invigilate/attempts/{attempt.attempt_id}/warn",
+                    json={"text": "请把手机放回侧后方"},
+                )
+                assert reply.status_code == 200, reply.text
+        warning = await pc.wait_for("warning")
+        assert (warning["id"], warning["ack_required"]) == (1, True)
+        for made_up in (2, 99, 2**31 - 1):
+            refused = await pc.call("warning_ack", id=made_up)
+            assert (refused["type"], refused["code"]) == ("error", "unknown_warning"), refused
+        for bad in ("1", 0, -1, 1.5, None, True):
+            await pc.ws.send(json.dumps({"type": "warning_ack", "seq": pc.seq + 1, "id": bad}))
+            error = await pc.wait_for("error")
+            assert error["code"] == "bad_field" and "seq" not in error, bad
+        # the PC acknowledges, not the phone
+        await phone.ws.send(json.dumps({"type": "warning_ack", "seq": phone.seq + 1, "id": 1}))
+        assert (await phone.wait_for("error"))["code"] == "wrong_device"
+        # the candidate reloads before acknowledging: the warning comes again
+        await pc.close()
+        pc = await DeviceClient.connect(server.ws_url, "pc", mine.pc_token, resume=True)
+        pc.seq = pc.welcome["last_acked"]
+        assert (await pc.wait_for("warning"))["id"] == 1
+        assert (await pc.call("warning_ack", id=1))["type"] == "ack"
+        again = await pc.call("warning_ack", id=1)
+        assert (again["type"], again["code"]) == ("error", "warning_acknowledged")
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT attempt_id, device, data FROM attempt_events
+                    WHERE kind = 'warning_ack' AND attempt_id = ANY($1::bigint[])""",
+                [mine.attempt_id, theirs.attempt_id],
+            )
+        assert [(r["attempt_id"], r["device"], _data(r["data"])["id"]) for r in rows] == [
+            (mine.attempt_id, "pc", 1)
+        ]
+        reviewer = await create_user(pool, "reviewer")
+        async with await client_for(server.url, pool, reviewer.id) as http:
+            timeline = (await http.get(f"/api/attempts/{mine.attempt_id}/timeline")).json()
+        acks = [i for i in timeline["items"] if i.get("kind") == "warning_ack"]
+        assert [(a["label"], a["data"]["id"]) for a in acks] == [("考生已确认监考员警告", 1)]
+    finally:
+        await pc.close()
+        await phone.close()
+
+
+def _data(value: object) -> dict:
+    return json.loads(value) if isinstance(value, str) else dict(value)  # type: ignore[call-overload]

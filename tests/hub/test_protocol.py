@@ -246,7 +246,8 @@ CONTACT = {"say", "call", "seen"}  # rule L1, both devices
 def test_the_devices_send_the_types_of_the_protocol() -> None:
     # docs/protocol.md, "Client messages": the struct tags are the wire types
     assert ALLOWED == {
-        "pc": {"hello", "heartbeat", "focus", "click_outside", "camera", "submit"} | CONTACT,
+        "pc": {"hello", "heartbeat", "focus", "click_outside", "camera", "submit", "warning_ack"}
+        | CONTACT,
         "phone": {"hello", "heartbeat", "camera", "phone_start", "page_return", "phone_end"}
         | CONTACT,
     }
