@@ -73,10 +73,15 @@ ON CONFLICT (attempt_id, idx) DO UPDATE SET
 -- reopens a violation whose end is known, nor shortens a later-known end
 WHERE (attempt_violations.ended_at IS NULL
        OR (EXCLUDED.ended_at IS NOT NULL AND EXCLUDED.ended_at >= attempt_violations.ended_at))
-  -- and the same view again writes nothing (nor a new link of the record, rule H7)
+  -- and the same view again writes nothing (nor a new link of the record, rule H7).
+  -- A closed violation's duration is its end minus its start: compared only while
+  -- it is open, so a view recomputed from the stored (microsecond) times, a
+  -- millisecond off by rounding, is the same view (hub/rebuild.py's repair)
   AND (attempt_violations.kind, attempt_violations.causes, attempt_violations.ended_at,
-       attempt_violations.duration_s, attempt_violations.forgiven_by)
-      IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.causes, EXCLUDED.ended_at, EXCLUDED.duration_s,
+       CASE WHEN attempt_violations.ended_at IS NULL THEN attempt_violations.duration_s END,
+       attempt_violations.forgiven_by)
+      IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.causes, EXCLUDED.ended_at,
+                        CASE WHEN EXCLUDED.ended_at IS NULL THEN EXCLUDED.duration_s END,
                         COALESCE(EXCLUDED.forgiven_by, attempt_violations.forgiven_by))
 RETURNING *
 """
