@@ -231,6 +231,8 @@ def build_tile(
         "max_violations": max_violations,
         "ledger": ledger,
         "warnings": facts.warnings,
+        # rule H4: warnings the candidate has not yet acknowledged (我知道了)
+        "warnings_open": 0 if session is None else len(session.warnings_open),
         "started_at": facts.started_at,
         "deadline_at": deadline,
         "remaining_s": round(max(0.0, deadline - now), 1),

@@ -596,6 +596,7 @@ export const zh = {
   'invigilator.s20': '离开试卷中',
   'invigilator.s21': ' · 剩余 {v}',
   'invigilator.s22': ' · 已警告 {warnings} 次',
+  'invigilator.warnings_open': '（{n} 条未确认）',
   'invigilator.s24': '{v}（已失败 {failed} 次）',
   'invigilator.s26': '该考生没有证件照',
   'invigilator.s27': '核验抓拍：{message}',

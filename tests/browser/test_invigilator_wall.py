@@ -76,6 +76,11 @@ async def test_invigilator_sees_a_violation_and_warns_the_candidate(
                 warning = await pc.wait_for("warning")
                 assert warning["message"] == "请勿切换页面，再次违规将记录在案"
                 await expect(tile).to_contain_text("已警告 1 次")
+                # rule H4: the tile says the warning waits for the candidate's 我知道了
+                open_warnings = tile.get_by_test_id("tile-warnings-open")
+                await expect(open_warnings).to_have_text("（1 条未确认）")
+                assert (await pc.call("warning_ack", id=warning["id"]))["type"] == "ack"
+                await expect(open_warnings).to_have_count(0)
                 # rule H3: forgiven with a reason, audited; the reason is not kept for the next
                 await page.get_by_test_id("forgive-reason").fill("系统弹窗抢占焦点")
                 await page.get_by_test_id("forgive-1").click()

@@ -381,6 +381,13 @@ async def test_a_hostile_pc_cannot_acknowledge_a_warning_it_was_not_sent(
         # the PC acknowledges, not the phone
         await phone.ws.send(json.dumps({"type": "warning_ack", "seq": phone.seq + 1, "id": 1}))
         assert (await phone.wait_for("error"))["code"] == "wrong_device"
+        # the wall says the warning waits for the candidate
+        async with await client_for(server.url, pool, room.invigilator.id) as http:
+            tiles = await _wall(http)
+        assert (
+            tiles[mine.attempt_id]["warnings_open"],
+            tiles[theirs.attempt_id]["warnings_open"],
+        ) == (1, 1)
         # the candidate reloads before acknowledging: the warning comes again
         await pc.close()
         pc = await DeviceClient.connect(server.ws_url, "pc", mine.pc_token, resume=True)
@@ -389,6 +396,12 @@ async def test_a_hostile_pc_cannot_acknowledge_a_warning_it_was_not_sent(
         assert (await pc.call("warning_ack", id=1))["type"] == "ack"
         again = await pc.call("warning_ack", id=1)
         assert (again["type"], again["code"]) == ("error", "warning_acknowledged")
+        async with await client_for(server.url, pool, room.invigilator.id) as http:
+            tiles = await _wall(http)
+        assert (
+            tiles[mine.attempt_id]["warnings_open"],
+            tiles[theirs.attempt_id]["warnings_open"],
+        ) == (0, 1)
         async with pool.acquire() as conn:
             rows = await conn.fetch(
                 """SELECT attempt_id, device, data FROM attempt_events
