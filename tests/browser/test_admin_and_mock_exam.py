@@ -169,6 +169,10 @@ async def test_admin_builds_papers_and_candidate_takes_the_mock(
                 )
 
             await eventually(new_peer_live, within=30)
+            # and answering is open again: the reloaded page's screen share is
+            # measured live too (rule J1) — dropped before that, the paper would
+            # rightly stay paused for as long as the network is gone
+            await expect(page.get_by_test_id("q4-opt-true")).to_be_enabled(timeout=30_000)
             # a dropped network: the answer waits in the page, then reaches the server
             await cand_ctx.set_offline(True)
             await page.get_by_test_id("q4-opt-true").check()

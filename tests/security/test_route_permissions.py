@@ -150,6 +150,8 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/api/rtc/attempts/{attempt_id:int}/evidence"): ADMIN,
     # sittings and rooms, extra time, resume (issue #12, rules M1-M3)
     ("GET", "/api/admin/sittings"): ADMIN,
+    ("GET", "/api/admin/results/sittings/{sitting_id:int}"): ADMIN,
+    ("GET", "/api/admin/results/classes/{class_id:int}"): ADMIN,
     ("POST", "/api/admin/sittings"): ADMIN,
     ("DELETE", "/api/admin/sittings/{sitting_id:int}"): ADMIN,
     ("POST", "/api/admin/sittings/{sitting_id:int}/candidates"): ADMIN,
