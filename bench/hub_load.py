@@ -13,9 +13,9 @@ phase); PCs send random focus events (lost + back, ~1 a minute each). For
 near the end: ``p99_end_ms`` is 5th violation sent → ``ended`` received on
 both devices. ``p50/p99_ingest_ms``: client send → ack (the hub acks after
 the entry is stored in Redis). ``lost_in_redis`` / ``lost_in_postgres``:
-acknowledged heartbeats, focus events and clicks outside not found in the
-Redis streams / in ``attempt_events`` once the persistence worker has caught
-up; ``lost_events`` is their sum. The persistence worker and the deadline
+acknowledged heartbeats, focus events and clicks outside found neither in the
+Redis streams nor (trimmed once written, issue #10) in ``attempt_events`` /
+not in ``attempt_events`` once the persistence worker has caught up; ``lost_events`` is their sum. The persistence worker and the deadline
 scheduler run as ``proctor serve --role worker`` in a process of their own
 (``--worker inline``: on the hub's loop, as ``--role all``). CPU and RSS of
 the hub, the worker, Redis and PostgreSQL come from /proc (CPU seconds of
@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.attempts import make_attempts  # noqa: E402
 from bench.hub_load_devices import Stats, run_phase  # noqa: E402
-from bench.hub_load_losses import count_in_postgres, count_in_redis  # noqa: E402
+from bench.hub_load_losses import count_in_postgres, found_in_redis  # noqa: E402
+from bench.hub_load_losses import lost_in_redis as lost_in  # noqa: E402
 from bench.measure import free_port, loadavg, percentile  # noqa: E402
 from bench.processes import (  # noqa: E402
     Process,
@@ -111,8 +112,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         )
         load_after = loadavg()
         stats: Stats = ours["stats"]
-        lost_in_redis = await count_in_redis(services.redis_url, prefix, stats)
-        lost_in_pg, in_pg, caught_up_s = await count_in_postgres(services.database_url, stats)
+        in_redis = await found_in_redis(services.redis_url, prefix, stats)
+        lost_in_pg, in_pg, caught_up_s, in_postgres = await count_in_postgres(
+            services.database_url, stats
+        )
+        lost_in_redis = lost_in(stats, in_redis, in_postgres)
         t_stop = time.monotonic()
         stop_all(hubs, timeout=120)
         shutdown_s = time.monotonic() - t_stop
