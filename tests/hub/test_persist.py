@@ -21,7 +21,7 @@ from hub.persist import PersistWorker, to_row
 from hub.session import Camera
 from proctor.settings import Settings
 from tests.support.components import own_keys, started_hub
-from tests.support.hub_client import new_attempt
+from tests.support.hub_client import new_attempt, pc_connected
 from tests.support.waits import eventually
 
 
@@ -55,10 +55,7 @@ async def test_events_of_an_attempt_without_heartbeats_reach_postgresql(
 ) -> None:
     # rule G3: devices that send no heartbeat at all, only a camera state and
     # a focus loss; the worker's dirty pass (no sweep) copies them
-    attempt = await new_attempt(pool, settings)
-    live = await hub.attempt(attempt.attempt_id)
-    t0 = time.time()
-    await hub.apply(live, lambda s: s.connect("pc", t0, "c1"), "pc", 1, now=t0)
+    attempt, live, t0 = await pc_connected(hub, pool, settings)
     await hub.apply(
         live, lambda s: s.camera_measured("pc", Camera.LIVE, t0 + 0.1), "pc", 2, now=t0 + 0.1
     )
@@ -265,10 +262,7 @@ async def test_a_live_attempt_stays_flat_and_never_expires_over_many_batches(
     # issue #10: 60 batches of 100 heartbeats, each persisted by a worker pass:
     # after every pass the stream is empty again, the attempt's keys neither
     # multiply nor grow, and none of them ever carries an expiry while it runs
-    attempt = await new_attempt(pool, settings)
-    live = await hub.attempt(attempt.attempt_id)
-    t0 = time.time()
-    await hub.apply(live, lambda s: s.connect("pc", t0, "c1"), "pc", 1, now=t0)
+    attempt, _live, t0 = await pc_connected(hub, pool, settings)
     stream, state = own.events(attempt.attempt_id), own.state(attempt.attempt_id)
     worker = PersistWorker(redis=redis, pool=pool, keys=own, batch=5000)
     seq = 1

@@ -10,7 +10,6 @@ violations, then close 4410; the rebuilt state expires again after the grace.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -24,7 +23,7 @@ from hub.live import Hub
 from hub.persist import PersistWorker
 from proctor.settings import Settings
 from tests.support.components import own_keys, started_hub
-from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt
+from tests.support.hub_client import DeviceClient, HubAttempt, new_attempt, pc_connected
 from tests.support.live import LiveServer, start_live_server
 from tests.support.waits import eventually
 
@@ -137,10 +136,7 @@ async def test_an_abandoned_attempt_reopened_after_the_grace_keeps_its_violation
     # rule M3 after the grace: the attempt is rebuilt from PostgreSQL with its
     # counted violation (rule E3: the fifth still ends it) and its fault time
     # (the moment the last device left), and once reopened its keys never expire
-    attempt = await new_attempt(pool, settings)
-    live = await hub.attempt(attempt.attempt_id)
-    t0 = time.time()
-    await hub.apply(live, lambda s: s.connect("pc", t0, "c1"), "pc", 1, now=t0)
+    attempt, live, t0 = await pc_connected(hub, pool, settings)
     await hub.apply(live, lambda s: s.focus_lost("visibility", t0 + 1), "pc", 2, now=t0 + 1)
     await hub.apply(live, lambda s: s.focus_back(t0 + 2), "pc", 3, now=t0 + 2)
     await hub.apply(live, lambda s: s.disconnect("pc", t0 + 3, "c1"), now=t0 + 3)
@@ -171,10 +167,7 @@ async def test_a_rebuilt_abandoned_attempt_keeps_its_fault_time(
 ) -> None:
     # rule M3: a resume gives back the time left at the fault; after the grace
     # the fault is still when the last device left, not the end
-    attempt = await new_attempt(pool, settings)
-    live = await hub.attempt(attempt.attempt_id)
-    t0 = time.time()
-    await hub.apply(live, lambda s: s.connect("pc", t0, "c1"), "pc", 1, now=t0)
+    attempt, live, t0 = await pc_connected(hub, pool, settings)
     await hub.apply(live, lambda s: s.connect("phone", t0, "p1"), "phone", 1, now=t0)
     await hub.apply(live, lambda s: s.disconnect("phone", t0 + 5, "p1"), now=t0 + 5)
     await hub.apply(live, lambda s: s.disconnect("pc", t0 + 9, "c1"), now=t0 + 9)

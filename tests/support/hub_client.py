@@ -14,6 +14,7 @@ import asyncpg
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from hub.live import Hub, LiveAttempt
 from hub.tokens import sign_device_token
 from proctor.settings import Settings
 from tests.support.users import create_class_with_paper, create_user
@@ -52,6 +53,18 @@ async def new_attempt(
         pc_token=sign_device_token(settings.secret_key, attempt_id, "pc", t, 3600),
         phone_token=sign_device_token(settings.secret_key, attempt_id, "phone", t, 3600),
     )
+
+
+async def pc_connected(
+    hub: Hub, pool: asyncpg.Pool, settings: Settings
+) -> tuple[HubAttempt, LiveAttempt, float]:
+    """A new running attempt, loaded in ``hub``, its PC connected (as ``c1``) at
+    the returned time ``t0``: where the hub's integration tests start."""
+    attempt = await new_attempt(pool, settings)
+    live = await hub.attempt(attempt.attempt_id)
+    t0 = time.time()
+    await hub.apply(live, lambda s: s.connect("pc", t0, "c1"), "pc", 1, now=t0)
+    return attempt, live, t0
 
 
 @dataclass
